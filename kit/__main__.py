@@ -1,0 +1,6 @@
+"""``python -m kit`` runs the ``sts-kit`` command line."""
+import sys
+
+from kit.cli import main
+
+sys.exit(main())

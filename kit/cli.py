@@ -1,0 +1,81 @@
+"""The command line: ``sts-kit plan`` (and ``python -m kit plan``).
+
+Options are generated from the parameter schema, so the CLI, the notebooks and the query
+renderer accept the same names. Exit codes: 0 success, 2 bad arguments or unusable input,
+1 anything unexpected.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from kit.errors import KitError
+from kit.params import SCHEMA, validate
+
+
+def _add_schema_options(parser: argparse.ArgumentParser) -> None:
+    groups = {"run": parser.add_argument_group("run"),
+              "aws": parser.add_argument_group("AWS engines (lake, athena)")}
+    for param in SCHEMA:
+        flag = "--" + param.name.replace("_", "-")
+        if param.name == "cache":
+            groups[param.group].add_argument("--no-cache", dest="cache", action="store_const", const=False,
+                                             default=None, help="re-read every trail file")
+        elif param.name == "quiet":
+            groups[param.group].add_argument(flag, dest="quiet", action="store_const", const=True, default=None,
+                                             help=param.help)
+        else:
+            default = f" (default: {param.default})" if param.default not in (None, ()) else ""
+            flags = [flag, "--out"] if param.name == "out_dir" else [flag]
+            groups[param.group].add_argument(*flags, dest=param.name, metavar=param.metavar, default=None,
+                                             help=param.help + default)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, as for every bad argument
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``sts-kit`` argument parser."""
+    parser = _Parser(prog="sts-kit", allow_abbrev=False, description="Find callers of the AWS STS global endpoint and plan "
+                                                 "their move to Regional endpoints.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    plan = commands.add_parser("plan", allow_abbrev=False, help="write plan.csv, quota.csv, summary.json and plan.md")
+    _add_schema_options(plan)
+    return parser
+
+
+def run_plan(values: dict) -> int:
+    """``sts-kit plan``: validate, build and write the plan; print where it went."""
+    from kit.plan import make_plan
+    from kit.report import write_plan
+
+    params = validate({name: value for name, value in values.items() if value is not None})
+    plan = make_plan(params)
+    paths = write_plan(plan, params.out_dir)
+    counts = plan.summary["callers_per_priority"]
+    print(f"{len(plan.callers)} callers of the global endpoint "
+          f"({', '.join(f'{n} {p}' for p, n in counts.items())}); "
+          f"{len(plan.summary['at_risk_buckets'])} quota buckets at risk; "
+          f"{plan.summary['files_invalid']} unreadable files skipped.")
+    print(f"Plan written to {paths[0].parent}/ ({', '.join(p.name for p in paths)})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sts-kit`` console script."""
+    args = vars(build_parser().parse_args(argv))
+    command = args.pop("command")
+    try:
+        if command == "plan":
+            return run_plan(args)
+    except KitError as error:
+        print(f"sts-kit {command}: error: {error}", file=sys.stderr)
+        return 2
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

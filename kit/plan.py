@@ -1,0 +1,91 @@
+"""The migration plan: callers, quota buckets and a summary, from any engine's rollup."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from kit.callers import CALLER_KEY, PRIORITIES, build_callers, home_regions
+from kit.engines import collect
+from kit.errors import InputError
+from kit.ipranges import IpRanges
+from kit.params import Params
+from kit.quota import quota_table, stage_moves
+from kit.rollup import Rollup
+
+
+@dataclass
+class Plan:
+    """Everything a run produces: the tables behind plan.csv and quota.csv, and the summary."""
+
+    params: Params
+    rollup: Rollup
+    callers: pd.DataFrame
+    quota: pd.DataFrame
+    stages: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def mark_quota_risks(callers: pd.DataFrame, quota: pd.DataFrame) -> pd.DataFrame:
+    """Add the ``quota`` risk code to callers that move into an at-risk Regional bucket."""
+    risky = quota[(quota.bucket == "regional") & quota.at_risk & (quota.moving_callers > 0)]
+    hit = set(zip(risky.account_id, risky.region))
+    out = callers.copy()
+    flagged = [(account, region) in hit for account, region in zip(out.account_id, out.workload_region)]
+    out.loc[flagged, "risks"] = [";".join(filter(None, [risks, "quota"])) for risks in out.loc[flagged, "risks"]]
+    return out
+
+
+def plan_from_rollup(rollup: Rollup, params: Params) -> Plan:
+    """Classify callers, check quotas and stage the moves (engine-independent)."""
+    ranges = IpRanges.load(params.ip_ranges) if params.ip_ranges else None
+    homes = home_regions(rollup, ranges)
+    callers = build_callers(rollup, ranges)
+    quota = quota_table(rollup, homes, params.quota, params.risk_threshold)
+    callers = mark_quota_risks(callers, quota)
+    stages = stage_moves(rollup, homes, params.quota, params.risk_threshold)
+    callers = callers.merge(stages[CALLER_KEY + ["wave"]], on=CALLER_KEY, how="left")
+    callers["wave"] = callers.wave.fillna(1).astype("int64")
+    if not ranges:
+        rollup.report.notes.append("no ip-ranges file: public source addresses could not be told "
+                                   "AWS from non-AWS (origin 'unknown'); pass --ip-ranges")
+    return Plan(params, rollup, callers, quota, stages)
+
+
+def summarize(plan: Plan, seconds: float) -> dict[str, Any]:
+    """The summary.json content."""
+    callers, quota = plan.callers, plan.quota
+    at_risk = quota[quota.at_risk]
+    return {
+        "window": {"start": plan.params.to_dict()["start"], "end": plan.params.to_dict()["end"]},
+        "source": plan.params.source,
+        "accounts_filter": list(plan.params.accounts),
+        **plan.rollup.report.to_dict(),
+        "callers": int(len(callers)),
+        "callers_per_priority": {p: int((callers.priority == p).sum()) for p in PRIORITIES},
+        "global_calls": int(callers.global_calls.sum()) if len(callers) else 0,
+        "accounts": sorted(set(callers.account_id)),
+        "at_risk_buckets": [
+            {"account_id": row.account_id, "region": row.region, "bucket": row.bucket,
+             "peak_rps_now": int(row.peak_rps_now), "projected_peak_rps": int(row.projected_peak_rps),
+             "quota": int(row.quota)}
+            for row in at_risk.itertuples()
+        ],
+        "duration_seconds": round(seconds, 3),
+        "params": plan.params.to_dict(),
+    }
+
+
+def make_plan(params: Params) -> Plan:
+    """Run the engine of ``params.source`` and build the plan."""
+    began = time.perf_counter()
+    rollup = collect(params)
+    if rollup.sts_calls.empty and rollup.activity.empty:
+        raise InputError(f"no usable events between {params.to_dict()['start']} and {params.to_dict()['end']} "
+                         f"(read {rollup.report.events_read} events; skipped: {rollup.report.skipped}); "
+                         "check the window and --accounts")
+    plan = plan_from_rollup(rollup, params)
+    plan.summary = summarize(plan, time.perf_counter() - began)
+    return plan

@@ -1,0 +1,81 @@
+"""The rollup: the small tables every engine returns, and what the engine read to make them.
+
+Engines (trail files, CloudTrail Lake, Athena) turn raw events into these three tables;
+everything after (callers, quota, plan, charts) is pandas over them.
+
+``sts_calls``  one row per STS caller and minute (and host, source IP, event name...):
+               ``calls``, ``errors``, ``first_seen``, ``last_seen``.
+``activity``   non-STS calls per principal and Region (global services left out).
+``seconds``    STS calls per caller, quota bucket and second, for the peak-second maths.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+STS_CALL_KEYS = ("account_id", "principal_arn", "principal_type", "user_agent", "source_ip",
+                 "event_name", "host", "endpoint", "event_region", "serving_region", "minute")
+STS_CALL_COLUMNS = STS_CALL_KEYS + ("calls", "errors", "first_seen", "last_seen")
+ACTIVITY_COLUMNS = ("account_id", "principal_arn", "region", "calls")
+SECOND_KEYS = ("account_id", "principal_arn", "user_agent", "bucket", "bucket_region", "second")
+SECOND_COLUMNS = SECOND_KEYS + ("calls",)
+
+_TIME_COLUMNS = ("minute", "first_seen", "last_seen", "second")
+_INT_COLUMNS = ("calls", "errors")
+
+
+@dataclass
+class ReadReport:
+    """What an engine read, skipped and why: the basis of summary.json."""
+
+    sources: list[str] = field(default_factory=list)
+    files_read: int = 0
+    files_ignored: int = 0
+    invalid_files: dict[str, str] = field(default_factory=dict)
+    events_read: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    engine_stats: dict[str, Any] = field(default_factory=dict)
+
+    def skip(self, reason: str, count: int = 1) -> None:
+        """Count ``count`` events left out for ``reason``."""
+        self.skipped[reason] = self.skipped.get(reason, 0) + count
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready view."""
+        return {
+            "sources": self.sources,
+            "files_read": self.files_read,
+            "files_ignored": self.files_ignored,
+            "files_invalid": len(self.invalid_files),
+            "invalid_files": dict(sorted(self.invalid_files.items())),
+            "events_read": self.events_read,
+            "events_skipped": dict(sorted(self.skipped.items())),
+            "notes": self.notes,
+            "engine": self.engine_stats,
+        }
+
+
+@dataclass
+class Rollup:
+    """The three rollup tables plus the read report."""
+
+    sts_calls: pd.DataFrame
+    activity: pd.DataFrame
+    seconds: pd.DataFrame
+    report: ReadReport
+
+
+def frame(rows: Any, columns: tuple[str, ...]) -> pd.DataFrame:
+    """A rollup table with the kit's column order and dtypes (times as UTC timestamps)."""
+    table = pd.DataFrame(rows, columns=list(columns))
+    for column in columns:
+        if column in _TIME_COLUMNS:
+            table[column] = pd.to_datetime(table[column], utc=True, format="ISO8601")
+        elif column in _INT_COLUMNS:
+            table[column] = table[column].astype("int64")
+        else:
+            table[column] = table[column].fillna("").astype(str)
+    return table

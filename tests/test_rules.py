@@ -1,0 +1,160 @@
+"""Every rule of "How events are judged" and of the plan columns, on hand-made events."""
+from __future__ import annotations
+
+import pytest
+
+from builders import activity, role_session, sts, user, write_trail
+from kit.events import SKIP_NO_HOST, SKIP_SERVICE, SKIP_TWIN, endpoint_of
+from kit.params import validate
+from kit.plan import make_plan
+
+A, B = "111122223333", "444455556666"
+T = "2025-07-01T10:00:0"
+
+
+def plan_of(tmp_path, records, **extra):
+    write_trail(tmp_path / "trail" / "f.json.gz", records)
+    params = validate({"source": "local", "path": tmp_path / "trail", "start": "2025-01-01",
+                       "end": "2026-01-01", "out_dir": tmp_path / "out", "quiet": True, **extra})
+    return make_plan(params)
+
+
+@pytest.mark.parametrize("endpoint_type, host, expected", [
+    ("global", "sts.eu-west-1.amazonaws.com", "global"),
+    ("regional", "sts.amazonaws.com", "regional"),
+    (None, "sts.amazonaws.com", "global"),
+    (None, "sts-global.eu-north-1.amazonaws.com", "global"),
+    (None, "sts.us-east-1.amazonaws.com", "regional"),
+    (None, "sts-fips.us-east-1.amazonaws.com", "regional"),
+    (None, "sts.eu-west-1.api.aws", "regional"),
+    (None, "vpce-0a1b2c3d-abcd.sts.eu-west-1.vpce.amazonaws.com", "regional"),
+])
+def test_endpoint_classification(endpoint_type, host, expected):
+    assert endpoint_of(endpoint_type, host) == expected
+
+
+def test_callers_are_principals_not_sessions(tmp_path):
+    web = {"type": "WebIdentityUser", "principalId": "oidc:sub", "userName": "sub",
+           "identityProvider": "arn:aws:iam::111122223333:oidc-provider/x"}
+    plan = plan_of(tmp_path, [
+        sts(role_session(A, "app", "s1"), T + "1Z"), sts(role_session(A, "app", "s2"), T + "2Z"),
+        sts(user(A, "alice"), T + "3Z"),
+        sts(web, T + "4Z", name="AssumeRoleWithWebIdentity", recipient=A,
+            request={"roleArn": f"arn:aws:iam::{A}:role/pods"}),
+    ])
+    callers = plan.callers.set_index("principal_arn")
+    assert callers.loc[f"arn:aws:iam::{A}:role/app", "global_calls"] == 2
+    assert callers.loc[f"arn:aws:iam::{A}:user/alice", "principal_type"] == "IAMUser"
+    assert callers.loc[f"arn:aws:iam::{A}:role/pods", "account_id"] == A
+
+
+def test_calls_without_host_are_never_callers(tmp_path):
+    service = {"type": "AWSService", "invokedBy": "lambda.amazonaws.com"}
+    plan = plan_of(tmp_path, [
+        sts(service, T + "1Z", host=None, ip="lambda.amazonaws.com"),
+        sts(user(A, "old"), T + "2Z", host=None, version="1.05"),
+        sts(user(A, "alice"), T + "3Z"),
+    ])
+    assert list(plan.callers.principal_arn) == [f"arn:aws:iam::{A}:user/alice"]
+    skipped = plan.summary["events_skipped"]
+    assert skipped[SKIP_SERVICE] == 1 and skipped[SKIP_NO_HOST] == 1
+    assert plan.quota.peak_rps_now.max() == 1
+
+
+def test_cross_account_twins_count_once_for_the_caller(tmp_path):
+    caller = role_session(A, "deployer")
+    plan = plan_of(tmp_path, [
+        sts(caller, T + "1Z", name="AssumeRole", shared="twin-1"),
+        sts(caller, T + "1Z", name="AssumeRole", shared="twin-1", recipient=B),
+        sts(caller, T + "2Z", name="AssumeRole", shared="lonely", recipient=B),
+    ])
+    assert plan.callers.global_calls.tolist() == [2]
+    assert plan.callers.account_id.tolist() == [A]
+    assert plan.summary["events_skipped"][SKIP_TWIN] == 1
+
+
+def test_denied_calls_count_and_flag_errors(tmp_path):
+    plan = plan_of(tmp_path, [sts(user(A, "u"), T + "1Z", error="AccessDenied"), sts(user(A, "u"), T + "2Z")])
+    row = plan.callers.iloc[0]
+    assert row.global_calls == 2 and row.error_calls == 1 and "errors" in row.risks
+
+
+def test_workload_region_prefers_local_serving_then_activity_then_regional_sts(tmp_path):
+    served, active, regional, nowhere = (role_session(A, name) for name in ("served", "active", "regional", "nowhere"))
+    plan = plan_of(tmp_path, [
+        sts(served, T + "1Z", endpoint_type="global", serving="eu-west-1"),
+        activity(served, T + "1Z", "us-west-2"),
+        sts(active, T + "2Z"),
+        *[activity(active, T + "2Z", "us-east-1", source="iam.amazonaws.com") for _ in range(5)],
+        *[activity(active, T + "2Z", "ap-southeast-2") for _ in range(2)],
+        activity(active, T + "2Z", "eu-central-1"),
+        sts(regional, T + "3Z"),
+        sts(regional, T + "3Z", host="sts.ca-central-1.amazonaws.com", region="ca-central-1"),
+        sts(nowhere, T + "4Z"),
+    ])
+    regions = dict(zip(plan.callers.principal_arn.str.rsplit("/", n=1).str[-1], plan.callers.workload_region))
+    assert regions == {"served": "eu-west-1", "active": "ap-southeast-2", "regional": "ca-central-1", "nowhere": ""}
+    targets = dict(zip(plan.callers.workload_region, plan.callers.target_endpoint))
+    assert targets["eu-west-1"] == "https://sts.eu-west-1.amazonaws.com" and targets[""] == ""
+
+
+def test_origin_and_priority(tmp_path):
+    ranges = tmp_path / "ranges.json"
+    ranges.write_text('{"prefixes": [{"ip_prefix": "18.162.0.0/16", "region": "ap-east-1"},'
+                      '{"ip_prefix": "3.80.0.0/12", "region": "us-east-1"}]}')
+    optin, laptop, east, dns, local, unknown = (role_session(A, n) for n in
+                                                ("optin", "laptop", "east", "dns", "local", "unknown"))
+    after = dict(endpoint_type="global", serving="us-east-1")
+    plan = plan_of(tmp_path, [
+        sts(optin, T + "1Z", ip="18.162.1.1", **after), activity(optin, T + "1Z", "ap-east-1"),
+        sts(laptop, T + "2Z", ip="198.51.100.7", **after), activity(laptop, T + "2Z", "eu-west-1"),
+        sts(east, T + "3Z", ip="3.80.0.9", **after), activity(east, T + "3Z", "us-east-1"),
+        sts(dns, T + "4Z", ip="10.2.0.1", **after), activity(dns, T + "4Z", "us-west-2"),
+        sts(local, T + "5Z", endpoint_type="global", serving="eu-north-1"),
+        sts(unknown, T + "6Z", ip="10.9.0.1", **after),
+    ], ip_ranges=ranges)
+    got = {arn.rsplit("/", 1)[-1]: (o, p, r) for arn, o, p, r in
+           zip(plan.callers.principal_arn, plan.callers.origin, plan.callers.priority, plan.callers.risks)}
+    assert got["optin"][:2] == ("aws-opt-in-region", "P1") and "opt-in-region" in got["optin"][2]
+    assert got["laptop"][:2] == ("outside-aws", "P1") and "outside-aws" in got["laptop"][2]
+    assert got["east"][:2] == ("aws-default-region", "P3")
+    assert got["dns"][:2] == ("aws-default-region", "P1") and "custom-dns" in got["dns"][2]
+    assert got["local"][:2] == ("aws-default-region", "P2")
+    assert got["unknown"][:2] == ("unknown", "P2") and "origin-unknown" in got["unknown"][2]
+    assert plan.callers.priority.tolist() == sorted(plan.callers.priority)
+
+
+def test_without_ip_ranges_public_addresses_stay_unknown(tmp_path):
+    laptop = user(A, "laptop")
+    plan = plan_of(tmp_path, [sts(laptop, T + "1Z", ip="198.51.100.7", endpoint_type="global", serving="us-east-1")])
+    assert plan.callers.origin.tolist() == ["unknown"]
+    assert any("ip-ranges" in note for note in plan.summary["notes"])
+
+
+def test_quota_projection_is_second_by_second(tmp_path):
+    mover, resident = role_session(A, "mover"), role_session(A, "resident")
+    records = []
+    for second, (moving, staying) in enumerate([(300, 100), (50, 400), (0, 10)]):
+        time = f"2025-07-01T10:00:0{second}Z"
+        records += [sts(mover, time, endpoint_type="global", serving="eu-west-1")] * moving
+        records += [sts(resident, time, "sts.eu-west-1.amazonaws.com", endpoint_type="regional",
+                        region="eu-west-1")] * staying
+    plan = plan_of(tmp_path, records, quota=500)
+    quota = plan.quota.set_index(["region", "bucket"])
+    regional, glob = quota.loc[("eu-west-1", "regional")], quota.loc[("eu-west-1", "global")]
+    assert (regional.peak_rps_now, regional.projected_peak_rps) == (400, 450)
+    assert (glob.peak_rps_now, glob.projected_peak_rps) == (300, 0)
+    assert regional.at_risk and regional.headroom_pct == 10.0 and not glob.at_risk
+    assert plan.callers.set_index("principal_arn").loc[f"arn:aws:iam::{A}:role/mover", "peak_rps"] == 300
+    assert "quota" in plan.callers.risks.iloc[0]
+
+
+def test_callers_that_cannot_move_stay_in_the_global_bucket(tmp_path):
+    plan = plan_of(tmp_path, [sts(user(A, "nowhere"), T + "1Z", endpoint_type="global", serving="us-east-1")] * 3)
+    glob = plan.quota.set_index(["region", "bucket"]).loc[("us-east-1", "global")]
+    assert (glob.peak_rps_now, glob.projected_peak_rps) == (3, 3)
+
+
+def test_accounts_filter_keeps_only_selected_callers(tmp_path):
+    plan = plan_of(tmp_path, [sts(user(A, "a"), T + "1Z"), sts(user(B, "b"), T + "2Z")], accounts=B)
+    assert plan.callers.account_id.tolist() == [B]
