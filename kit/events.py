@@ -86,6 +86,8 @@ class Aggregator:
         self.caller_copies: set[str] = set()
         self.skipped: dict[str, int] = {}
         self.events = 0
+        self.outside: tuple[str, str] | None = None
+        """Earliest and latest eventTime of the events outside the window."""
 
     def _skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
@@ -104,6 +106,7 @@ class Aggregator:
                 continue
             if time < start or time >= end:
                 self._skip(SKIP_OUTSIDE_WINDOW)
+                self.outside = (min(self.outside[0], time), max(self.outside[1], time)) if self.outside else (time, time)
                 continue
             source = record.get("eventSource")
             if source == STS_SOURCE:
@@ -191,6 +194,9 @@ class Aggregator:
                                (self.skipped, other.skipped)):
             for key, count in source.items():
                 target[key] = target.get(key, 0) + count
+        if other.outside:
+            spans = [span for span in (self.outside, other.outside) if span]
+            self.outside = (min(s[0] for s in spans), max(s[1] for s in spans))
         self.caller_copies |= other.caller_copies
         self.twins.update(other.twins)
 

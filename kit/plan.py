@@ -83,9 +83,10 @@ def make_plan(params: Params) -> Plan:
     began = time.perf_counter()
     rollup = collect(params)
     if rollup.sts_calls.empty and rollup.activity.empty:
-        raise InputError(f"no usable events between {params.to_dict()['start']} and {params.to_dict()['end']} "
-                         f"(read {rollup.report.events_read} events; skipped: {rollup.report.skipped}); "
-                         "check the window and --accounts")
+        report = rollup.report
+        raise InputError(f"no usable events between {params.to_dict()['start']} and {params.to_dict()['end']}: "
+                         f"read {report.events_read:,} events, skipped {report.skipped_text()}"
+                         + "".join(f"; {note}" for note in report.notes) + "; check --start/--end and --accounts")
     plan = plan_from_rollup(rollup, params)
     plan.summary = summarize(plan, time.perf_counter() - began)
     return plan

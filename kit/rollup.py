@@ -43,6 +43,10 @@ class ReadReport:
         """Count ``count`` events left out for ``reason``."""
         self.skipped[reason] = self.skipped.get(reason, 0) + count
 
+    def skipped_text(self) -> str:
+        """The skip counts as one line: '3 outside the time window; 1 no eventTime'."""
+        return "; ".join(f"{count:,} {reason}" for reason, count in sorted(self.skipped.items())) or "none"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view."""
         return {

@@ -105,6 +105,8 @@ def aggregate(found: Discovery, params: Params) -> tuple[Aggregator, ReadReport]
     report.events_read = total.events
     for reason, count in total.skipped.items():
         report.skip(reason, count)
+    if total.outside:
+        report.notes.append(f"events outside the window range from {total.outside[0]} to {total.outside[1]}")
     return total, report
 
 
@@ -127,6 +129,7 @@ def collect(params: Params) -> Rollup:
                          f"{params.start:%Y-%m-%d} to {params.end:%Y-%m-%d}")
     aggregator, report = aggregate(found, params)
     if report.files_read == 0:
+        path, reason = next(iter(sorted(report.invalid_files.items())))
         raise InputError(f"none of the {len(report.invalid_files)} files under {params.path} is a readable "
-                         f"CloudTrail log file; first problem: {next(iter(report.invalid_files.items()))}")
+                         f"CloudTrail log file; for example {path}: {reason}")
     return to_rollup(aggregator, report)
