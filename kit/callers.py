@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import pandas as pd
 
-from kit.fixes import fix_for
+from kit.fixes import fix_for, version_tuple
 from kit.ipranges import AWS, OUTSIDE, PRIVATE, IpRanges, classify_ip
 from kit.regions import GLOBAL_ENDPOINT_REGION, is_opt_in, regional_endpoint
 from kit.rollup import Rollup
@@ -29,11 +29,6 @@ PRIORITIES = ("P1", "P2", "P3")
 def tool_of(user_agent: str) -> ClientTool:
     """The parsed user agent (cached: a few distinct strings repeat millions of times)."""
     return parse_user_agent(user_agent)
-
-
-def version_key(version: str) -> tuple:
-    """Sort key of a dotted version: numeric parts compare as numbers."""
-    return tuple(int(part) if part.isdigit() else -1 for part in version.replace("-", ".").split("."))
 
 
 def home_regions(rollup: Rollup, ranges: IpRanges | None) -> dict[tuple[str, str], str]:
@@ -111,7 +106,7 @@ def _oldest(group: pd.DataFrame) -> pd.Series:
     """The oldest client version a caller used, and one user agent of that version."""
     versions = group.groupby("caller_version").calls.sum()
     numbered = [version for version in versions.index if version[:1].isdigit()] or list(versions.index)
-    oldest = min(numbered, key=version_key)
+    oldest = min(numbered, key=version_tuple)
     agents = group[group.caller_version == oldest].groupby("user_agent").calls.sum()
     return pd.Series({"caller_version": oldest, "user_agent": agents.idxmax()})
 

@@ -48,5 +48,8 @@ def is_opt_in(region: str) -> bool:
 
 
 def regional_endpoint(region: str) -> str:
-    """The Regional STS endpoint URL of ``region`` ('' when the Region is unknown)."""
-    return f"https://sts.{region}.amazonaws.com" if region else ""
+    """The Regional STS endpoint URL of ``region`` ('' when the Region is unknown; China uses .com.cn)."""
+    if not region:
+        return ""
+    suffix = ".amazonaws.com.cn" if region.startswith("cn-") else ".amazonaws.com"
+    return f"https://sts.{region}{suffix}"
