@@ -87,13 +87,13 @@ def origin(served_locally: bool, ip_classes: set[str], workload: str) -> str:
     return ORIGIN_UNKNOWN
 
 
-def priority(origin_: str, workload: str, served_us_east_1_now: bool) -> str:
+def priority(origin_: str, workload: str, served_now_: str) -> str:
     """P1: still served in us-east-1 for a workload elsewhere; P3: runs in us-east-1; P2: the rest."""
     if origin_ in (ORIGIN_OUTSIDE, ORIGIN_OPT_IN):
         return "P1"
     if workload == GLOBAL_ENDPOINT_REGION:
         return "P3"
-    if origin_ == ORIGIN_DEFAULT and served_us_east_1_now:
+    if origin_ == ORIGIN_DEFAULT and served_now_ == GLOBAL_ENDPOINT_REGION:
         return "P1"
     return "P2"
 
@@ -111,6 +111,13 @@ def _oldest(group: pd.DataFrame) -> pd.Series:
     return pd.Series({"caller_version": oldest, "user_agent": agents.idxmax()})
 
 
+def served_now(calls: pd.DataFrame) -> pd.DataFrame:
+    """The Region that served each caller's latest global call since the 2025 change ('' if none)."""
+    post = calls[calls.post_change]
+    latest = post.loc[post.groupby(CALLER_KEY).last_seen.idxmax(), CALLER_KEY + ["served"]]
+    return latest.rename(columns={"served": "served_now"})
+
+
 def build_callers(rollup: Rollup, ranges: IpRanges | None) -> pd.DataFrame:
     """One row per caller of the global endpoint, with priority, risks and the fix."""
     homes = home_regions(rollup, ranges)
@@ -119,7 +126,6 @@ def build_callers(rollup: Rollup, ranges: IpRanges | None) -> pd.DataFrame:
         return pd.DataFrame(columns=CALLER_COLUMNS)
     calls["caller_version"] = [tool_of(agent).version for agent in calls.user_agent]
     calls["ip_class"] = [classify_ip(ip, ranges)[0] for ip in calls.source_ip]
-    calls["served_us_east_1_now"] = calls.post_change & (calls.served == GLOBAL_ENDPOINT_REGION)
     grouped = calls.groupby(CALLER_KEY, sort=True)
     callers = grouped.agg(
         principal_type=("principal_type", "first"),
@@ -132,10 +138,10 @@ def build_callers(rollup: Rollup, ranges: IpRanges | None) -> pd.DataFrame:
         source_ips=("source_ip", _join),
         ip_classes=("ip_class", _join),
         post_change_calls=("post_change", "sum"),
-        served_us_east_1_now=("served_us_east_1_now", "any"),
     ).reset_index()
     versions = grouped[["caller_version", "user_agent", "calls"]].apply(_oldest).reset_index()
     callers = callers.merge(versions, on=CALLER_KEY)
+    callers = callers.merge(served_now(calls), on=CALLER_KEY, how="left").fillna({"served_now": ""})
     peaks = (global_seconds(rollup, homes).groupby(CALLER_KEY + ["second"]).calls.sum()
              .groupby(level=CALLER_KEY).max().rename("peak_rps").reset_index())
     callers = callers.merge(peaks, on=CALLER_KEY, how="left")
@@ -149,7 +155,7 @@ def _judge(callers: pd.DataFrame) -> pd.DataFrame:
     callers["origin"] = [origin(local, set(classes.split(";")), workload)
                          for local, classes, workload in zip(locally, callers.ip_classes, callers.workload_region)]
     callers["priority"] = [priority(o, w, now) for o, w, now in
-                           zip(callers.origin, callers.workload_region, callers.served_us_east_1_now)]
+                           zip(callers.origin, callers.workload_region, callers.served_now)]
     callers["target_endpoint"] = callers.workload_region.map(regional_endpoint)
     callers["risks"] = [";".join(risk_codes(row)) for row in callers.itertuples()]
     fixes = [fix_for(tool_of(agent), workload or None)
@@ -170,7 +176,8 @@ def risk_codes(caller) -> list[str]:
         codes.append("opt-in-region")
     if caller.origin == ORIGIN_OUTSIDE:
         codes.append("outside-aws")
-    if caller.origin == ORIGIN_DEFAULT and caller.served_us_east_1_now and caller.workload_region != GLOBAL_ENDPOINT_REGION:
+    if (caller.origin == ORIGIN_DEFAULT and caller.served_now == GLOBAL_ENDPOINT_REGION
+            and caller.workload_region != GLOBAL_ENDPOINT_REGION):
         codes.append("custom-dns")
     if caller.origin == ORIGIN_UNKNOWN:
         codes.append("origin-unknown")
@@ -185,7 +192,7 @@ def risk_codes(caller) -> list[str]:
 
 CALLER_COLUMNS = [
     "account_id", "principal_arn", "principal_type", "caller_tool", "caller_version", "user_agent",
-    "global_calls", "error_calls", "first_seen", "last_seen", "peak_rps", "served_in", "origin",
+    "global_calls", "error_calls", "first_seen", "last_seen", "peak_rps", "served_in", "served_now", "origin",
     "workload_region", "target_endpoint", "priority", "risks", "action", "fix", "region_note",
     "event_names", "source_ips",
 ]

@@ -48,8 +48,8 @@ DEFAULT_ROLLOUT = date(2025, 4, 15)
 """Day the global endpoint starts serving calls locally in the other Regions enabled by default."""
 GLOBAL_HOST = "sts.amazonaws.com"
 MAX_EVENTS_PER_FILE = 1000
-BASELINE_EVENTS = 24_000
-"""About how many events ``write_org`` writes at scale 1 (used to turn ``events_target`` into a scale)."""
+BASELINE_DAILY_EVENTS = 12_410
+"""About how many events besides the bursts ``write_org`` writes at scale 1 (sets the ``events_target`` scale)."""
 
 TLS13 = ("TLSv1.3", "TLS_AES_128_GCM_SHA256")
 TLS12 = ("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256")
@@ -91,7 +91,7 @@ class Caller:
     session_format: str = "i-0{hex}"
     activity: tuple[Activity, ...] = ()
     calls_per_day: tuple[int, int] = (4, 8)
-    active_share: float = 0.9
+    active_share: float = 0.8
     days: tuple[date, ...] | None = None
     hours: tuple[int, int] = (7, 19)
     error_rate: float = 0.0
@@ -114,14 +114,14 @@ CALLERS = (
            "Boto3/1.26.36 Python/3.10.6 Linux/5.15.0-1026-aws Botocore/1.29.36", "10.1.0.0/16", "eu-west-1",
            ("AssumeRole", "GetCallerIdentity"), "arn:aws:iam::111122223333:role/payments-reader",
            error_rate=0.03,
-           activity=(Activity("dynamodb.amazonaws.com", ("GetItem", "PutItem"), "eu-west-1", (2, 4),
+           activity=(Activity("dynamodb.amazonaws.com", ("GetItem", "PutItem"), "eu-west-1", (1, 3),
                               "payments-sessions"),)),
     Caller("C2", "arn:aws:iam::111122223333:role/payments-ledger",
            "aws-sdk-java/2.25.11 Linux/5.10 OpenJDK_64-Bit_Server_VM/17.0.10+7-LTS Java/17.0.10 "
            "vendor/Amazon.com_Inc. io/sync http/Apache cfg/retry-mode/legacy", "10.1.0.0/16", "eu-west-1",
            ("AssumeRole", "GetCallerIdentity"), "arn:aws:iam::111122223333:role/ledger-writer",
            endpoint="regional",
-           activity=(Activity("dynamodb.amazonaws.com", ("GetItem", "PutItem"), "eu-west-1", (2, 4),
+           activity=(Activity("dynamodb.amazonaws.com", ("GetItem", "PutItem"), "eu-west-1", (1, 3),
                               "payments-ledger"),
                      Activity("cloudformation.amazonaws.com", ("DescribeStacks",), "eu-west-1", (0, 1),
                               "payments-ledger-stack"))),
@@ -129,24 +129,24 @@ CALLERS = (
            "aws-sdk-go/1.44.298 (go1.20.5; linux; amd64)", "10.2.0.0/16", "eu-north-1",
            ("AssumeRole",), "arn:aws:iam::111122223333:role/settlement-writer",
            session_format="aws-go-sdk-{epoch}", global_host_alias=True,
-           activity=(Activity("s3.amazonaws.com", ("GetObject", "PutObject"), "eu-north-1", (2, 4),
+           activity=(Activity("s3.amazonaws.com", ("GetObject", "PutObject"), "eu-north-1", (1, 3),
                               "settlement-files-111122223333"),)),
     Caller("C4", "arn:aws:iam::222233334444:role/hk-ingest",
            "aws-sdk-java/1.12.261 Linux/5.10.184 OpenJDK_64-Bit_Server_VM/11.0.19+7-LTS java/11.0.19 "
            "vendor/Amazon.com_Inc.", "18.162.0.0/16", "ap-east-1",
            ("AssumeRole", "GetCallerIdentity"), "arn:aws:iam::222233334444:role/hk-archive-writer", tls=TLS12,
-           activity=(Activity("kinesis.amazonaws.com", ("PutRecord",), "ap-east-1", (2, 4), "hk-trades"),)),
+           activity=(Activity("kinesis.amazonaws.com", ("PutRecord",), "ap-east-1", (1, 3), "hk-trades"),)),
     Caller("C5", "arn:aws:iam::222233334444:role/report-lambda",
            "aws-sdk-nodejs/2.1400.0 linux/v18.16.0 exec-env/AWS_Lambda_nodejs18.x promise", "3.80.0.0/12",
            "us-east-1", ("GetCallerIdentity", "AssumeRole"), "arn:aws:iam::222233334444:role/report-reader",
            session_format="report-lambda",
-           activity=(Activity("s3.amazonaws.com", ("GetObject",), "us-east-1", (2, 4), "reports-222233334444"),)),
+           activity=(Activity("s3.amazonaws.com", ("GetObject",), "us-east-1", (1, 3), "reports-222233334444"),)),
     Caller("C6", "arn:aws:iam::222233334444:role/eks-etl",
            "Boto3/1.34.10 md/Botocore#1.34.10 ua/2.0 os/linux#5.10.0 md/arch#x86_64 lang/python#3.11.6 "
            "md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.10", "10.3.0.0/16", "eu-central-1",
            ("AssumeRoleWithWebIdentity",), session_format="botocore-session-{epoch}",
            web_identity=(_EKS_OIDC, "system:serviceaccount:etl:runner"),
-           activity=(Activity("s3.amazonaws.com", ("GetObject", "PutObject"), "eu-central-1", (2, 4),
+           activity=(Activity("s3.amazonaws.com", ("GetObject", "PutObject"), "eu-central-1", (1, 3),
                               "etl-staging-222233334444"),)),
     Caller("C7", "arn:aws:iam::333344445555:role/github-deploy",
            "APN/1.0 HashiCorp/1.0 Terraform/1.5.7 (+https://www.terraform.io) terraform-provider-aws/4.67.0 "
@@ -178,14 +178,15 @@ CALLERS = (
 CALLER_BY_ID = {caller.id: caller for caller in CALLERS}
 
 SERVICE_ROLES = {
-    "111122223333": (("lambda.amazonaws.com", "eu-west-1", "payments-webhook"),
-                     ("ecs-tasks.amazonaws.com", "eu-north-1", "settlement-task")),
-    "222233334444": (("lambda.amazonaws.com", "us-east-1", "report-lambda"),
-                     ("ecs-tasks.amazonaws.com", "eu-central-1", "etl-task")),
-    "333344445555": (("ecs-tasks.amazonaws.com", "eu-west-1", "runner-task"),),
-    "444455556666": (("lambda.amazonaws.com", "us-west-2", "sso-broker-exec"),),
+    "111122223333": (("lambda.amazonaws.com", "eu-west-1", "payments-webhook", "C1"),
+                     ("ecs-tasks.amazonaws.com", "eu-north-1", "settlement-task", "C3")),
+    "222233334444": (("lambda.amazonaws.com", "us-east-1", "report-lambda", "C5"),
+                     ("ecs-tasks.amazonaws.com", "eu-central-1", "etl-task", "C6")),
+    "333344445555": (("ecs-tasks.amazonaws.com", "eu-west-1", "runner-task", "C7"),),
+    "444455556666": (("lambda.amazonaws.com", "us-west-2", "sso-broker-exec", "C9"),),
 }
-"""Per account: (service, Region, role) of the AssumeRole calls AWS services make for it."""
+"""Per account: (service, Region, role, caller) of the AssumeRole calls AWS services make for it,
+in the hour that caller's workload runs."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,7 @@ def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+BURST_EVENTS = sum(rate * burst.seconds for burst in BURSTS for _, rate in burst.rates)
 _BURST_SECONDS = frozenset(_parse_time(burst.start) + timedelta(seconds=offset)
                            for burst in BURSTS for offset in range(burst.seconds))
 
@@ -250,7 +252,7 @@ def _expiration(when: datetime) -> str:
 
 def credentials(rng: random.Random, when: datetime, seconds: int = 3600) -> dict[str, str]:
     """Temporary credentials as logged (session token shortened to keep samples small)."""
-    token = "IQoJb3JpZ2luX2Vj" + "".join(rng.choices(_TOKEN_CHARS, k=48))
+    token = "IQoJb3JpZ2luX2Vj" + "".join(rng.choices(_TOKEN_CHARS, k=32))
     return {"accessKeyId": random_key(rng, "ASIA"), "sessionToken": token,
             "expiration": _expiration(when + timedelta(seconds=seconds))}
 
@@ -519,7 +521,7 @@ def _activity_fields(activity: Activity, name: str, account: str, rng: random.Ra
                 "additional": {"SignatureVersion": "SigV4", "CipherSuite": TLS13[1],
                                "bytesTransferredIn": 0 if name == "GetObject" else rng.randint(200, 9000),
                                "AuthenticationMethod": "AuthHeader"}}
-    if service == "dynamodb" and name != "DescribeTable":
+    if service == "dynamodb":
         return {"request_parameters": {"tableName": resource, "key": {"pk": "HIDDEN_DUE_TO_SECURITY_REASONS"}},
                 "resources": [{"accountId": account, "type": "AWS::DynamoDB::Table",
                                "ARN": f"arn:aws:dynamodb:{region}:{account}:table/{resource}"}],
@@ -532,7 +534,7 @@ def _activity_fields(activity: Activity, name: str, account: str, rng: random.Ra
     if service == "iam":
         return {"request_parameters": {"roleName": resource} if name == "GetRole" else None,
                 "host": "iam.amazonaws.com"}
-    key = {"cloudformation": "stackName", "lambda": "functionName"}.get(service, "name")
+    key = {"cloudformation": "stackName", "lambda": "functionName"}[service]
     return {"request_parameters": {key: resource}}
 
 
@@ -564,6 +566,11 @@ def _day_times(day: date, hour: int, count: int, rng: random.Random) -> list[dat
     return sorted(times)
 
 
+def work_hour(caller: Caller, day: date, seed: int) -> int:
+    """The hour of ``day`` the caller's workload runs: its calls and activity fall in it."""
+    return random.Random(f"{seed}:{caller.id}:{day}:hour").randrange(*caller.hours)
+
+
 def caller_day_events(caller: Caller, day: date, seed: int, scale: float = 1.0) -> list[Event]:
     """Everything ``caller`` logs on ``day``: its STS calls and its activity."""
     rng = random.Random(f"{seed}:{caller.id}:{day}")
@@ -571,7 +578,7 @@ def caller_day_events(caller: Caller, day: date, seed: int, scale: float = 1.0) 
     if not active:
         return []
     session = open_session(caller, day, seed)
-    hour = rng.randrange(*caller.hours)
+    hour = work_hour(caller, day, seed)
     events: list[Event] = []
     calls = _day_times(day, hour, _scaled(rng.randint(*caller.calls_per_day), scale), rng)
     for index, when in enumerate(calls):
@@ -586,8 +593,9 @@ def service_day_events(account: str, day: date, seed: int, scale: float = 1.0) -
     """The AssumeRole calls AWS services make for ``account`` on ``day``."""
     rng = random.Random(f"{seed}:services:{account}:{day}")
     events = []
-    service, region, role = rng.choice(SERVICE_ROLES[account])
-    for when in _day_times(day, rng.randrange(24), _scaled(rng.randint(1, 3), scale), rng):
+    service, region, role, caller_id = rng.choice(SERVICE_ROLES[account])
+    hour = work_hour(CALLER_BY_ID[caller_id], day, seed)
+    for when in _day_times(day, hour, _scaled(rng.randint(1, 3), scale), rng):
         events.append(service_sts_event(service=service, when=when, account=account, region=region,
                                         role_name=role, rng=rng))
     return events
@@ -620,18 +628,22 @@ def sample_days() -> Iterator[date]:
 
 def day_events(day: date, seed: int, scale: float = 1.0) -> list[tuple[str, Event]]:
     """(caller id or 'AWSService', event) of everything logged on ``day``, in time order."""
-    pairs = [(caller.id, event) for caller in CALLERS for event in caller_day_events(caller, day, seed, scale)]
-    pairs += [("AWSService", event) for account in ACCOUNTS for event in service_day_events(account, day, seed, scale)]
-    pairs += [pair for burst in BURSTS if _parse_time(burst.start).date() == day for pair in burst_events(burst, seed)]
+    pairs = [(caller.id, event) for caller in CALLERS
+             for event in caller_day_events(caller, day, seed, scale)]
+    pairs += [("AWSService", event) for account in ACCOUNTS
+              for event in service_day_events(account, day, seed, scale)]
+    pairs += [pair for burst in BURSTS if _parse_time(burst.start).date() == day
+              for pair in burst_events(burst, seed)]
     pairs.sort(key=lambda pair: pair[1]["eventTime"])
     return pairs
 
 
 # --- writing -------------------------------------------------------------------------------
 
-def write_json_gz(path: Path, document: Any) -> Path:
+def write_json_gz(path: Path, document: Any, *, make_folder: bool = True) -> Path:
     """Write ``document`` as compact JSON in a reproducible gzip (no name, mtime 0)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if make_folder:
+        path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
         gz.write(json.dumps(document, separators=(",", ":")).encode())
     return path
@@ -640,8 +652,8 @@ def write_json_gz(path: Path, document: Any) -> Path:
 def log_file_path(root: Path, account: str, region: str, delivered: datetime, suffix: str,
                   extension: str = ".json.gz") -> Path:
     """Where CloudTrail delivers a log file of an organization trail."""
-    folder = root / "AWSLogs" / ORG_ID / account / "CloudTrail" / region / f"{delivered:%Y/%m/%d}"
-    return folder / f"{account}_CloudTrail_{region}_{delivered:%Y%m%dT%H%MZ}_{suffix}{extension}"
+    return root / (f"AWSLogs/{ORG_ID}/{account}/CloudTrail/{region}/{delivered:%Y/%m/%d}/"
+                   f"{account}_CloudTrail_{region}_{delivered:%Y%m%dT%H%MZ}_{suffix}{extension}")
 
 
 def file_suffix(rng: random.Random) -> str:
@@ -654,7 +666,8 @@ class TrailWriter:
 
     Feed events in time order: an event of a later hour writes the buffers of earlier hours, and a
     buffer reaching ``max_events`` is written at once (that hour then has several files), so
-    memory stays bounded. The file name's delivery time is the last event rounded up to 5 minutes.
+    memory stays bounded. The delivery time in the file name is the next 5-minute mark after the
+    last event.
     """
 
     def __init__(self, root: Path, *, seed: int, max_events: int = MAX_EVENTS_PER_FILE) -> None:
@@ -665,6 +678,7 @@ class TrailWriter:
         self.events_by_account: Counter[str] = Counter()
         self._buffers: dict[tuple[str, str, str], list[Event]] = {}
         self._parts: Counter[tuple[str, str, str]] = Counter()
+        self._folders: set[Path] = set()
         self._hour = ""
 
     def add(self, event: Event) -> None:
@@ -698,9 +712,13 @@ class TrailWriter:
         part = self._parts[key]
         self._parts[key] += 1
         last = _parse_time(events[-1]["eventTime"])
-        delivered = last.replace(minute=min(55, (last.minute // 5 + 1) * 5), second=0)
+        delivered = last.replace(second=0) + timedelta(minutes=5 - last.minute % 5)
         suffix = file_suffix(random.Random(f"{self.seed}:{account}:{region}:{hour}:{part}"))
-        write_json_gz(log_file_path(self.root, account, region, delivered, suffix), {"Records": events})
+        path = log_file_path(self.root, account, region, delivered, suffix)
+        if path.parent not in self._folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path.parent)
+        write_json_gz(path, {"Records": events}, make_folder=False)
         self.files += 1
         self.events_by_account[account] += len(events)
 
@@ -730,7 +748,7 @@ def write_org(out_dir: str | Path, *, seed: int = 2025, events_target: int | Non
     trail = out / "trail"
     if trail.exists():
         shutil.rmtree(trail)
-    scale = 1.0 if events_target is None else events_target / BASELINE_EVENTS
+    scale = 1.0 if events_target is None else max(0, events_target - BURST_EVENTS) / BASELINE_DAILY_EVENTS
     by_caller: Counter[str] = Counter()
     with TrailWriter(trail, seed=seed) as writer:
         for day in sample_days():
@@ -761,7 +779,7 @@ def _truncated_copy(trail: Path, rng: random.Random) -> Path:
     return target
 
 
-def _mixed_records(trail: Path, seed: int, rng: random.Random) -> tuple[Path, Event]:
+def _mixed_records(trail: Path, seed: int, rng: random.Random) -> tuple[Path, tuple[str, Event]]:
     """A log file with one valid event, one record that is not an object and one without eventTime."""
     caller = CALLER_BY_ID["C5"]
     day = date(2025, 6, 10)
@@ -772,11 +790,11 @@ def _mixed_records(trail: Path, seed: int, rng: random.Random) -> tuple[Path, Ev
     del timeless["eventTime"]
     path = log_file_path(trail, caller.account, "us-east-1", start.replace(minute=15, second=0), file_suffix(rng))
     write_json_gz(path, {"Records": [valid, "not-an-event", timeless]})
-    return path, valid
+    return path, (caller.id, valid)
 
 
-def write_malformed(trail: Path, seed: int) -> tuple[list[Path], Event]:
-    """Broken files among the logs; returns their paths and the one valid event they hold."""
+def write_malformed(trail: Path, seed: int) -> tuple[list[Path], tuple[str, Event]]:
+    """Broken files among the logs; returns their paths and (caller id, event) of the one valid event."""
     rng = random.Random(f"{seed}:malformed")
     not_json = log_file_path(trail, "333344445555", "eu-west-1", datetime(2025, 6, 2, 12, 5), file_suffix(rng),
                              ".json")
@@ -805,11 +823,11 @@ def write_samples(out_dir: str | Path, seed: int = 2025) -> dict[str, Any]:
     out = Path(out_dir)
     manifest = write_org(out, seed=seed)
     trail = out / "trail"
-    malformed, valid = write_malformed(trail, seed)
+    malformed, (caller_id, valid) = write_malformed(trail, seed)
     digest = write_digest(trail)
     manifest["events_written"] += 1
     manifest["events_by_account"][valid["recipientAccountId"]] += 1
-    manifest["events_by_caller"]["C5"] += 1
+    manifest["events_by_caller"][caller_id] += 1
     manifest["malformed_files"] = [path.relative_to(out).as_posix() for path in malformed]
     manifest["digest_files"] = [digest.relative_to(out).as_posix()]
     manifest["bursts"] = [{"start": burst.start, "seconds": burst.seconds, "calls_per_second": dict(burst.rates)}
