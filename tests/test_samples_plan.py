@@ -1,0 +1,136 @@
+"""The plan of the shipped samples, as a careful analyst would write it by hand.
+
+The fictional organization is described in kit/synth.py (callers C1-C11). Counts are checked
+against an independent pass over the raw files, not against numbers copied from a run.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+from collections import Counter
+
+import pytest
+
+from kit.params import SAMPLES_DIR, validate
+from kit.plan import make_plan
+
+EXPECTED = {  # principal -> (tool, version, workload Region, origin, priority, risk codes)
+    "222233334444:role/hk-ingest": ("aws-sdk-java", "1.12.261", "ap-east-1", "aws-opt-in-region", "P1",
+                                    {"opt-in-region"}),
+    "333344445555:role/github-deploy": ("terraform", "4.67.0", "eu-west-1", "outside-aws", "P1", {"outside-aws"}),
+    "333344445555:user/alice": ("aws-cli", "1.29.62", "", "outside-aws", "P1", {"outside-aws", "region-unknown"}),
+    "444455556666:role/sso-broker": ("aws-sdk-go-v2", "1.21.0", "us-west-2", "aws-default-region", "P1",
+                                     {"custom-dns"}),
+    "111122223333:role/payments-api": ("boto3", "1.26.36", "eu-west-1", "aws-default-region", "P2",
+                                       {"errors", "quota"}),
+    "111122223333:role/settlement-batch": ("aws-sdk-go", "1.44.298", "eu-north-1", "aws-default-region", "P2",
+                                           set()),
+    "222233334444:role/eks-etl": ("boto3", "1.34.10", "eu-central-1", "aws-default-region", "P2", set()),
+    "222233334444:role/nightly-export": ("aws-sdk-php", "3.300.1", "", "unknown", "P2",
+                                         {"origin-unknown", "region-unknown"}),
+    "222233334444:role/report-lambda": ("aws-sdk-js", "2.1400.0", "us-east-1", "aws-default-region", "P3", set()),
+}
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory):
+    return make_plan(validate({"out_dir": tmp_path_factory.mktemp("out"), "quiet": True}))
+
+
+@pytest.fixture(scope="module")
+def raw_records():
+    records = []
+    for path in sorted((SAMPLES_DIR / "trail").rglob("*.json*")):
+        try:
+            data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+            records += [r for r in json.loads(data).get("Records", []) if isinstance(r, dict) and "eventTime" in r]
+        except (OSError, EOFError, ValueError, AttributeError):
+            continue
+    return records
+
+
+def _short(arn: str) -> str:
+    return arn.split("::", 1)[1]
+
+
+def test_callers_match_the_analysts_plan(plan):
+    got = {_short(row.principal_arn): (row.caller_tool, row.caller_version, row.workload_region, row.origin,
+                                       row.priority, set(filter(None, row.risks.split(";"))))
+           for row in plan.callers.itertuples()}
+    assert got == EXPECTED
+
+
+def test_global_call_counts_match_an_independent_count(plan, raw_records):
+    expected = Counter()
+    for r in raw_records:
+        host = (r.get("tlsDetails") or {}).get("clientProvidedHostHeader", "")
+        kind = ((r.get("additionalEventData") or {}).get("RequestDetails") or {}).get("endpointType")
+        is_global = kind == "global" or (kind is None and (host == "sts.amazonaws.com" or host.startswith("sts-global.")))
+        twin = r.get("sharedEventID") and r["recipientAccountId"] != r["userIdentity"].get("accountId")
+        if r["eventSource"] == "sts.amazonaws.com" and host and is_global and not twin:
+            identity = r["userIdentity"]
+            arn = ((identity.get("sessionContext") or {}).get("sessionIssuer") or {}).get("arn") \
+                or (r.get("requestParameters") or {}).get("roleArn") or identity["arn"]
+            expected[_short(arn)] += 1
+    assert dict(zip(plan.callers.principal_arn.map(_short), plan.callers.global_calls)) == dict(expected)
+
+
+def test_cross_account_twins_are_counted_once(plan, raw_records):
+    twins = sum(1 for r in raw_records if r.get("sharedEventID")
+                and r["recipientAccountId"] != r["userIdentity"].get("accountId"))
+    assert twins > 0
+    assert plan.summary["events_skipped"]["cross-account copy of a call counted in the caller's account"] == twins
+
+
+def test_quota_break_is_found_second_by_second(plan):
+    quota = plan.quota.set_index(["account_id", "region", "bucket"])
+    regional = quota.loc[("111122223333", "eu-west-1", "regional")]
+    assert (regional.peak_rps_now, regional.projected_peak_rps) == (400, 650)  # not 400 + 320
+    assert regional.at_risk and regional.headroom_pct < 0
+    assert quota.loc[("111122223333", "eu-west-1", "global"), "peak_rps_now"] == 320
+    assert [(b["account_id"], b["region"], b["bucket"]) for b in plan.summary["at_risk_buckets"]] == [
+        ("111122223333", "eu-west-1", "regional")]
+    payments = plan.callers.set_index("principal_arn").loc["arn:aws:iam::111122223333:role/payments-api"]
+    assert payments.peak_rps == 320 and payments.wave == 0  # alone it already breaks the bucket
+
+
+def test_bad_files_and_records_are_skipped_named_and_counted(plan):
+    invalid = plan.summary["invalid_files"]
+    assert len(invalid) == 3
+    reasons = sorted(reason.split(" (")[0] for reason in invalid.values())
+    assert reasons == ['no "Records" list: not a CloudTrail log file', "not JSON", "not a complete gzip file"]
+    skipped = plan.summary["events_skipped"]
+    assert skipped["no eventTime"] == 1 and skipped["record is not a JSON object"] == 1
+    assert skipped["STS call without a host header (event version before 1.08): endpoint unknown"] == 6
+    assert plan.summary["files_ignored"] == 1  # the digest file
+
+
+def test_the_2025_rollout_is_visible(plan):
+    sts = plan.rollup.sts_calls
+    glob = sts[sts.endpoint == "global"]
+    before = glob[glob.minute < "2025-04-01"]
+    assert (before.serving_region == "").all() and len(before)
+    after = glob[(glob.minute >= "2025-04-15") & (glob.principal_arn.str.endswith("role/payments-api"))]
+    assert set(after.serving_region) == {"eu-west-1"}
+
+
+def test_plan_files_follow_the_contract(plan, tmp_path):
+    from kit.report import write_plan
+    import pandas as pd
+
+    paths = write_plan(plan, tmp_path)
+    table = pd.read_csv(paths[0], dtype=str, keep_default_na=False)
+    required = ["account_id", "principal_arn", "principal_type", "caller_tool", "caller_version", "user_agent",
+                "global_calls", "first_seen", "last_seen", "peak_rps", "served_in", "origin", "workload_region",
+                "target_endpoint", "priority", "risks", "action", "fix"]
+    assert set(required) <= set(table.columns)
+    assert table.account_id.str.fullmatch(r"\d{12}").all()
+    assert set(table.priority) <= {"P1", "P2", "P3"}
+    quota = pd.read_csv(paths[1])
+    assert {"account_id", "region", "bucket", "peak_rps_now", "projected_peak_rps", "quota", "headroom_pct",
+            "at_risk"} <= set(quota.columns)
+    summary = json.loads(paths[2].read_text())
+    assert {"window", "events_read", "events_skipped", "callers_per_priority", "at_risk_buckets",
+            "duration_seconds"} <= set(summary)
+    markdown = paths[3].read_text()
+    assert all(f"## Account {a}" in markdown for a in set(table.account_id))
