@@ -25,6 +25,7 @@ class Plan:
     callers: pd.DataFrame
     quota: pd.DataFrame
     stages: pd.DataFrame
+    homes: dict[tuple[str, str], str]
     summary: dict[str, Any] = field(default_factory=dict)
 
 
@@ -51,7 +52,7 @@ def plan_from_rollup(rollup: Rollup, params: Params) -> Plan:
     if not ranges:
         rollup.report.notes.append("no ip-ranges file: public source addresses could not be told "
                                    "AWS from non-AWS (origin 'unknown'); pass --ip-ranges")
-    return Plan(params, rollup, callers, quota, stages)
+    return Plan(params, rollup, callers, quota, stages, homes)
 
 
 def summarize(plan: Plan, seconds: float) -> dict[str, Any]:

@@ -1,0 +1,73 @@
+"""Tables behind the notebooks' charts: plain pandas over a plan (engine-independent)."""
+from __future__ import annotations
+
+import pandas as pd
+
+from kit.callers import CALLER_KEY, global_calls, global_seconds
+from kit.plan import Plan
+from kit.regions import GLOBAL_ENDPOINT_REGION
+
+ROLLOUT_DATE = pd.Timestamp("2025-04-15", tz="UTC")
+"""By then AWS served global calls locally in every Region enabled by default (eu-north-1 first)."""
+
+
+WEEKLY_KINDS = {"global_us_east_1": "global, served in us-east-1", "global_local": "global, served locally",
+                "regional": "Regional"}
+
+
+def caller_region_label(origin: str, workload: str) -> str:
+    """How a caller's location is shown: its Region, 'outside AWS' or 'unknown'."""
+    if origin == "outside-aws":
+        return "outside AWS"
+    return workload or "unknown"
+
+
+def serving_matrix(plan: Plan, since_change: bool = True) -> pd.DataFrame:
+    """Global calls by caller location (rows) and serving Region (columns)."""
+    rows = global_calls(plan.rollup, plan.homes)
+    if since_change:
+        rows = rows[rows.post_change]
+    origins = plan.callers.set_index(CALLER_KEY).origin
+    keys = list(zip(*(rows[column] for column in CALLER_KEY)))
+    rows = rows.assign(caller_region=[caller_region_label(origins.get(key, "unknown"), key[3]) for key in keys])
+    return pd.crosstab(rows.caller_region, rows.served, values=rows.calls, aggfunc="sum").fillna(0).astype("int64")
+
+
+def weekly_share(plan: Plan) -> pd.DataFrame:
+    """Per account and week: Regional calls, global calls served locally and global calls served in us-east-1."""
+    calls = plan.rollup.sts_calls
+    served_locally = (calls.endpoint == "global") & ~calls.serving_region.isin(["", GLOBAL_ENDPOINT_REGION])
+    kind = pd.Series("regional", index=calls.index).mask(calls.endpoint == "global", "global_us_east_1")
+    kind = kind.mask(served_locally, "global_local")
+    weekly = (calls.assign(week=calls.minute.dt.tz_localize(None).dt.to_period("W").dt.start_time, kind=kind)
+              .pivot_table(index=["account_id", "week"], columns="kind", values="calls", aggfunc="sum",
+                           fill_value=0)
+              .reindex(columns=list(WEEKLY_KINDS), fill_value=0).reset_index())
+    weekly.columns.name = None
+    weekly["global_share_pct"] = (100 * (weekly.global_local + weekly.global_us_east_1)
+                                  / weekly[list(WEEKLY_KINDS)].sum(axis=1)).round(1)
+    return weekly
+
+
+def served_away_from_home(plan: Plan) -> pd.DataFrame:
+    """Callers whose latest global call was served in us-east-1 although they run elsewhere."""
+    callers = plan.callers
+    away = (callers.served_now == GLOBAL_ENDPOINT_REGION) & (callers.workload_region != GLOBAL_ENDPOINT_REGION)
+    return callers.loc[away, ["account_id", "principal_arn", "caller_tool", "origin", "workload_region",
+                              "served_now", "global_calls", "priority"]].reset_index(drop=True)
+
+
+def projection_series(plan: Plan, account: str, region: str, around: int = 20) -> pd.DataFrame:
+    """Second by second around the projected peak of a Regional bucket: calls now and after the moves."""
+    seconds = plan.rollup.seconds
+    regional = seconds[(seconds.bucket == "regional") & (seconds.account_id == account)
+                       & (seconds.bucket_region == region)].groupby("second").calls.sum()
+    moving = global_seconds(plan.rollup, plan.homes)
+    moving = moving[(moving.account_id == account) & (moving.workload_region == region)].groupby("second").calls.sum()
+    table = pd.DataFrame({"regional_now": regional, "moving_global": moving}).fillna(0).astype("int64")
+    table["projected"] = table.regional_now + table.moving_global
+    if table.empty:
+        return table
+    peak = table.projected.idxmax()
+    index = pd.date_range(peak - pd.Timedelta(seconds=around), peak + pd.Timedelta(seconds=around), freq="s")
+    return table.reindex(index, fill_value=0).rename_axis("second")
