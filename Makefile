@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= out/samples
 
-.PHONY: demo test lab samples clean
+.PHONY: demo test lab samples notebooks clean
 
 $(BIN)/sts-kit: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,3 +28,6 @@ samples: $(BIN)/sts-kit  ## regenerate data/samples from kit/synth.py (determini
 
 clean:
 	rm -rf out runs .pytest_cache
+
+notebooks: $(BIN)/sts-kit  ## re-execute the committed notebooks on the samples (outputs for readers and nbval)
+	$(BIN)/python -c "from kit.runner import refresh_committed; refresh_committed()"

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Sequence
 
-from kit.errors import KitError
+from kit.errors import KitError, NotebookFailed, ParameterError
 from kit.params import SCHEMA, validate
 
 
@@ -44,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     plan = commands.add_parser("plan", allow_abbrev=False, help="write plan.csv, quota.csv, summary.json and plan.md")
     _add_schema_options(plan)
+    run = commands.add_parser("run", allow_abbrev=False, help="execute the notebooks with papermill into runs/<time>/")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                     help="a notebook parameter (repeatable), as in papermill")
+    run.add_argument("-f", "--parameters-file", type=Path, metavar="YAML", help="a YAML file of parameters")
+    run.add_argument("--runs", type=Path, default=Path("runs"), metavar="DIR", help="where run folders go")
     return parser
 
 
@@ -64,6 +70,27 @@ def run_plan(values: dict) -> int:
     return 0
 
 
+def run_notebooks(args: dict) -> int:
+    """``sts-kit run``: execute every notebook into a new run folder."""
+    import yaml
+
+    from kit.runner import run_notebooks as execute
+
+    parameters: dict = {}
+    if args["parameters_file"]:
+        try:
+            loaded = yaml.safe_load(args["parameters_file"].read_text()) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise ParameterError("parameters_file", f"{args['parameters_file']}: {error}") from None
+        if not isinstance(loaded, dict):
+            raise ParameterError("parameters_file", f"{args['parameters_file']} must hold a mapping of names to values")
+        parameters.update(loaded)
+    parameters.update(dict(args["parameter"]))
+    result = execute(parameters, args["runs"])
+    print(f"Ran {len(result.notebooks)} notebooks in {result.seconds:.1f} s; run folder: {result.run_dir}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sts-kit`` console script."""
     args = vars(build_parser().parse_args(argv))
@@ -71,6 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if command == "plan":
             return run_plan(args)
+        if command == "run":
+            return run_notebooks(args)
+    except NotebookFailed as error:
+        print(f"sts-kit run: error: {error}", file=sys.stderr)
+        return 1
     except KitError as error:
         print(f"sts-kit {command}: error: {error}", file=sys.stderr)
         return 2

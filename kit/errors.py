@@ -5,6 +5,8 @@ Every error a user can fix carries a message that says what to change. The CLI m
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class KitError(Exception):
     """Base class of every error the kit raises on purpose."""
@@ -32,3 +34,13 @@ class QueryError(KitError):
         self.status = status
         self.message = message
         super().__init__(f"{engine} query {query_id} ended {status}: {message}")
+
+
+class NotebookFailed(KitError):
+    """A notebook of a headless run raised an error; its executed copy shows where."""
+
+    def __init__(self, notebook: Path, cell: int, error: str) -> None:
+        self.notebook = notebook
+        self.cell = cell
+        self.error = error
+        super().__init__(f"{notebook.name} failed at cell {cell}: {error} (executed copy: {notebook})")

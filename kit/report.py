@@ -90,3 +90,17 @@ def write_plan(plan: Plan, out_dir: Path) -> list[Path]:
     paths[2].write_text(json.dumps(plan.summary, indent=2, default=str) + "\n")
     paths[3].write_text(plan_markdown(plan))
     return paths
+
+
+def write_account_reports(plan: Plan, out_dir: Path) -> list[Path]:
+    """One Markdown report per account with callers (``reports/<account>.md``)."""
+    folder = out_dir / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for account in sorted(set(plan.callers.account_id)):
+        path = folder / f"{account}.md"
+        path.write_text(f"# STS global endpoint migration: account {account}\n\n"
+                        f"Window {plan.params.to_dict()['start']} to {plan.params.to_dict()['end']}.\n\n"
+                        + account_markdown(plan, account) + "\n")
+        paths.append(path)
+    return paths
