@@ -56,23 +56,24 @@ def share_over_time(weekly: pd.DataFrame) -> Figure:
     return figure
 
 
-def bucket_peaks(quota: pd.DataFrame, limit: int, threshold: float) -> Figure:
-    """Per account and Region: global and Regional bucket peaks now and the projected Regional peak."""
+def bucket_peaks(quota: pd.DataFrame, threshold: float) -> Figure:
+    """Per account and Region: global and Regional bucket peaks now, the projected Regional peak, and the quota."""
     columns = {("peak_rps_now", "global"): "global, now", ("peak_rps_now", "regional"): "Regional, now",
                ("projected_peak_rps", "regional"): "Regional, after moves"}
     table = (quota.pivot_table(index=["account_id", "region"], columns="bucket",
                                values=["peak_rps_now", "projected_peak_rps"], aggfunc="max", fill_value=0)
              .reindex(columns=list(columns), fill_value=0))
+    limits = quota.groupby(["account_id", "region"]).quota.max().reindex(table.index)
     labels = [f"{account}\n{region}" for account, region in table.index]
     figure, axes = plt.subplots(figsize=(max(8, 1.1 * len(labels)), 4.5))
     width = 0.27
     for offset, (column, name) in enumerate(columns.items()):
         axes.bar([i + (offset - 1) * width for i in range(len(labels))], table[column], width, label=name)
-    axes.axhline(limit, color="red", linewidth=1)
-    axes.axhline(threshold * limit, color="orange", linestyle="--", linewidth=1)
-    axes.text(len(labels) - 0.5, limit, f"quota {limit}/s", color="red", ha="right", va="bottom", fontsize=8)
-    axes.text(len(labels) - 0.5, threshold * limit, f"at risk ≥ {threshold:.0%}", color="orange", ha="right",
-              va="bottom", fontsize=8)
+    positions = range(len(labels))
+    axes.hlines(limits, [i - 0.45 for i in positions], [i + 0.45 for i in positions], color="red",
+                label="quota")
+    axes.hlines(threshold * limits, [i - 0.45 for i in positions], [i + 0.45 for i in positions],
+                color="orange", linestyles="--", label=f"at risk (≥ {threshold:.0%} of quota)")
     axes.set_xticks(range(len(labels)), labels, fontsize=8)
     axes.set_ylabel("peak requests per second")
     axes.set_xlabel("account and Region")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -76,6 +76,23 @@ def _fraction(name: str, value: Any) -> float:
     if not 0 < number <= 1:
         raise ParameterError(name, f"expected a number between 0 and 1, got {value!r}")
     return number
+
+
+def _quota_overrides(name: str, value: Any) -> dict[tuple[str, str], int]:
+    """``ACCOUNT/REGION=RPS`` pairs (comma-separated string or mapping) of raised STS quotas."""
+    if value in (None, "", {}):
+        return {}
+    pairs = value.items() if isinstance(value, dict) else (
+        item.split("=", 1) if "=" in item else (item, "") for item in str(value).split(",") if item.strip())
+    overrides = {}
+    for key, limit in pairs:
+        account, _, region = str(key).strip().partition("/")
+        if not _ACCOUNT.match(account) or not is_region_code(region):
+            raise ParameterError(name, f"{key!r} is not ACCOUNT/REGION (e.g. 111122223333/eu-west-1)")
+        overrides[(account, region)] = _int(name, limit)
+        if overrides[(account, region)] <= 0:
+            raise ParameterError(name, f"quota for {key} must be a positive number of requests per second")
+    return overrides
 
 
 def _bool(name: str, value: Any) -> bool:
@@ -156,6 +173,8 @@ SCHEMA: tuple[Param, ...] = (
     Param("ip_ranges", _path, None,
           "AWS ip-ranges.json, to tell AWS from non-AWS source IPs (samples ship their own)", "FILE"),
     Param("quota", _int, 600, "STS requests per second per account and Region", "RPS"),
+    Param("quota_overrides", _quota_overrides, None,
+          "raised quotas: ACCOUNT/REGION=RPS, comma-separated (e.g. 111122223333/eu-west-1=1500)", "LIST"),
     Param("risk_threshold", _fraction, 0.8, "share of the quota at which a bucket is at risk", "FRACTION"),
     Param("workers", _int, 0, "processes that read trail files (0: one per core)", "N"),
     Param("cache", _bool, True, "reuse the rollup of unchanged trail files", "BOOL"),
@@ -190,6 +209,7 @@ class Params:
     out_dir: Path = Path("out")
     ip_ranges: Path | None = None
     quota: int = 600
+    quota_overrides: dict[tuple[str, str], int] = field(default_factory=dict)
     risk_threshold: float = 0.8
     workers: int = 0
     cache: bool = True
@@ -215,6 +235,8 @@ class Params:
                 value = str(value)
             elif isinstance(value, tuple):
                 value = list(value)
+            elif param.name == "quota_overrides":
+                value = {f"{account}/{region}": limit for (account, region), limit in value.items()}
             out[param.name] = value
         return out
 
@@ -237,9 +259,7 @@ def validate(values: Mapping[str, Any]) -> Params:
     converted = {}
     for param in SCHEMA:
         raw = values.get(param.name, param.default)
-        converted[param.name] = param.convert(param.name, raw) if raw is not None else None
-        if converted[param.name] is None and param.default is not None:
-            converted[param.name] = param.convert(param.name, param.default)
+        converted[param.name] = param.convert(param.name, raw if raw is not None else param.default)
     return _apply_rules(Params(**converted))
 
 

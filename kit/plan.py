@@ -12,7 +12,7 @@ from kit.engines import collect
 from kit.errors import InputError
 from kit.ipranges import IpRanges
 from kit.params import Params
-from kit.quota import quota_table, stage_moves
+from kit.quota import Quotas, quota_table, stage_moves
 from kit.rollup import Rollup
 
 
@@ -44,9 +44,10 @@ def plan_from_rollup(rollup: Rollup, params: Params) -> Plan:
     ranges = IpRanges.load(params.ip_ranges) if params.ip_ranges else None
     homes = home_regions(rollup, ranges)
     callers = build_callers(rollup, ranges)
-    quota = quota_table(rollup, homes, params.quota, params.risk_threshold)
+    quotas = Quotas(params.quota, params.quota_overrides)
+    quota = quota_table(rollup, homes, quotas, params.risk_threshold)
     callers = mark_quota_risks(callers, quota)
-    stages = stage_moves(rollup, homes, params.quota, params.risk_threshold)
+    stages = stage_moves(rollup, homes, quotas, params.risk_threshold)
     callers = callers.merge(stages[CALLER_KEY + ["wave"]], on=CALLER_KEY, how="left")
     callers["wave"] = callers.wave.fillna(1).astype("int64")
     if not ranges:

@@ -7,6 +7,9 @@ second: the projected peak is the peak of the summed series, not the sum of the 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Mapping
+
 import pandas as pd
 
 from kit.callers import CALLER_KEY, global_seconds
@@ -31,7 +34,19 @@ def _peaks(series: pd.Series, name: str) -> pd.DataFrame:
     return top.rename(columns={"second": f"{name}_second"})[["account_id", "region", name, f"{name}_second"]]
 
 
-def quota_table(rollup: Rollup, homes: dict[tuple[str, str], str], quota: int, threshold: float) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Quotas:
+    """The STS request quota of each account and Region: a default and raised exceptions."""
+
+    default: int = 600
+    overrides: Mapping[tuple[str, str], int] = field(default_factory=dict)
+
+    def of(self, account: str, region: str) -> int:
+        """Requests per second allowed in ``account`` and ``region``."""
+        return self.overrides.get((account, region), self.default)
+
+
+def quota_table(rollup: Rollup, homes: dict[tuple[str, str], str], quotas: Quotas, threshold: float) -> pd.DataFrame:
     """One row per (account, Region, bucket) with peaks now and after every planned move."""
     seconds = rollup.seconds
     regional = _series(seconds[seconds.bucket == "regional"], "bucket_region")
@@ -59,18 +74,18 @@ def quota_table(rollup: Rollup, homes: dict[tuple[str, str], str], quota: int, t
                                   "projected_peak_rps_second": "projected_peak_second"})
     for column in ("peak_second_now", "projected_peak_second"):
         table[column] = pd.to_datetime(table[column], utc=True)
-    table["quota"] = quota
-    table["headroom_pct"] = ((quota - table.projected_peak_rps) * 100 / quota).round(1)
-    table["at_risk"] = table.projected_peak_rps >= threshold * quota
+    table["quota"] = [quotas.of(account, region) for account, region in zip(table.account_id, table.region)]
+    table["headroom_pct"] = ((table.quota - table.projected_peak_rps) * 100 / table.quota).round(1)
+    table["at_risk"] = table.projected_peak_rps >= threshold * table.quota
     return table.sort_values(["account_id", "region", "bucket"], ascending=[True, True, False])[
         QUOTA_COLUMNS].reset_index(drop=True)
 
 
-def stage_moves(rollup: Rollup, homes: dict[tuple[str, str], str], quota: int, threshold: float) -> pd.DataFrame:
+def stage_moves(rollup: Rollup, homes: dict[tuple[str, str], str], quotas: Quotas, threshold: float) -> pd.DataFrame:
     """Order the moves into each Regional bucket in waves that stay under the risk threshold.
 
     Callers are added heaviest first; a caller joins the current wave while the bucket's
-    projected second-by-second peak stays below ``threshold * quota``, else it opens the next
+    projected second-by-second peak stays below ``threshold`` of its quota, else it opens the next
     wave (to follow a quota increase or a spread of the load). A caller that breaks the limit
     on its own gets wave 0: it needs a quota increase before it moves.
     """
@@ -78,9 +93,9 @@ def stage_moves(rollup: Rollup, homes: dict[tuple[str, str], str], quota: int, t
     regional = _series(seconds[seconds.bucket == "regional"], "bucket_region")
     moving = global_seconds(rollup, homes)
     moving = moving[moving.workload_region != ""]
-    limit = threshold * quota
     rows = []
     for (account, region), group in moving.groupby(["account_id", "workload_region"]):
+        limit = threshold * quotas.of(account, region)
         base = regional[(account, region)] if (account, region) in regional.index.droplevel(2) else pd.Series(dtype="int64")
         per_caller = {key: part.groupby("second").calls.sum() for key, part in group.groupby(CALLER_KEY)}
         order = sorted(per_caller, key=lambda key: (-per_caller[key].max(), key))

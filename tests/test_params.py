@@ -57,3 +57,13 @@ def test_lake_and_athena_need_their_settings():
         validate({**LOCAL, "source": "lake"})
     with pytest.raises(ParameterError, match="database"):
         validate({**LOCAL, "source": "athena"})
+
+
+def test_quota_overrides_are_parsed_and_checked():
+    params = validate({**LOCAL, "quota_overrides": "111122223333/eu-west-1=1500, 222233334444/us-east-1=900"})
+    assert params.quota_overrides == {("111122223333", "eu-west-1"): 1500, ("222233334444", "us-east-1"): 900}
+    assert params.to_dict()["quota_overrides"] == {"111122223333/eu-west-1": 1500, "222233334444/us-east-1": 900}
+    for bad, fragment in (("111122223333=5", "ACCOUNT/REGION"), ("111122223333/eu-west-1=-1", "positive"),
+                          ("111122223333/eu-west-1=lots", "whole number")):
+        with pytest.raises(ParameterError, match=fragment):
+            validate({**LOCAL, "quota_overrides": bad})

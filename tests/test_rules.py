@@ -158,3 +158,13 @@ def test_callers_that_cannot_move_stay_in_the_global_bucket(tmp_path):
 def test_accounts_filter_keeps_only_selected_callers(tmp_path):
     plan = plan_of(tmp_path, [sts(user(A, "a"), T + "1Z"), sts(user(B, "b"), T + "2Z")], accounts=B)
     assert plan.callers.account_id.tolist() == [B]
+
+
+def test_raised_quotas_apply_to_their_bucket_only(tmp_path):
+    mover, resident = role_session(A, "mover"), role_session(A, "resident")
+    records = [sts(mover, T + "1Z", endpoint_type="global", serving="eu-west-1")] * 300
+    records += [sts(resident, T + "1Z", "sts.eu-west-1.amazonaws.com", endpoint_type="regional", region="eu-west-1")] * 300
+    plan = plan_of(tmp_path, records, quota_overrides=f"{A}/eu-west-1=1000")
+    regional = plan.quota.set_index(["region", "bucket"]).loc[("eu-west-1", "regional")]
+    assert (regional.quota, regional.projected_peak_rps, regional.at_risk) == (1000, 600, False)
+    assert plan.callers.wave.tolist() == [1] and "quota" not in plan.callers.risks.iloc[0]
