@@ -168,3 +168,19 @@ def test_raised_quotas_apply_to_their_bucket_only(tmp_path):
     regional = plan.quota.set_index(["region", "bucket"]).loc[("eu-west-1", "regional")]
     assert (regional.quota, regional.projected_peak_rps, regional.at_risk) == (1000, 600, False)
     assert plan.callers.wave.tolist() == [1] and "quota" not in plan.callers.risks.iloc[0]
+
+
+def test_served_in_times_and_oldest_version(tmp_path):
+    app = role_session(A, "app")
+    new = "Boto3/1.35.0 md/Botocore#1.35.0 ua/2.0 os/linux lang/python#3.11"
+    plan = plan_of(tmp_path, [
+        sts(app, "2025-03-10T08:00:00Z"),
+        sts(app, "2025-05-02T09:30:00Z", endpoint_type="global", serving="eu-west-1", agent=new),
+        sts(app, "2025-05-03T10:00:00Z", endpoint_type="global", serving="eu-west-1"),
+    ])
+    row = plan.callers.iloc[0]
+    assert row.served_in == "eu-west-1;us-east-1" and row.served_now == "eu-west-1"
+    assert (row.first_seen.isoformat(), row.last_seen.isoformat()) == ("2025-03-10T08:00:00+00:00",
+                                                                      "2025-05-03T10:00:00+00:00")
+    assert (row.caller_tool, row.caller_version) == ("boto3", "1.26.0")
+    assert row.user_agent.startswith("Boto3/1.26.0")
