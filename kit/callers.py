@@ -3,7 +3,8 @@
 A caller is (account_id, principal_arn, caller_tool, workload_region). Its workload Region is
 the serving Region when a global call was served locally; else the Region where the
 principal's own non-STS activity concentrates; else the Region of its Regional STS calls;
-else the Region of its AWS source addresses; else unknown ('').
+else the Region where its other global calls were served locally; else the Region of its AWS
+source addresses; else unknown ('').
 """
 from __future__ import annotations
 
@@ -34,11 +35,14 @@ def tool_of(user_agent: str) -> ClientTool:
 def home_regions(rollup: Rollup, ranges: IpRanges | None) -> dict[tuple[str, str], str]:
     """Per (account, principal): where it runs when no locally served call says so."""
     homes: dict[tuple[str, str], str] = {}
-    regional = rollup.sts_calls[rollup.sts_calls.endpoint == "regional"].rename(columns={"event_region": "region"})
-    addresses = rollup.sts_calls[["account_id", "principal_arn", "source_ip", "calls"]].copy()
+    calls = rollup.sts_calls
+    regional = calls[calls.endpoint == "regional"].rename(columns={"event_region": "region"})
+    served_locally = calls[(calls.endpoint == "global") & ~calls.serving_region.isin(["", GLOBAL_ENDPOINT_REGION])]
+    served_locally = served_locally.rename(columns={"serving_region": "region"})
+    addresses = calls[["account_id", "principal_arn", "source_ip", "calls"]].copy()
     addresses["region"] = [classify_ip(ip, ranges)[1] for ip in addresses.source_ip]
     # Lowest precedence first: later sources overwrite earlier ones.
-    for table in (addresses[addresses.region != ""], regional, rollup.activity):
+    for table in (addresses[addresses.region != ""], served_locally, regional, rollup.activity):
         if table.empty:
             continue
         totals = table.groupby(["account_id", "principal_arn", "region"], as_index=False).calls.sum()
