@@ -106,6 +106,13 @@ def _join(values: pd.Series) -> str:
     return ";".join(sorted({value for value in values if value}))
 
 
+def _join_some(values: pd.Series, most: int = 5) -> str:
+    """Up to ``most`` distinct values, then how many more (laptops change address daily)."""
+    distinct = sorted({value for value in values if value})
+    more = f";(+{len(distinct) - most} more)" if len(distinct) > most else ""
+    return ";".join(distinct[:most]) + more
+
+
 def _oldest(group: pd.DataFrame) -> pd.Series:
     """The oldest client version a caller used, and one user agent of that version."""
     versions = group.groupby("caller_version").calls.sum()
@@ -139,7 +146,7 @@ def build_callers(rollup: Rollup, ranges: IpRanges | None) -> pd.DataFrame:
         last_seen=("last_seen", "max"),
         served_in=("served", _join),
         event_names=("event_name", _join),
-        source_ips=("source_ip", _join),
+        source_ips=("source_ip", _join_some),
         ip_classes=("ip_class", _join),
         post_change_calls=("post_change", "sum"),
     ).reset_index()
