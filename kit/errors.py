@@ -32,3 +32,12 @@ class QueryError(KitError):
         self.status = status
         self.message = message
         super().__init__(f"{engine} query {query_id} ended {status}: {message}")
+
+
+class PolicyError(KitError):
+    """A policy document the evaluator cannot read (bad JSON, missing Effect, unknown operator...)."""
+
+    def __init__(self, policy: str, reason: str) -> None:
+        self.policy = policy
+        self.reason = reason
+        super().__init__(f"policy {policy}: {reason}")
