@@ -96,8 +96,9 @@ def annotate(callers: pd.DataFrame, source: str, found: dict[str, AccountPolicie
         "source": source,
         "accounts_checked": sorted(a for a, p in found.items() if not p.problem),
         "accounts_not_checked": {a: p.problem for a, p in sorted(found.items()) if p.problem},
-        "findings": int(sum(len(f.split(" | ")) for f in out.policy_findings if f)),
+        "findings": int(sum(len(f.split(" | ")) for f, o in zip(out.policy_findings, out.policy_outcome) if o in RISKY)),
         "callers_flagged": int(out.policy_outcome.isin(RISKY).sum()),
+        "callers_safe_only_by_exemption": int(((out.policy_outcome == "unchanged") & (out.policy_findings != "")).sum()),
         "token_versions": {a: p.token_version for a, p in sorted(found.items()) if not p.problem},
     }
     return out, summary

@@ -89,6 +89,13 @@ def statement_applies(statement: Statement, request: Request) -> bool:
             and all(condition_holds(condition, request.context) for condition in statement.conditions))
 
 
+def exempted_by(statement: Statement, request: Request) -> bool:
+    """A Deny whose conditions hold but whose NotAction leaves ``request.action`` out."""
+    return (statement.effect == "Deny" and statement.not_actions is not None
+            and not _action_applies(statement, request.action) and _resource_applies(statement, request.resource)
+            and all(condition_holds(condition, request.context) for condition in statement.conditions))
+
+
 @dataclass(frozen=True)
 class Layer:
     """Policies that must together allow the action: one SCP level, identity or VPC endpoint policies."""
@@ -143,3 +150,9 @@ def decide(layers: tuple[Layer, ...], request: Request) -> Decision:
             return Decision(False, missing_allow=layer, allows=tuple(allows), assumed_absent=absent)
         allows.append(hit)
     return Decision(True, allows=tuple(allows), assumed_absent=absent)
+
+
+def exemptions(layers: tuple[Layer, ...], request: Request) -> tuple[Hit, ...]:
+    """Deny statements that would apply to this request but for their NotAction exemption."""
+    return tuple(Hit(layer.name, policy, statement) for layer in layers for policy in layer.policies
+                 for statement in policy.statements if exempted_by(statement, request))

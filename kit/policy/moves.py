@@ -9,14 +9,15 @@ reports the target Region. Outcomes, worst first:
   default would deny what us-east-1 allows.
 - ``region-dependent``: target Region unknown, and some Regions enabled by default would deny it.
 - ``allowed-after``: denied today, allowed after the move.
-- ``unchanged``: the same decision before and after.
+- ``unchanged``: the same decision before and after; findings name any Deny statement that
+  would deny after the move but for its ``NotAction`` exemption (keep that exemption).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from kit.policy.account import AccountPolicies
-from kit.policy.evaluate import Decision, Request, decide
+from kit.policy.evaluate import Decision, Request, decide, exemptions
 from kit.regions import DEFAULT_REGIONS, GLOBAL_ENDPOINT_REGION
 
 OUTCOMES = ("denied-after", "allowed-only-via-us-east-1", "region-dependent", "allowed-after", "unchanged")
@@ -59,11 +60,15 @@ def _grouped(pairs: list[tuple[str, str]], tail: str) -> list[str]:
 def judge_move(account: AccountPolicies, principal_arn: str, actions: list[str], target: str) -> Verdict:
     """Verdict of moving ``actions`` from the global endpoint to the Regional endpoint of ``target``."""
     layers = account.layers(principal_arn)
-    denied, opened = [], []
+    denied, opened, exempt = [], [], []
     for action in actions:
         request = _request(account, principal_arn, action)
         before = decide(layers, request.with_region(GLOBAL_ENDPOINT_REGION))
         after = decide(layers, request.with_region(target))
+        if after.allowed:
+            today = set(exemptions(layers, request.with_region(GLOBAL_ENDPOINT_REGION)))
+            exempt += [(f"{hit.describe()}: would deny", action)
+                       for hit in exemptions(layers, request.with_region(target)) if hit not in today]
         if before.allowed and not after.allowed:
             denied.append((_why(after, before), action))
         elif after.allowed and not before.allowed:
@@ -72,7 +77,8 @@ def judge_move(account: AccountPolicies, principal_arn: str, actions: list[str],
         return Verdict("denied-after", tuple(_grouped(denied, f"in {target} after the move; {_TODAY}")))
     if opened:
         return Verdict("allowed-after", tuple(_grouped(opened, f"in {GLOBAL_ENDPOINT_REGION} today; allowed in {target} after the move")))
-    return Verdict("unchanged", ())
+    return Verdict("unchanged", tuple(_grouped(exempt, f"in {target} after the move but for its NotAction "
+                                                       "exemption; safe only while the exemption stays")))
 
 
 def judge_unknown_target(account: AccountPolicies, principal_arn: str, actions: list[str]) -> Verdict:

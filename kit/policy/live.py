@@ -1,0 +1,134 @@
+"""Live policies: SCPs from AWS Organizations and the token setting from IAM, through boto3.
+
+Organizations: ListRoots (is the SCP policy type enabled?), ListParents (each account's path),
+ListOrganizationalUnitsForParent (OU names), ListPoliciesForTarget and DescribePolicy (the SCPs),
+all paginated where botocore has a paginator. IAM GetAccountSummary gives
+``GlobalEndpointTokenVersion`` of the credentials' account only. Access denied marks accounts
+"not checked" with the missing permission named, never "no risk".
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from kit.errors import PolicyError
+from kit.params import Params
+from kit.policy.account import AccountPolicies, token_version
+from kit.policy.document import Policy, parse_policy
+
+ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+SCP = "SERVICE_CONTROL_POLICY"
+
+
+def problem(error: Exception, client: Any) -> str:
+    """Why a call failed, naming the missing permission for access denied."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in ACCESS_DENIED:
+            return f"missing permission {client.meta.service_model.service_name}:{error.operation_name}"
+        return f"{error.operation_name} failed: {code}: {error.response.get('Error', {}).get('Message', '')}"
+    return str(error)
+
+
+def clients(params: Params) -> tuple[Any, Any, Any]:
+    """Organizations, IAM and STS clients with the run's profile, Region and endpoint."""
+    session = boto3.Session(profile_name=params.aws_profile, region_name=params.aws_region or "us-east-1")
+    return tuple(session.client(name, endpoint_url=params.endpoint_url) for name in ("organizations", "iam", "sts"))
+
+
+class Organization:
+    """Read-only view of an organization's SCPs; each policy is described once."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.policies: dict[str, Policy] = {}
+        self.names: dict[str, str] = {}
+
+    def _pages(self, operation: str, key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        for page in self.client.get_paginator(operation).paginate(**kwargs):
+            yield from page[key]
+
+    def scps_enabled(self) -> bool:
+        """Whether the SCP policy type is enabled on the root (else no SCP applies)."""
+        roots = list(self._pages("list_roots", "Roots"))
+        for root in roots:
+            self.names[root["Id"]] = root.get("Name", root["Id"])
+        return any(kind["Type"] == SCP and kind["Status"] == "ENABLED"
+                   for root in roots for kind in root.get("PolicyTypes", []))
+
+    def path(self, account: str) -> tuple[str, ...]:
+        """Root first, then the OUs, then the account itself."""
+        path, child = [account], account
+        while True:
+            parent = next(self._pages("list_parents", "Parents", ChildId=child))
+            path.insert(0, parent["Id"])
+            if parent["Type"] == "ROOT":
+                break
+            child = parent["Id"]
+        for parent in path[:-2]:
+            for unit in self._pages("list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent):
+                self.names[unit["Id"]] = f"{unit.get('Name', unit['Id'])} OU ({unit['Id']})"
+        return tuple(path)
+
+    def scps(self, target: str) -> tuple[Policy, ...]:
+        """The SCPs attached to a root, OU or account."""
+        out = []
+        for summary in self._pages("list_policies_for_target", "Policies", TargetId=target, Filter=SCP):
+            if summary["Id"] not in self.policies:
+                content = self.client.describe_policy(PolicyId=summary["Id"])["Policy"]["Content"]
+                self.policies[summary["Id"]] = parse_policy(content, "scp", summary["Id"], summary.get("Name", ""))
+            out.append(self.policies[summary["Id"]])
+        return tuple(out)
+
+
+def read_token_version(iam: Any, sts: Any) -> tuple[str | None, str | None, str]:
+    """(credentials' account, its token version, problem) from IAM GetAccountSummary."""
+    try:
+        account = sts.get_caller_identity()["Account"]
+    except (ClientError, BotoCoreError) as error:
+        return None, None, problem(error, sts)
+    try:
+        summary = iam.get_account_summary()["SummaryMap"]
+    except (ClientError, BotoCoreError) as error:
+        return account, None, problem(error, iam)
+    version = token_version(summary.get("GlobalEndpointTokenVersion"))
+    return account, version, "" if version else "GetAccountSummary has no GlobalEndpointTokenVersion"
+
+
+def _account(org: Organization, account: str, enabled: bool, token: tuple[str | None, str | None, str]) -> AccountPolicies:
+    path = org.path(account)
+    scps = {target: org.scps(target) for target in path} if enabled else {}
+    owner, version, trouble = token
+    if owner != account:
+        version, trouble = None, trouble or f"IAM reports only the credentials' account {owner}"
+    return AccountPolicies(account, path, scps, dict(org.names), token_version=version, token_problem=trouble)
+
+
+def _everyone(accounts: list[str], reason: str) -> dict[str, AccountPolicies]:
+    return {account: AccountPolicies(account, problem=reason) for account in accounts}
+
+
+def load_live(params: Params, accounts: Iterable[str]) -> dict[str, AccountPolicies]:
+    """Policies of each account from Organizations and IAM; failures become ``problem``s."""
+    accounts = list(accounts)
+    try:
+        organizations, iam, sts = clients(params)
+    except BotoCoreError as error:
+        return _everyone(accounts, str(error))
+    org = Organization(organizations)
+    try:
+        enabled = org.scps_enabled()
+    except (ClientError, BotoCoreError) as error:
+        return _everyone(accounts, problem(error, organizations))
+    token = read_token_version(iam, sts)
+    out = {}
+    for account in accounts:
+        try:
+            out[account] = _account(org, account, enabled, token)
+        except (ClientError, BotoCoreError) as error:
+            out[account] = AccountPolicies(account, problem=problem(error, organizations))
+        except PolicyError as error:
+            out[account] = AccountPolicies(account, problem=str(error))
+    return out
