@@ -65,7 +65,7 @@ def test_scps_along_the_path_and_the_token_version_from_moto(aws, org):
     assert member.problem == "" and member.path == (org["root"], org["ou"], org["account"])
     assert [p.id for p in member.scps[org["ou"]]] == ["p-FullAWSAccess", org["policy"]]
     assert member.names[org["ou"]] == f"identity OU ({org['ou']})"
-    assert management.path == (org["root"], MANAGEMENT)
+    assert management.path == (org["root"], MANAGEMENT) and management.scps == {}  # SCPs skip the management account
     assert management.token_version == "v1Token"  # moto always reports 1
     assert member.token_version is None and "only the credentials' account" in member.token_problem
 
@@ -83,15 +83,17 @@ def test_live_findings_name_the_scp_statement(aws, org):
 
 def test_token_version_two_from_a_local_iam_endpoint(aws, org):
     with LocalAws(aws, token_version=2) as local:
-        found = load_live(validate({"policy_source": "live", "endpoint_url": local.url}), [MANAGEMENT])
+        found = load_live(validate({"policy_source": "live", "endpoint_url": local.url}), [org["account"], MANAGEMENT])
     assert found[MANAGEMENT].token_version == "v2Token"
-    assert {"ListRoots", "ListParents", "ListPoliciesForTarget", "GetAccountSummary"} <= set(local.seen)
+    assert {"DescribeOrganization", "ListRoots", "ListParents", "ListOrganizationalUnitsForParent",
+            "ListPoliciesForTarget", "DescribePolicy", "GetAccountSummary"} <= set(local.seen)
 
 
 @pytest.mark.parametrize("denied, permission", [
     ("ListPoliciesForTarget", "organizations:ListPoliciesForTarget"),
     ("ListParents", "organizations:ListParents"),
     ("ListRoots", "organizations:ListRoots"),
+    ("DescribeOrganization", "organizations:DescribeOrganization"),
 ])
 def test_access_denied_is_not_checked_never_no_risk(aws, org, denied, permission):
     with LocalAws(aws, deny=(denied,)) as local:

@@ -1,4 +1,5 @@
 """The policy check in the samples' plan: exactly one unsafe move, explained; offline degradation; parameters."""
+import json
 import shutil
 
 import pandas as pd
@@ -10,6 +11,8 @@ from kit.params import SAMPLES_DIR, validate
 from kit.engines import collect
 from kit.plan import make_plan, plan_from_rollup
 from kit.policy.annotate import POLICY_COLUMNS
+from kit.policy.moves import judge_move
+from kit.policy.offline import load_offline
 from kit.report import write_plan
 
 
@@ -122,3 +125,31 @@ def test_no_policies_given_still_adds_token_and_region_notes(rollup):
     assert "requested-region-policy" not in ";".join(plan.callers.risks)
     assert "region-config" in by_role(plan, "sso-broker").risks
     assert plan.policy["source"] == "none"
+
+
+def test_offline_identity_and_vpc_endpoint_policies_are_layers(tmp_path):
+    (tmp_path / "full.json").write_text('{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}')
+    (tmp_path / "role.json").write_text('{"Statement": [{"Sid": "HomeOnly", "Effect": "Allow", "Action": "sts:*", '
+                                        '"Resource": "*", "Condition": {"StringEquals": '
+                                        '{"aws:RequestedRegion": ["us-east-1", "eu-west-1"]}}}]}')
+    (tmp_path / "vpce.json").write_text('{"Statement": [{"Sid": "NoWest2", "Effect": "Deny", "Action": "sts:*", '
+                                        '"Resource": "*", "Condition": {"StringLike": {"aws:RequestedRegion": "*-west-2"}}},'
+                                        '{"Effect": "Allow", "Action": "*", "Resource": "*"}]}')
+    (tmp_path / "mapping.json").write_text(json.dumps({
+        "management_account": "999999999999",
+        "targets": {"r-1": ["full.json"], "999999999999": ["vpce.json"]},
+        "accounts": {"111122223333": {"path": ["r-1"], "token_version": "v3"}, "999999999999": {"path": ["r-1"]}},
+        "identity": {"arn:aws:iam::111122223333:role/app": ["role.json"]},
+        "vpc_endpoints": {"111122223333": ["vpce.json"]}}))
+    found = load_offline(tmp_path, ["111122223333", "999999999999"])
+    account, management = found["111122223333"], found["999999999999"]
+    assert account.token_version is None and account.token_problem == "unknown token_version 'v3'"
+    assert [layer.name for layer in account.layers("arn:aws:iam::111122223333:role/app")] == [
+        "SCPs on r-1", "identity policies of arn:aws:iam::111122223333:role/app", "VPC endpoint policies"]
+    west2 = judge_move(account, "arn:aws:iam::111122223333:role/app", ["sts:AssumeRole"], "us-west-2")
+    assert west2.outcome == "denied-after" and "vpc-endpoint vpce statement NoWest2: denies" in west2.findings[0]
+    central = judge_move(account, "arn:aws:iam::111122223333:role/app", ["sts:AssumeRole"], "eu-central-1")
+    assert "identity role statement HomeOnly allows it only in other Regions" in central.findings[0]
+    assert judge_move(account, "arn:aws:iam::111122223333:role/other", ["sts:AssumeRole"], "eu-central-1").outcome \
+        == "unchanged"
+    assert management.scps == {} and management.layers("arn:aws:iam::999999999999:role/x") == ()

@@ -1,6 +1,7 @@
 """Live policies: SCPs from AWS Organizations and the token setting from IAM, through boto3.
 
-Organizations: ListRoots (is the SCP policy type enabled?), ListParents (each account's path),
+Organizations: DescribeOrganization (SCPs never apply to the management account), ListRoots
+(is the SCP policy type enabled?), ListParents (each account's path),
 ListOrganizationalUnitsForParent (OU names), ListPoliciesForTarget and DescribePolicy (the SCPs),
 all paginated where botocore has a paginator. IAM GetAccountSummary gives
 ``GlobalEndpointTokenVersion`` of the credentials' account only. Access denied marks accounts
@@ -45,13 +46,15 @@ class Organization:
         self.client = client
         self.policies: dict[str, Policy] = {}
         self.names: dict[str, str] = {}
+        self.management = ""
 
     def _pages(self, operation: str, key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         for page in self.client.get_paginator(operation).paginate(**kwargs):
             yield from page[key]
 
-    def scps_enabled(self) -> bool:
-        """Whether the SCP policy type is enabled on the root (else no SCP applies)."""
+    def read_organization(self) -> bool:
+        """Note the management account; whether the SCP policy type is enabled (else no SCP applies)."""
+        self.management = self.client.describe_organization()["Organization"]["MasterAccountId"]
         roots = list(self._pages("list_roots", "Roots"))
         for root in roots:
             self.names[root["Id"]] = root.get("Name", root["Id"])
@@ -99,7 +102,7 @@ def read_token_version(iam: Any, sts: Any) -> tuple[str | None, str | None, str]
 
 def _account(org: Organization, account: str, enabled: bool, token: tuple[str | None, str | None, str]) -> AccountPolicies:
     path = org.path(account)
-    scps = {target: org.scps(target) for target in path} if enabled else {}
+    scps = {target: org.scps(target) for target in path} if enabled and account != org.management else {}
     owner, version, trouble = token
     if owner != account:
         version, trouble = None, trouble or f"IAM reports only the credentials' account {owner}"
@@ -119,7 +122,7 @@ def load_live(params: Params, accounts: Iterable[str]) -> dict[str, AccountPolic
         return _everyone(accounts, str(error))
     org = Organization(organizations)
     try:
-        enabled = org.scps_enabled()
+        enabled = org.read_organization()
     except (ClientError, BotoCoreError) as error:
         return _everyone(accounts, problem(error, organizations))
     token = read_token_version(iam, sts)

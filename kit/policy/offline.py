@@ -3,6 +3,7 @@
 ``mapping.yaml`` (or ``mapping.json``) in the folder::
 
     names: {r-a1b2: Root, ou-a1b2-identity: identity}       # optional, for findings
+    management_account: "111111111111"                       # optional: SCPs never apply to it
     targets:                                                 # root, OU or account id -> SCP files
       r-a1b2: [scp-full-aws-access.json]
     accounts:
@@ -67,7 +68,9 @@ def _account(account: str, entry: Any, data: dict[str, Any], files: _Files) -> A
         raise PolicyError(f"mapping entry for {account}", "must be {path: [root id, OU ids...], token_version: ...}")
     path = tuple(str(target) for target in entry.get("path", [])) + (account,)
     targets = data["targets"]
-    scps = {target: files.load(targets[target], "scp", target) for target in path if target in targets}
+    exempt = account == str(data.get("management_account", ""))
+    scps = {target: files.load(targets[target], "scp", target)
+            for target in path if target in targets and not exempt}
     identity = {arn: files.load(names, "identity", arn) for arn, names in data["identity"].items()
                 if arn.split(":")[4:5] == [account]}
     vpce = files.load(data["vpc_endpoints"].get(account, []), "vpc-endpoint", account)
