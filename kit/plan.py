@@ -50,7 +50,7 @@ def plan_from_rollup(rollup: Rollup, params: Params) -> Plan:
     stages = stage_moves(rollup, homes, params.quota, params.risk_threshold)
     callers = callers.merge(stages[CALLER_KEY + ["wave"]], on=CALLER_KEY, how="left")
     callers["wave"] = callers.wave.fillna(1).astype("int64")
-    callers, policy = annotate(callers, *load_policies(params, callers.account_id))
+    callers, policy = annotate(callers, *load_policies(params, callers))
     if not ranges:
         rollup.report.notes.append("no ip-ranges file: public source addresses could not be told "
                                    "AWS from non-AWS (origin 'unknown'); pass --ip-ranges")

@@ -50,6 +50,14 @@ def org(aws):
     policy = client.create_policy(Content=json.dumps(DENY), Description="regions", Name="DenyOutsideApprovedRegions",
                                   Type="SERVICE_CONTROL_POLICY")["Policy"]["PolicySummary"]["Id"]
     client.attach_policy(PolicyId=policy, TargetId=unit)
+    iam = boto3.client("iam", endpoint_url=aws, region_name="us-east-1")
+    iam.create_role(RoleName="sso-broker", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    managed = iam.create_policy(PolicyName="ReadOnly", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:Get*"], "Resource": "*"}]}))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName="sso-broker", PolicyArn=managed)
+    iam.put_role_policy(RoleName="sso-broker", PolicyName="sts-home", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "StsAtHome", "Effect": "Allow", "Action": "sts:*", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"}}}]}))
     return {"root": root, "ou": unit, "account": account, "policy": policy}
 
 
@@ -60,7 +68,8 @@ def caller(account, region="us-west-2"):
 
 
 def test_scps_along_the_path_and_the_token_version_from_moto(aws, org):
-    found = load_live(validate({"policy_source": "live", "endpoint_url": aws}), [org["account"], MANAGEMENT])
+    found = load_live(validate({"policy_source": "live", "endpoint_url": aws}),
+                      {org["account"]: [], MANAGEMENT: []})
     member, management = found[org["account"]], found[MANAGEMENT]
     assert member.problem == "" and member.path == (org["root"], org["ou"], org["account"])
     assert [p.id for p in member.scps[org["ou"]]] == ["p-FullAWSAccess", org["policy"]]
@@ -71,7 +80,7 @@ def test_scps_along_the_path_and_the_token_version_from_moto(aws, org):
 
 
 def test_live_findings_name_the_scp_statement(aws, org):
-    found = load_live(validate({"policy_source": "live", "endpoint_url": aws}), [org["account"]])
+    found = load_live(validate({"policy_source": "live", "endpoint_url": aws}), {org["account"]: []})
     table, summary = annotate(caller(org["account"]), "live", found)
     row = table.iloc[0]
     assert row.policy_check == "checked" and row.policy_outcome == "denied-after"
@@ -83,7 +92,8 @@ def test_live_findings_name_the_scp_statement(aws, org):
 
 def test_token_version_two_from_a_local_iam_endpoint(aws, org):
     with LocalAws(aws, token_version=2) as local:
-        found = load_live(validate({"policy_source": "live", "endpoint_url": local.url}), [org["account"], MANAGEMENT])
+        found = load_live(validate({"policy_source": "live", "endpoint_url": local.url}),
+                          {org["account"]: [], MANAGEMENT: []})
     assert found[MANAGEMENT].token_version == "v2Token"
     assert {"DescribeOrganization", "ListRoots", "ListParents", "ListOrganizationalUnitsForParent",
             "ListPoliciesForTarget", "DescribePolicy", "GetAccountSummary"} <= set(local.seen)
@@ -97,7 +107,7 @@ def test_token_version_two_from_a_local_iam_endpoint(aws, org):
 ])
 def test_access_denied_is_not_checked_never_no_risk(aws, org, denied, permission):
     with LocalAws(aws, deny=(denied,)) as local:
-        found = load_live(validate({"policy_source": "live", "endpoint_url": local.url}), [org["account"]])
+        found = load_live(validate({"policy_source": "live", "endpoint_url": local.url}), {org["account"]: []})
     assert found[org["account"]].problem == f"missing permission {permission}"
     table, summary = annotate(caller(org["account"]), "live", found)
     row = table.iloc[0]
@@ -108,12 +118,30 @@ def test_access_denied_is_not_checked_never_no_risk(aws, org, denied, permission
 
 def test_denied_token_read_names_the_iam_permission(aws, org):
     with LocalAws(aws, deny=("GetAccountSummary",)) as local:
-        found = load_live(validate({"policy_source": "live", "endpoint_url": local.url}), [MANAGEMENT])
+        found = load_live(validate({"policy_source": "live", "endpoint_url": local.url}), {MANAGEMENT: []})
     assert found[MANAGEMENT].problem == "" and found[MANAGEMENT].token_version is None
     assert found[MANAGEMENT].token_problem == "missing permission iam:GetAccountSummary"
 
 
 def test_unknown_profile_degrades_to_not_checked(aws):
     found = load_live(validate({"policy_source": "live", "aws_profile": "nosuchprofile", "endpoint_url": aws}),
-                      [MANAGEMENT])
+                      {MANAGEMENT: []})
     assert "nosuchprofile" in found[MANAGEMENT].problem
+
+
+ROLE = f"arn:aws:iam::{MANAGEMENT}:role/sso-broker"
+
+
+def test_identity_policies_of_the_callers_role(aws, org):
+    found = load_live(validate({"policy_source": "live", "endpoint_url": aws}), {MANAGEMENT: [ROLE]})
+    assert [p.id for p in found[MANAGEMENT].identity[ROLE]] == ["ReadOnly", "sso-broker/sts-home"]
+    row = annotate(caller(MANAGEMENT), "live", found)[0].iloc[0]
+    assert row.policy_outcome == "denied-after"
+    assert "identity sso-broker/sts-home statement StsAtHome allows it only in other Regions" in row.policy_findings
+
+
+def test_denied_identity_read_keeps_the_scp_check(aws, org):
+    with LocalAws(aws, deny=("ListAttachedRolePolicies",)) as local:
+        found = load_live(validate({"policy_source": "live", "endpoint_url": local.url}), {MANAGEMENT: [ROLE]})
+    row = annotate(caller(MANAGEMENT), "live", found)[0].iloc[0]
+    assert row.policy_check == "checked; identity policies not checked: missing permission iam:ListAttachedRolePolicies"

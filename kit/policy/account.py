@@ -27,6 +27,7 @@ class AccountPolicies:
     vpc_endpoint: tuple[Policy, ...] = ()
     token_version: str | None = None
     token_problem: str = ""
+    identity_problem: str = ""  # identity policies could not be read; SCPs still checked
     problem: str = ""  # non-empty: the policies could not be read; the account is "not checked"
 
     def layers(self, principal_arn: str) -> tuple[Layer, ...]:

@@ -7,7 +7,7 @@ joined) and ``token_note``. Risk codes added: ``requested-region-policy``, ``tok
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -23,14 +23,14 @@ _LONGER = ("Regional endpoint session tokens are longer than v1 global-endpoint 
            "store tokens in fixed-size fields.")
 
 
-def load_policies(params: Params, accounts: Iterable[str]) -> tuple[str, dict[str, AccountPolicies]]:
-    """(source label, policies per account) for ``params.policy_source``."""
-    accounts = sorted(set(accounts))
+def load_policies(params: Params, callers: pd.DataFrame) -> tuple[str, dict[str, AccountPolicies]]:
+    """(source label, policies per caller account) for ``params.policy_source``."""
+    principals = {account: sorted(set(group.principal_arn)) for account, group in callers.groupby("account_id")}
     if params.policy_source == "offline":
-        return f"offline {params.policies}", load_offline(params.policies, accounts)
+        return f"offline {params.policies}", load_offline(params.policies, principals)
     if params.policy_source == "live":
         from kit.policy.live import load_live  # boto3 only when asked for
-        return "live", load_live(params, accounts)
+        return "live", load_live(params, principals)
     return "none", {}
 
 
@@ -38,7 +38,10 @@ def check_of(policies: AccountPolicies | None) -> str:
     """The ``policy_check`` value of an account."""
     if policies is None:
         return NO_POLICIES
-    return f"not checked: {policies.problem}" if policies.problem else "checked"
+    if policies.problem:
+        return f"not checked: {policies.problem}"
+    return f"checked; identity policies not checked: {policies.identity_problem}" if policies.identity_problem \
+        else "checked"
 
 
 def token_note(policies: AccountPolicies | None, workload: str, moving: bool) -> str:

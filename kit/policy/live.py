@@ -3,9 +3,10 @@
 Organizations: DescribeOrganization (SCPs never apply to the management account), ListRoots
 (is the SCP policy type enabled?), ListParents (each account's path),
 ListOrganizationalUnitsForParent (OU names), ListPoliciesForTarget and DescribePolicy (the SCPs),
-all paginated where botocore has a paginator. IAM GetAccountSummary gives
-``GlobalEndpointTokenVersion`` of the credentials' account only. Access denied marks accounts
-"not checked" with the missing permission named, never "no risk".
+all paginated where botocore has a paginator. IAM, for the credentials' account only:
+GetAccountSummary (``GlobalEndpointTokenVersion``) and the managed and inline policies of the
+callers' roles (permissions boundaries and session policies are not read). Access denied marks
+accounts "not checked" with the missing permission named, never "no risk".
 """
 from __future__ import annotations
 
@@ -86,6 +87,30 @@ class Organization:
         return tuple(out)
 
 
+def role_policies(iam: Any, role_arn: str) -> tuple[Policy, ...]:
+    """The managed and inline policies of a role."""
+    name = role_arn.rsplit("/", 1)[-1]
+    out = []
+    for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
+        for attached in page["AttachedPolicies"]:
+            version = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
+            document = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)
+            out.append(parse_policy(document["PolicyVersion"]["Document"], "identity", attached["PolicyName"]))
+    for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
+        for policy_name in page["PolicyNames"]:
+            document = iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
+            out.append(parse_policy(document, "identity", f"{name}/{policy_name}"))
+    return tuple(out)
+
+
+def read_identity(iam: Any, principals: Iterable[str]) -> tuple[dict[str, tuple[Policy, ...]], str]:
+    """Policies of the roles among ``principals``, and why they could not be read ('' if they could)."""
+    try:
+        return {arn: role_policies(iam, arn) for arn in principals if ":role/" in arn}, ""
+    except (ClientError, BotoCoreError) as error:
+        return {}, problem(error, iam)
+
+
 def read_token_version(iam: Any, sts: Any) -> tuple[str | None, str | None, str]:
     """(credentials' account, its token version, problem) from IAM GetAccountSummary."""
     try:
@@ -100,22 +125,25 @@ def read_token_version(iam: Any, sts: Any) -> tuple[str | None, str | None, str]
     return account, version, "" if version else "GetAccountSummary has no GlobalEndpointTokenVersion"
 
 
-def _account(org: Organization, account: str, enabled: bool, token: tuple[str | None, str | None, str]) -> AccountPolicies:
+def _account(org: Organization, iam: Any, account: str, principals: Iterable[str], enabled: bool,
+             token: tuple[str | None, str | None, str]) -> AccountPolicies:
     path = org.path(account)
     scps = {target: org.scps(target) for target in path} if enabled and account != org.management else {}
     owner, version, trouble = token
+    identity, identity_problem = read_identity(iam, principals) if owner == account else ({}, "")
     if owner != account:
         version, trouble = None, trouble or f"IAM reports only the credentials' account {owner}"
-    return AccountPolicies(account, path, scps, dict(org.names), token_version=version, token_problem=trouble)
+    return AccountPolicies(account, path, scps, dict(org.names), identity, token_version=version,
+                           token_problem=trouble, identity_problem=identity_problem)
 
 
 def _everyone(accounts: list[str], reason: str) -> dict[str, AccountPolicies]:
     return {account: AccountPolicies(account, problem=reason) for account in accounts}
 
 
-def load_live(params: Params, accounts: Iterable[str]) -> dict[str, AccountPolicies]:
-    """Policies of each account from Organizations and IAM; failures become ``problem``s."""
-    accounts = list(accounts)
+def load_live(params: Params, principals: dict[str, list[str]]) -> dict[str, AccountPolicies]:
+    """Policies of each account (``principals``: account -> caller ARNs); failures become ``problem``s."""
+    accounts = list(principals)
     try:
         organizations, iam, sts = clients(params)
     except BotoCoreError as error:
@@ -129,7 +157,7 @@ def load_live(params: Params, accounts: Iterable[str]) -> dict[str, AccountPolic
     out = {}
     for account in accounts:
         try:
-            out[account] = _account(org, account, enabled, token)
+            out[account] = _account(org, iam, account, principals[account], enabled, token)
         except (ClientError, BotoCoreError) as error:
             out[account] = AccountPolicies(account, problem=problem(error, organizations))
         except PolicyError as error:
