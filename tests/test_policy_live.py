@@ -16,6 +16,10 @@ DENY = {"Version": "2012-10-17", "Statement": [{
     "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["us-east-1", "eu-west-1"]}}}]}
 
 
+def document(statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
 @pytest.fixture(scope="module")
 def aws():
     """Dummy credentials in-process only, no shared config files, and a moto server on 127.0.0.1."""
@@ -51,13 +55,13 @@ def org(aws):
                                   Type="SERVICE_CONTROL_POLICY")["Policy"]["PolicySummary"]["Id"]
     client.attach_policy(PolicyId=policy, TargetId=unit)
     iam = boto3.client("iam", endpoint_url=aws, region_name="us-east-1")
-    iam.create_role(RoleName="sso-broker", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
-    managed = iam.create_policy(PolicyName="ReadOnly", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:Get*"], "Resource": "*"}]}))["Policy"]["Arn"]
+    iam.create_role(RoleName="sso-broker", AssumeRolePolicyDocument=document([]))
+    managed = iam.create_policy(PolicyName="ReadOnly", PolicyDocument=document(
+        [{"Effect": "Allow", "Action": ["s3:Get*"], "Resource": "*"}]))["Policy"]["Arn"]
     iam.attach_role_policy(RoleName="sso-broker", PolicyArn=managed)
-    iam.put_role_policy(RoleName="sso-broker", PolicyName="sts-home", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+    iam.put_role_policy(RoleName="sso-broker", PolicyName="sts-home", PolicyDocument=document([
         {"Sid": "StsAtHome", "Effect": "Allow", "Action": "sts:*", "Resource": "*",
-         "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"}}}]}))
+         "Condition": {"StringEquals": {"aws:RequestedRegion": "us-east-1"}}}]))
     return {"root": root, "ou": unit, "account": account, "policy": policy}
 
 

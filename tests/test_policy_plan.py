@@ -153,3 +153,16 @@ def test_offline_identity_and_vpc_endpoint_policies_are_layers(tmp_path):
     assert judge_move(account, "arn:aws:iam::111122223333:role/other", ["sts:AssumeRole"], "eu-central-1").outcome \
         == "unchanged"
     assert management.scps == {} and management.layers("arn:aws:iam::999999999999:role/x") == ()
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("accounts: [1, 2]\n", "needs an 'accounts' section"),
+    ("accounts: {}\ntargets: [a]\n", "'targets' must be a mapping"),
+    ("accounts: {: [\n", "cannot be read"),
+])
+def test_malformed_mapping_marks_every_account_not_checked(tmp_path, text, fragment):
+    (tmp_path / "mapping.yaml").write_text(text)
+    found = load_offline(tmp_path, ["111122223333"])
+    assert fragment in found["111122223333"].problem
+    assert load_offline(tmp_path / "nowhere", ["111122223333"])["111122223333"].problem.endswith(
+        "no mapping.yaml or mapping.yml or mapping.json found; add one that maps root/OU/account ids to policy files")

@@ -95,12 +95,13 @@ def annotate(callers: pd.DataFrame, source: str, found: dict[str, AccountPolicie
                      _risks(row, verdict, version)))
     for i, column in enumerate(POLICY_COLUMNS + ["risks"]):
         out[column] = [values[i] for values in rows] if rows else pd.Series(dtype="object")
+    risky = out.policy_outcome.isin(RISKY)
     summary = {
         "source": source,
         "accounts_checked": sorted(a for a, p in found.items() if not p.problem),
         "accounts_not_checked": {a: p.problem for a, p in sorted(found.items()) if p.problem},
-        "findings": int(sum(len(f.split(" | ")) for f, o in zip(out.policy_findings, out.policy_outcome) if o in RISKY)),
-        "callers_flagged": int(out.policy_outcome.isin(RISKY).sum()),
+        "findings": int(sum(len(findings.split(" | ")) for findings in out.policy_findings[risky])),
+        "callers_flagged": int(risky.sum()),
         "callers_safe_only_by_exemption": int(((out.policy_outcome == "unchanged") & (out.policy_findings != "")).sum()),
         "token_versions": {a: p.token_version for a, p in sorted(found.items()) if not p.problem},
     }

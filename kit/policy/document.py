@@ -145,7 +145,7 @@ def parse_policy(document: Any, kind: str, policy_id: str, name: str = "") -> Po
         except json.JSONDecodeError as error:
             raise PolicyError(label, f"not valid JSON ({error}); export it again or fix the file") from None
     if not isinstance(document, dict) or "Statement" not in document:
-        raise PolicyError(label, "has no \"Statement\"; expected a policy document {\"Version\": ..., \"Statement\": ...}")
+        raise PolicyError(label, 'has no "Statement"; expected a policy document {"Version": ..., "Statement": ...}')
     raw = document["Statement"]
     statements = raw if isinstance(raw, list) else [raw]
     return Policy(kind, policy_id, name, tuple(_statement(label, i, s) for i, s in enumerate(statements)))

@@ -76,7 +76,8 @@ def judge_move(account: AccountPolicies, principal_arn: str, actions: list[str],
     if denied:
         return Verdict("denied-after", tuple(_grouped(denied, f"in {target} after the move; {_TODAY}")))
     if opened:
-        return Verdict("allowed-after", tuple(_grouped(opened, f"in {GLOBAL_ENDPOINT_REGION} today; allowed in {target} after the move")))
+        tail = f"in {GLOBAL_ENDPOINT_REGION} today; allowed in {target} after the move"
+        return Verdict("allowed-after", tuple(_grouped(opened, tail)))
     return Verdict("unchanged", tuple(_grouped(exempt, f"in {target} after the move but for its NotAction "
                                                        "exemption; safe only while the exemption stays")))
 

@@ -43,6 +43,8 @@ def read_mapping(folder: Path) -> tuple[Path, dict[str, Any]]:
     if not isinstance(data, dict) or not isinstance(data.get("accounts"), dict):
         raise PolicyError(f"mapping {found}", "needs an 'accounts' section: account id -> {path: [root, OUs...]}")
     for section in ("accounts", "targets", "names", "identity", "vpc_endpoints"):
+        if not isinstance(data.get(section) or {}, dict):
+            raise PolicyError(f"mapping {found}", f"'{section}' must be a mapping of ids to values")
         data[section] = {str(key): value for key, value in (data.get(section) or {}).items()}
     return found, data
 
