@@ -44,3 +44,12 @@ class NotebookFailed(KitError):
         self.cell = cell
         self.error = error
         super().__init__(f"{notebook.name} failed at cell {cell}: {error} (executed copy: {notebook})")
+
+
+class PolicyError(KitError):
+    """A policy document the evaluator cannot read (bad JSON, missing Effect, unknown operator...)."""
+
+    def __init__(self, policy: str, reason: str) -> None:
+        self.policy = policy
+        self.reason = reason
+        super().__init__(f"policy {policy}: {reason}")

@@ -19,6 +19,7 @@ from kit.errors import ParameterError
 from kit.regions import is_region_code
 
 SOURCES = ("samples", "local", "lake", "athena")
+POLICY_SOURCES = ("none", "offline", "live")
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "data" / "samples"
 SAMPLE_WINDOW = ("2025-03-01T00:00:00Z", "2025-09-01T00:00:00Z")
 
@@ -145,6 +146,15 @@ def _source(name: str, value: Any) -> str:
     return text
 
 
+def _policy_source(name: str, value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    text = str(value).strip().lower()
+    if text not in POLICY_SOURCES:
+        raise ParameterError(name, f"{value!r} is not one of {', '.join(POLICY_SOURCES)}")
+    return text
+
+
 def _optional_time(name: str, value: Any) -> datetime | None:
     return None if value in (None, "") else parse_time(name, value)
 
@@ -193,6 +203,11 @@ SCHEMA: tuple[Param, ...] = (
     Param("aws_profile", _pattern(_PROFILE, "an AWS profile name"), None, "lake/athena: AWS profile", "NAME", "aws"),
     Param("endpoint_url", _text, None, "lake/athena: endpoint URL (local endpoints for tests and workshops)",
           "URL", "aws"),
+    Param("policy_source", _policy_source, None,
+          f"where SCPs and token settings come from: {', '.join(POLICY_SOURCES)} "
+          "(default: offline when --policies is given or for samples, else none)", "SOURCE"),
+    Param("policies", _path, None,
+          "offline: folder of exported policy JSON files and mapping.yaml (samples ship their own)", "DIR"),
 )
 PARAMS_BY_NAME = {param.name: param for param in SCHEMA}
 
@@ -223,6 +238,8 @@ class Params:
     aws_region: str | None = None
     aws_profile: str | None = None
     endpoint_url: str | None = None
+    policy_source: str | None = None
+    policies: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (paths and times as strings)."""
@@ -270,6 +287,8 @@ def _apply_rules(params: Params) -> Params:
         changes["ip_ranges"] = params.ip_ranges or SAMPLES_DIR / "ip-ranges.json"
         changes["start"] = params.start or parse_time("start", SAMPLE_WINDOW[0])
         changes["end"] = params.end or parse_time("end", SAMPLE_WINDOW[1])
+        changes["policies"] = params.policies or (SAMPLES_DIR / "policies" if params.policy_source in (None, "offline")
+                                                  else None)
     else:
         for name in ("start", "end"):
             if getattr(params, name) is None:
@@ -284,6 +303,13 @@ def _apply_rules(params: Params) -> Params:
             if getattr(params, name) is None:
                 raise ParameterError(name, "required for source 'athena'")
     params = dataclasses.replace(params, **changes)
+    if params.policy_source is None:
+        params = dataclasses.replace(params, policy_source="offline" if params.policies else "none")
+    if params.policy_source == "offline" and params.policies is None:
+        raise ParameterError("policies", "required for policy_source 'offline': a folder of policy JSON files "
+                                         "with a mapping.yaml")
+    if params.policy_source == "offline" and not params.policies.is_dir():
+        raise ParameterError("policies", f"{params.policies} is not a folder of policy JSON files")
     if params.end <= params.start:
         raise ParameterError("end", f"end {params.to_dict()['end']} must be after start {params.to_dict()['start']}")
     if params.quota <= 0:

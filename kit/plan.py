@@ -12,6 +12,7 @@ from kit.engines import collect
 from kit.errors import InputError
 from kit.ipranges import IpRanges
 from kit.params import Params
+from kit.policy.annotate import annotate, load_policies
 from kit.quota import Quotas, quota_table, stage_moves
 from kit.rollup import Rollup
 
@@ -27,6 +28,7 @@ class Plan:
     stages: pd.DataFrame
     homes: dict[tuple[str, str], str]
     summary: dict[str, Any] = field(default_factory=dict)
+    policy: dict[str, Any] = field(default_factory=dict)
 
 
 def mark_quota_risks(callers: pd.DataFrame, quota: pd.DataFrame) -> pd.DataFrame:
@@ -50,10 +52,11 @@ def plan_from_rollup(rollup: Rollup, params: Params) -> Plan:
     stages = stage_moves(rollup, homes, quotas, params.risk_threshold)
     callers = callers.merge(stages[CALLER_KEY + ["wave"]], on=CALLER_KEY, how="left")
     callers["wave"] = callers.wave.fillna(1).astype("int64")
+    callers, policy = annotate(callers, *load_policies(params, callers))
     if not ranges:
         rollup.report.notes.append("no ip-ranges file: public source addresses could not be told "
                                    "AWS from non-AWS (origin 'unknown'); pass --ip-ranges")
-    return Plan(params, rollup, callers, quota, stages, homes)
+    return Plan(params, rollup, callers, quota, stages, homes, policy=policy)
 
 
 def summarize(plan: Plan, seconds: float) -> dict[str, Any]:
@@ -75,6 +78,7 @@ def summarize(plan: Plan, seconds: float) -> dict[str, Any]:
              "quota": int(row.quota)}
             for row in at_risk.itertuples()
         ],
+        "policy": plan.policy,
         "duration_seconds": round(seconds, 3),
         "params": plan.params.to_dict(),
     }

@@ -28,6 +28,16 @@ def _markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def policy_lines(row) -> list[str]:
+    """The policy check, its findings and the token note of one caller (kit.policy.annotate)."""
+    check = getattr(row, "policy_check", "")
+    lines = [f"- Policies ({check}): {row.policy_outcome or 'not evaluated'}"
+             + (f" — {row.policy_findings}" if row.policy_findings else ".")] if check else []
+    if getattr(row, "token_note", ""):
+        lines.append(f"- Tokens: {row.token_note}")
+    return lines
+
+
 def account_markdown(plan: Plan, account: str) -> str:
     """The plan of one account, for a person to read."""
     callers = plan.callers[plan.callers.account_id == account]
@@ -49,6 +59,7 @@ def account_markdown(plan: Plan, account: str) -> str:
         lines.append(f"- Fix ({row.action}, wave {row.wave}): {row.fix}")
         if row.region_note:
             lines.append(f"- Note: {row.region_note}")
+        lines += policy_lines(row)
         lines.append("")
     risky = quota[quota.at_risk]
     if len(risky):

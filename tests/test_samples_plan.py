@@ -16,11 +16,11 @@ from kit.plan import make_plan
 
 EXPECTED = {  # principal -> (tool, version, workload Region, origin, priority, risk codes)
     "222233334444:role/hk-ingest": ("aws-sdk-java", "1.12.261", "ap-east-1", "aws-opt-in-region", "P1",
-                                    {"opt-in-region"}),
+                                    {"opt-in-region", "token-v1"}),
     "333344445555:role/github-deploy": ("terraform", "4.67.0", "eu-west-1", "outside-aws", "P1", {"outside-aws"}),
     "333344445555:user/alice": ("aws-cli", "1.29.62", "", "outside-aws", "P1", {"outside-aws", "region-unknown"}),
     "444455556666:role/sso-broker": ("aws-sdk-go-v2", "1.21.0", "us-west-2", "aws-default-region", "P1",
-                                     {"custom-dns"}),
+                                     {"custom-dns", "requested-region-policy", "region-config"}),
     "111122223333:role/payments-api": ("boto3", "1.26.36", "eu-west-1", "aws-default-region", "P2",
                                        {"errors", "quota"}),
     "111122223333:role/settlement-batch": ("aws-sdk-go", "1.44.298", "eu-north-1", "aws-default-region", "P2",
