@@ -61,8 +61,7 @@ class AthenaService(LocalService):
         query = self.query(body.get("QueryExecutionId"))
         if query.state != self.finished:
             raise ServiceError("InvalidRequestException", f"Query has not yet finished. Current state: {query.state}")
-        rows = [query.columns] + query.rows
-        chunk, token = page(rows, body, "MaxResults", 1000)
+        chunk, token = page([query.columns, *query.rows], body, "MaxResults", 1000)
         answer: dict[str, Any] = {"UpdateCount": 0, "ResultSet": {
             "Rows": [{"Data": [{} if value is None else {"VarCharValue": value} for value in row]} for row in chunk],
             "ResultSetMetadata": {"ColumnInfo": [{"Name": name, "Label": name, "Type": kind.lower()}

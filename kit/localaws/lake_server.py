@@ -78,10 +78,10 @@ class LakeService(LocalService):
     def get_query_results(self, body: dict[str, Any]) -> dict[str, Any]:
         self._owner(body)
         query = self.query(body.get("QueryId"))
-        rows = [[{name: value} for name, value in zip(query.columns, row) if value is not None] for row in query.rows]
-        chunk, token = page(rows, body, "MaxQueryResults", 1000)
-        answer = {"QueryStatus": query.state, "QueryResultRows": chunk,
-                  "QueryStatistics": {"ResultsCount": len(chunk), "TotalResultsCount": len(rows),
+        chunk, token = page(query.rows, body, "MaxQueryResults", 1000)
+        rows = [[{name: value} for name, value in zip(query.columns, row) if value is not None] for row in chunk]
+        answer = {"QueryStatus": query.state, "QueryResultRows": rows,
+                  "QueryStatistics": {"ResultsCount": len(rows), "TotalResultsCount": len(query.rows),
                                       "BytesScanned": self._statistics(query)["BytesScanned"]}}
         if token:
             answer["NextToken"] = token

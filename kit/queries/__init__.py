@@ -22,7 +22,8 @@ ROLLUP_QUERIES = ("sts_calls", "activity", "seconds", "skips")
 MAX_STATEMENT = 10_000
 """CloudTrail Lake's limit on ``QueryStatement`` (characters); Athena's is far larger."""
 
-_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+_PLACEHOLDER = re.compile(r"(?<!\$)\{([a-z_]+)\}")
+"""``{name}``; ``${name}`` is left alone (Athena projection templates)."""
 _ACCOUNT = re.compile(r"^\d{12}$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,127}$")
