@@ -23,7 +23,7 @@ from kit.queries import render_all
 from kit.rollup import ACTIVITY_COLUMNS, SECOND_COLUMNS, STS_CALL_COLUMNS, ReadReport, Rollup, frame
 
 RETRIES = {"mode": "standard", "max_attempts": 8}
-"""botocore retries throttling and transient errors with exponential backoff and jitter."""
+"""botocore retries throttling and transient errors up to 8 times (max_attempts counts retries), with backoff."""
 POLL_FIRST, POLL_MAX = 0.2, 5.0
 """Seconds between status calls: from POLL_FIRST, doubling up to POLL_MAX."""
 COLUMNS = {"sts_calls": STS_CALL_COLUMNS, "activity": ACTIVITY_COLUMNS, "seconds": SECOND_COLUMNS,
