@@ -27,7 +27,7 @@ RECORD_LEVEL = {"record is not a JSON object", "no eventTime", "outside the time
 """Skip reasons only trail files can have: a service holds whole events of the window."""
 
 
-def _serve(service: LocalService) -> Iterator[tuple[LocalService, str]]:
+def serve(service: LocalService) -> Iterator[tuple[LocalService, str]]:
     server = make_server(service)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -38,12 +38,12 @@ def _serve(service: LocalService) -> Iterator[tuple[LocalService, str]]:
 
 @pytest.fixture(scope="session")
 def lake_endpoint() -> Iterator[tuple[LocalService, str]]:
-    yield from _serve(LakeService(SAMPLES / "trail"))
+    yield from serve(LakeService(SAMPLES / "trail"))
 
 
 @pytest.fixture(scope="session")
 def athena_endpoint() -> Iterator[tuple[LocalService, str]]:
-    yield from _serve(AthenaService(SAMPLES / "trail"))
+    yield from serve(AthenaService(SAMPLES / "trail"))
 
 
 def dummy_aws(patch: pytest.MonkeyPatch) -> None:

@@ -48,6 +48,17 @@ def test_results_come_in_pages_of_at_most_1000_rows(lake):
     assert service.calls.count("GetQueryResults") == 3
 
 
+def test_a_query_reports_queued_then_running_then_finished(lake):
+    service, url = lake
+    client = boto3.client("cloudtrail", endpoint_url=url, region_name="us-east-1")
+    query_id = client.start_query(QueryStatement=f"SELECT eventid FROM {STORE_ID} LIMIT 2")["QueryId"]
+    assert service.queries[query_id].state == "QUEUED"
+    states = [client.describe_query(QueryId=query_id)["QueryStatus"] for _ in range(3)]
+    assert states == ["RUNNING", "FINISHED", "FINISHED"]
+    rows = client.get_query_results(QueryId=query_id)["QueryResultRows"]
+    assert len(rows) == 2 and list(rows[0][0]) == ["eventid"]
+
+
 @pytest.mark.parametrize("faults, status, message", [
     (Faults(fail="Column 'x' cannot be resolved"), "FAILED", "Column 'x' cannot be resolved"),
     (Faults(timeout=True), "TIMED_OUT", "Query timed out"),

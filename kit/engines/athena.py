@@ -9,7 +9,6 @@ from typing import Any, Iterator
 from kit.engines.aws import Status, calling, client, run_queries
 from kit.errors import ParameterError
 from kit.params import Params
-from kit.queries import render_all
 from kit.rollup import Rollup
 
 PRICE_PER_TB = 5.0
@@ -65,7 +64,6 @@ class AthenaRunner:
 
 def collect(params: Params) -> Rollup:
     """The rollup of the Athena table ``params.database``.``params.table`` over the window."""
-    render_all(params)  # every literal checked before the first call
     if not params.output_location and not params.workgroup:
         raise ParameterError("output_location", "athena needs an s3:// location for query results, or a "
                                                 "--workgroup that sets one")

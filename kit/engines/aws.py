@@ -123,7 +123,9 @@ def run(runner: Runner, sql: str) -> tuple[str, list[list[str | None]], int]:
 
 def run_queries(runner: Runner, params: Params, price_per_byte: float, price_note: str,
                 minimum_bytes: int = 0) -> Rollup:
-    """Run every rollup query; the rollup and a report with skips, bytes scanned and estimated cost."""
+    """Run every rollup query; the rollup and a report with skips, bytes scanned and estimated cost.
+
+    Every query is rendered (and its literals checked) before the first call."""
     statements = render_all(params)
     tables: dict[str, pd.DataFrame] = {}
     stats: dict[str, dict] = {}

@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 from kit.engines.aws import Status, calling, client, run_queries
 from kit.params import Params
-from kit.queries import render_all, store_id
+from kit.queries import store_id
 from kit.rollup import Rollup
 
 PRICE_PER_GB = 0.005
@@ -54,6 +54,5 @@ class LakeRunner:
 
 def collect(params: Params) -> Rollup:
     """The rollup of the event data store ``params.event_data_store`` over the window."""
-    render_all(params)  # every literal checked before the first call
     return run_queries(LakeRunner(params), params, PRICE_PER_GB / 1e9,
                        f"${PRICE_PER_GB}/GB scanned (UNCONFIRMED Lake price)")
