@@ -8,6 +8,7 @@ Placeholders ``{name}`` are filled only with ``Sql`` fragments made here from va
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -80,44 +81,45 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
 
+@dataclass(frozen=True)
 class Dialect:
     """How one engine family reads the time and the nested fields; everything else is shared."""
 
-    def __init__(self, name: str, fields: dict[str, str]) -> None:
-        self.name = name
-        self.fields = {key: Sql(value) for key, value in fields.items()}
+    fields: dict[str, str]
+    """SQL expressions for the placeholders {event_time}, {time_text}, {endpoint_type}, ..."""
+    time_literal: str
+    """strftime pattern of a literal comparable with {event_time}."""
+    partitioned: bool
+    """True when the table has the "timestamp" (yyyy/MM/dd delivery day) partition to prune."""
 
     def time(self, value: datetime) -> Sql:
         """A literal comparable with ``{event_time}``."""
-        moment = _utc(value)
-        if self.name == "lake":
-            return Sql(f"TIMESTAMP '{moment:%Y-%m-%d %H:%M:%S}'")
-        return Sql(f"'{moment:%Y-%m-%dT%H:%M:%SZ}'")
+        return Sql(_utc(value).strftime(self.time_literal))
 
     def partition_filter(self, start: datetime, end: datetime) -> Sql:
-        """Athena: the date partitions that may hold the window's events (delivery may lag a day)."""
-        if self.name == "lake":
+        """The day partitions that may hold the window's events (delivery may lag a day), if any."""
+        if not self.partitioned:
             return Sql("")
         first, last = _utc(start) - DELIVERY_LAG, _utc(end) + DELIVERY_LAG
         return Sql(f"\n    AND \"timestamp\" BETWEEN '{first:%Y/%m/%d}' AND '{last:%Y/%m/%d}'")
 
 
 DIALECTS = {
-    "lake": Dialect("lake", {
+    "lake": Dialect({
         "event_time": "eventtime",
         "time_text": "date_format(eventtime, '%Y-%m-%dT%H:%i:%sZ')",
         "endpoint_type": "json_extract_scalar(element_at(additionaleventdata, 'RequestDetails'), '$.endpointType')",
         "serving_region": "json_extract_scalar(element_at(additionaleventdata, 'RequestDetails'), "
                           "'$.awsServingRegion')",
         "role_arn": "element_at(requestparameters, 'roleArn')",
-    }),
-    "athena": Dialect("athena", {
+    }, "TIMESTAMP '%Y-%m-%d %H:%M:%S'", partitioned=False),
+    "athena": Dialect({
         "event_time": "eventtime",
         "time_text": "eventtime",
         "endpoint_type": "json_extract_scalar(additionaleventdata, '$.RequestDetails.endpointType')",
         "serving_region": "json_extract_scalar(additionaleventdata, '$.RequestDetails.awsServingRegion')",
         "role_arn": "json_extract_scalar(requestparameters, '$.roleArn')",
-    }),
+    }, "'%Y-%m-%dT%H:%M:%SZ'", partitioned=True),
 }
 """Lake: ``additionaleventdata``/``requestparameters`` are map<string,string> (nested objects as JSON
 text), ``eventtime`` a timestamp. Athena's CloudTrail table: JSON strings, ``eventtime`` a string."""
@@ -169,7 +171,7 @@ def values(params: Params) -> dict[str, Sql]:
         raise _no_sql(params)
     if params.start is None or params.end is None or params.end <= params.start:
         raise RenderError("the rollup queries need a time window (start before end)")
-    out = {**dialect.fields, **{key: string(value) for key, value in SKIP_REASONS.items()}}
+    out = {**{key: Sql(value) for key, value in dialect.fields.items()}, **{key: string(value) for key, value in SKIP_REASONS.items()}}
     out.update(store=store(params), start=dialect.time(params.start), end=dialect.time(params.end),
                partition_filter=dialect.partition_filter(params.start, params.end),
                selected=accounts_in("account", params.accounts),
