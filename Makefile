@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= out/samples
 
-.PHONY: demo test lab samples notebooks clean
+.PHONY: demo test lab samples notebooks clean lake-local athena-local
 
 $(BIN)/sts-kit: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ lab: $(BIN)/sts-kit  ## JupyterLab on the notebooks
 samples: $(BIN)/sts-kit  ## regenerate data/samples from kit/synth.py (deterministic)
 	rm -rf data/samples/trail
 	$(BIN)/python -m kit.synth --out data/samples
+
+lake-local: $(BIN)/sts-kit  ## a local CloudTrail Lake endpoint on 127.0.0.1:4599 over the samples
+	$(BIN)/python -m kit.localaws lake --port 4599 --data data/samples/trail
+
+athena-local: $(BIN)/sts-kit  ## a local Athena endpoint on 127.0.0.1:4598 over the samples
+	$(BIN)/python -m kit.localaws athena --port 4598 --data data/samples/trail
 
 clean:
 	rm -rf out runs .pytest_cache

@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     plan = commands.add_parser("plan", allow_abbrev=False, help="write plan.csv, quota.csv, summary.json and plan.md")
     _add_schema_options(plan)
+    plan.add_argument("--dry-run", action="store_true", help="lake/athena: print the rollup SQL and exit, no AWS call")
     run = commands.add_parser("run", allow_abbrev=False, help="execute the notebooks with papermill into runs/<time>/")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                      help="a notebook parameter (repeatable), as in papermill")
@@ -91,11 +92,24 @@ def run_notebooks(args: dict) -> int:
     return 0
 
 
+def print_queries(values: dict) -> int:
+    """``sts-kit plan --dry-run``: the rendered rollup queries, without calling AWS."""
+    from kit.queries import render_all
+
+    params = validate({name: value for name, value in values.items() if value is not None})
+    for name, sql in render_all(params).items():
+        print(f"-- {name} ({params.source}, {len(sql):,} characters)\n{sql.rstrip()};\n")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sts-kit`` console script."""
     args = vars(build_parser().parse_args(argv))
     command = args.pop("command")
+    dry_run = args.pop("dry_run", False)
     try:
+        if command == "plan" and dry_run:
+            return print_queries(args)
         if command == "plan":
             return run_plan(args)
         if command == "run":

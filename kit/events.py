@@ -159,7 +159,7 @@ class Aggregator:
         failed = 1 if record.get("errorCode") else 0
         shared = record.get("sharedEventID")
         if shared:
-            if record.get("recipientAccountId", account) != account:
+            if (record.get("recipientAccountId") or account) != account:
                 self.twins[shared] = (key, second, failed, time)
                 return
             self.caller_copies.add(shared)

@@ -1,0 +1,74 @@
+"""The Athena engine: the rollup queries run on the CloudTrail table over the trail's S3 logs;
+only the rollup comes back. Calls: StartQueryExecution, GetQueryExecution, GetQueryResults,
+StopQueryExecution (docs/iam/athena-policy.json).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from kit.engines.aws import Status, calling, client, run_queries
+from kit.errors import ParameterError
+from kit.params import Params
+from kit.rollup import Rollup
+
+PRICE_PER_TB = 5.0
+"""USD per TB scanned assumed for Athena: UNCONFIRMED (sts-facts.md §4)."""
+MINIMUM_BYTES = 10 * 1024 * 1024
+"""Athena bills at least 10 MB per query (UNCONFIRMED)."""
+PAGE_SIZE = 1000
+
+
+class AthenaRunner:
+    """Athena calls for ``kit.engines.aws.run``."""
+
+    engine = "athena"
+    done = "SUCCEEDED"
+
+    def __init__(self, params: Params) -> None:
+        self.source = f"{params.database}.{params.table}"
+        self.request: dict[str, Any] = {"QueryExecutionContext": {"Database": params.database}}
+        if params.workgroup:
+            self.request["WorkGroup"] = params.workgroup
+        if params.output_location:
+            self.request["ResultConfiguration"] = {"OutputLocation": params.output_location}
+        self.client = client(params, "athena")
+
+    def start(self, sql: str) -> str:
+        with calling("athena:StartQueryExecution"):
+            return self.client.start_query_execution(QueryString=sql, **self.request)["QueryExecutionId"]
+
+    def status(self, query_id: str) -> Status:
+        with calling("athena:GetQueryExecution"):
+            execution = self.client.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+        status = execution["Status"]
+        scanned = execution.get("Statistics", {}).get("DataScannedInBytes", 0)
+        return Status(status["State"], status.get("StateChangeReason", ""), scanned)
+
+    def pages(self, query_id: str) -> Iterator[list[list[Any]]]:
+        request: dict[str, Any] = {"QueryExecutionId": query_id, "MaxResults": PAGE_SIZE}
+        first = True
+        while True:
+            with calling("athena:GetQueryResults"):
+                answer = self.client.get_query_results(**request)
+            rows = [[cell.get("VarCharValue") for cell in row["Data"]] for row in answer["ResultSet"]["Rows"]]
+            yield rows[1:] if first else rows  # the first row of the first page is the header
+            first = False
+            if not answer.get("NextToken"):
+                return
+            request["NextToken"] = answer["NextToken"]
+
+    def cancel(self, query_id: str) -> None:
+        with calling("athena:StopQueryExecution"):
+            self.client.stop_query_execution(QueryExecutionId=query_id)
+
+
+def collect(params: Params) -> Rollup:
+    """The rollup of the Athena table ``params.database``.``params.table`` over the window."""
+    if not params.output_location and not params.workgroup:
+        raise ParameterError("output_location", "athena needs an s3:// location for query results, or a "
+                                                "--workgroup that sets one")
+    if params.output_location and not params.output_location.startswith("s3://"):
+        raise ParameterError("output_location", f"{params.output_location!r} is not an s3:// URI")
+    return run_queries(AthenaRunner(params), params, PRICE_PER_TB / 1e12,
+                       f"${PRICE_PER_TB}/TB scanned, 10 MB minimum per query (UNCONFIRMED Athena price)",
+                       MINIMUM_BYTES)

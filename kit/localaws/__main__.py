@@ -1,0 +1,47 @@
+"""``python -m kit.localaws lake|athena --port 4599 --data data/samples/trail [faults]``."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Sequence
+
+from kit.localaws.athena_server import DATABASE, TABLE, WORKGROUP, AthenaService
+from kit.localaws.base import Faults, make_server, url_of
+from kit.localaws.lake_server import STORE_ID, LakeService
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Serve one local endpoint until Ctrl-C."""
+    parser = argparse.ArgumentParser(prog="python -m kit.localaws", description=__doc__)
+    parser.add_argument("service", choices=("lake", "athena"))
+    parser.add_argument("--port", type=int, default=4599)
+    parser.add_argument("--host", default="127.0.0.1", help="loopback by default")
+    parser.add_argument("--data", type=Path, default=Path("data/samples/trail"), help="folder of trail files")
+    parser.add_argument("--fail", metavar="MESSAGE", help="every query ends FAILED with MESSAGE")
+    parser.add_argument("--timeout", action="store_true", help="every query times out")
+    parser.add_argument("--throttle", type=int, default=0, metavar="N", help="throttle the first N calls")
+    parser.add_argument("--deny", action="append", default=[], metavar="OPERATION",
+                        help="answer OPERATION with AccessDeniedException (* for all)")
+    parser.add_argument("--hold", action="store_true", help="queries run until cancelled")
+    args = parser.parse_args(argv)
+    faults = Faults(args.fail, args.timeout, args.throttle, frozenset(args.deny), args.hold)
+    print(f"loading {args.data} ...", flush=True)
+    service = (LakeService if args.service == "lake" else AthenaService)(args.data, faults)
+    server = make_server(service, args.host, args.port)
+    url = url_of(server)
+    if args.service == "lake":
+        options = f"--source lake --event-data-store {STORE_ID}"
+    else:
+        options = (f"--source athena --database {DATABASE} --table {TABLE} --workgroup {WORKGROUP} "
+                   "--output-location s3://local-results/")
+    print(f"{args.service} endpoint at {url}\n  sts-kit plan {options} --endpoint-url {url} --aws-region us-east-1 "
+          "--start 2025-03-01 --end 2025-09-01 --ip-ranges data/samples/ip-ranges.json\n"
+          "  (set AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing for the dummy signature)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""A local Athena endpoint: StartQueryExecution, GetQueryExecution, GetQueryResults and
+StopQueryExecution over the trail files of one folder, held as the standard CloudTrail table."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import duckdb
+
+from kit.localaws.base import Faults, LocalService, Query, ServiceError, page
+from kit.localaws.tables import load
+
+DATABASE = "cloudtrail"
+TABLE = "cloudtrail_logs"
+WORKGROUP = "primary"
+
+
+class AthenaService(LocalService):
+    """Athena (2017-05-18) query execution operations on one CloudTrail table."""
+
+    target_prefix = "AmazonAthena"
+    action_prefix = "athena"
+    finished = "SUCCEEDED"
+
+    def __init__(self, data: Path, faults: Faults | None = None, database: str = DATABASE,
+                 table: str = TABLE) -> None:
+        connection = duckdb.connect()
+        connection.execute(f'CREATE SCHEMA "{database}"')
+        self.database = database
+        super().__init__(connection, load(connection, data, f'"{database}"."{table}"', athena=True), faults)
+
+    def operations(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+        return {"StartQueryExecution": self.start_query_execution, "GetQueryExecution": self.get_query_execution,
+                "GetQueryResults": self.get_query_results, "StopQueryExecution": self.stop_query_execution}
+
+    def time_out(self, query: Query) -> None:
+        """Athena has no TIMED_OUT state: the query fails with a timeout reason."""
+        query.state, query.error = "FAILED", "Query exhausted resources at this scale factor / Query timeout"
+
+    def start_query_execution(self, body: dict[str, Any]) -> dict[str, Any]:
+        database = (body.get("QueryExecutionContext") or {}).get("Database")
+        if database not in (None, self.database):
+            raise ServiceError("InvalidRequestException", f"Database {database} does not exist")
+        if not (body.get("ResultConfiguration") or {}).get("OutputLocation") and body.get("WorkGroup") != WORKGROUP:
+            raise ServiceError("InvalidRequestException", "No output location provided. An output location is "
+                               "required either through the Workgroup result configuration setting or as an API input.")
+        return {"QueryExecutionId": self.submit(str(body.get("QueryString") or "")).id}
+
+    def get_query_execution(self, body: dict[str, Any]) -> dict[str, Any]:
+        query = self.advance(self.query(body.get("QueryExecutionId")))
+        status: dict[str, Any] = {"State": query.state, "SubmissionDateTime": query.created}
+        if query.error:
+            status["StateChangeReason"] = query.error
+        scanned = self.scanned_bytes if query.state == self.finished else 0
+        return {"QueryExecution": {
+            "QueryExecutionId": query.id, "Query": query.statement, "StatementType": "DML", "Status": status,
+            "Statistics": {"DataScannedInBytes": scanned, "EngineExecutionTimeInMillis": query.millis},
+            "QueryExecutionContext": {"Database": self.database}}}
+
+    def get_query_results(self, body: dict[str, Any]) -> dict[str, Any]:
+        query = self.query(body.get("QueryExecutionId"))
+        if query.state != self.finished:
+            raise ServiceError("InvalidRequestException", f"Query has not yet finished. Current state: {query.state}")
+        chunk, token = page([query.columns, *query.rows], body, "MaxResults", 1000)
+        answer: dict[str, Any] = {"UpdateCount": 0, "ResultSet": {
+            "Rows": [{"Data": [{} if value is None else {"VarCharValue": value} for value in row]} for row in chunk],
+            "ResultSetMetadata": {"ColumnInfo": [{"Name": name, "Label": name, "Type": kind.lower()}
+                                                 for name, kind in zip(query.columns, query.types)]}}}
+        if token:
+            answer["NextToken"] = token
+        return answer
+
+    def stop_query_execution(self, body: dict[str, Any]) -> dict[str, Any]:
+        query = self.query(body.get("QueryExecutionId"))
+        if query.state in ("QUEUED", "RUNNING"):
+            self.cancel(query)
+        return {}

@@ -1,0 +1,99 @@
+"""Trail files loaded into DuckDB, shaped as CloudTrail Lake and Athena hold the events.
+
+Lake: ``useridentity``/``tlsdetails`` structs, ``requestparameters``/``additionaleventdata`` as
+MAP(VARCHAR, VARCHAR) whose nested objects are JSON text, ``eventtime`` a TIMESTAMP.
+Athena (the standard CloudTrail table): the same structs, those two columns as JSON strings,
+``eventtime`` a string, plus the partition columns ``account``, ``region`` and ``timestamp``.
+Records a service would not ingest (not an object, no eventTime) are left out.
+"""
+from __future__ import annotations
+
+import re
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+import orjson
+
+from kit.trailfiles import InvalidTrailFile, delivery_date, discover, read_records
+
+_ISSUER = "STRUCT(type VARCHAR, principalid VARCHAR, arn VARCHAR, accountid VARCHAR, username VARCHAR)"
+_IDENTITY = ("STRUCT(type VARCHAR, principalid VARCHAR, arn VARCHAR, accountid VARCHAR, accesskeyid VARCHAR, "
+             "username VARCHAR, invokedby VARCHAR, identityprovider VARCHAR, "
+             f"sessioncontext STRUCT(sessionissuer {_ISSUER}))")
+_TLS = "STRUCT(tlsversion VARCHAR, ciphersuite VARCHAR, clientprovidedhostheader VARCHAR)"
+_FLAT = ("eventversion", "eventsource", "eventname", "awsregion", "sourceipaddress", "useragent", "errorcode",
+         "errormessage", "requestid", "eventid", "eventtype", "recipientaccountid", "sharedeventid")
+_ALL_TIME = (datetime(1970, 1, 1, tzinfo=timezone.utc), datetime(2100, 1, 1, tzinfo=timezone.utc))
+_FOLDER = re.compile(r"[/\\](\d{12})[/\\]CloudTrail[/\\]([a-z0-9-]+)[/\\]")
+
+
+def _lower_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key.lower(): _lower_keys(item) for key, item in value.items()}
+    return value
+
+
+def _text_map(value: Any) -> dict[str, str] | None:
+    """A JSON object as map<string,string>: nested values become JSON text, as in Lake."""
+    if not isinstance(value, dict):
+        return None
+    return {key: item if isinstance(item, str) else orjson.dumps(item).decode() for key, item in value.items()}
+
+
+def _records(root: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(path, record) for every event with an eventTime in the readable trail files under ``root``."""
+    for trail_file in discover(root, *_ALL_TIME).files:
+        try:
+            records = read_records(trail_file.path)
+        except (InvalidTrailFile, OSError):
+            continue
+        for record in records:
+            if isinstance(record, dict) and isinstance(record.get("eventTime"), str) and len(record["eventTime"]) >= 19:
+                yield trail_file.path, record
+
+
+def _row(path: str, record: dict[str, Any], json_columns: bool) -> dict[str, Any]:
+    row = {name: None for name in _FLAT}
+    for key, value in record.items():
+        if key.lower() in row and value is not None:
+            row[key.lower()] = str(value)
+    row["eventtime"] = record["eventTime"]
+    row["useridentity"] = _lower_keys(record.get("userIdentity"))
+    row["tlsdetails"] = _lower_keys(record.get("tlsDetails"))
+    for key in ("requestParameters", "additionalEventData"):
+        value = record.get(key)
+        if json_columns:
+            row[key.lower()] = None if value is None else orjson.dumps(value).decode()
+        else:
+            row[key.lower()] = _text_map(value)
+    if json_columns:
+        day = delivery_date(path)
+        folder = _FOLDER.search(path)
+        row["timestamp"] = f"{day:%Y/%m/%d}" if day else None
+        row["account"], row["region"] = (folder[1], folder[2]) if folder else (None, None)
+    return row
+
+
+def load(connection: duckdb.DuckDBPyConnection, root: Path, table: str, athena: bool) -> int:
+    """Create ``table`` (may be ``schema.table``) from the trail files under ``root``; its JSON size in bytes."""
+    columns = {name: "VARCHAR" for name in _FLAT}
+    columns.update(eventtime="VARCHAR" if athena else "TIMESTAMP", useridentity=_IDENTITY, tlsdetails=_TLS)
+    nested = "VARCHAR" if athena else "MAP(VARCHAR, VARCHAR)"
+    columns.update(requestparameters=nested, additionaleventdata=nested)
+    if athena:
+        columns.update(account="VARCHAR", region="VARCHAR", timestamp="VARCHAR")
+    size = 0
+    with tempfile.NamedTemporaryFile(suffix=".ndjson") as handle:
+        for path, record in _records(root):
+            line = orjson.dumps(_row(path, record, athena)) + b"\n"
+            size += len(line)
+            handle.write(line)
+        handle.flush()
+        spec = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"
+        connection.execute(f"CREATE TABLE {table} AS SELECT * FROM read_json(?, format='newline_delimited', "
+                           f"columns={spec}, timestampformat='%Y-%m-%dT%H:%M:%SZ')", [handle.name])
+    return size
+

@@ -1,0 +1,195 @@
+"""The rollup queries, kept as SQL files here, and the renderer that fills them.
+
+Each ``<name>.sql`` (``sts_calls``, ``activity``, ``seconds``, ``skips``) is written once in
+Trino SQL and includes the fragment ``_judged.sql`` that applies the rules of ``kit.events``.
+Lake and Athena differ only in how nested fields and the event time are read: ``DIALECTS``.
+Placeholders ``{name}`` are filled only with ``Sql`` fragments made here from validated values.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from kit import events
+from kit.errors import KitError
+from kit.params import Params
+from kit.regions import GLOBAL_ENDPOINT_REGION, GLOBAL_SERVICE_SOURCES
+from kit.trailfiles import DELIVERY_LAG
+
+FOLDER = Path(__file__).resolve().parent
+ROLLUP_QUERIES = ("sts_calls", "activity", "seconds", "skips")
+MAX_STATEMENT = 10_000
+"""CloudTrail Lake's limit on ``QueryStatement`` (characters); Athena's is far larger."""
+
+_PLACEHOLDER = re.compile(r"(?<!\$)\{([a-z_]+)\}")
+"""``{name}``; ``${name}`` is left alone (Athena projection templates)."""
+_ACCOUNT = re.compile(r"^\d{12}$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,127}$")
+_STORE_ARN = re.compile(r"^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore/([A-Za-z0-9-]{3,128})$")
+_TEXT = re.compile(r"^[A-Za-z0-9 .,:;()/'_-]{1,200}$")
+
+
+class RenderError(KitError):
+    """A value cannot be put into a query, or the rendered query is unusable."""
+
+
+class Sql(str):
+    """A piece of SQL the kit made (a template, a dialect field or a checked literal)."""
+
+
+def string(value: str) -> Sql:
+    """A quoted string literal of kit-owned text (letters, digits, spaces and ``.,:;()/'_-``)."""
+    if not isinstance(value, str) or not _TEXT.match(value):
+        raise RenderError(f"refusing to put {value!r} into a query: only plain kit-owned text is allowed")
+    return Sql("'" + value.replace("'", "''") + "'")
+
+
+def identifier(value: str) -> Sql:
+    """A double-quoted identifier (database, table): letters, digits and ``_`` only."""
+    if not isinstance(value, str) or not _IDENTIFIER.match(value):
+        raise RenderError(f"{value!r} is not a valid identifier (letters, digits and _, not starting with a digit)")
+    return Sql(f'"{value}"')
+
+
+def store_id(value: str) -> Sql:
+    """The event data store id for ``FROM`` (from an id or an ARN), unquoted as Lake expects."""
+    text = value if isinstance(value, str) else ""
+    match = _STORE_ARN.match(text)
+    text = match[1] if match else text
+    if not _STORE_ID.match(text):
+        raise RenderError(f"{value!r} is not a CloudTrail Lake event data store id or ARN "
+                          "(see `aws cloudtrail list-event-data-stores`)")
+    return Sql(text)
+
+
+def accounts_in(column: str, accounts: tuple[str, ...]) -> Sql:
+    """``TRUE`` or ``<column> IN ('111122223333', ...)`` for 12-digit account ids."""
+    if not accounts:
+        return Sql("TRUE")
+    for account in accounts:
+        if not isinstance(account, str) or not _ACCOUNT.match(account):
+            raise RenderError(f"{account!r} is not a 12-digit AWS account id")
+    return Sql(f"{column} IN ({', '.join(string(account) for account in accounts)})")
+
+
+def _utc(value: datetime) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise RenderError(f"{value!r} is not a timezone-aware datetime")
+    return value.astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one engine family reads the time and the nested fields; everything else is shared."""
+
+    fields: dict[str, str]
+    """SQL expressions for the placeholders {event_time}, {time_text}, {endpoint_type}, ..."""
+    time_literal: str
+    """strftime pattern of a literal comparable with {event_time}."""
+    partitioned: bool
+    """True when the table has the "timestamp" (yyyy/MM/dd delivery day) partition to prune."""
+
+    def time(self, value: datetime) -> Sql:
+        """A literal comparable with ``{event_time}``."""
+        return Sql(_utc(value).strftime(self.time_literal))
+
+    def partition_filter(self, start: datetime, end: datetime) -> Sql:
+        """The day partitions that may hold the window's events (delivery may lag a day), if any."""
+        if not self.partitioned:
+            return Sql("")
+        first, last = _utc(start) - DELIVERY_LAG, _utc(end) + DELIVERY_LAG
+        return Sql(f"\n    AND \"timestamp\" BETWEEN '{first:%Y/%m/%d}' AND '{last:%Y/%m/%d}'")
+
+
+DIALECTS = {
+    "lake": Dialect({
+        "event_time": "eventtime",
+        "time_text": "date_format(eventtime, '%Y-%m-%dT%H:%i:%sZ')",
+        "endpoint_type": "json_extract_scalar(element_at(additionaleventdata, 'RequestDetails'), '$.endpointType')",
+        "serving_region": "json_extract_scalar(element_at(additionaleventdata, 'RequestDetails'), "
+                          "'$.awsServingRegion')",
+        "role_arn": "element_at(requestparameters, 'roleArn')",
+    }, "TIMESTAMP '%Y-%m-%d %H:%M:%S'", partitioned=False),
+    "athena": Dialect({
+        "event_time": "eventtime",
+        "time_text": "eventtime",
+        "endpoint_type": "json_extract_scalar(additionaleventdata, '$.RequestDetails.endpointType')",
+        "serving_region": "json_extract_scalar(additionaleventdata, '$.RequestDetails.awsServingRegion')",
+        "role_arn": "json_extract_scalar(requestparameters, '$.roleArn')",
+    }, "'%Y-%m-%dT%H:%M:%SZ'", partitioned=True),
+}
+"""Lake: ``additionaleventdata``/``requestparameters`` are map<string,string> (nested objects as JSON
+text), ``eventtime`` a timestamp. Athena's CloudTrail table: JSON strings, ``eventtime`` a string."""
+
+SKIP_REASONS = {name.lower(): value for name, value in vars(events).items() if name.startswith("SKIP_")}
+"""``skip_service`` -> ``kit.events.SKIP_SERVICE`` and so on: the placeholders of the skip reasons."""
+
+
+def template(name: str) -> str:
+    """The text of ``<name>.sql`` without its header comment lines."""
+    path = FOLDER / f"{name}.sql"
+    if not re.match(r"^_?[a-z_]+$", name) or not path.is_file():
+        raise RenderError(f"no query named {name!r} in {FOLDER}")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return "\n".join(line for line in lines if not line.lstrip().startswith("--")).strip() + "\n"
+
+
+def fill(text: str, values: dict[str, Sql]) -> Sql:
+    """Replace every ``{name}`` by ``values[name]``; refuse unknown names and anything not ``Sql``."""
+    for key, value in values.items():
+        if not isinstance(value, Sql):
+            raise RenderError(f"refusing {key}={value!r}: only SQL made by kit.queries can be filled in")
+
+    def replace(match: re.Match[str]) -> str:
+        if match[1] not in values:
+            raise RenderError(f"placeholder {{{match[1]}}} has no value")
+        return values[match[1]]
+
+    return Sql(_PLACEHOLDER.sub(replace, text))
+
+
+def store(params: Params) -> Sql:
+    """What the queries read: the event data store (Lake) or ``"database"."table"`` (Athena)."""
+    if params.source == "lake":
+        return store_id(params.event_data_store or "")
+    if params.source == "athena":
+        return Sql(f"{identifier(params.database or '')}.{identifier(params.table or '')}")
+    raise _no_sql(params)
+
+
+def _no_sql(params: Params) -> RenderError:
+    return RenderError(f"source {params.source!r} reads trail files: only lake and athena run SQL")
+
+
+def values(params: Params) -> dict[str, Sql]:
+    """Every placeholder value of the rollup queries for ``params``."""
+    dialect = DIALECTS.get(params.source)
+    if dialect is None:
+        raise _no_sql(params)
+    if params.start is None or params.end is None or params.end <= params.start:
+        raise RenderError("the rollup queries need a time window (start before end)")
+    out = {**{key: Sql(value) for key, value in dialect.fields.items()}, **{key: string(value) for key, value in SKIP_REASONS.items()}}
+    out.update(store=store(params), start=dialect.time(params.start), end=dialect.time(params.end),
+               partition_filter=dialect.partition_filter(params.start, params.end),
+               selected=accounts_in("account", params.accounts),
+               global_sources=Sql(", ".join(string(source) for source in sorted(GLOBAL_SERVICE_SOURCES))),
+               global_region=string(GLOBAL_ENDPOINT_REGION), sts_source=string(events.STS_SOURCE))
+    out["judged"] = fill(template("_judged"), out)
+    return out
+
+
+def render(name: str, params: Params) -> Sql:
+    """The statement of query ``name`` for ``params``, checked against Lake's length limit."""
+    sql = fill(template(name), values(params))
+    if len(sql) > MAX_STATEMENT:
+        raise RenderError(f"query {name} is {len(sql):,} characters, over CloudTrail Lake's limit of "
+                          f"{MAX_STATEMENT:,}; select fewer accounts (--accounts) or query them in several runs")
+    return sql
+
+
+def render_all(params: Params) -> dict[str, str]:
+    """Every rollup query for ``params`` (what ``--dry-run`` prints; notebooks can show it)."""
+    return {name: render(name, params) for name in ROLLUP_QUERIES}

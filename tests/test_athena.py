@@ -1,0 +1,110 @@
+"""The Athena engine against the local Athena endpoint (real boto3, real wire protocol)."""
+from __future__ import annotations
+
+import pytest
+from botocore.stub import Stubber
+
+import kit.engines.aws as aws
+from aws_endpoints import (assert_same_rollup, athena, athena_endpoint, athena_params, aws_env,  # noqa: F401
+                           local_rollup, plan_argv, run_in, samples_plan)
+from kit.cli import main
+from kit.engines import collect
+from kit.engines.athena import AthenaRunner
+from kit.engines.aws import AccessDenied
+from kit.errors import ParameterError, QueryError
+from kit.localaws.base import Faults
+
+QID = "0123abcd-0000-1111-2222-333344445555"
+
+
+@pytest.fixture(scope="module")
+def athena_rollup(athena_endpoint):
+    service, url = athena_endpoint
+    return run_in(service, url, athena_params(url)), list(service.calls)
+
+
+def test_rollup_equals_the_local_engine(athena_rollup, local_rollup):
+    rollup, calls = athena_rollup
+    assert_same_rollup(rollup, local_rollup)
+    stats = rollup.report.engine_stats
+    assert stats["engine"] == "athena" and stats["bytes_scanned"] > 0
+    assert stats["estimated_cost_usd"] == round(stats["bytes_scanned"] * 5 / 1e12, 6)
+    assert calls.count("StartQueryExecution") == 4 and calls.count("GetQueryResults") >= 16
+
+
+def test_plan_csv_equals_the_samples_plan(athena, samples_plan, tmp_path, capsys):
+    service, url = athena
+    assert main(plan_argv("athena", url, tmp_path)) == 0, capsys.readouterr().err
+    for name in ("plan.csv", "quota.csv"):
+        assert (tmp_path / name).read_text() == (samples_plan / name).read_text()
+
+
+def test_the_query_bounds_the_partitions_for_pruning(athena):
+    service, url = athena
+    runner = AthenaRunner(athena_params(url))
+    _, rows, _ = aws.run(runner, 'SELECT count(*) AS n FROM "cloudtrail"."cloudtrail_logs" '
+                                 "WHERE \"timestamp\" BETWEEN '2025/03/01' AND '2025/03/02'")
+    assert 0 < int(rows[0][0]) < 1000
+
+
+@pytest.mark.parametrize("faults, message", [
+    (Faults(fail="SYNTAX_ERROR: line 1:8: Column 'x' cannot be resolved"), "Column 'x' cannot be resolved"),
+    (Faults(timeout=True), "Query timeout"),
+])
+def test_failed_queries_raise_with_id_and_reason(athena, faults, message):
+    service, url = athena
+    service.faults = faults
+    with pytest.raises(QueryError, match=message) as caught:
+        collect(athena_params(url))
+    assert caught.value.status == "FAILED" and caught.value.query_id in service.queries
+
+
+def test_ctrl_c_stops_the_query_execution(athena, monkeypatch):
+    service, url = athena
+    service.faults = Faults(hold=True)
+
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(aws, "sleep", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        collect(athena_params(url))
+    assert service.calls == ["StartQueryExecution", "GetQueryExecution", "StopQueryExecution"]
+    assert list(service.queries.values())[-1].state == "CANCELLED"
+
+
+def test_access_denied_names_the_missing_permission(athena):
+    service, url = athena
+    service.faults = Faults(deny=frozenset({"GetQueryExecution"}))
+    with pytest.raises(AccessDenied, match="grant athena:GetQueryExecution"):
+        collect(athena_params(url))
+
+
+def test_a_missing_result_location_is_refused_before_any_call(athena):
+    service, url = athena
+    with pytest.raises(ParameterError, match="output_location"):
+        collect(athena_params(url, workgroup=None, output_location=None))
+    with pytest.raises(ParameterError, match="s3://"):
+        collect(athena_params(url, output_location="https://bucket/x"))
+    assert service.calls == []
+
+
+def test_request_shapes_match_the_service_model(aws_env):
+    runner = AthenaRunner(athena_params(None))
+    start = {"QueryString": "SELECT 1", "QueryExecutionContext": {"Database": "cloudtrail"}, "WorkGroup": "primary",
+             "ResultConfiguration": {"OutputLocation": "s3://local-results/"}}
+    header = {"Data": [{"VarCharValue": "a"}]}
+    with Stubber(runner.client) as stub:
+        stub.add_response("start_query_execution", {"QueryExecutionId": QID}, start)
+        stub.add_response("get_query_execution", {"QueryExecution": {
+            "Status": {"State": "SUCCEEDED"}, "Statistics": {"DataScannedInBytes": 7}}}, {"QueryExecutionId": QID})
+        stub.add_response("get_query_results", {"ResultSet": {"Rows": [header, {"Data": [{"VarCharValue": "1"}]}]},
+                                                "NextToken": "t"}, {"QueryExecutionId": QID, "MaxResults": 1000})
+        stub.add_response("get_query_results", {"ResultSet": {"Rows": [{"Data": [{}]}]}},
+                          {"QueryExecutionId": QID, "MaxResults": 1000, "NextToken": "t"})
+        stub.add_response("stop_query_execution", {}, {"QueryExecutionId": QID})
+        assert runner.start("SELECT 1") == QID
+        assert runner.status(QID) == aws.Status("SUCCEEDED", "", 7)
+        assert list(runner.pages(QID)) == [[["1"]], [[None]]]
+        runner.cancel(QID)
+        stub.assert_no_pending_responses()

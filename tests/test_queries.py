@@ -1,0 +1,111 @@
+"""The rollup SQL kept as data: headers, parsing, output columns, validated literals, limits."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from aws_endpoints import athena_params, lake_params
+from kit.athena_ddl import ddl
+from kit.cli import main
+from kit.engines.aws import COLUMNS
+from kit.params import validate
+from kit.queries import (FOLDER, MAX_STATEMENT, ROLLUP_QUERIES, RenderError, Sql, accounts_in, fill, identifier,
+                         render, render_all, store_id, string)
+from kit.localaws.lake_server import STORE_ID
+
+PARAMS = {"lake": lake_params(None, accounts="111122223333,222233334444"), "athena": athena_params(None)}
+
+
+def parsed(sql: str) -> exp.Expression:
+    """Trino parse of a rendered query (Lake's unquoted store id quoted first, as the service resolves it)."""
+    return sqlglot.parse_one(sql.replace(f"FROM {STORE_ID}", f'FROM "{STORE_ID}"'), read="trino")
+
+
+@pytest.mark.parametrize("path", sorted(FOLDER.glob("*.sql")), ids=lambda path: path.name)
+def test_every_query_file_has_a_header(path):
+    header = [line for line in path.read_text().splitlines() if line.startswith("--")]
+    text = "\n".join(header)
+    for field in ("-- name:", "-- engines:", "-- returns:", "-- parameters:"):
+        assert field in text, f"{path.name} lacks {field}"
+
+
+@pytest.mark.parametrize("source", ["lake", "athena"])
+@pytest.mark.parametrize("name", ROLLUP_QUERIES)
+def test_every_rollup_query_parses_and_returns_the_rollup_columns(source, name):
+    tree = parsed(render(name, PARAMS[source]))
+    assert tuple(tree.named_selects) == COLUMNS[name]
+
+
+@pytest.mark.parametrize("source", ["lake", "athena"])
+def test_queries_select_only_needed_columns_and_bound_the_window(source):
+    for sql in render_all(PARAMS[source]).values():
+        raw = parsed(sql).find(exp.CTE).this
+        assert not list(raw.find_all(exp.Star)) and "eventjson" not in sql
+        assert sql.count(f"FROM {'' if source == 'athena' else STORE_ID}") >= 1
+        if source == "lake":
+            assert "eventtime >= TIMESTAMP '2025-03-01 00:00:00' AND eventtime < TIMESTAMP '2025-09-01 00:00:00'" in sql
+            assert "account IN ('111122223333', '222233334444')" in sql
+        else:
+            assert "eventtime >= '2025-03-01T00:00:00Z' AND eventtime < '2025-09-01T00:00:00Z'" in sql
+            assert "\"timestamp\" BETWEEN '2025/02/28' AND '2025/09/02'" in sql
+
+
+def test_the_skip_query_uses_the_reason_strings_of_kit_events():
+    from kit import events
+    sql = render("skips", PARAMS["lake"])
+    for name in ("SKIP_SERVICE", "SKIP_NO_HOST", "SKIP_TWIN", "SKIP_GLOBAL_SERVICE", "SKIP_NO_PRINCIPAL",
+                 "SKIP_ACCOUNT", "SKIP_SERVICE_ACTIVITY", "SKIP_NO_SOURCE"):
+        assert string(getattr(events, name)) in sql
+
+
+def test_the_athena_ddl_parses_and_projects_partitions():
+    text = ddl("cloudtrail", "cloudtrail_logs", "s3://my-trail/AWSLogs/o-a1b2c3d4e5/", ["111122223333"],
+               ["us-east-1", "eu-west-1"])
+    assert isinstance(sqlglot.parse_one(text, read="hive"), exp.Create)
+    assert "'storage.location.template' = 's3://my-trail/AWSLogs/o-a1b2c3d4e5/${account}/CloudTrail/" in text
+    with pytest.raises(RenderError, match="AWSLogs"):
+        ddl("cloudtrail", "t", "s3://b/'; DROP TABLE x; --", ["111122223333"], ["us-east-1"])
+
+
+@pytest.mark.parametrize("make, value", [
+    (string, "x' OR '1'='1\\"), (string, "line\nbreak"), (string, ""), (string, 42),
+    (identifier, "logs; DROP"), (identifier, '"quoted"'), (identifier, "1abc"),
+    (store_id, "eds id"), (store_id, "x;y"), (store_id, "arn:aws:s3:::bucket/eventdatastore/abc"),
+    (lambda value: accounts_in("account", value), ("1234",)),
+    (lambda value: accounts_in("account", value), ("111122223333' OR 1=1 --",)),
+])
+def test_invalid_literals_are_refused(make, value):
+    with pytest.raises(RenderError):
+        make(value)
+
+
+def test_fill_accepts_only_kit_made_sql_and_known_placeholders():
+    with pytest.raises(RenderError, match="only SQL made by kit.queries"):
+        fill("SELECT {x}", {"x": "1; DROP TABLE t"})
+    with pytest.raises(RenderError, match="has no value"):
+        fill("SELECT {y}", {"x": Sql("1")})
+    assert fill("SELECT {x}, '${x}'", {"x": Sql("1")}) == "SELECT 1, '${x}'"
+
+
+def test_the_10000_character_limit_is_enforced():
+    accounts = ",".join(f"{n:012d}" for n in range(1, 400))
+    with pytest.raises(RenderError, match="over CloudTrail Lake's limit of 10,000"):
+        render_all(lake_params(None, accounts=accounts))
+    assert all(len(sql) <= MAX_STATEMENT for sql in render_all(PARAMS["lake"]).values())
+
+
+def test_samples_have_no_sql():
+    with pytest.raises(RenderError, match="only lake and athena"):
+        render_all(validate({}))
+
+
+def test_dry_run_prints_every_query_without_calling_aws(capsys, monkeypatch):
+    monkeypatch.setattr("botocore.client.BaseClient._make_api_call", lambda *a, **k: pytest.fail("AWS called"))
+    assert main(["plan", "--source", "lake", "--event-data-store", STORE_ID, "--start", "2025-07-01",
+                 "--end", "2025-08-01", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert re.findall(r"^-- (\w+) \(lake", out, re.MULTILINE) == list(ROLLUP_QUERIES)
+    assert out.count(f"FROM {STORE_ID}") == 4
