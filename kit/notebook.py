@@ -55,6 +55,10 @@ def read_report(plan: Plan) -> pd.DataFrame:
     rows = [("files read", summary["files_read"]), ("files ignored (digests, other files)", summary["files_ignored"]),
             ("files unreadable (skipped)", summary["files_invalid"]), ("events read", summary["events_read"])]
     rows += [(f"events left out: {reason}", count) for reason, count in summary["events_skipped"].items()]
+    engine = summary.get("engine") or {}
+    if "bytes_scanned" in engine:
+        rows += [(f"{engine['engine']}: MB scanned (billed)", round(engine["bytes_scanned"] / 1e6, 1)),
+                 (f"{engine['engine']}: estimated cost, USD ({engine['price_assumed']})", engine["estimated_cost_usd"])]
     return pd.DataFrame(rows, columns=["what", "count"]).set_index("what")
 
 

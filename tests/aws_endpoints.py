@@ -118,7 +118,7 @@ def plan_argv(source: str, url: str, out: Path) -> list[str]:
               ["--database", "cloudtrail", "--table", "cloudtrail_logs", "--output-location", "s3://local-results/"])
     return ["plan", "--source", source, *engine, "--endpoint-url", url, "--aws-region", "us-east-1",
             "--start", WINDOW["start"], "--end", WINDOW["end"], "--ip-ranges", str(SAMPLES / "ip-ranges.json"),
-            "--out", str(out)]
+            "--policies", str(SAMPLES / "policies"), "--out", str(out)]
 
 
 def ordered(table: pd.DataFrame) -> pd.DataFrame:

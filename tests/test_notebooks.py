@@ -11,6 +11,7 @@ import papermill
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
+from aws_endpoints import SAMPLES, STORE_ID, WINDOW, aws_env, lake, lake_endpoint  # noqa: F401 (fixtures)
 from kit.cli import main
 from kit.params import PARAMS_BY_NAME
 from kit.runner import NOTEBOOKS_DIR, source_notebooks
@@ -131,3 +132,17 @@ def test_every_schema_parameter_is_in_each_notebooks_parameters_cell():
         defined = {line.split("=")[0].strip() for line in parameters.source.splitlines()
                    if "=" in line and not line.startswith("#")}
         assert {"source", "path", "start", "end", "accounts", "out_dir"} <= defined <= set(PARAMS_BY_NAME), notebook
+
+
+def test_notebooks_run_headless_against_the_local_lake_endpoint(lake, tmp_path):
+    _, url = lake
+    code, run_dir = _run(tmp_path / "runs", ("source", "lake"), ("event_data_store", STORE_ID),
+                         ("endpoint_url", url), ("aws_region", "us-east-1"), *WINDOW.items(),
+                         ("ip_ranges", str(SAMPLES / "ip-ranges.json")), ("policies", str(SAMPLES / "policies")))
+    assert code == 0
+    assert main(["plan", "--out", str(tmp_path / "samples")]) == 0
+    assert (run_dir / "plan.csv").read_text() == (tmp_path / "samples" / "plan.csv").read_text()
+    first = nbformat.read(run_dir / "01-find-the-callers.ipynb", as_version=4)
+    shown = "".join(output.get("text", "") for cell in first.cells for output in cell.get("outputs", []))
+    assert "FROM " + STORE_ID in shown  # the rendered SQL is shown before it runs
+    assert "MB scanned" in str(first.cells)
