@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= out/samples
 
-.PHONY: demo test lab samples clean
+.PHONY: demo test lab samples bench clean
 
 $(BIN)/sts-kit: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ lab: $(BIN)/sts-kit  ## JupyterLab on the notebooks
 samples: $(BIN)/sts-kit  ## regenerate data/samples from kit/synth.py (deterministic)
 	rm -rf data/samples/trail
 	$(BIN)/python -m kit.synth --out data/samples
+
+bench: $(BIN)/sts-kit  ## local engine vs the json_normalize way vs the parse floor (bench/RESULTS.md)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf out runs .pytest_cache

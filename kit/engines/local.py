@@ -179,9 +179,9 @@ def _cached(payload: bytes, key: str, report: ReadReport) -> BatchResult | None:
 
 def to_rollup(aggregator: Aggregator, report: ReadReport) -> Rollup:
     """Rollup tables from a settled aggregator."""
-    sts = frame(((*key, *value) for key, value in aggregator.sts.items()), STS_CALL_COLUMNS)
-    activity = frame(((*key, calls) for key, calls in aggregator.activity.items()), ACTIVITY_COLUMNS)
-    seconds = frame(((*key, calls) for key, calls in aggregator.seconds.items()), SECOND_COLUMNS)
+    sts = frame([*zip(*aggregator.sts), *zip(*aggregator.sts.values())], STS_CALL_COLUMNS)
+    activity = frame([*zip(*aggregator.activity), tuple(aggregator.activity.values())], ACTIVITY_COLUMNS)
+    seconds = frame([*zip(*aggregator.seconds), tuple(aggregator.seconds.values())], SECOND_COLUMNS)
     return Rollup(sts, activity, seconds, report)
 
 
