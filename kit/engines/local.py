@@ -178,10 +178,13 @@ def _cached(payload: bytes, key: str, report: ReadReport) -> BatchResult | None:
 
 
 def to_rollup(aggregator: Aggregator, report: ReadReport) -> Rollup:
-    """Rollup tables from a settled aggregator."""
+    """Rollup tables from a settled aggregator, emptied table by table as it goes (memory)."""
     sts = frame([*zip(*aggregator.sts), *zip(*aggregator.sts.values())], STS_CALL_COLUMNS)
+    aggregator.sts.clear()
     activity = frame([*zip(*aggregator.activity), tuple(aggregator.activity.values())], ACTIVITY_COLUMNS)
+    aggregator.activity.clear()
     seconds = frame([*zip(*aggregator.seconds), tuple(aggregator.seconds.values())], SECOND_COLUMNS)
+    aggregator.seconds.clear()
     return Rollup(sts, activity, seconds, report)
 
 
