@@ -118,7 +118,7 @@ def table(rows: list[dict[str, object]]) -> str:
         ratio = row["baseline"] / row["kit"] if row["baseline"] else None
         agree = {True: "yes", False: "NO", None: "—"}[row["agree"]]
         lines.append(f"| {row['events']:,} | {row['files']:,} | {row['gz_mb']:.0f} | {num(row['baseline'], '.1f')} | "
-                     f"{row['kit']:.1f} | {num(ratio, '.1f')}× | {row['floor']:.1f} | {row['kit'] / row['floor']:.2f}× | "
+                     f"{row['kit']:.1f} | {num(ratio, '.1f')}{'×' if ratio else ''} | {row['floor']:.1f} | {row['kit'] / row['floor']:.2f}× | "
                      f"{row['kit_mb']:.0f} | {num(row['baseline_mb'], '.0f')} | {num(row['cached'], '.1f')} | {agree} |")
     return "\n".join(lines)
 
