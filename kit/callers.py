@@ -139,9 +139,11 @@ def served_now(calls: pd.DataFrame) -> pd.DataFrame:
     return latest.rename(columns={"served": "served_now"})
 
 
-def build_callers(rollup: Rollup, ranges: IpRanges | None) -> pd.DataFrame:
-    """One row per caller of the global endpoint, with priority, risks and the fix."""
-    homes = home_regions(rollup, ranges)
+def build_callers(rollup: Rollup, ranges: IpRanges | None, homes: dict[tuple[str, str], str] | None = None,
+                  seconds: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per caller of the global endpoint, with priority, risks and the fix
+    (``homes`` and ``seconds``: ``home_regions`` and ``global_seconds``, when already made)."""
+    homes = home_regions(rollup, ranges) if homes is None else homes
     calls = global_calls(rollup, homes)
     if calls.empty:
         return pd.DataFrame(columns=CALLER_COLUMNS)
@@ -163,7 +165,8 @@ def build_callers(rollup: Rollup, ranges: IpRanges | None) -> pd.DataFrame:
     versions = grouped[["caller_version", "user_agent", "calls"]].apply(_oldest).reset_index()
     callers = callers.merge(versions, on=CALLER_KEY)
     callers = callers.merge(served_now(calls), on=CALLER_KEY, how="left").fillna({"served_now": ""})
-    peaks = (global_seconds(rollup, homes).groupby(CALLER_KEY + ["second"]).calls.sum()
+    seconds = global_seconds(rollup, homes) if seconds is None else seconds
+    peaks = (seconds.groupby(CALLER_KEY + ["second"]).calls.sum()
              .groupby(level=CALLER_KEY).max().rename("peak_rps").reset_index())
     callers = callers.merge(peaks, on=CALLER_KEY, how="left")
     callers["peak_rps"] = callers.peak_rps.fillna(0).astype("int64")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from kit.callers import CALLER_KEY, PRIORITIES, build_callers, home_regions
+from kit.callers import CALLER_KEY, PRIORITIES, build_callers, global_seconds, home_regions
 from kit.engines import collect
 from kit.errors import InputError
 from kit.ipranges import IpRanges
@@ -42,10 +42,11 @@ def plan_from_rollup(rollup: Rollup, params: Params) -> Plan:
     """Classify callers, check quotas and stage the moves (engine-independent)."""
     ranges = IpRanges.load(params.ip_ranges) if params.ip_ranges else None
     homes = home_regions(rollup, ranges)
-    callers = build_callers(rollup, ranges)
-    quota = quota_table(rollup, homes, params.quota, params.risk_threshold)
+    seconds = global_seconds(rollup, homes)
+    callers = build_callers(rollup, ranges, homes, seconds)
+    quota = quota_table(rollup, homes, params.quota, params.risk_threshold, seconds)
     callers = mark_quota_risks(callers, quota)
-    stages = stage_moves(rollup, homes, params.quota, params.risk_threshold)
+    stages = stage_moves(rollup, homes, params.quota, params.risk_threshold, seconds)
     callers = callers.merge(stages[CALLER_KEY + ["wave"]], on=CALLER_KEY, how="left")
     callers["wave"] = callers.wave.fillna(1).astype("int64")
     if not ranges:

@@ -31,11 +31,13 @@ def _peaks(series: pd.Series, name: str) -> pd.DataFrame:
     return top.rename(columns={"second": f"{name}_second"})[["account_id", "region", name, f"{name}_second"]]
 
 
-def quota_table(rollup: Rollup, homes: dict[tuple[str, str], str], quota: int, threshold: float) -> pd.DataFrame:
-    """One row per (account, Region, bucket) with peaks now and after every planned move."""
+def quota_table(rollup: Rollup, homes: dict[tuple[str, str], str], quota: int, threshold: float,
+                global_rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per (account, Region, bucket) with peaks now and after every planned move
+    (``global_rows``: ``global_seconds(rollup, homes)`` when already made)."""
     seconds = rollup.seconds
     regional = _series(seconds[seconds.bucket == "regional"], "bucket_region")
-    global_rows = global_seconds(rollup, homes)
+    global_rows = global_seconds(rollup, homes) if global_rows is None else global_rows
     moving = global_rows[global_rows.workload_region != ""]
     staying = global_rows[global_rows.workload_region == ""]
     projected_regional = pd.concat([regional, _series(moving, "workload_region")]).groupby(level=BUCKET_KEY).sum()
@@ -66,7 +68,8 @@ def quota_table(rollup: Rollup, homes: dict[tuple[str, str], str], quota: int, t
         QUOTA_COLUMNS].reset_index(drop=True)
 
 
-def stage_moves(rollup: Rollup, homes: dict[tuple[str, str], str], quota: int, threshold: float) -> pd.DataFrame:
+def stage_moves(rollup: Rollup, homes: dict[tuple[str, str], str], quota: int, threshold: float,
+                global_rows: pd.DataFrame | None = None) -> pd.DataFrame:
     """Order the moves into each Regional bucket in waves that stay under the risk threshold.
 
     Callers are added heaviest first; a caller joins the current wave while the bucket's
@@ -76,7 +79,7 @@ def stage_moves(rollup: Rollup, homes: dict[tuple[str, str], str], quota: int, t
     """
     seconds = rollup.seconds
     regional = _series(seconds[seconds.bucket == "regional"], "bucket_region")
-    moving = global_seconds(rollup, homes)
+    moving = global_seconds(rollup, homes) if global_rows is None else global_rows
     moving = moving[moving.workload_region != ""]
     limit = threshold * quota
     rows = []
