@@ -9,7 +9,9 @@ source addresses; else unknown ('').
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any, Callable, Hashable
 
+import numpy as np
 import pandas as pd
 
 from kit.fixes import fix_for, version_tuple
@@ -32,6 +34,25 @@ def tool_of(user_agent: str) -> ClientTool:
     return parse_user_agent(user_agent)
 
 
+def per_value(values: pd.Series, func: Callable[[Any], Any]) -> np.ndarray:
+    """``func`` of every value, computed once per distinct value (rollups repeat a few values)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    results = np.empty(len(uniques), dtype=object)
+    results[:] = [func(value) for value in uniques]
+    return results[codes]
+
+
+def per_pair(first: pd.Series, second: pd.Series, func: Callable[[Hashable, Hashable], Any]) -> np.ndarray:
+    """``func(a, b)`` of every row's pair of values, computed once per distinct pair."""
+    first_codes, first_values = pd.factorize(first, use_na_sentinel=False)
+    second_codes, second_values = pd.factorize(second, use_na_sentinel=False)
+    codes, pairs = pd.factorize(first_codes.astype("int64") * len(second_values) + second_codes)
+    results = np.empty(len(pairs), dtype=object)
+    results[:] = [func(first_values[pair // len(second_values)], second_values[pair % len(second_values)])
+                  for pair in pairs]
+    return results[codes]
+
+
 def home_regions(rollup: Rollup, ranges: IpRanges | None) -> dict[tuple[str, str], str]:
     """Per (account, principal): where it runs when no locally served call says so."""
     homes: dict[tuple[str, str], str] = {}
@@ -40,7 +61,7 @@ def home_regions(rollup: Rollup, ranges: IpRanges | None) -> dict[tuple[str, str
     served_locally = calls[(calls.endpoint == "global") & ~calls.serving_region.isin(["", GLOBAL_ENDPOINT_REGION])]
     served_locally = served_locally.rename(columns={"serving_region": "region"})
     addresses = calls[["account_id", "principal_arn", "source_ip", "calls"]].copy()
-    addresses["region"] = [classify_ip(ip, ranges)[1] for ip in addresses.source_ip]
+    addresses["region"] = per_value(addresses.source_ip, lambda ip: classify_ip(ip, ranges)[1])
     # Lowest precedence first: later sources overwrite earlier ones.
     for table in (addresses[addresses.region != ""], served_locally, regional, rollup.activity):
         if table.empty:
@@ -55,10 +76,10 @@ def home_regions(rollup: Rollup, ranges: IpRanges | None) -> dict[tuple[str, str
 def assign(table: pd.DataFrame, served: pd.Series, homes: dict[tuple[str, str], str]) -> pd.DataFrame:
     """Add ``caller_tool`` and ``workload_region`` to rows of global calls served in ``served``."""
     out = table.copy()
-    out["caller_tool"] = [tool_of(agent).tool for agent in out.user_agent]
-    home = [homes.get(key, "") for key in zip(out.account_id, out.principal_arn)]
-    out["workload_region"] = [region if region != GLOBAL_ENDPOINT_REGION else fallback
-                              for region, fallback in zip(served, home)]
+    out["caller_tool"] = per_value(out.user_agent, lambda agent: tool_of(agent).tool)
+    home = per_pair(out.account_id, out.principal_arn, lambda account, arn: homes.get((account, arn), ""))
+    served_values = served.to_numpy(dtype=object)
+    out["workload_region"] = np.where(served_values != GLOBAL_ENDPOINT_REGION, served_values, home)
     return out
 
 
@@ -103,12 +124,12 @@ def priority(origin_: str, workload: str, served_now_: str) -> str:
 
 
 def _join(values: pd.Series) -> str:
-    return ";".join(sorted({value for value in values if value}))
+    return ";".join(sorted(value for value in values.unique() if value))
 
 
 def _join_some(values: pd.Series, most: int = 5) -> str:
     """Up to ``most`` distinct values, then how many more (laptops change address daily)."""
-    distinct = sorted({value for value in values if value})
+    distinct = sorted(value for value in values.unique() if value)
     more = f";(+{len(distinct) - most} more)" if len(distinct) > most else ""
     return ";".join(distinct[:most]) + more
 
@@ -129,14 +150,15 @@ def served_now(calls: pd.DataFrame) -> pd.DataFrame:
     return latest.rename(columns={"served": "served_now"})
 
 
-def build_callers(rollup: Rollup, ranges: IpRanges | None) -> pd.DataFrame:
-    """One row per caller of the global endpoint, with priority, risks and the fix."""
-    homes = home_regions(rollup, ranges)
+def build_callers(rollup: Rollup, ranges: IpRanges | None, homes: dict[tuple[str, str], str],
+                  seconds: pd.DataFrame) -> pd.DataFrame:
+    """One row per caller of the global endpoint, with priority, risks and the fix
+    (``homes`` from ``home_regions``, ``seconds`` from ``global_seconds``)."""
     calls = global_calls(rollup, homes)
     if calls.empty:
         return pd.DataFrame(columns=CALLER_COLUMNS)
-    calls["caller_version"] = [tool_of(agent).version for agent in calls.user_agent]
-    calls["ip_class"] = [classify_ip(ip, ranges)[0] for ip in calls.source_ip]
+    calls["caller_version"] = per_value(calls.user_agent, lambda agent: tool_of(agent).version)
+    calls["ip_class"] = per_value(calls.source_ip, lambda ip: classify_ip(ip, ranges)[0])
     grouped = calls.groupby(CALLER_KEY, sort=True)
     callers = grouped.agg(
         principal_type=("principal_type", "first"),
@@ -153,7 +175,8 @@ def build_callers(rollup: Rollup, ranges: IpRanges | None) -> pd.DataFrame:
     versions = grouped[["caller_version", "user_agent", "calls"]].apply(_oldest).reset_index()
     callers = callers.merge(versions, on=CALLER_KEY)
     callers = callers.merge(served_now(calls), on=CALLER_KEY, how="left").fillna({"served_now": ""})
-    peaks = (global_seconds(rollup, homes).groupby(CALLER_KEY + ["second"]).calls.sum()
+    seconds = global_seconds(rollup, homes) if seconds is None else seconds
+    peaks = (seconds.groupby(CALLER_KEY + ["second"]).calls.sum()
              .groupby(level=CALLER_KEY).max().rename("peak_rps").reset_index())
     callers = callers.merge(peaks, on=CALLER_KEY, how="left")
     callers["peak_rps"] = callers.peak_rps.fillna(0).astype("int64")

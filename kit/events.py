@@ -85,9 +85,15 @@ class Aggregator:
         self.twins: dict[str, tuple] = {}
         self.caller_copies: set[str] = set()
         self.skipped: dict[str, int] = {}
+        self.names: dict[str, str] = {}
+        """One copy of each repeated key string (account, ARN, user agent...): keeps keys small."""
         self.events = 0
         self.outside: tuple[str, str] | None = None
         """Earliest and latest eventTime of the events outside the window."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without ``names`` (pickle keeps the sharing within one dump by itself)."""
+        return {**self.__dict__, "names": {}}
 
     def _skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
@@ -96,27 +102,29 @@ class Aggregator:
         """Judge and count every record of one trail file."""
         self.events += len(records)
         start, end = self.start, self.end
+        add_sts, add_activity, skip = self._add_sts, self._add_activity, self._skip
         for record in records:
             if type(record) is not dict:
-                self._skip(SKIP_NOT_OBJECT)
+                skip(SKIP_NOT_OBJECT)
                 continue
-            time = record.get("eventTime")
+            get = record.get
+            time = get("eventTime")
             if type(time) is not str or len(time) < 19:
-                self._skip(SKIP_NO_TIME)
+                skip(SKIP_NO_TIME)
                 continue
             if time < start or time >= end:
-                self._skip(SKIP_OUTSIDE_WINDOW)
+                skip(SKIP_OUTSIDE_WINDOW)
                 self.outside = (min(self.outside[0], time), max(self.outside[1], time)) if self.outside else (time, time)
                 continue
-            source = record.get("eventSource")
+            source = get("eventSource")
             if source == STS_SOURCE:
-                self._add_sts(record, time)
+                add_sts(record, time)
             elif not source:
-                self._skip(SKIP_NO_SOURCE)
+                skip(SKIP_NO_SOURCE)
             elif source in GLOBAL_SERVICE_SOURCES:
-                self._skip(SKIP_GLOBAL_SERVICE)
+                skip(SKIP_GLOBAL_SERVICE)
             else:
-                self._add_activity(record)
+                add_activity(record)
 
     def _add_activity(self, record: dict[str, Any]) -> None:
         identity = record.get("userIdentity") or {}
@@ -129,7 +137,8 @@ class Aggregator:
             self._skip(SKIP_NO_PRINCIPAL if not principal else SKIP_ACCOUNT)
             return
         key = (account, principal, record.get("awsRegion") or "")
-        self.activity[key] = self.activity.get(key, 0) + 1
+        calls = self.activity.get(key)
+        self.activity[key if calls else self._shared(key)] = (calls or 0) + 1
 
     def _add_sts(self, record: dict[str, Any], time: str) -> None:
         host = (record.get("tlsDetails") or {}).get("clientProvidedHostHeader") or ""
@@ -168,7 +177,7 @@ class Aggregator:
     def _count(self, key: tuple, second: tuple, failed: int, time: str) -> None:
         entry = self.sts.get(key)
         if entry is None:
-            self.sts[key] = [1, failed, time, time]
+            self.sts[(*self._shared(key[:-1]), key[-1])] = [1, failed, time, time]
         else:
             entry[0] += 1
             entry[1] += failed
@@ -176,7 +185,16 @@ class Aggregator:
                 entry[2] = time
             elif time > entry[3]:
                 entry[3] = time
-        self.seconds[second] = self.seconds.get(second, 0) + 1
+        calls = self.seconds.get(second)
+        if calls is None:
+            self.seconds[(*self._shared(second[:-1]), second[-1])] = 1
+        else:
+            self.seconds[second] = calls + 1
+
+    def _shared(self, key: tuple) -> tuple:
+        """``key`` made of the single stored copy of each string."""
+        names = self.names
+        return tuple([names.setdefault(part, part) for part in key])
 
     def merge(self, other: "Aggregator") -> None:
         """Fold another partial aggregator (of other files) into this one."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from kit.callers import CALLER_KEY, PRIORITIES, build_callers, home_regions
+from kit.callers import CALLER_KEY, PRIORITIES, build_callers, global_seconds, home_regions
 from kit.engines import collect
 from kit.errors import InputError
 from kit.ipranges import IpRanges
@@ -45,11 +45,12 @@ def plan_from_rollup(rollup: Rollup, params: Params) -> Plan:
     """Classify callers, check quotas and stage the moves (engine-independent)."""
     ranges = IpRanges.load(params.ip_ranges) if params.ip_ranges else None
     homes = home_regions(rollup, ranges)
-    callers = build_callers(rollup, ranges)
+    seconds = global_seconds(rollup, homes)
+    callers = build_callers(rollup, ranges, homes, seconds)
     quotas = Quotas(params.quota, params.quota_overrides)
-    quota = quota_table(rollup, homes, quotas, params.risk_threshold)
+    quota = quota_table(rollup, seconds, quotas, params.risk_threshold)
     callers = mark_quota_risks(callers, quota)
-    stages = stage_moves(rollup, homes, quotas, params.risk_threshold)
+    stages = stage_moves(rollup, seconds, quotas, params.risk_threshold)
     callers = callers.merge(stages[CALLER_KEY + ["wave"]], on=CALLER_KEY, how="left")
     callers["wave"] = callers.wave.fillna(1).astype("int64")
     callers, policy = annotate(callers, *load_policies(params, callers))

@@ -12,7 +12,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from kit.callers import CALLER_KEY, global_seconds
+from kit.callers import CALLER_KEY
 from kit.rollup import Rollup
 
 QUOTA_COLUMNS = ["account_id", "region", "bucket", "peak_rps_now", "peak_second_now", "projected_peak_rps",
@@ -46,11 +46,11 @@ class Quotas:
         return self.overrides.get((account, region), self.default)
 
 
-def quota_table(rollup: Rollup, homes: dict[tuple[str, str], str], quotas: Quotas, threshold: float) -> pd.DataFrame:
-    """One row per (account, Region, bucket) with peaks now and after every planned move."""
+def quota_table(rollup: Rollup, global_rows: pd.DataFrame, quotas: Quotas, threshold: float) -> pd.DataFrame:
+    """One row per (account, Region, bucket) with peaks now and after every planned move
+    (``global_rows``: per-second global calls with caller keys, from ``callers.global_seconds``)."""
     seconds = rollup.seconds
     regional = _series(seconds[seconds.bucket == "regional"], "bucket_region")
-    global_rows = global_seconds(rollup, homes)
     moving = global_rows[global_rows.workload_region != ""]
     staying = global_rows[global_rows.workload_region == ""]
     projected_regional = pd.concat([regional, _series(moving, "workload_region")]).groupby(level=BUCKET_KEY).sum()
@@ -81,7 +81,7 @@ def quota_table(rollup: Rollup, homes: dict[tuple[str, str], str], quotas: Quota
         QUOTA_COLUMNS].reset_index(drop=True)
 
 
-def stage_moves(rollup: Rollup, homes: dict[tuple[str, str], str], quotas: Quotas, threshold: float) -> pd.DataFrame:
+def stage_moves(rollup: Rollup, global_rows: pd.DataFrame, quotas: Quotas, threshold: float) -> pd.DataFrame:
     """Order the moves into each Regional bucket in waves that stay under the risk threshold.
 
     Callers are added heaviest first; a caller joins the current wave while the bucket's
@@ -91,8 +91,7 @@ def stage_moves(rollup: Rollup, homes: dict[tuple[str, str], str], quotas: Quota
     """
     seconds = rollup.seconds
     regional = _series(seconds[seconds.bucket == "regional"], "bucket_region")
-    moving = global_seconds(rollup, homes)
-    moving = moving[moving.workload_region != ""]
+    moving = global_rows[global_rows.workload_region != ""]
     rows = []
     for (account, region), group in moving.groupby(["account_id", "workload_region"]):
         limit = threshold * quotas.of(account, region)

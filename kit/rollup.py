@@ -11,7 +11,7 @@ everything after (callers, quota, plan, charts) is pandas over them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import pandas as pd
 
@@ -72,14 +72,16 @@ class Rollup:
     report: ReadReport
 
 
-def frame(rows: Any, columns: tuple[str, ...]) -> pd.DataFrame:
-    """A rollup table with the kit's column order and dtypes (times as UTC timestamps)."""
-    table = pd.DataFrame(rows, columns=list(columns))
-    for column in columns:
+def frame(values: list[Sequence[Any]], columns: tuple[str, ...]) -> pd.DataFrame:
+    """A rollup table from one sequence of values per column (none: no rows), with the kit's
+    column order and dtypes (times as UTC timestamps)."""
+    data = {}
+    for column, column_values in zip(columns, values or [()] * len(columns)):
+        series = pd.Series(column_values, dtype=object)
         if column in _TIME_COLUMNS:
-            table[column] = pd.to_datetime(table[column], utc=True, format="ISO8601")
+            data[column] = pd.to_datetime(series, utc=True, format="ISO8601")
         elif column in _INT_COLUMNS:
-            table[column] = table[column].astype("int64")
+            data[column] = series.astype("int64")
         else:
-            table[column] = table[column].fillna("").astype(str)
-    return table
+            data[column] = series.fillna("").astype(str)
+    return pd.DataFrame(data, columns=list(columns))

@@ -5,14 +5,19 @@ merges partials as they arrive, so memory holds the rollup, never the events.
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
+import pickle
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Iterator
 
 from tqdm import tqdm
 
+from kit.engines import cache
 from kit.errors import InputError
 from kit.events import Aggregator
 from kit.params import Params
@@ -20,10 +25,13 @@ from kit.rollup import (ACTIVITY_COLUMNS, SECOND_COLUMNS, STS_CALL_COLUMNS, Read
                         frame)
 from kit.trailfiles import Discovery, InvalidTrailFile, TrailFile, discover, read_records
 
-BATCH_BYTES = 32 * 1024 * 1024
-"""Compressed bytes per worker task: large enough to amortise pickling, small for progress."""
+BATCH_BYTES = 4 * 1024 * 1024
+"""Compressed bytes per worker task: big enough to amortise a task, small enough to balance
+two cores on small inputs and to re-read little when one file changes (the cache unit)."""
 IN_PROCESS_BYTES = 8 * 1024 * 1024
 """Inputs smaller than this are read in the calling process (no pool start-up)."""
+IN_FLIGHT_PER_WORKER = 2
+"""Batches queued per worker: keeps the workers busy while bounding results held in memory."""
 
 
 class BatchResult:
@@ -35,18 +43,37 @@ class BatchResult:
         self.invalid = invalid
 
 
-def read_batch(paths: list[str], start: str, end: str, accounts: tuple[str, ...]) -> BatchResult:
-    """Read and aggregate one batch of trail files (runs in a worker process)."""
-    aggregator = Aggregator(start, end, accounts)
-    invalid: dict[str, str] = {}
-    for path in paths:
-        try:
-            aggregator.add(read_records(path))
-        except InvalidTrailFile as error:
-            invalid[path] = str(error)
-        except OSError as error:
-            invalid[path] = f"cannot be read ({error.strerror or error})"
-    return BatchResult(aggregator, len(paths) - len(invalid), invalid)
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: parsed records hold no cycles, and collections
+    that walk millions of live rollup keys cost more than the parsing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def read_batch(paths: list[str], start: str, end: str, accounts: tuple[str, ...], key: str | None) -> bytes:
+    """Read and aggregate one batch of trail files (runs in a worker process); the pickled
+    ``BatchResult``, also stored in the cache under ``key`` when given."""
+    with gc_paused():
+        aggregator = Aggregator(start, end, accounts)
+        invalid: dict[str, str] = {}
+        for path in paths:
+            try:
+                aggregator.add(read_records(path))
+            except InvalidTrailFile as error:
+                invalid[path] = str(error)
+            except OSError as error:
+                invalid[path] = f"cannot be read ({error.strerror or error})"
+        payload = pickle.dumps(BatchResult(aggregator, len(paths) - len(invalid), invalid),
+                               protocol=pickle.HIGHEST_PROTOCOL)
+    if key is not None:
+        cache.store(key, payload)
+    return payload
 
 
 def batches(files: list[TrailFile], limit: int = BATCH_BYTES) -> Iterator[list[TrailFile]]:
@@ -64,44 +91,70 @@ def batches(files: list[TrailFile], limit: int = BATCH_BYTES) -> Iterator[list[T
 
 
 def _worker_count(params: Params, total_bytes: int) -> int:
-    if total_bytes < IN_PROCESS_BYTES:
-        return 1
-    return params.workers or os.cpu_count() or 1
+    """``workers`` when set; else one per core, or none besides this one for small inputs."""
+    if params.workers:
+        return params.workers
+    return 1 if total_bytes < IN_PROCESS_BYTES else os.cpu_count() or 1
 
 
-def _progress(params: Params, total: int) -> tqdm:
+def progress_bar(params: Params, files: int) -> tqdm:
+    """Files done of ``files``, rate and time left; events in the postfix. Off under ``quiet``
+    and when stderr is not a terminal."""
     quiet = params.quiet or not sys.stderr.isatty()
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="trail files",
-                disable=quiet, mininterval=0.5, delay=2.0)
+    return tqdm(total=files, unit=" files", desc="trail files", disable=quiet, mininterval=0.5, delay=2.0,
+                file=sys.stderr)
+
+
+def _payloads(work: list[tuple[list[TrailFile], str | None]], window: tuple[str, str], params: Params,
+              workers: int) -> Iterator[tuple[list[TrailFile], bytes, str | None]]:
+    """(batch, pickled result, cache key) in batch order: cached entries as they are, the rest
+    read by ``workers`` processes with a bounded number of batches in flight."""
+    def task(batch: list[TrailFile], key: str | None) -> tuple:
+        return [f.path for f in batch], *window, params.accounts, key
+
+    if workers == 1:
+        for batch, key in work:
+            cached = cache.load(key) if key else None
+            yield batch, cached or read_batch(*task(batch, key)), key if cached else None
+        return
+    context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending: deque[tuple[list[TrailFile], bytes | Future, str | None]] = deque()
+        for batch, key in work:
+            cached = cache.load(key) if key else None
+            pending.append((batch, cached, key) if cached else (batch, pool.submit(read_batch, *task(batch, key)), None))
+            while len(pending) > workers * IN_FLIGHT_PER_WORKER or (pending and isinstance(pending[0][1], bytes)):
+                batch_, payload, hit = pending.popleft()
+                yield batch_, payload if isinstance(payload, bytes) else payload.result(), hit
+        while pending:
+            batch_, payload, hit = pending.popleft()
+            yield batch_, payload if isinstance(payload, bytes) else payload.result(), hit
 
 
 def aggregate(found: Discovery, params: Params) -> tuple[Aggregator, ReadReport]:
-    """Read every discovered file into one aggregator; report files read and invalid."""
+    """Read every discovered file (or its cached batch) into one aggregator; report what was read."""
     window = (params.start.strftime("%Y-%m-%dT%H:%M:%SZ"), params.end.strftime("%Y-%m-%dT%H:%M:%SZ"))
     total = Aggregator(*window, params.accounts)
     report = ReadReport(sources=[str(params.path)], files_ignored=found.ignored)
     if found.outside_window:
         report.notes.append(f"{found.outside_window} files in dated folders outside the window were not opened")
-    work = [[f.path for f in batch] for batch in batches(found.files)]
+    work = [(batch, cache.batch_key(batch, window, params.accounts) if params.cache else None)
+            for batch in batches(found.files, BATCH_BYTES)]
     workers = _worker_count(params, sum(f.size for f in found.files))
-    with _progress(params, sum(f.size for f in found.files)) as bar:
-        def absorb(result: BatchResult, batch: list[str]) -> None:
+    hits = 0
+    with gc_paused(), progress_bar(params, len(found.files)) as bar:
+        for batch, payload, hit in _payloads(work, window, params, workers):
+            result = pickle.loads(payload) if hit is None else _cached(payload, hit, report)
+            hits += hit is not None and result is not None
+            if result is None:
+                result = pickle.loads(read_batch([f.path for f in batch], *window, params.accounts, hit))
             total.merge(result.aggregator)
             report.files_read += result.files_read
             report.invalid_files.update(result.invalid)
-            bar.update(sum(os.path.getsize(path) for path in batch))
-            bar.set_postfix(events=f"{total.events:,}", refresh=False)
-
-        if workers == 1:
-            for batch in work:
-                absorb(read_batch(batch, *window, params.accounts), batch)
-        else:
-            context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                futures = [(pool.submit(read_batch, batch, *window, params.accounts), batch) for batch in work]
-                for future, batch in futures:
-                    absorb(future.result(), batch)
-    total.settle_twins()
+            bar.update(len(batch))
+            bar.set_postfix_str(f"{total.events:,} events", refresh=False)
+        total.settle_twins()
+    report.engine_stats.update(batches=len(work), cached_batches=hits, workers=workers)
     report.events_read = total.events
     for reason, count in total.skipped.items():
         report.skip(reason, count)
@@ -110,11 +163,28 @@ def aggregate(found: Discovery, params: Params) -> tuple[Aggregator, ReadReport]
     return total, report
 
 
+def _cached(payload: bytes, key: str, report: ReadReport) -> BatchResult | None:
+    """The batch result of a cache entry; None (with a note) when the entry is unusable."""
+    try:
+        result = pickle.loads(payload)
+        problem = "" if isinstance(result, BatchResult) else f"it holds a {type(result).__name__}"
+    except Exception as error:  # a damaged pickle can raise almost anything
+        result, problem = None, f"{type(error).__name__}: {error}"
+    if not problem:
+        return result
+    report.notes.append(f"cache entry {cache.entry_path(key)} could not be used ({problem}); "
+                        "its files were read again")
+    return None
+
+
 def to_rollup(aggregator: Aggregator, report: ReadReport) -> Rollup:
-    """Rollup tables from a settled aggregator."""
-    sts = frame(((*key, *value) for key, value in aggregator.sts.items()), STS_CALL_COLUMNS)
-    activity = frame(((*key, calls) for key, calls in aggregator.activity.items()), ACTIVITY_COLUMNS)
-    seconds = frame(((*key, calls) for key, calls in aggregator.seconds.items()), SECOND_COLUMNS)
+    """Rollup tables from a settled aggregator, emptied table by table as it goes (memory)."""
+    sts = frame([*zip(*aggregator.sts), *zip(*aggregator.sts.values())], STS_CALL_COLUMNS)
+    aggregator.sts.clear()
+    activity = frame([*zip(*aggregator.activity), tuple(aggregator.activity.values())], ACTIVITY_COLUMNS)
+    aggregator.activity.clear()
+    seconds = frame([*zip(*aggregator.seconds), tuple(aggregator.seconds.values())], SECOND_COLUMNS)
+    aggregator.seconds.clear()
     return Rollup(sts, activity, seconds, report)
 
 

@@ -1,0 +1,57 @@
+"""The peer to beat: the notebook way of finding global-endpoint callers.
+
+``json.load`` every trail file, ``pandas.json_normalize`` every record, concatenate, then filter
+STS calls with a host header, keep the caller's copy of cross-account twins, and count global
+calls per (account, principal). Prints the counts as JSON lines (for the cross-check in
+``bench.run``). Memory grows with the input: that is the point of the comparison.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+from pathlib import Path
+
+import pandas as pd
+
+
+def load(root: Path) -> pd.DataFrame:
+    """Every record of every trail file under ``root``, flattened into one frame."""
+    frames = []
+    for path in sorted(root.rglob("*.json.gz")):
+        if "CloudTrail-Digest" in path.parts:
+            continue
+        with gzip.open(path) as handle:
+            frames.append(pd.json_normalize(json.load(handle)["Records"]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def global_callers(events: pd.DataFrame) -> pd.Series:
+    """Global-endpoint STS calls per (account, principal)."""
+    sts = events[(events.eventSource == "sts.amazonaws.com")
+                 & events["tlsDetails.clientProvidedHostHeader"].notna()].copy()
+    host = sts["tlsDetails.clientProvidedHostHeader"]
+    endpoint = sts["additionalEventData.RequestDetails.endpointType"]
+    legacy_global = (host == "sts.amazonaws.com") | host.str.startswith("sts-global.")
+    sts = sts[(endpoint == "global") | (endpoint.isna() & legacy_global)]
+    web = sts["userIdentity.type"] == "WebIdentityUser"
+    sts["principal"] = (sts["userIdentity.sessionContext.sessionIssuer.arn"]
+                        .fillna(sts["requestParameters.roleArn"].where(web))
+                        .fillna(sts["userIdentity.arn"]))
+    sts["account"] = sts["userIdentity.accountId"].fillna(sts.recipientAccountId)
+    twin = sts.sharedEventID.notna() & (sts.recipientAccountId != sts.account)
+    return sts[~twin].groupby(["account", "principal"]).size().sort_index()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``--path DIR``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--path", type=Path, required=True)
+    args = parser.parse_args(argv)
+    for (account, principal), calls in global_callers(load(args.path)).items():
+        print(json.dumps({"account": account, "principal": principal, "calls": int(calls)}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

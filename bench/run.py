@@ -1,0 +1,163 @@
+"""``make bench``: the local engine side by side with the notebook way and the parse floor.
+
+For each scale (events), generate the org if missing (``bench.generate``), then run the three
+commands as subprocesses, alternating their order, ``--runs`` times: wall time and peak memory
+(RSS summed over the process tree, polled) of each; medians go in the table. The baseline
+runs only up to ``--baseline-max`` events (its memory grows with the input). Then a cached
+pair of kit runs (fill, then hit). Prints the Markdown table and writes it into RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+RESULTS = HERE / "RESULTS.md"
+WINDOW = ("2025-03-01", "2025-09-01")
+MARKERS = ("<!-- bench table -->", "<!-- /bench table -->")
+
+
+def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
+    """(seconds, peak RSS bytes of the process tree, stdout) of one command."""
+    began = time.perf_counter()
+    process = psutil.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, **(env or {})})
+    peak = 0
+    while process.poll() is None:
+        try:
+            tree = [process, *process.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    seconds = time.perf_counter() - began
+    out, err = process.communicate()
+    if process.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{err}")
+    return seconds, peak, out
+
+
+def commands(trail: Path, out: Path, workers: int) -> dict[str, list[str]]:
+    """The three commands compared."""
+    python = sys.executable
+    return {
+        "baseline": [python, "-m", "bench.baseline", "--path", str(trail)],
+        "kit": [python, "-m", "kit", "plan", "--source", "local", "--path", str(trail), "--start", WINDOW[0],
+                "--end", WINDOW[1], "--no-cache", "--quiet", "--out", str(out)],
+        "floor": [python, "-m", "bench.floor", "--path", str(trail), "--workers", str(workers)],
+    }
+
+
+def kit_counts(out: Path) -> dict[tuple[str, str], int]:
+    """Global calls per (account, principal) in the kit's plan.csv."""
+    plan = pd.read_csv(out / "plan.csv", dtype={"account_id": str})
+    return {key: int(calls) for key, calls in plan.groupby(["account_id", "principal_arn"]).global_calls.sum().items()}
+
+
+def baseline_counts(stdout: str) -> dict[tuple[str, str], int]:
+    """Global calls per (account, principal) printed by the baseline."""
+    rows = [json.loads(line) for line in stdout.splitlines()]
+    return {(row["account"], row["principal"]): row["calls"] for row in rows}
+
+
+def bench_scale(events: int, runs: int, baseline_max: int, cached_max: int, workers: int) -> dict[str, object]:
+    """One row of the table."""
+    org = DATA / f"org-{events}"
+    if not (org / "trail").is_dir():
+        subprocess.run([sys.executable, "-m", "bench.generate", "--events-target", str(events), "--out", str(org)],
+                       check=True)
+    trail = org / "trail"
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "out"
+        todo = commands(trail, out, workers)
+        if events > baseline_max:
+            del todo["baseline"]
+        names = list(todo)
+        times: dict[str, list[float]] = {name: [] for name in names}
+        peaks: dict[str, list[int]] = {name: [] for name in names}
+        outputs: dict[str, str] = {}
+        for run in range(runs):
+            for name in names[run % len(names):] + names[:run % len(names)]:
+                seconds, peak, outputs[name] = measure(todo[name])
+                times[name].append(seconds)
+                peaks[name].append(peak)
+                print(f"  {events:,} events, run {run + 1}: {name} {seconds:.1f} s, {peak / 2**20:.0f} MB", flush=True)
+        agree = baseline_counts(outputs["baseline"]) == kit_counts(out) if "baseline" in todo else None
+        env = {"STS_KIT_CACHE_DIR": str(Path(scratch) / "cache")}
+        cached = ([measure(todo["kit"][:-4] + ["--quiet", "--out", str(out)], env)[0] for _ in range(2)][1]
+                  if events <= cached_max else None)
+    files, records = (int(part) for part in outputs["floor"].split())
+    median = {name: statistics.median(values) for name, values in times.items()}
+    return {"events": records, "files": files, "gz_mb": sum(p.stat().st_size for p in trail.rglob("*.gz")) / 1e6,
+            "baseline": median.get("baseline"), "kit": median["kit"], "floor": median["floor"],
+            "kit_mb": max(peaks["kit"]) / 2**20, "baseline_mb": max(peaks["baseline"]) / 2**20 if "baseline" in peaks else None,
+            "floor_mb": max(peaks["floor"]) / 2**20, "cached": cached, "agree": agree, "runs": runs}
+
+
+def table(rows: list[dict[str, object]]) -> str:
+    """The Markdown table."""
+    def num(value: object, fmt: str) -> str:
+        return "—" if value is None else format(value, fmt)
+
+    lines = ["| events | files | .json.gz MB | baseline s | kit s | baseline/kit | floor s | kit/floor | "
+             "kit peak MB | baseline peak MB | kit cached s | same counts |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"]
+    for row in rows:
+        ratio = row["baseline"] / row["kit"] if row["baseline"] else None
+        agree = {True: "yes", False: "NO", None: "—"}[row["agree"]]
+        lines.append(f"| {row['events']:,} | {row['files']:,} | {row['gz_mb']:.0f} | {num(row['baseline'], '.1f')} | "
+                     f"{row['kit']:.1f} | {num(ratio, '.1f')}{'×' if ratio else ''} | {row['floor']:.1f} | {row['kit'] / row['floor']:.2f}× | "
+                     f"{row['kit_mb']:.0f} | {num(row['baseline_mb'], '.0f')} | {num(row['cached'], '.1f')} | {agree} |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    """One line about the machine and the libraries."""
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    import orjson
+
+    return (f"{cpu}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, "
+            f"{platform.system()} {platform.release()}; Python {platform.python_version()}, "
+            f"pandas {pd.__version__}, orjson {orjson.__version__}")
+
+
+def write_results(text: str) -> None:
+    """Replace the table section of RESULTS.md (or start the file)."""
+    block = f"{MARKERS[0]}\n{text}\n{MARKERS[1]}"
+    current = RESULTS.read_text() if RESULTS.exists() else f"# Benchmark results\n\n{MARKERS[0]}\n{MARKERS[1]}\n"
+    head, rest = current.split(MARKERS[0], 1)
+    RESULTS.write_text(head + block + rest.split(MARKERS[1], 1)[1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``--scales 315000,1000000 --runs 3``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", default="315000,1000000,3000000,10000000")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--baseline-max", type=int, default=315_000, help="largest scale the baseline runs at")
+    parser.add_argument("--cached-max", type=int, default=3_000_000, help="largest scale of the cached re-run")
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    args = parser.parse_args(argv)
+    rows = [bench_scale(int(scale), args.runs, args.baseline_max, args.cached_max, args.workers) for scale in args.scales.split(",")]
+    text = (f"{table(rows)}\n\nMedians of {args.runs} alternating runs. Machine: {machine()}.\n"
+            f"Command: `python -m bench.run {' '.join(argv if argv is not None else sys.argv[1:])}`".rstrip() + "\n")
+    print(text)
+    write_results(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,129 @@
+"""The local engine: one process, several, or the cache all give the same rollup; progress bar."""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kit.engines import cache, local
+from kit.params import SAMPLES_DIR, validate
+from kit.rollup import Rollup
+
+SAMPLE_TRAIL = SAMPLES_DIR / "trail"
+
+
+def run(path: Path, **extra) -> Rollup:
+    params = validate({"source": "local", "path": path, "start": "2025-03-01", "end": "2025-09-01",
+                       "quiet": True, **extra})
+    return local.collect(params)
+
+
+def assert_same(first: Rollup, second: Rollup) -> None:
+    for table in ("sts_calls", "activity", "seconds"):
+        pd.testing.assert_frame_equal(getattr(first, table), getattr(second, table), check_exact=True)
+    keep = {"engine", "notes"}
+    assert ({k: v for k, v in first.report.to_dict().items() if k not in keep}
+            == {k: v for k, v in second.report.to_dict().items() if k not in keep})
+
+
+@pytest.fixture(scope="module")
+def single() -> Rollup:
+    """The shipped samples read in this process, no cache (the reference)."""
+    return run(SAMPLE_TRAIL, workers=1, cache=False)
+
+
+@pytest.fixture
+def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(local, "BATCH_BYTES", 200_000)
+
+
+@pytest.fixture
+def trail(tmp_path: Path) -> Path:
+    """A copy of the payments account's sample files (small enough to re-read often)."""
+    account = next(SAMPLE_TRAIL.glob("AWSLogs/*/111122223333"))
+    copy = tmp_path / "trail" / account.relative_to(SAMPLE_TRAIL)
+    shutil.copytree(account, copy)
+    return tmp_path / "trail"
+
+
+def test_several_processes_and_the_cache_give_the_rollup_of_one_process(single, small_batches):
+    several = run(SAMPLE_TRAIL, workers=2, cache=True)
+    assert several.report.engine_stats["batches"] > 4 and several.report.engine_stats["cached_batches"] == 0
+    assert_same(single, several)
+    cached = run(SAMPLE_TRAIL, workers=2, cache=True)
+    assert cached.report.engine_stats["cached_batches"] == cached.report.engine_stats["batches"]
+    assert_same(single, cached)
+    assert_same(single, run(SAMPLE_TRAIL, workers=1, cache=True))
+
+
+def test_a_touched_file_re_reads_only_its_batch(trail, small_batches):
+    first = run(trail)
+    batches = first.report.engine_stats["batches"]
+    touched = sorted(trail.rglob("*.json.gz"))[5]
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+    again = run(trail)
+    assert again.report.engine_stats["cached_batches"] == batches - 1
+    assert_same(first, again)
+
+
+def test_added_and_removed_files_change_the_rollup(trail, small_batches):
+    first = run(trail)
+    removed = sorted(trail.rglob("*.json.gz"))[-1]
+    removed.unlink()
+    fewer = run(trail)
+    assert fewer.report.files_read == first.report.files_read - 1
+    assert fewer.report.events_read < first.report.events_read
+
+
+def test_no_cache_neither_reads_nor_writes_the_cache(trail, small_batches):
+    run(trail)
+    entries = sorted(cache.cache_dir().iterdir())
+    assert entries
+    for entry in entries:
+        entry.write_bytes(b"not what was stored")
+    bypassed = run(trail, cache=False)
+    assert bypassed.report.engine_stats["cached_batches"] == 0 and not bypassed.report.notes
+    assert all(entry.read_bytes() == b"not what was stored" for entry in entries)
+
+
+def test_a_corrupt_cache_entry_is_ignored_with_a_note_and_replaced(trail, small_batches):
+    first = run(trail)
+    entry = sorted(cache.cache_dir().iterdir())[0]
+    entry.write_bytes(entry.read_bytes()[:50])
+    again = run(trail)
+    assert any("could not be used" in note and entry.name in note for note in again.report.notes)
+    assert_same(first, again)
+    assert run(trail).report.engine_stats["cached_batches"] == first.report.engine_stats["batches"]
+
+
+def test_the_cache_key_covers_window_and_accounts(trail):
+    files = local.discover(trail, *(validate({"source": "samples"}).start, validate({"source": "samples"}).end)).files
+    window = ("2025-03-01T00:00:00Z", "2025-09-01T00:00:00Z")
+    keys = {cache.batch_key(files, window, ()), cache.batch_key(files, (window[0], "2025-08-01T00:00:00Z"), ()),
+            cache.batch_key(files, window, ("111122223333",)), cache.batch_key(files[1:], window, ())}
+    assert len(keys) == 4
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("stderr, quiet, shown", [
+    (_Terminal(), False, True),
+    (_Terminal(), True, False),
+    (io.StringIO(), False, False),
+])
+def test_the_progress_bar_shows_only_on_a_terminal_and_not_when_quiet(monkeypatch, stderr, quiet, shown):
+    monkeypatch.setattr("sys.stderr", stderr)
+    params = validate({"source": "samples", "quiet": quiet})
+    with local.progress_bar(params, 10) as bar:
+        assert bar.disable is not shown
+        bar.update(10)
+        bar.set_postfix_str("1,000 events")
+    if not shown:
+        assert stderr.getvalue() == ""
