@@ -175,7 +175,6 @@ def build_callers(rollup: Rollup, ranges: IpRanges | None, homes: dict[tuple[str
     versions = grouped[["caller_version", "user_agent", "calls"]].apply(_oldest).reset_index()
     callers = callers.merge(versions, on=CALLER_KEY)
     callers = callers.merge(served_now(calls), on=CALLER_KEY, how="left").fillna({"served_now": ""})
-    seconds = global_seconds(rollup, homes) if seconds is None else seconds
     peaks = (seconds.groupby(CALLER_KEY + ["second"]).calls.sum()
              .groupby(level=CALLER_KEY).max().rename("peak_rps").reset_index())
     callers = callers.merge(peaks, on=CALLER_KEY, how="left")

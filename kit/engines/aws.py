@@ -131,7 +131,7 @@ def run_queries(runner: Runner, params: Params, price_per_byte: float, price_not
     stats: dict[str, dict] = {}
     for name, sql in statements.items():
         query_id, rows, scanned = run(runner, sql)
-        tables[name] = frame(rows, COLUMNS[name])
+        tables[name] = frame(list(zip(*rows)), COLUMNS[name])
         stats[name] = {"query_id": query_id, "bytes_scanned": scanned}
     billed = sum(max(item["bytes_scanned"], minimum_bytes) for item in stats.values())
     report = ReadReport(sources=[f"{runner.engine} {runner.source}"])
