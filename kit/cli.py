@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def run_plan(values: dict) -> int:
     """``sts-kit plan``: validate, build and write the plan; print where it went."""
     from kit.plan import make_plan
@@ -63,10 +67,10 @@ def run_plan(values: dict) -> int:
     plan = make_plan(params)
     paths = write_plan(plan, params.out_dir)
     counts = plan.summary["callers_per_priority"]
-    print(f"{len(plan.callers)} callers of the global endpoint "
+    print(f"{_count(len(plan.callers), 'caller')} of the global endpoint "
           f"({', '.join(f'{n} {p}' for p, n in counts.items())}); "
-          f"{len(plan.summary['at_risk_buckets'])} quota buckets at risk; "
-          f"{plan.summary['files_invalid']} unreadable files skipped.")
+          f"{_count(len(plan.summary['at_risk_buckets']), 'quota bucket')} at risk; "
+          f"{_count(plan.summary['files_invalid'], 'unreadable file')} skipped.")
     print(f"Plan written to {paths[0].parent}/ ({', '.join(p.name for p in paths)})")
     return 0
 
