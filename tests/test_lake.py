@@ -175,3 +175,17 @@ def test_plan_csv_equals_the_samples_plan(lake, samples_plan, tmp_path, capsys):
     for name in ("plan.csv", "quota.csv"):
         assert (tmp_path / name).read_text() == (samples_plan / name).read_text()
     assert '"bytes_scanned"' in (tmp_path / "summary.json").read_text()
+
+
+def test_the_verification_query_runs_and_counts_a_callers_calls(lake):
+    from kit.queries import render_verification
+
+    _, url = lake
+    arn = "arn:aws:iam::111122223333:role/payments-api"
+    params = lake_params(url, accounts="111122223333")
+    _, rows, _ = aws.run(LakeRunner(params), render_verification(params, [arn, "arn:aws:iam::111122223333:user/nobody"]))
+    counts = {row[2]: int(row[3]) for row in rows}
+    rollup = collect(params)
+    calls = rollup.sts_calls[rollup.sts_calls.principal_arn == arn].groupby("endpoint").calls.sum().to_dict()
+    assert counts == calls and counts["global"] > 0
+    assert {row[1] for row in rows} == {arn}

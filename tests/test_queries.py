@@ -109,3 +109,15 @@ def test_dry_run_prints_every_query_without_calling_aws(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert re.findall(r"^-- (\w+) \(lake", out, re.MULTILINE) == list(ROLLUP_QUERIES)
     assert out.count(f"FROM {STORE_ID}") == 4
+
+
+def test_the_verification_query_checks_given_principals_after_the_window():
+    from kit.verify import verification_step
+
+    params = validate({"source": "lake", "event_data_store": "a1b2c3d4-5678-90ab-cdef-111122223333",
+                       "start": "2025-03-01", "end": "2025-09-01"})
+    sql = verification_step("111122223333", ["arn:aws:iam::111122223333:role/payments-api"], params)
+    assert "'arn:aws:iam::111122223333:role/payments-api'" in sql and "2025-09-08" in sql
+    sqlglot.parse_one(sql.replace("FROM a1b2c3d4-5678-90ab-cdef-111122223333", 'FROM "eds"'), read="trino")
+    with pytest.raises(RenderError, match="not an IAM user, role or root ARN"):
+        verification_step("111122223333", ["arn:aws:iam::111122223333:role/x') OR (1=1"], params)

@@ -29,6 +29,7 @@ _ACCOUNT = re.compile(r"^\d{12}$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,127}$")
 _STORE_ARN = re.compile(r"^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore/([A-Za-z0-9-]{3,128})$")
+_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(root|(user|role)/[A-Za-z0-9+=,.@_/-]{1,512})$")
 _TEXT = re.compile(r"^[A-Za-z0-9 .,:;()/'_-]{1,200}$")
 
 
@@ -45,6 +46,13 @@ def string(value: str) -> Sql:
     if not isinstance(value, str) or not _TEXT.match(value):
         raise RenderError(f"refusing to put {value!r} into a query: only plain kit-owned text is allowed")
     return Sql("'" + value.replace("'", "''") + "'")
+
+
+def principal_arn(value: str) -> Sql:
+    """A quoted IAM user, role or root ARN (the characters IAM allows in names and paths)."""
+    if not isinstance(value, str) or not _PRINCIPAL_ARN.match(value):
+        raise RenderError(f"refusing to put {value!r} into a query: not an IAM user, role or root ARN")
+    return Sql(f"'{value}'")
 
 
 def identifier(value: str) -> Sql:
@@ -193,3 +201,16 @@ def render(name: str, params: Params) -> Sql:
 def render_all(params: Params) -> dict[str, str]:
     """Every rollup query for ``params`` (what ``--dry-run`` prints; notebooks can show it)."""
     return {name: render(name, params) for name in ROLLUP_QUERIES}
+
+
+def render_verification(params: Params, principals: list[str]) -> Sql:
+    """The query that checks, in the window of ``params`` (start it after the change), whether
+    ``principals`` still call the global endpoint."""
+    if not principals:
+        raise RenderError("no principals to verify")
+    sql = fill(template("verify_callers"), {**values(params),
+                                            "principals": Sql(", ".join(map(principal_arn, sorted(set(principals)))))})
+    if len(sql) > MAX_STATEMENT:
+        raise RenderError(f"the verification query is {len(sql):,} characters, over CloudTrail Lake's limit of "
+                          f"{MAX_STATEMENT:,}; verify fewer callers at once")
+    return sql
