@@ -1,7 +1,7 @@
 """The cache of the local engine: each batch's partial rollup, keyed by what the batch read.
 
 A key covers the batch's file names, sizes and modification times, the window, the accounts
-filter and ``FORMAT``, so a touched, added or removed file re-reads only its batch. Entries are
+filter, ``FORMAT`` and the fingerprint of the judging code, so a touched, added or removed file re-reads only its batch. Entries are
 pickles of plain dicts and lists: the fastest form to write from a worker and load back, and
 safe here because they are only read from the user's own cache folder (created private):
 ``$STS_KIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/sts-kit``, else ``~/.cache/sts-kit``.
@@ -15,10 +15,13 @@ from typing import Sequence
 
 import orjson
 
+from kit import events, trailfiles
 from kit.trailfiles import TrailFile
 
 FORMAT = 1
 """Bump when what a batch result holds changes: older entries are then never looked up."""
+RULES = hashlib.sha256(b"".join(Path(module.__file__).read_bytes() for module in (events, trailfiles))).hexdigest()
+"""Fingerprint of the code that reads and judges events: a new kit version never reuses old verdicts."""
 
 
 def cache_dir() -> Path:
@@ -31,7 +34,7 @@ def cache_dir() -> Path:
 
 def batch_key(files: Sequence[TrailFile], window: tuple[str, str], accounts: Sequence[str]) -> str:
     """The cache key of one batch read with one window and accounts filter."""
-    what = [FORMAT, list(window), list(accounts), [(f.path, f.size, f.mtime_ns) for f in files]]
+    what = [FORMAT, RULES, list(window), list(accounts), [(f.path, f.size, f.mtime_ns) for f in files]]
     return hashlib.sha256(orjson.dumps(what)).hexdigest()
 
 
