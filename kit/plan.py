@@ -27,6 +27,8 @@ class Plan:
     quota: pd.DataFrame
     stages: pd.DataFrame
     homes: dict[tuple[str, str], str]
+    global_seconds: pd.DataFrame
+    """Per-second global calls with caller keys (shared by the quota maths and the notebooks)."""
     summary: dict[str, Any] = field(default_factory=dict)
     policy: dict[str, Any] = field(default_factory=dict)
 
@@ -57,7 +59,7 @@ def plan_from_rollup(rollup: Rollup, params: Params) -> Plan:
     if not ranges:
         rollup.report.notes.append("no ip-ranges file: public source addresses could not be told "
                                    "AWS from non-AWS (origin 'unknown'); pass --ip-ranges")
-    return Plan(params, rollup, callers, quota, stages, homes, policy=policy)
+    return Plan(params, rollup, callers, quota, stages, homes, seconds, policy=policy)
 
 
 def summarize(plan: Plan, seconds: float) -> dict[str, Any]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from kit.callers import CALLER_KEY, global_calls, global_seconds
+from kit.callers import CALLER_KEY, global_calls
 from kit.plan import Plan
 from kit.regions import GLOBAL_ENDPOINT_REGION
 
@@ -62,7 +62,7 @@ def projection_series(plan: Plan, account: str, region: str, around: int = 20) -
     seconds = plan.rollup.seconds
     regional = seconds[(seconds.bucket == "regional") & (seconds.account_id == account)
                        & (seconds.bucket_region == region)].groupby("second").calls.sum()
-    moving = global_seconds(plan.rollup, plan.homes)
+    moving = plan.global_seconds
     moving = moving[(moving.account_id == account) & (moving.workload_region == region)].groupby("second").calls.sum()
     table = pd.DataFrame({"regional_now": regional, "moving_global": moving}).fillna(0).astype("int64")
     table["projected"] = table.regional_now + table.moving_global
