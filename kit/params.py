@@ -23,10 +23,10 @@ POLICY_SOURCES = ("none", "offline", "live")
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "data" / "samples"
 SAMPLE_WINDOW = ("2025-03-01T00:00:00Z", "2025-09-01T00:00:00Z")
 
-_ACCOUNT = re.compile(r"^\d{12}$")
+ACCOUNT_ID = re.compile(r"^\d{12}$")
 _EVENT_DATA_STORE = re.compile(
     r"^(arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore/)?[A-Za-z0-9-]{3,128}$")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _PROFILE = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")
 
 
@@ -55,7 +55,7 @@ def _accounts(name: str, value: Any) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else list(value)
     accounts = tuple(str(item).strip() for item in items if str(item).strip())
     for account in accounts:
-        if not _ACCOUNT.match(account):
+        if not ACCOUNT_ID.match(account):
             raise ParameterError(name, f"{account!r} is not a 12-digit AWS account id")
     return tuple(sorted(set(accounts)))
 
@@ -88,7 +88,7 @@ def _quota_overrides(name: str, value: Any) -> dict[tuple[str, str], int]:
     overrides = {}
     for key, limit in pairs:
         account, _, region = str(key).strip().partition("/")
-        if not _ACCOUNT.match(account) or not is_region_code(region):
+        if not ACCOUNT_ID.match(account) or not is_region_code(region):
             raise ParameterError(name, f"{key!r} is not ACCOUNT/REGION (e.g. 111122223333/eu-west-1)")
         overrides[(account, region)] = _int(name, limit)
         if overrides[(account, region)] <= 0:
@@ -191,13 +191,13 @@ SCHEMA: tuple[Param, ...] = (
     Param("quiet", _bool, False, "no progress bar", "BOOL"),
     Param("event_data_store", _pattern(_EVENT_DATA_STORE, "a CloudTrail Lake event data store id or ARN"),
           None, "lake: event data store id or ARN", "EDS", "aws"),
-    Param("owner_account_id", _pattern(_ACCOUNT, "a 12-digit AWS account id"), None,
+    Param("owner_account_id", _pattern(ACCOUNT_ID, "a 12-digit AWS account id"), None,
           "lake: owner account of the event data store (delegated administrators)", "ID", "aws"),
-    Param("database", _pattern(_IDENTIFIER, "an Athena database name (letters, digits, _)"), None,
+    Param("database", _pattern(IDENTIFIER, "an Athena database name (letters, digits, _)"), None,
           "athena: database of the CloudTrail table", "NAME", "aws"),
-    Param("table", _pattern(_IDENTIFIER, "an Athena table name (letters, digits, _)"), None,
+    Param("table", _pattern(IDENTIFIER, "an Athena table name (letters, digits, _)"), None,
           "athena: CloudTrail table", "NAME", "aws"),
-    Param("workgroup", _pattern(_IDENTIFIER, "an Athena workgroup name"), None, "athena: workgroup", "NAME", "aws"),
+    Param("workgroup", _pattern(IDENTIFIER, "an Athena workgroup name"), None, "athena: workgroup", "NAME", "aws"),
     Param("output_location", _text, None, "athena: s3:// location for query results", "S3URI", "aws"),
     Param("aws_region", _region, None, "lake/athena/live policies: AWS Region of the service", "REGION", "aws"),
     Param("aws_profile", _pattern(_PROFILE, "an AWS profile name"), None, "lake/athena/live policies: AWS profile", "NAME", "aws"),

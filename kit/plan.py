@@ -13,7 +13,7 @@ from kit.errors import InputError
 from kit.ipranges import IpRanges
 from kit.params import Params
 from kit.policy.annotate import annotate, load_policies
-from kit.quota import Quotas, quota_table, stage_moves
+from kit.quota import Quotas, quota_table, regional_calls, stage_moves
 from kit.rollup import Rollup
 
 
@@ -50,9 +50,10 @@ def plan_from_rollup(rollup: Rollup, params: Params) -> Plan:
     seconds = global_seconds(rollup, homes)
     callers = build_callers(rollup, ranges, homes, seconds)
     quotas = Quotas(params.quota, params.quota_overrides)
-    quota = quota_table(rollup, seconds, quotas, params.risk_threshold)
+    regional = regional_calls(rollup)
+    quota = quota_table(regional, seconds, quotas, params.risk_threshold)
     callers = mark_quota_risks(callers, quota)
-    stages = stage_moves(rollup, seconds, quotas, params.risk_threshold)
+    stages = stage_moves(regional, seconds, quotas, params.risk_threshold)
     callers = callers.merge(stages[CALLER_KEY + ["wave"]], on=CALLER_KEY, how="left")
     callers["wave"] = callers.wave.fillna(1).astype("int64")
     callers, policy = annotate(callers, *load_policies(params, callers))

@@ -46,11 +46,15 @@ class Quotas:
         return self.overrides.get((account, region), self.default)
 
 
-def quota_table(rollup: Rollup, global_rows: pd.DataFrame, quotas: Quotas, threshold: float) -> pd.DataFrame:
+def regional_calls(rollup: Rollup) -> pd.Series:
+    """Regional STS calls per (account, Region, second): the Regional buckets as they are."""
+    seconds = rollup.seconds
+    return _series(seconds[seconds.bucket == "regional"], "bucket_region")
+
+
+def quota_table(regional: pd.Series, global_rows: pd.DataFrame, quotas: Quotas, threshold: float) -> pd.DataFrame:
     """One row per (account, Region, bucket) with peaks now and after every planned move
     (``global_rows``: per-second global calls with caller keys, from ``callers.global_seconds``)."""
-    seconds = rollup.seconds
-    regional = _series(seconds[seconds.bucket == "regional"], "bucket_region")
     moving = global_rows[global_rows.workload_region != ""]
     staying = global_rows[global_rows.workload_region == ""]
     projected_regional = pd.concat([regional, _series(moving, "workload_region")]).groupby(level=BUCKET_KEY).sum()
@@ -81,7 +85,7 @@ def quota_table(rollup: Rollup, global_rows: pd.DataFrame, quotas: Quotas, thres
         QUOTA_COLUMNS].reset_index(drop=True)
 
 
-def stage_moves(rollup: Rollup, global_rows: pd.DataFrame, quotas: Quotas, threshold: float) -> pd.DataFrame:
+def stage_moves(regional: pd.Series, global_rows: pd.DataFrame, quotas: Quotas, threshold: float) -> pd.DataFrame:
     """Order the moves into each Regional bucket in waves that stay under the risk threshold.
 
     Callers are added heaviest first; a caller joins the current wave while the bucket's
@@ -89,8 +93,6 @@ def stage_moves(rollup: Rollup, global_rows: pd.DataFrame, quotas: Quotas, thres
     wave (to follow a quota increase or a spread of the load). A caller that breaks the limit
     on its own gets wave 0: it needs a quota increase before it moves.
     """
-    seconds = rollup.seconds
-    regional = _series(seconds[seconds.bucket == "regional"], "bucket_region")
     moving = global_rows[global_rows.workload_region != ""]
     rows = []
     for (account, region), group in moving.groupby(["account_id", "workload_region"]):

@@ -62,6 +62,16 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     dummy_aws(monkeypatch)
 
 
+@pytest.fixture
+def interrupt_polling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first pause between status polls raises KeyboardInterrupt, as Ctrl-C would
+    (request it after the endpoint fixture, whose dummy setup replaces the pause)."""
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(aws, "sleep", interrupt)
+
+
 def _fresh(endpoint: tuple[LocalService, str]) -> Iterator[tuple[LocalService, str]]:
     service, url = endpoint
     service.faults, service.calls[:] = Faults(), []

@@ -6,7 +6,7 @@ from botocore.stub import Stubber
 
 import kit.engines.aws as aws
 from aws_endpoints import (assert_same_rollup, athena, athena_endpoint, athena_params, aws_env,  # noqa: F401
-                           local_rollup, plan_argv, run_in, samples_plan)
+                           interrupt_polling, local_rollup, plan_argv, run_in, samples_plan)
 from kit.cli import main
 from kit.engines import collect
 from kit.engines.athena import AthenaRunner
@@ -59,14 +59,9 @@ def test_failed_queries_raise_with_id_and_reason(athena, faults, message):
     assert caught.value.status == "FAILED" and caught.value.query_id in service.queries
 
 
-def test_ctrl_c_stops_the_query_execution(athena, monkeypatch):
+def test_ctrl_c_stops_the_query_execution(athena, interrupt_polling):
     service, url = athena
     service.faults = Faults(hold=True)
-
-    def interrupt(seconds: float) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(aws, "sleep", interrupt)
     with pytest.raises(KeyboardInterrupt):
         collect(athena_params(url))
     assert service.calls == ["StartQueryExecution", "GetQueryExecution", "StopQueryExecution"]

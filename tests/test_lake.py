@@ -7,7 +7,7 @@ from botocore.stub import Stubber
 
 import kit.engines.aws as aws
 from aws_endpoints import (assert_same_rollup, aws_env, lake, lake_endpoint, lake_params,  # noqa: F401
-                           local_rollup, plan_argv, run_in, samples_plan)
+                           interrupt_polling, local_rollup, plan_argv, run_in, samples_plan)
 from kit.cli import main
 from kit.engines import collect
 from kit.engines.aws import AccessDenied, AwsError
@@ -98,14 +98,9 @@ def test_access_denied_names_the_missing_permission(lake):
     assert caught.value.permission == "cloudtrail:StartQuery" and service.calls == ["StartQuery"]
 
 
-def test_ctrl_c_cancels_the_running_query(lake, monkeypatch):
+def test_ctrl_c_cancels_the_running_query(lake, interrupt_polling):
     service, url = lake
     service.faults = Faults(hold=True)
-
-    def interrupt(seconds: float) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(aws, "sleep", interrupt)
     with pytest.raises(KeyboardInterrupt):
         collect(lake_params(url))
     assert service.calls == ["StartQuery", "DescribeQuery", "CancelQuery"]

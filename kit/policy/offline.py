@@ -23,6 +23,7 @@ from typing import Any, Iterable
 import yaml
 
 from kit.errors import PolicyError
+from kit.events import account_of_arn
 from kit.policy.account import AccountPolicies, token_version
 from kit.policy.document import Policy, load_policy_file
 
@@ -74,7 +75,7 @@ def _account(account: str, entry: Any, data: dict[str, Any], files: _Files) -> A
     scps = {target: files.load(targets[target], "scp", target)
             for target in path if target in targets and not exempt}
     identity = {arn: files.load(names, "identity", arn) for arn, names in data["identity"].items()
-                if arn.split(":")[4:5] == [account]}
+                if account_of_arn(arn) == account}
     vpce = files.load(data["vpc_endpoints"].get(account, []), "vpc-endpoint", account)
     version = entry.get("token_version")
     return AccountPolicies(account, path, scps, {k: str(v) for k, v in data["names"].items()},

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kit import events
 from kit.errors import KitError
-from kit.params import Params
+from kit.params import ACCOUNT_ID, IDENTIFIER, Params
 from kit.regions import GLOBAL_ENDPOINT_REGION, GLOBAL_SERVICE_SOURCES
 from kit.trailfiles import DELIVERY_LAG
 
@@ -25,8 +25,6 @@ MAX_STATEMENT = 10_000
 
 _PLACEHOLDER = re.compile(r"(?<!\$)\{([a-z_]+)\}")
 """``{name}``; ``${name}`` is left alone (Athena projection templates)."""
-_ACCOUNT = re.compile(r"^\d{12}$")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,127}$")
 _STORE_ARN = re.compile(r"^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore/([A-Za-z0-9-]{3,128})$")
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(root|(user|role)/[A-Za-z0-9+=,.@_/-]{1,512})$")
@@ -57,7 +55,7 @@ def principal_arn(value: str) -> Sql:
 
 def identifier(value: str) -> Sql:
     """A double-quoted identifier (database, table): letters, digits and ``_`` only."""
-    if not isinstance(value, str) or not _IDENTIFIER.match(value):
+    if not isinstance(value, str) or not IDENTIFIER.match(value):
         raise RenderError(f"{value!r} is not a valid identifier (letters, digits and _, not starting with a digit)")
     return Sql(f'"{value}"')
 
@@ -78,7 +76,7 @@ def accounts_in(column: str, accounts: tuple[str, ...]) -> Sql:
     if not accounts:
         return Sql("TRUE")
     for account in accounts:
-        if not isinstance(account, str) or not _ACCOUNT.match(account):
+        if not isinstance(account, str) or not ACCOUNT_ID.match(account):
             raise RenderError(f"{account!r} is not a 12-digit AWS account id")
     return Sql(f"{column} IN ({', '.join(string(account) for account in accounts)})")
 
