@@ -45,8 +45,8 @@ def test_samples_flag_exactly_the_sso_broker_move_with_the_deciding_statement(sa
     row = flagged.iloc[0]
     assert row.policy_outcome == "denied-after" and row.workload_region == "us-west-2"
     assert row.policy_findings == (
-        "scp p-ids4m8w1z 'DenyOutsideApprovedRegions' statement DenyOthers: denies sts:AssumeRole, "
-        "sts:GetCallerIdentity in us-west-2 after the move; allowed today only because the global endpoint "
+        "scp p-ids4m8w1z 'DenyOutsideApprovedRegions' statement DenyOthers: denies sts:AssumeRole "
+        "in us-west-2 after the move; allowed today only because the global endpoint "
         "reports us-east-1")
 
 
