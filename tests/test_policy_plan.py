@@ -95,6 +95,25 @@ def test_malformed_policy_marks_its_account_not_checked_and_the_plan_is_still_ma
     assert list(plan.policy["accounts_not_checked"]) == ["444455556666"]
 
 
+@pytest.mark.parametrize("content, reason", [
+    ('{"Statement": {"Sid": "Région", "Effect": "Deny", "Action": "*"}}'.encode("latin-1"),
+     "scp-identity-deny-outside-approved.json: is not UTF-8"),
+    (b"[" * 100_000, "scp-identity-deny-outside-approved.json: is nested too deeply"),
+    (b'{"Statement": {"Effect": "Deny", "Action": "*", "Condition": [1]}}',
+     "scp-identity-deny-outside-approved: statement 0: Condition must be an object of operators, got a list"),
+])
+def test_unreadable_policy_files_leave_the_plan_written(tmp_path, rollup, content, reason):
+    folder = tmp_path / "policies"
+    shutil.copytree(SAMPLES_DIR / "policies", folder)
+    (folder / "scp-identity-deny-outside-approved.json").write_bytes(content)
+    plan = variant(rollup, policies=str(folder), out_dir=str(tmp_path / "out"))
+    broker = by_role(plan, "sso-broker")
+    assert broker.policy_check.startswith("not checked: policy scp ") and reason in broker.policy_check
+    assert set(plan.callers[plan.callers.account_id != "444455556666"].policy_check) == {"checked"}
+    write_plan(plan, tmp_path / "out")
+    assert "not checked: policy scp" in (tmp_path / "out" / "plan.csv").read_text()
+
+
 def test_account_missing_from_the_mapping_is_not_checked(tmp_path, rollup):
     folder = tmp_path / "policies"
     shutil.copytree(SAMPLES_DIR / "policies", folder)
