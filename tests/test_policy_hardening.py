@@ -1,6 +1,7 @@
 """Policies from strangers: wrong shapes, encodings and nesting give "not checked: reason", wildcards
 match without backtracking, and operations no policy controls are never flagged."""
 import json
+import os
 import re
 
 import pandas as pd
@@ -146,6 +147,10 @@ def write_mapping(folder, text, files=None):
     ("accounts: {'111122223333': {path: [r-1]}}\ntargets: {r-1: {file: a.json}}\n", {},
      "must be a list of ids or file names, got an object"),
     ("accounts: [1, 2]\n", {}, "needs an 'accounts' section"),
+    ("accounts: {'111122223333': {path: [r-1]}}\ntargets: {r-1: [missing.json]}\n", {},
+     "policy scp missing.json: is missing or not a regular file"),
+    ("accounts: {'111122223333': {path: [r-1]}}\ntargets: {r-1: [huge.json]}\n",
+     {"huge.json": b" " * 1_000_001 + b"{}"}, "policy scp huge.json: is 1,000,003 bytes"),
 ])
 def test_broken_offline_policies_mark_the_account_not_checked(tmp_path, mapping, files, reason):
     folder = tmp_path / "policies"
@@ -154,6 +159,12 @@ def test_broken_offline_policies_mark_the_account_not_checked(tmp_path, mapping,
     found = load_offline(folder, [ACCOUNT])
     assert reason in found[ACCOUNT].problem
     assert "\n" not in found[ACCOUNT].problem
+
+
+def test_a_fifo_named_as_a_policy_is_refused_without_reading_it(tmp_path):
+    write_mapping(tmp_path, "accounts: {'111122223333': {path: [r-1]}}\ntargets: {r-1: [pipe.json]}\n")
+    os.mkfifo(tmp_path / "pipe.json")  # reading it would block for ever
+    assert "pipe.json: is missing or not a regular file" in load_offline(tmp_path, [ACCOUNT])[ACCOUNT].problem
 
 
 def test_aliases_in_the_mapping_are_refused_not_expanded(tmp_path):

@@ -18,6 +18,8 @@ OPERATORS = frozenset({
     "StringLike", "StringNotLike", "ArnEquals", "ArnNotEquals", "ArnLike", "ArnNotLike", "Bool", "Null",
 })
 QUALIFIERS = {"ForAnyValue": "any", "ForAllValues": "all"}
+MAX_POLICY_BYTES = 1_000_000
+"""Larger files are refused unread: IAM caps policy documents at a few kilobytes (SCPs 5,120 characters)."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,11 @@ def load_policy_file(path: Path, kind: str) -> Policy:
     """A policy file: a bare document, or ``aws organizations describe-policy`` output (id and name kept)."""
     label = f"{kind} {path.name}"
     try:
+        if not path.is_file():
+            raise PolicyError(label, "is missing or not a regular file; check the mapping file's paths")
+        size = path.stat().st_size
+        if size > MAX_POLICY_BYTES:
+            raise PolicyError(label, f"is {size:,} bytes; a policy document is at most a few kilobytes")
         data = _json(label, path.read_bytes())
     except OSError as error:
         raise PolicyError(label, f"cannot be read ({error.strerror}); check the mapping file's paths") from None
