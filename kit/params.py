@@ -79,19 +79,44 @@ def _fraction(name: str, value: Any) -> float:
     return number
 
 
+QUOTA_BUCKETS = ("regional", "global")
+_OVERRIDE_FORM = "ACCOUNT/REGION[/BUCKET]=RPS (e.g. 111122223333/eu-west-1=1500 or 111122223333/eu-west-1/global=900)"
+
+
 def _quota_overrides(name: str, value: Any) -> dict[tuple[str, str], int]:
-    """``ACCOUNT/REGION=RPS`` pairs (comma-separated string or mapping) of raised STS quotas."""
-    if value in (None, "", {}):
+    """Raised STS quotas, one per bucket: ``ACCOUNT/REGION[/BUCKET]=RPS`` entries (a comma-separated
+    string or list of them) or a mapping ``{"ACCOUNT/REGION[/BUCKET]": RPS}``. BUCKET is ``regional``
+    (the default) or ``global``. Keys are ``(account, region)`` for a Regional bucket and
+    ``(account, "region/global")`` for a global one, so they print back as they are written."""
+    if value in (None, "", {}, []):
         return {}
-    pairs = value.items() if isinstance(value, dict) else (
-        item.split("=", 1) if "=" in item else (item, "") for item in str(value).split(",") if item.strip())
-    overrides = {}
+    if isinstance(value, dict):
+        pairs = [(str(key), limit) for key, limit in value.items()]
+    elif isinstance(value, (str, list, tuple)):
+        items = value.split(",") if isinstance(value, str) else value
+        if not all(isinstance(item, str) for item in items):
+            raise ParameterError(name, f"expected {_OVERRIDE_FORM}, comma-separated or as a mapping")
+        pairs = [tuple(item.split("=", 1)) if "=" in item else (item, None) for item in items if item.strip()]
+    else:
+        raise ParameterError(name, f"expected {_OVERRIDE_FORM}, comma-separated or as a mapping")
+    overrides: dict[tuple[str, str], int] = {}
     for key, limit in pairs:
-        account, _, region = str(key).strip().partition("/")
-        if not ACCOUNT_ID.match(account) or not is_region_code(region):
-            raise ParameterError(name, f"{key!r} is not ACCOUNT/REGION (e.g. 111122223333/eu-west-1)")
-        overrides[(account, region)] = _int(name, limit)
-        if overrides[(account, region)] <= 0:
+        key = key.strip()
+        parts = key.split("/")
+        if len(parts) not in (2, 3) or not ACCOUNT_ID.match(parts[0]) or not is_region_code(parts[1]):
+            raise ParameterError(name, f"{key[:80]!r} is not {_OVERRIDE_FORM}")
+        account, region, bucket = parts[0], parts[1], parts[2] if len(parts) == 3 else "regional"
+        if bucket not in QUOTA_BUCKETS:
+            raise ParameterError(name, f"{account}/{region}: bucket must be regional or global, got {bucket[:20]!r}")
+        if limit is None or (isinstance(limit, str) and not limit.strip()):
+            raise ParameterError(name, f"{key!r} has no quota; write {key}=RPS")
+        bucket_key = (account, region if bucket == "regional" else f"{region}/global")
+        if bucket_key in overrides:
+            raise ParameterError(name, f"the {bucket} bucket of {account} in {region} is given twice")
+        if isinstance(limit, float) and not limit.is_integer():
+            raise ParameterError(name, f"quota for {key} must be a whole number of requests per second, got {limit}")
+        overrides[bucket_key] = _int(name, limit.strip() if isinstance(limit, str) else limit)
+        if overrides[bucket_key] <= 0:
             raise ParameterError(name, f"quota for {key} must be a positive number of requests per second")
     return overrides
 
@@ -184,7 +209,8 @@ SCHEMA: tuple[Param, ...] = (
           "AWS ip-ranges.json, to tell AWS from non-AWS source IPs (samples ship their own)", "FILE"),
     Param("quota", _int, 600, "STS requests per second per account and Region", "RPS"),
     Param("quota_overrides", _quota_overrides, None,
-          "raised quotas: ACCOUNT/REGION=RPS, comma-separated (e.g. 111122223333/eu-west-1=1500)", "LIST"),
+          "raised quotas per bucket: ACCOUNT/REGION[/BUCKET]=RPS, comma-separated; BUCKET is regional "
+          "(default) or global (e.g. 111122223333/eu-west-1=1500,111122223333/eu-west-1/global=900)", "LIST"),
     Param("risk_threshold", _fraction, 0.8, "share of the quota at which a bucket is at risk", "FRACTION"),
     Param("workers", _int, 0, "processes that read trail files (0: one per core)", "N"),
     Param("cache", _bool, True, "reuse the rollup of unchanged trail files", "BOOL"),

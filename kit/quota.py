@@ -1,9 +1,11 @@
 """Quota separation: the global and Regional request buckets, now and after migration.
 
 STS allows a number of requests per second per account and Region (600 by default), and the
-global endpoint does not share that bucket with the Regional endpoints. Moving a caller off
-the global endpoint adds its calls to the Regional bucket of its workload Region, second by
-second: the projected peak is the peak of the summed series, not the sum of the peaks.
+global endpoint does not share that bucket with the Regional endpoints: each bucket has its own
+quota, raised separately. Moving a caller off the global endpoint adds its calls to the Regional
+bucket of its workload Region, second by second: the projected peak is the peak of the summed
+series, not the sum of the peaks. Each quota.csv row carries its own bucket's ``quota`` and the
+``other_bucket_quota`` of the same account and Region, so both are visible wherever one is.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from kit.callers import CALLER_KEY
 from kit.rollup import Rollup
 
 QUOTA_COLUMNS = ["account_id", "region", "bucket", "peak_rps_now", "peak_second_now", "projected_peak_rps",
-                 "projected_peak_second", "quota", "headroom_pct", "at_risk", "moving_callers"]
+                 "projected_peak_second", "quota", "other_bucket_quota", "headroom_pct", "at_risk", "moving_callers"]
 BUCKET_KEY = ["account_id", "region", "second"]
 
 
@@ -34,16 +36,22 @@ def _peaks(series: pd.Series, name: str) -> pd.DataFrame:
     return top.rename(columns={"second": f"{name}_second"})[["account_id", "region", name, f"{name}_second"]]
 
 
+OTHER_BUCKET = {"regional": "global", "global": "regional"}
+
+
 @dataclass(frozen=True)
 class Quotas:
-    """The STS request quota of each account and Region: a default and raised exceptions."""
+    """The STS request quota of each bucket: a default and raised exceptions, keyed as
+    ``kit.params`` reads ``--quota-overrides``: ``(account, region)`` for the Regional bucket and
+    ``(account, "region/global")`` for the global one."""
 
     default: int = 600
     overrides: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
-    def of(self, account: str, region: str) -> int:
-        """Requests per second allowed in ``account`` and ``region``."""
-        return self.overrides.get((account, region), self.default)
+    def of(self, account: str, region: str, bucket: str = "regional") -> int:
+        """Requests per second allowed in one bucket (``regional`` or ``global``) of ``account`` and ``region``."""
+        key = (account, region if bucket == "regional" else f"{region}/{bucket}")
+        return self.overrides.get(key, self.default)
 
 
 def regional_calls(rollup: Rollup) -> pd.Series:
@@ -78,7 +86,9 @@ def quota_table(regional: pd.Series, global_rows: pd.DataFrame, quotas: Quotas, 
                                   "projected_peak_rps_second": "projected_peak_second"})
     for column in ("peak_second_now", "projected_peak_second"):
         table[column] = pd.to_datetime(table[column], utc=True)
-    table["quota"] = [quotas.of(account, region) for account, region in zip(table.account_id, table.region)]
+    rows = list(zip(table.account_id, table.region, table.bucket))
+    table["quota"] = [quotas.of(account, region, bucket) for account, region, bucket in rows]
+    table["other_bucket_quota"] = [quotas.of(account, region, OTHER_BUCKET[bucket]) for account, region, bucket in rows]
     table["headroom_pct"] = ((table.quota - table.projected_peak_rps) * 100 / table.quota).round(1)
     table["at_risk"] = table.projected_peak_rps >= threshold * table.quota
     return table.sort_values(["account_id", "region", "bucket"], ascending=[True, True, False])[

@@ -162,7 +162,7 @@ def test_move_denied_after_names_policy_and_statement():
     account = account_with(deny(region("StringNotEquals", APPROVED), ["iam:*"], "NotAction"))
     verdict = judge_move(account, ROLE, ["sts:AssumeRole", "sts:GetCallerIdentity"], "us-west-2")
     assert verdict.outcome == "denied-after"
-    assert verdict.findings == ("scp p-guard 'Guard' statement D: denies sts:AssumeRole, sts:GetCallerIdentity in "
+    assert verdict.findings == ("scp p-guard 'Guard' statement D: denies sts:AssumeRole in "
                                 "us-west-2 after the move; allowed today only because the global endpoint reports "
                                 "us-east-1",)
 

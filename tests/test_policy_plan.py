@@ -45,8 +45,8 @@ def test_samples_flag_exactly_the_sso_broker_move_with_the_deciding_statement(sa
     row = flagged.iloc[0]
     assert row.policy_outcome == "denied-after" and row.workload_region == "us-west-2"
     assert row.policy_findings == (
-        "scp p-ids4m8w1z 'DenyOutsideApprovedRegions' statement DenyOthers: denies sts:AssumeRole, "
-        "sts:GetCallerIdentity in us-west-2 after the move; allowed today only because the global endpoint "
+        "scp p-ids4m8w1z 'DenyOutsideApprovedRegions' statement DenyOthers: denies sts:AssumeRole "
+        "in us-west-2 after the move; allowed today only because the global endpoint "
         "reports us-east-1")
 
 
@@ -93,6 +93,25 @@ def test_malformed_policy_marks_its_account_not_checked_and_the_plan_is_still_ma
     assert "requested-region-policy" not in broker.risks and broker.policy_outcome == ""
     assert set(plan.callers[plan.callers.account_id != "444455556666"].policy_check) == {"checked"}
     assert list(plan.policy["accounts_not_checked"]) == ["444455556666"]
+
+
+@pytest.mark.parametrize("content, reason", [
+    ('{"Statement": {"Sid": "Région", "Effect": "Deny", "Action": "*"}}'.encode("latin-1"),
+     "scp-identity-deny-outside-approved.json: is not UTF-8"),
+    (b"[" * 100_000, "scp-identity-deny-outside-approved.json: is nested too deeply"),
+    (b'{"Statement": {"Effect": "Deny", "Action": "*", "Condition": [1]}}',
+     "scp-identity-deny-outside-approved: statement 0: Condition must be an object of operators, got a list"),
+])
+def test_unreadable_policy_files_leave_the_plan_written(tmp_path, rollup, content, reason):
+    folder = tmp_path / "policies"
+    shutil.copytree(SAMPLES_DIR / "policies", folder)
+    (folder / "scp-identity-deny-outside-approved.json").write_bytes(content)
+    plan = variant(rollup, policies=str(folder), out_dir=str(tmp_path / "out"))
+    broker = by_role(plan, "sso-broker")
+    assert broker.policy_check.startswith("not checked: policy scp ") and reason in broker.policy_check
+    assert set(plan.callers[plan.callers.account_id != "444455556666"].policy_check) == {"checked"}
+    write_plan(plan, tmp_path / "out")
+    assert "not checked: policy scp" in (tmp_path / "out" / "plan.csv").read_text()
 
 
 def test_account_missing_from_the_mapping_is_not_checked(tmp_path, rollup):

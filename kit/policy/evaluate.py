@@ -8,24 +8,53 @@ the context follow IAM's missing-key rules and are reported as assumed absent.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from kit.policy.document import Condition, Policy, Statement
 
 _NEGATED = {"StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "ArnNotEquals", "ArnNotLike"}
 
 
-@lru_cache(maxsize=4096)
-def _wildcard(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(f"^{body}$", re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
+def _find(segment: str, value: str, start: int, end: int) -> int:
+    """Leftmost position where ``segment`` (``?`` = any one character) fits in ``value[start:end]``, or -1."""
+    if "?" not in segment:
+        return value.find(segment, start, end)
+    for position in range(start, end - len(segment) + 1):
+        if all(p == "?" or p == v for p, v in zip(segment, value[position:position + len(segment)])):
+            return position
+    return -1
+
+
+def _fits(segment: str, text: str) -> bool:
+    """``text`` is exactly ``segment`` (``?`` = any one character)."""
+    return len(segment) == len(text) and all(p == "?" or p == v for p, v in zip(segment, text))
 
 
 def matches(pattern: str, value: str, ignore_case: bool = False) -> bool:
-    """IAM wildcard match: ``*`` any run of characters, ``?`` one character."""
-    return bool(_wildcard(pattern, ignore_case).match(value))
+    """IAM wildcard match: ``*`` any run of characters, ``?`` one character.
+
+    No backtracking: the pattern is cut at its ``*`` into literal segments; the first must start
+    the value, the last must end it, and each one between is placed at its leftmost fit after the
+    previous one (leftmost is always safe, since a ``*`` can absorb whatever lies between). Each
+    segment is placed once, so a pattern with many ``*`` costs one scan of the value per segment.
+    """
+    if ignore_case:
+        pattern, value = pattern.lower(), value.lower()
+    if "*" not in pattern:
+        return _fits(pattern, value)
+    first, *middle, last = pattern.split("*")
+    if len(first) + len(last) > len(value) or not _fits(first, value[:len(first)]) \
+            or not _fits(last, value[len(value) - len(last):]):
+        return False
+    position, end = len(first), len(value) - len(last)
+    for segment in middle:
+        if not segment:
+            continue
+        found = _find(segment, value, position, end)
+        if found < 0:
+            return False
+        position = found + len(segment)
+    return True
 
 
 def _value_matches(base: str, policy_value: str, value: str) -> bool:

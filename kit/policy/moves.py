@@ -20,6 +20,19 @@ from kit.policy.account import AccountPolicies
 from kit.policy.evaluate import Decision, Request, decide, exemptions
 from kit.regions import DEFAULT_REGIONS, GLOBAL_ENDPOINT_REGION
 
+NOT_CONTROLLED_BY_POLICY = {
+    # STS API Reference, GetCallerIdentity: "No permissions are required to perform this operation. If an
+    # administrator attaches a policy to your identity that explicitly denies access to the
+    # sts:GetCallerIdentity action, you can still perform this operation."
+    "sts:getcalleridentity": "STS API Reference, GetCallerIdentity",
+    # IAM User Guide, "Permissions for GetSessionToken": no permissions are required; policies cannot
+    # control authentication operations, and listing the action in a policy does not change the outcome.
+    "sts:getsessiontoken": "IAM User Guide, Permissions for GetSessionToken",
+}
+"""STS operations no policy can allow or deny (lower case), with the page that says so. Checked and left
+out: GetAccessKeyInfo, GetFederationToken, DecodeAuthorizationMessage and the AssumeRole* operations
+need a permission (their API Reference pages), so a Region condition can decide them."""
+
 OUTCOMES = ("denied-after", "allowed-only-via-us-east-1", "region-dependent", "allowed-after", "unchanged")
 RISKY = frozenset(OUTCOMES[:3])
 _TODAY = f"allowed today only because the global endpoint reports {GLOBAL_ENDPOINT_REGION}"
@@ -57,11 +70,17 @@ def _grouped(pairs: list[tuple[str, str]], tail: str) -> list[str]:
     return [f"{why} {', '.join(actions)} {tail}" for why, actions in reasons.items()]
 
 
+def policy_controlled(actions: list[str]) -> list[str]:
+    """The actions a policy can allow or deny (``NOT_CONTROLLED_BY_POLICY`` left out)."""
+    return [action for action in actions if action.lower() not in NOT_CONTROLLED_BY_POLICY]
+
+
 def judge_move(account: AccountPolicies, principal_arn: str, actions: list[str], target: str) -> Verdict:
-    """Verdict of moving ``actions`` from the global endpoint to the Regional endpoint of ``target``."""
+    """Verdict of moving ``actions`` from the global endpoint to the Regional endpoint of ``target``;
+    actions no policy controls (GetCallerIdentity, GetSessionToken) are never denied or opened."""
     layers = account.layers(principal_arn)
     denied, opened, exempt = [], [], []
-    for action in actions:
+    for action in policy_controlled(actions):
         request = _request(account, principal_arn, action)
         before = decide(layers, request.with_region(GLOBAL_ENDPOINT_REGION))
         after = decide(layers, request.with_region(target))
@@ -87,7 +106,7 @@ def judge_unknown_target(account: AccountPolicies, principal_arn: str, actions: 
     others = sorted(DEFAULT_REGIONS - {GLOBAL_ENDPOINT_REGION})
     layers = account.layers(principal_arn)
     findings, everywhere = [], True
-    for action in actions:
+    for action in policy_controlled(actions):
         request = _request(account, principal_arn, action)
         before = decide(layers, request.with_region(GLOBAL_ENDPOINT_REGION))
         if not before.allowed:

@@ -25,7 +25,7 @@ import yaml
 from kit.errors import PolicyError
 from kit.events import account_of_arn
 from kit.policy.account import AccountPolicies, token_version
-from kit.policy.document import Policy, load_policy_file
+from kit.policy.document import Policy, load_policy_file, shape_of
 
 MAPPING_NAMES = ("mapping.yaml", "mapping.yml", "mapping.json")
 
@@ -41,6 +41,8 @@ def read_mapping(folder: Path) -> tuple[Path, dict[str, Any]]:
         data = json.loads(text) if found.suffix == ".json" else yaml.safe_load(text)
     except (OSError, ValueError, yaml.YAMLError) as error:
         raise PolicyError(f"mapping {found}", f"cannot be read: {error}") from None
+    except RecursionError:
+        raise PolicyError(f"mapping {found}", "is nested too deeply to be a mapping") from None
     if not isinstance(data, dict) or not isinstance(data.get("accounts"), dict):
         raise PolicyError(f"mapping {found}", "needs an 'accounts' section: account id -> {path: [root, OUs...]}")
     for section in ("accounts", "targets", "names", "identity", "vpc_endpoints"):
@@ -48,6 +50,15 @@ def read_mapping(folder: Path) -> tuple[Path, dict[str, Any]]:
             raise PolicyError(f"mapping {found}", f"'{section}' must be a mapping of ids to values")
         data[section] = {str(key): value for key, value in (data.get(section) or {}).items()}
     return found, data
+
+
+def _ids(value: Any, where: str) -> tuple[str, ...]:
+    """A list of ids or file names (text or numbers); anything else is a mapping error, never expanded."""
+    if not isinstance(value, list) or not all(isinstance(item, (str, int)) and not isinstance(item, bool)
+                                              for item in value):
+        raise PolicyError(f"mapping entry {where}", f"must be a list of ids or file names, got {shape_of(value)}"
+                          + (" holding other values" if isinstance(value, list) else ""))
+    return tuple(str(item) for item in value)
 
 
 class _Files:
@@ -58,18 +69,20 @@ class _Files:
         self.cache: dict[tuple[str, str], Policy] = {}
 
     def load(self, names: Any, kind: str, where: str) -> tuple[Policy, ...]:
-        if not isinstance(names, list):
-            raise PolicyError(f"mapping entry {where}", "must be a list of policy file names")
-        for name in names:
-            if (str(name), kind) not in self.cache:
-                self.cache[(str(name), kind)] = load_policy_file(self.folder / str(name), kind)
-        return tuple(self.cache[(str(name), kind)] for name in names)
+        files = _ids(names, where)
+        for name in files:
+            if (name, kind) not in self.cache:
+                path = self.folder / name
+                if not path.resolve().is_relative_to(self.folder.resolve()):
+                    raise PolicyError(f"mapping entry {where}", f"{name!r} is outside the policies folder")
+                self.cache[(name, kind)] = load_policy_file(path, kind)
+        return tuple(self.cache[(name, kind)] for name in files)
 
 
 def _account(account: str, entry: Any, data: dict[str, Any], files: _Files) -> AccountPolicies:
-    if not isinstance(entry, dict) or not isinstance(entry.get("path", []), list):
+    if not isinstance(entry, dict):
         raise PolicyError(f"mapping entry for {account}", "must be {path: [root id, OU ids...], token_version: ...}")
-    path = tuple(str(target) for target in entry.get("path", [])) + (account,)
+    path = _ids(entry.get("path", []), f"{account} path") + (account,)
     targets = data["targets"]
     exempt = account == str(data.get("management_account", ""))
     scps = {target: files.load(targets[target], "scp", target)
@@ -78,9 +91,11 @@ def _account(account: str, entry: Any, data: dict[str, Any], files: _Files) -> A
                 if account_of_arn(arn) == account}
     vpce = files.load(data["vpc_endpoints"].get(account, []), "vpc-endpoint", account)
     version = entry.get("token_version")
-    return AccountPolicies(account, path, scps, {k: str(v) for k, v in data["names"].items()},
-                           identity, vpce, token_version(version),
-                           "" if version is None or token_version(version) else f"unknown token_version {version!r}")
+    names = {key: str(value) for key, value in data["names"].items() if isinstance(value, (str, int))}
+    known = token_version(version) if isinstance(version, (str, int)) else None
+    shown = repr(version[:40]) if isinstance(version, str) else shape_of(version)
+    return AccountPolicies(account, path, scps, names, identity, vpce, known,
+                           "" if version is None or known else f"unknown token_version {shown}")
 
 
 def load_offline(folder: Path, accounts: Iterable[str]) -> dict[str, AccountPolicies]:
