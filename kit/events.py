@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -60,16 +60,24 @@ TIME_PATTERN = (r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][
 """The eventTime forms accepted (the SQL engines use the same pattern): seconds, optional fraction
 (dropped), ``Z`` or an offset up to 14 hours."""
 _TIME = re.compile(TIME_PATTERN)
+_MINUTE_SECONDS = frozenset(f":{minute:02d}:{second:02d}Z" for minute in range(60) for second in range(60))
+_GOOD_HOURS: set[str] = set()
+"""'YYYY-MM-DDTHH' of canonical times already checked (the fast path of ``Aggregator.add``)."""
+_GOOD_HOURS_MAX = 200_000
 
 
 def utc_text(value: str) -> str | None:
     """``value`` (an ISO 8601 time with ``Z`` or an offset) as UTC 'YYYY-MM-DDTHH:MM:SSZ'; None
     when it does not match ``TIME_PATTERN`` or names no real instant (30 February)."""
+    if len(value) == 20 and value[:13] in _GOOD_HOURS and value[13:] in _MINUTE_SECONDS:
+        return value
     match = _TIME.match(value)
     if match is None:
         return None
     zone = match[5]
     if zone == "Z" and match[2] <= "28":
+        if len(value) == 20 and len(_GOOD_HOURS) < _GOOD_HOURS_MAX:
+            _GOOD_HOURS.add(value[:13])
         return value[:19] + "Z"
     try:
         moment = datetime(int(value[:4]), int(match[1]), int(match[2]), int(match[3]), int(value[14:16]),
@@ -90,6 +98,15 @@ def _str(value: Any) -> str:
 def _dict(value: Any) -> dict[str, Any]:
     """``value`` when it is an object, else an empty one."""
     return value if type(value) is dict else {}
+
+
+def _texts(get: Callable[[str], Any], names: tuple[str, ...]) -> list[str]:
+    """The string fields ``names`` read with ``get`` ('' for absent fields and other types)."""
+    return [value if type(value) is str else "" for value in map(get, names)]
+
+
+_STS_FIELDS = ("sourceIPAddress", "userAgent", "awsRegion", "eventName", "recipientAccountId", "errorCode",
+               "sharedEventID")
 
 
 def endpoint_of(endpoint_type: str | None, host: str) -> str:
@@ -117,8 +134,8 @@ def account_of_arn(arn: str) -> str:
 def principal_of(identity: dict[str, Any], request: Any) -> tuple[str, str]:
     """(principal, identity type): the role behind a session (the session itself for instance
     credentials), the user, the target role, or the role id of a resource account's copy."""
-    kind = _str(identity.get("type"))
-    arn = _str(identity.get("arn"))
+    kind, arn = identity.get("type"), identity.get("arn")
+    kind, arn = kind if type(kind) is str else "", arn if type(arn) is str else ""
     if kind in ("AssumedRole", "FederatedUser"):
         if INSTANCE_SESSION in arn:
             return arn, kind
@@ -138,12 +155,11 @@ def principal_of(identity: dict[str, Any], request: Any) -> tuple[str, str]:
     return (f"principal:{principal_id}" if principal_id else ""), kind
 
 
-def acting_for_you(record: dict[str, Any], identity: dict[str, Any]) -> bool:
-    """True when AWS made the call for you (a service, the console's sign-in, ...): never a caller."""
-    source_ip = _str(record.get("sourceIPAddress"))
-    return (source_ip == "AWS Internal" or source_ip.endswith(".amazonaws.com")
-            or _str(record.get("userAgent")).startswith("aws-internal/")
-            or identity.get("type") == "AWSService" or bool(_str(identity.get("invokedBy"))))
+def second_of(key: tuple, second: str) -> tuple:
+    """The ``seconds`` key of an STS call of ``sts`` key ``key`` made in ``second`` ('YYYY-MM-DDTHH:MM:SS')."""
+    account, principal, _, agent, _, _, _, endpoint, region, serving, _ = key
+    bucket_region = region if endpoint == "regional" else (serving or GLOBAL_ENDPOINT_REGION)
+    return (account, principal, agent, endpoint, bucket_region, second)
 
 
 class Aggregator:
@@ -168,8 +184,10 @@ class Aggregator:
         """After ``seal``: hashes of the eventIDs of this batch's judged events (see kit.eventids)..."""
         self.event_kinds = np.zeros(0, dtype=np.uint8)
         """... what each contributed (COUNTED_*) ..."""
-        self.event_refs = np.zeros((0, 2), dtype=np.int32)
-        """... and where: (index of the sts, activity key or JUDGED_SKIPS reason, index of the seconds key)."""
+        self.event_refs = np.zeros(0, dtype=np.int32)
+        """... where (index of its sts or activity key, or of its JUDGED_SKIPS reason) ..."""
+        self.event_seconds = np.zeros(0, dtype=np.int64)
+        """... and, for STS calls, when (seconds since 1970, UTC: the time of its ``seconds`` key)."""
         self.names: dict[str, str] = {}
         """One copy of each repeated key string (account, ARN, user agent...): keeps keys small."""
         self._ids: dict[str, tuple] = {}
@@ -178,9 +196,9 @@ class Aggregator:
         """In the aggregator that merges batches: the ids of the batches merged so far."""
 
     STATE = ("start", "end", "accounts", "sts", "seconds", "activity", "twins", "caller_copies", "skipped",
-             "events", "outside", "event_ids", "event_kinds", "event_refs")
+             "events", "outside", "event_ids", "event_kinds", "event_refs", "event_seconds")
     """What a sealed batch aggregator holds: dicts keyed by tuples of str, lists, sets, str, int,
-    None and three numpy arrays (no objects of the kit)."""
+    None and four numpy arrays (no objects of the kit)."""
 
     def state(self) -> dict[str, Any]:
         """The plain data of a sealed aggregator (for a cache entry)."""
@@ -209,7 +227,8 @@ class Aggregator:
         """Judge and count every record of one trail file."""
         self.events += len(records)
         start, end, ids = self.start, self.end, self._ids
-        judge, skip = self._judge, self._skip
+        good_hours, minute_seconds = _GOOD_HOURS, _MINUTE_SECONDS
+        add_sts, add_activity, skip = self._add_sts, self._add_activity, self._skip
         for record in records:
             if type(record) is not dict:
                 skip(SKIP_NOT_OBJECT)
@@ -219,82 +238,87 @@ class Aggregator:
             if type(time) is not str or not time:
                 skip(SKIP_NO_TIME)
                 continue
-            time = utc_text(time)
-            if time is None:
-                skip(SKIP_BAD_TIME)
-                continue
+            if not (len(time) == 20 and time[:13] in good_hours and time[13:] in minute_seconds):
+                time = utc_text(time)  # the fast path above: a canonical time of an hour seen before
+                if time is None:
+                    skip(SKIP_BAD_TIME)
+                    continue
             if time < start or time >= end:
                 skip(SKIP_OUTSIDE_WINDOW)
                 self.outside = (min(self.outside[0], time), max(self.outside[1], time)) if self.outside else (time, time)
                 continue
             event_id = get("eventID")
             if type(event_id) is not str or not event_id:
-                judge(record, time)
+                event_id = None
             elif event_id in ids:
                 skip(SKIP_DUPLICATE)
+                continue
+            source = get("eventSource")
+            if source == STS_SOURCE:
+                made = add_sts(record, time)
+            elif type(source) is not str or not source:
+                made = skip(SKIP_NO_SOURCE)
+            elif source in GLOBAL_SERVICE_SOURCES:
+                made = skip(SKIP_GLOBAL_SERVICE)
             else:
-                ids[event_id] = judge(record, time)
-
-    def _judge(self, record: dict[str, Any], time: str) -> tuple:
-        """Count one event of the window; what it contributed (COUNTED_*, where)."""
-        source = record.get("eventSource")
-        if source == STS_SOURCE:
-            return self._add_sts(record, time)
-        if type(source) is not str or not source:
-            return self._skip(SKIP_NO_SOURCE)
-        if source in GLOBAL_SERVICE_SOURCES:
-            return self._skip(SKIP_GLOBAL_SERVICE)
-        return self._add_activity(record)
+                made = add_activity(record)
+            if event_id is not None:
+                ids[event_id] = made  # what it counted, in case a later batch has it again
 
     def _add_activity(self, record: dict[str, Any]) -> tuple:
-        identity = _dict(record.get("userIdentity"))
+        identity = record.get("userIdentity")
+        if type(identity) is not dict:
+            identity = {}
         principal, kind = principal_of(identity, None)
         if kind == "AWSService" or (not principal and _str(identity.get("invokedBy"))):
             return self._skip(SKIP_SERVICE_ACTIVITY)
-        account = _str(identity.get("accountId")) or _str(record.get("recipientAccountId"))
+        account, region = identity.get("accountId"), record.get("awsRegion")
+        if type(account) is not str or not account:
+            account = _str(record.get("recipientAccountId"))
+        region = region if type(region) is str else ""
         if not principal or (self.accounts and account not in self.accounts):
             return self._skip(SKIP_NO_PRINCIPAL if not principal else SKIP_ACCOUNT)
-        key = (account, principal, _str(record.get("awsRegion")))
+        key = (account, principal, region)
         calls = self.activity.get(key)
         self.activity[key if calls else self._shared(key)] = (calls or 0) + 1
         return (COUNTED_ACTIVITY, key)
 
     def _add_sts(self, record: dict[str, Any], time: str) -> tuple:
         get = record.get
-        identity = _dict(get("userIdentity"))
-        if acting_for_you(record, identity):
-            return self._skip(SKIP_SERVICE)
+        identity = get("userIdentity")
+        if type(identity) is not dict:
+            identity = {}
+        source_ip, agent, region, name, recipient, error, shared = _texts(get, _STS_FIELDS)
+        invoked_by = identity.get("invokedBy")
+        if (source_ip == "AWS Internal" or source_ip.endswith(".amazonaws.com") or agent.startswith("aws-internal/")
+                or identity.get("type") == "AWSService" or (invoked_by and type(invoked_by) is str)):
+            return self._skip(SKIP_SERVICE)  # AWS acting for you: never a caller
         host = _str(_dict(get("tlsDetails")).get("clientProvidedHostHeader"))
         if not host:
             return self._skip(SKIP_NO_HOST)
         principal, kind = principal_of(identity, get("requestParameters"))
-        recipient = _str(get("recipientAccountId"))
         account = _str(identity.get("accountId")) or account_of_arn(principal) or recipient
         if self.accounts and account not in self.accounts:
             return self._skip(SKIP_ACCOUNT)
         details = _dict(_dict(get("additionalEventData")).get("RequestDetails"))
-        endpoint = endpoint_of(_str(details.get("endpointType")), host)
-        serving = _str(details.get("awsServingRegion"))
-        region = _str(get("awsRegion"))
-        agent = _str(get("userAgent"))
-        key = (account, principal, kind, agent, _str(get("sourceIPAddress")), _str(get("eventName")), host,
-               endpoint, region, serving, time[:16])
-        bucket_region = region if endpoint == "regional" else (serving or GLOBAL_ENDPOINT_REGION)
-        second = (account, principal, agent, endpoint, bucket_region, time[:19])
-        failed = 1 if _str(get("errorCode")) else 0
-        shared = _str(get("sharedEventID"))
+        endpoint_type, serving = _texts(details.get, ("endpointType", "awsServingRegion"))
+        endpoint = endpoint_of(endpoint_type, host)
+        key = (account, principal, kind, agent, source_ip, name, host, endpoint, region, serving, time[:16])
+        second = second_of(key, time[:19])
+        failed = 1 if error else 0
         if shared:
             if (recipient or account) != account:
                 self.twins[shared] = (key, second, failed, time)
                 return (COUNTED_TWIN, None)
             self.caller_copies.add(shared)
-        self._count(key, second, failed, time)
-        return (COUNTED_STS_FAILED if failed else COUNTED_STS, (key, second))
+        entry = self._count(key, second, failed, time)
+        return (COUNTED_STS_FAILED if failed else COUNTED_STS, (entry, second[-1]))
 
-    def _count(self, key: tuple, second: tuple, failed: int, time: str) -> None:
+    def _count(self, key: tuple, second: tuple, failed: int, time: str) -> list:
+        """Count one STS call; its ``sts`` entry."""
         entry = self.sts.get(key)
         if entry is None:
-            self.sts[(*self._shared(key[:-1]), key[-1])] = [1, failed, time, time]
+            entry = self.sts[(*self._shared(key[:-1]), key[-1])] = [1, failed, time, time]
         else:
             entry[0] += 1
             entry[1] += failed
@@ -307,6 +331,7 @@ class Aggregator:
             self.seconds[(*self._shared(second[:-1]), second[-1])] = 1
         else:
             self.seconds[second] = calls + 1
+        return entry
 
     def _shared(self, key: tuple) -> tuple:
         """``key`` made of the single stored copy of each string."""
@@ -315,21 +340,27 @@ class Aggregator:
 
     def seal(self) -> None:
         """End a batch: its event ids become compact arrays (hash, what, where) for ``merge``."""
-        sts = {key: index for index, key in enumerate(self.sts)}
-        seconds = {key: index for index, key in enumerate(self.seconds)}
+        sts = {id(entry): index for index, entry in enumerate(self.sts.values())}
         activity = {key: index for index, key in enumerate(self.activity)}
         reasons = {reason: index for index, reason in enumerate(JUDGED_SKIPS)}
-        kinds = np.zeros(len(self._ids), dtype=np.uint8)
-        refs = np.full((len(self._ids), 2), -1, dtype=np.int32)
-        for row, (kind, where) in enumerate(self._ids.values()):
-            kinds[row] = kind
+        kinds, refs, seconds = [], [], []
+        for kind, where in self._ids.values():
+            kinds.append(kind)
             if kind == COUNTED_SKIP:
-                refs[row, 0] = reasons.get(where, -1)
+                refs.append(reasons.get(where, -1))
             elif kind == COUNTED_ACTIVITY:
-                refs[row, 0] = activity[where]
-            elif kind != COUNTED_TWIN:
-                refs[row] = sts[where[0]], seconds[where[1]]
-        self.event_ids, self.event_kinds, self.event_refs = hash_ids(list(self._ids)), kinds, refs
+                refs.append(activity[where])
+            elif kind == COUNTED_TWIN:
+                refs.append(-1)
+            else:
+                refs.append(sts[id(where[0])])
+                seconds.append(where[1])
+                continue
+            seconds.append("NaT")
+        self.event_ids = hash_ids(list(self._ids))
+        self.event_kinds = np.array(kinds, dtype=np.uint8)
+        self.event_refs = np.array(refs, dtype=np.int32)
+        self.event_seconds = np.array(seconds, dtype="datetime64[s]").view(np.int64)
         self._ids = {}
 
     def merge(self, other: "Aggregator") -> None:
@@ -364,10 +395,10 @@ class Aggregator:
         """Take out what the events ``rows`` of ``other`` (already merged) contributed, and count
         them as duplicates. A duplicate has the same fields as the copy kept, so the times of
         ``first_seen``/``last_seen`` stay right."""
-        sts, seconds, activity = list(other.sts), list(other.seconds), list(other.activity)
+        sts = list(other.sts)
+        activity = list(other.activity)
         for row in rows.tolist():
-            kind = int(other.event_kinds[row])
-            where, second = (int(value) for value in other.event_refs[row])
+            kind, where = int(other.event_kinds[row]), int(other.event_refs[row])
             if kind == COUNTED_SKIP and where >= 0:
                 _take(self.skipped, JUDGED_SKIPS[where], 1)
             elif kind == COUNTED_ACTIVITY:
@@ -379,7 +410,8 @@ class Aggregator:
                 entry[1] -= kind == COUNTED_STS_FAILED
                 if not entry[0]:
                     del self.sts[key]
-                _take(self.seconds, seconds[second], 1)
+                second = str(other.event_seconds[row].astype("datetime64[s]"))
+                _take(self.seconds, second_of(key, second), 1)
             self._skip(SKIP_DUPLICATE)
 
     @property

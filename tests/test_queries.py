@@ -58,7 +58,7 @@ def test_the_skip_query_uses_the_reason_strings_of_kit_events():
     from kit import events
     sql = render("skips", PARAMS["lake"])
     for name in ("SKIP_SERVICE", "SKIP_NO_HOST", "SKIP_TWIN", "SKIP_GLOBAL_SERVICE", "SKIP_NO_PRINCIPAL",
-                 "SKIP_ACCOUNT", "SKIP_SERVICE_ACTIVITY", "SKIP_NO_SOURCE"):
+                 "SKIP_ACCOUNT", "SKIP_SERVICE_ACTIVITY", "SKIP_NO_SOURCE", "SKIP_DUPLICATE", "SKIP_BAD_TIME"):
         assert string(getattr(events, name)) in sql
 
 
