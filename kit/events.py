@@ -6,23 +6,41 @@ rules in ``kit/queries``. The rules (see README, "How events are judged"):
 * a call is global when ``additionalEventData.RequestDetails.endpointType`` says so, or, on
   events from before 2025 that lack it, when the host header is ``sts.amazonaws.com`` or
   ``sts-global.<region>.amazonaws.com``; every other STS host is Regional;
-* STS events with no host header are AWS services acting for you (never callers), or events
-  too old to carry ``tlsDetails``: both are counted in the report and left out;
+* AWS acting for you is never a caller (``sourceIPAddress`` "AWS Internal" or ending in
+  ``.amazonaws.com``, a ``userAgent`` starting "aws-internal/", ``userIdentity.type``
+  "AWSService", ``userIdentity.invokedBy`` set), host header or not; other STS events with no
+  host header are too old to carry ``tlsDetails``: both are counted in the report and left out;
+* an event counts once per ``eventID`` (redelivered files, repeated records); events without
+  one count as they are;
 * a cross-account call logged in both accounts (same ``sharedEventID``) counts once, for the
-  caller; the resource account's copy is used only when the caller's copy is missing.
+  caller; the resource account's copy is used only when the caller's copy is missing;
+* principals are stable: the role behind a session, the role id (``principal:AROA...``) of a
+  resource account's copy, the session ARN of instance credentials (one caller per instance);
+* a field of an unexpected type is absent; ``eventTime`` is ISO 8601 with ``Z`` or an offset,
+  normalized to UTC; an impossible time is skipped as unparseable.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+import re
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterable
 
+import numpy as np
+
+from kit.eventids import SeenIds, hash_ids
 from kit.regions import GLOBAL_ENDPOINT_REGION, GLOBAL_SERVICE_SOURCES
+from kit.rollup import DUPLICATE_REASON
 
 STS_SOURCE = "sts.amazonaws.com"
+INSTANCE_SESSION = ":assumed-role/aws:ec2-instance/"
+"""In the ARN of instance credentials (the EC2 instance's own session): one principal per instance."""
 
 SKIP_NOT_OBJECT = "record is not a JSON object"
 SKIP_NO_TIME = "no eventTime"
+SKIP_BAD_TIME = "unparseable eventTime"
 SKIP_NO_SOURCE = "no eventSource"
 SKIP_OUTSIDE_WINDOW = "outside the time window"
+SKIP_DUPLICATE = DUPLICATE_REASON
 SKIP_ACCOUNT = "caller account not selected"
 SKIP_SERVICE = "STS call made by an AWS service for you (not a caller)"
 SKIP_SERVICE_ACTIVITY = "non-STS call made by an AWS service (no workload Region signal)"
@@ -30,6 +48,65 @@ SKIP_NO_HOST = "STS call without a host header (event version before 1.08): endp
 SKIP_TWIN = "cross-account copy of a call counted in the caller's account"
 SKIP_GLOBAL_SERVICE = "global-service event (says us-east-1 wherever the caller runs)"
 SKIP_NO_PRINCIPAL = "no identifiable principal"
+
+JUDGED_SKIPS = (SKIP_NO_SOURCE, SKIP_GLOBAL_SERVICE, SKIP_SERVICE, SKIP_SERVICE_ACTIVITY, SKIP_NO_PRINCIPAL,
+                SKIP_ACCOUNT, SKIP_NO_HOST)
+"""Skip reasons an event can get after the duplicate check (their index is stored per event id)."""
+COUNTED_SKIP, COUNTED_STS, COUNTED_STS_FAILED, COUNTED_ACTIVITY, COUNTED_TWIN = range(5)
+"""What an event with an eventID contributed: ``Aggregator.event_kinds``."""
+
+TIME_PATTERN = (r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+                r"(\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])$")
+"""The eventTime forms accepted (the SQL engines use the same pattern): seconds, optional fraction
+(dropped), ``Z`` or an offset up to 14 hours."""
+_TIME = re.compile(TIME_PATTERN)
+_MINUTE_SECONDS = frozenset(f":{minute:02d}:{second:02d}Z" for minute in range(60) for second in range(60))
+_GOOD_HOURS: set[str] = set()
+"""'YYYY-MM-DDTHH' of canonical times already checked (the fast path of ``Aggregator.add``)."""
+_GOOD_HOURS_MAX = 200_000
+
+
+def utc_text(value: str) -> str | None:
+    """``value`` (an ISO 8601 time with ``Z`` or an offset) as UTC 'YYYY-MM-DDTHH:MM:SSZ'; None
+    when it does not match ``TIME_PATTERN`` or names no real instant (30 February)."""
+    if len(value) == 20 and value[:13] in _GOOD_HOURS and value[13:] in _MINUTE_SECONDS:
+        return value
+    match = _TIME.match(value)
+    if match is None:
+        return None
+    zone = match[5]
+    if zone == "Z" and match[2] <= "28":
+        if len(value) == 20 and len(_GOOD_HOURS) < _GOOD_HOURS_MAX:
+            _GOOD_HOURS.add(value[:13])
+        return value[:19] + "Z"
+    try:
+        moment = datetime(int(value[:4]), int(match[1]), int(match[2]), int(match[3]), int(value[14:16]),
+                          int(value[17:19]))
+        if zone != "Z":
+            offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+            moment = moment - offset if zone[0] == "+" else moment + offset
+    except (ValueError, OverflowError):
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment.year >= 1000 else None
+
+
+def _str(value: Any) -> str:
+    """``value`` when it is a string, else '' (a field of another type counts as absent)."""
+    return value if type(value) is str else ""
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is an object, else an empty one."""
+    return value if type(value) is dict else {}
+
+
+def _texts(get: Callable[[str], Any], names: tuple[str, ...]) -> list[str]:
+    """The string fields ``names`` read with ``get`` ('' for absent fields and other types)."""
+    return [value if type(value) is str else "" for value in map(get, names)]
+
+
+_STS_FIELDS = ("sourceIPAddress", "userAgent", "awsRegion", "eventName", "recipientAccountId", "errorCode",
+               "sharedEventID")
 
 
 def endpoint_of(endpoint_type: str | None, host: str) -> str:
@@ -55,25 +132,40 @@ def account_of_arn(arn: str) -> str:
 
 
 def principal_of(identity: dict[str, Any], request: Any) -> tuple[str, str]:
-    """(principal ARN, identity type): the role behind a session, the user, or the target role."""
-    kind = identity.get("type") or ""
+    """(principal, identity type): the role behind a session (the session itself for instance
+    credentials), the user, the target role, or the role id of a resource account's copy."""
+    kind, arn = identity.get("type"), identity.get("arn")
+    kind, arn = kind if type(kind) is str else "", arn if type(arn) is str else ""
     if kind in ("AssumedRole", "FederatedUser"):
-        issuer = ((identity.get("sessionContext") or {}).get("sessionIssuer") or {}).get("arn")
-        return issuer or role_of_session(identity.get("arn") or ""), kind
+        if INSTANCE_SESSION in arn:
+            return arn, kind
+        issuer = _str(_dict(_dict(identity.get("sessionContext")).get("sessionIssuer")).get("arn"))
+        return issuer or role_of_session(arn), kind
     if kind in ("WebIdentityUser", "SAMLUser"):
-        role = request.get("roleArn") if isinstance(request, dict) else None
-        return role or identity.get("userName") or "", kind
-    arn = identity.get("arn")
+        role = _str(request.get("roleArn")) if type(request) is dict else ""
+        return role or _str(identity.get("userName")), kind
     if arn:
         return arn, kind
-    if kind == "Root" and identity.get("accountId"):
-        return f"arn:aws:iam::{identity['accountId']}:root", kind
-    principal_id = identity.get("principalId")
+    account = _str(identity.get("accountId"))
+    if kind == "Root" and account:
+        return f"arn:aws:iam::{account}:root", kind
+    principal_id = _str(identity.get("principalId"))
+    if principal_id.startswith("AROA"):
+        principal_id = principal_id.split(":", 1)[0]
     return (f"principal:{principal_id}" if principal_id else ""), kind
 
 
+def second_of(key: tuple, second: str) -> tuple:
+    """The ``seconds`` key of an STS call of ``sts`` key ``key`` made in ``second`` ('YYYY-MM-DDTHH:MM:SS')."""
+    account, principal, _, agent, _, _, _, endpoint, region, serving, _ = key
+    bucket_region = region if endpoint == "regional" else (serving or GLOBAL_ENDPOINT_REGION)
+    return (account, principal, agent, endpoint, bucket_region, second)
+
+
 class Aggregator:
-    """Adds events into rollup dictionaries; partial aggregators merge with ``merge``."""
+    """Adds events into rollup dictionaries; partial aggregators merge with ``merge``.
+
+    Its state (what a batch's cache entry must hold) is plain data: see ``state``."""
 
     def __init__(self, start: str, end: str, accounts: Iterable[str] = ()) -> None:
         self.start = start
@@ -85,23 +177,57 @@ class Aggregator:
         self.twins: dict[str, tuple] = {}
         self.caller_copies: set[str] = set()
         self.skipped: dict[str, int] = {}
-        self.names: dict[str, str] = {}
-        """One copy of each repeated key string (account, ARN, user agent...): keeps keys small."""
         self.events = 0
         self.outside: tuple[str, str] | None = None
         """Earliest and latest eventTime of the events outside the window."""
+        self.event_ids = np.zeros(0, dtype=np.uint64)
+        """After ``seal``: hashes of the eventIDs of this batch's judged events (see kit.eventids)..."""
+        self.event_kinds = np.zeros(0, dtype=np.uint8)
+        """... what each contributed (COUNTED_*) ..."""
+        self.event_refs = np.zeros(0, dtype=np.int32)
+        """... where (index of its sts or activity key, or of its JUDGED_SKIPS reason) ..."""
+        self.event_seconds = np.zeros(0, dtype=np.int64)
+        """... and, for STS calls, when (seconds since 1970, UTC: the time of its ``seconds`` key)."""
+        self.names: dict[str, str] = {}
+        """One copy of each repeated key string (account, ARN, user agent...): keeps keys small."""
+        self._ids: dict[str, tuple] = {}
+        """Until ``seal``: eventID -> what the event contributed (also finds repeats in the batch)."""
+        self._seen: SeenIds | None = None
+        """In the aggregator that merges batches: the ids of the batches merged so far."""
+
+    STATE = ("start", "end", "accounts", "sts", "seconds", "activity", "twins", "caller_copies", "skipped",
+             "events", "outside", "event_ids", "event_kinds", "event_refs", "event_seconds")
+    """What a sealed batch aggregator holds: dicts keyed by tuples of str, lists, sets, str, int,
+    None and four numpy arrays (no objects of the kit)."""
+
+    def state(self) -> dict[str, Any]:
+        """The plain data of a sealed aggregator (for a cache entry)."""
+        return {name: getattr(self, name) for name in self.STATE}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "Aggregator":
+        """The aggregator of ``state()``."""
+        aggregator = cls(state["start"], state["end"], state["accounts"])
+        for name in cls.STATE:
+            setattr(aggregator, name, state[name])
+        return aggregator
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled without ``names`` (pickle keeps the sharing within one dump by itself)."""
-        return {**self.__dict__, "names": {}}
+        """Pickled as its state (pickle keeps the sharing of key strings within one dump by itself)."""
+        return self.state()
 
-    def _skip(self, reason: str) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(Aggregator.from_state(state).__dict__)
+
+    def _skip(self, reason: str) -> tuple:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        return (COUNTED_SKIP, reason)
 
     def add(self, records: list[Any]) -> None:
         """Judge and count every record of one trail file."""
         self.events += len(records)
-        start, end = self.start, self.end
+        start, end, ids = self.start, self.end, self._ids
+        good_hours, minute_seconds = _GOOD_HOURS, _MINUTE_SECONDS
         add_sts, add_activity, skip = self._add_sts, self._add_activity, self._skip
         for record in records:
             if type(record) is not dict:
@@ -109,75 +235,90 @@ class Aggregator:
                 continue
             get = record.get
             time = get("eventTime")
-            if type(time) is not str or len(time) < 19:
+            if type(time) is not str or not time:
                 skip(SKIP_NO_TIME)
                 continue
+            if not (len(time) == 20 and time[:13] in good_hours and time[13:] in minute_seconds):
+                time = utc_text(time)  # the fast path above: a canonical time of an hour seen before
+                if time is None:
+                    skip(SKIP_BAD_TIME)
+                    continue
             if time < start or time >= end:
                 skip(SKIP_OUTSIDE_WINDOW)
                 self.outside = (min(self.outside[0], time), max(self.outside[1], time)) if self.outside else (time, time)
                 continue
+            event_id = get("eventID")
+            if type(event_id) is not str or not event_id:
+                event_id = None
+            elif event_id in ids:
+                skip(SKIP_DUPLICATE)
+                continue
             source = get("eventSource")
             if source == STS_SOURCE:
-                add_sts(record, time)
-            elif not source:
-                skip(SKIP_NO_SOURCE)
+                made = add_sts(record, time)
+            elif type(source) is not str or not source:
+                made = skip(SKIP_NO_SOURCE)
             elif source in GLOBAL_SERVICE_SOURCES:
-                skip(SKIP_GLOBAL_SERVICE)
+                made = skip(SKIP_GLOBAL_SERVICE)
             else:
-                add_activity(record)
+                made = add_activity(record)
+            if event_id is not None:
+                ids[event_id] = made  # what it counted, in case a later batch has it again
 
-    def _add_activity(self, record: dict[str, Any]) -> None:
-        identity = record.get("userIdentity") or {}
+    def _add_activity(self, record: dict[str, Any]) -> tuple:
+        identity = record.get("userIdentity")
+        if type(identity) is not dict:
+            identity = {}
         principal, kind = principal_of(identity, None)
-        if kind == "AWSService" or (not principal and identity.get("invokedBy")):
-            self._skip(SKIP_SERVICE_ACTIVITY)
-            return
-        account = identity.get("accountId") or record.get("recipientAccountId") or ""
+        if kind == "AWSService" or (not principal and _str(identity.get("invokedBy"))):
+            return self._skip(SKIP_SERVICE_ACTIVITY)
+        account, region = identity.get("accountId"), record.get("awsRegion")
+        if type(account) is not str or not account:
+            account = _str(record.get("recipientAccountId"))
+        region = region if type(region) is str else ""
         if not principal or (self.accounts and account not in self.accounts):
-            self._skip(SKIP_NO_PRINCIPAL if not principal else SKIP_ACCOUNT)
-            return
-        key = (account, principal, record.get("awsRegion") or "")
+            return self._skip(SKIP_NO_PRINCIPAL if not principal else SKIP_ACCOUNT)
+        key = (account, principal, region)
         calls = self.activity.get(key)
         self.activity[key if calls else self._shared(key)] = (calls or 0) + 1
+        return (COUNTED_ACTIVITY, key)
 
-    def _add_sts(self, record: dict[str, Any], time: str) -> None:
-        host = (record.get("tlsDetails") or {}).get("clientProvidedHostHeader") or ""
-        identity = record.get("userIdentity") or {}
+    def _add_sts(self, record: dict[str, Any], time: str) -> tuple:
+        get = record.get
+        identity = get("userIdentity")
+        if type(identity) is not dict:
+            identity = {}
+        source_ip, agent, region, name, recipient, error, shared = _texts(get, _STS_FIELDS)
+        invoked_by = identity.get("invokedBy")
+        if (source_ip == "AWS Internal" or source_ip.endswith(".amazonaws.com") or agent.startswith("aws-internal/")
+                or identity.get("type") == "AWSService" or (invoked_by and type(invoked_by) is str)):
+            return self._skip(SKIP_SERVICE)  # AWS acting for you: never a caller
+        host = _str(_dict(get("tlsDetails")).get("clientProvidedHostHeader"))
         if not host:
-            service = (identity.get("type") == "AWSService" or identity.get("invokedBy")
-                       or str(record.get("sourceIPAddress", "")).endswith(".amazonaws.com"))
-            self._skip(SKIP_SERVICE if service else SKIP_NO_HOST)
-            return
-        request = record.get("requestParameters")
-        principal, kind = principal_of(identity, request)
-        account = identity.get("accountId") or account_of_arn(principal) or record.get("recipientAccountId") or ""
+            return self._skip(SKIP_NO_HOST)
+        principal, kind = principal_of(identity, get("requestParameters"))
+        account = _str(identity.get("accountId")) or account_of_arn(principal) or recipient
         if self.accounts and account not in self.accounts:
-            self._skip(SKIP_ACCOUNT)
-            return
-        extra = record.get("additionalEventData")
-        details = extra.get("RequestDetails") if type(extra) is dict else None
-        details = details if type(details) is dict else {}
-        endpoint = endpoint_of(details.get("endpointType"), host)
-        serving = details.get("awsServingRegion") or ""
-        region = record.get("awsRegion") or ""
-        agent = record.get("userAgent") or ""
-        key = (account, principal, kind, agent, record.get("sourceIPAddress") or "",
-               record.get("eventName") or "", host, endpoint, region, serving, time[:16])
-        bucket_region = region if endpoint == "regional" else (serving or GLOBAL_ENDPOINT_REGION)
-        second = (account, principal, agent, endpoint, bucket_region, time[:19])
-        failed = 1 if record.get("errorCode") else 0
-        shared = record.get("sharedEventID")
+            return self._skip(SKIP_ACCOUNT)
+        details = _dict(_dict(get("additionalEventData")).get("RequestDetails"))
+        endpoint_type, serving = _texts(details.get, ("endpointType", "awsServingRegion"))
+        endpoint = endpoint_of(endpoint_type, host)
+        key = (account, principal, kind, agent, source_ip, name, host, endpoint, region, serving, time[:16])
+        second = second_of(key, time[:19])
+        failed = 1 if error else 0
         if shared:
-            if (record.get("recipientAccountId") or account) != account:
+            if (recipient or account) != account:
                 self.twins[shared] = (key, second, failed, time)
-                return
+                return (COUNTED_TWIN, None)
             self.caller_copies.add(shared)
-        self._count(key, second, failed, time)
+        entry = self._count(key, second, failed, time)
+        return (COUNTED_STS_FAILED if failed else COUNTED_STS, (entry, second[-1]))
 
-    def _count(self, key: tuple, second: tuple, failed: int, time: str) -> None:
+    def _count(self, key: tuple, second: tuple, failed: int, time: str) -> list:
+        """Count one STS call; its ``sts`` entry."""
         entry = self.sts.get(key)
         if entry is None:
-            self.sts[(*self._shared(key[:-1]), key[-1])] = [1, failed, time, time]
+            entry = self.sts[(*self._shared(key[:-1]), key[-1])] = [1, failed, time, time]
         else:
             entry[0] += 1
             entry[1] += failed
@@ -190,14 +331,41 @@ class Aggregator:
             self.seconds[(*self._shared(second[:-1]), second[-1])] = 1
         else:
             self.seconds[second] = calls + 1
+        return entry
 
     def _shared(self, key: tuple) -> tuple:
         """``key`` made of the single stored copy of each string."""
         names = self.names
         return tuple([names.setdefault(part, part) for part in key])
 
+    def seal(self) -> None:
+        """End a batch: its event ids become compact arrays (hash, what, where) for ``merge``."""
+        sts = {id(entry): index for index, entry in enumerate(self.sts.values())}
+        activity = {key: index for index, key in enumerate(self.activity)}
+        reasons = {reason: index for index, reason in enumerate(JUDGED_SKIPS)}
+        kinds, refs, seconds = [], [], []
+        for kind, where in self._ids.values():
+            kinds.append(kind)
+            if kind == COUNTED_SKIP:
+                refs.append(reasons.get(where, -1))
+            elif kind == COUNTED_ACTIVITY:
+                refs.append(activity[where])
+            elif kind == COUNTED_TWIN:
+                refs.append(-1)
+            else:
+                refs.append(sts[id(where[0])])
+                seconds.append(where[1])
+                continue
+            seconds.append("NaT")
+        self.event_ids = hash_ids(list(self._ids))
+        self.event_kinds = np.array(kinds, dtype=np.uint8)
+        self.event_refs = np.array(refs, dtype=np.int32)
+        self.event_seconds = np.array(seconds, dtype="datetime64[s]").view(np.int64)
+        self._ids = {}
+
     def merge(self, other: "Aggregator") -> None:
-        """Fold another partial aggregator (of other files) into this one."""
+        """Fold another sealed partial aggregator (of later files) into this one; its events
+        whose eventID an earlier partial already counted are taken out again (duplicates)."""
         self.events += other.events
         for key, (calls, errors, first, last) in other.sts.items():
             entry = self.sts.get(key)
@@ -217,6 +385,39 @@ class Aggregator:
             self.outside = (min(s[0] for s in spans), max(s[1] for s in spans))
         self.caller_copies |= other.caller_copies
         self.twins.update(other.twins)
+        if self._seen is None:
+            self._seen = SeenIds()
+        repeated = np.flatnonzero(self._seen.add(other.event_ids))
+        if len(repeated):
+            self._forget(other, repeated)
+
+    def _forget(self, other: "Aggregator", rows: np.ndarray) -> None:
+        """Take out what the events ``rows`` of ``other`` (already merged) contributed, and count
+        them as duplicates. A duplicate has the same fields as the copy kept, so the times of
+        ``first_seen``/``last_seen`` stay right."""
+        sts = list(other.sts)
+        activity = list(other.activity)
+        for row in rows.tolist():
+            kind, where = int(other.event_kinds[row]), int(other.event_refs[row])
+            if kind == COUNTED_SKIP and where >= 0:
+                _take(self.skipped, JUDGED_SKIPS[where], 1)
+            elif kind == COUNTED_ACTIVITY:
+                _take(self.activity, activity[where], 1)
+            elif kind in (COUNTED_STS, COUNTED_STS_FAILED):
+                key = sts[where]
+                entry = self.sts[key]
+                entry[0] -= 1
+                entry[1] -= kind == COUNTED_STS_FAILED
+                if not entry[0]:
+                    del self.sts[key]
+                second = str(other.event_seconds[row].astype("datetime64[s]"))
+                _take(self.seconds, second_of(key, second), 1)
+            self._skip(SKIP_DUPLICATE)
+
+    @property
+    def ids_bytes(self) -> int:
+        """Bytes held for finding duplicates across batches."""
+        return self._seen.nbytes if self._seen else 0
 
     def settle_twins(self) -> None:
         """Count resource-account copies whose caller-account copy never arrived; drop the rest."""
@@ -226,3 +427,12 @@ class Aggregator:
             else:
                 self._count(key, second, failed, time)
         self.twins.clear()
+
+
+def _take(counts: dict, key: Any, amount: int) -> None:
+    """Subtract ``amount`` from ``counts[key]``, dropping the key at zero."""
+    left = counts[key] - amount
+    if left:
+        counts[key] = left
+    else:
+        del counts[key]

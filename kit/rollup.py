@@ -22,6 +22,9 @@ ACTIVITY_COLUMNS = ("account_id", "principal_arn", "region", "calls")
 SECOND_KEYS = ("account_id", "principal_arn", "user_agent", "bucket", "bucket_region", "second")
 SECOND_COLUMNS = SECOND_KEYS + ("calls",)
 
+DUPLICATE_REASON = "duplicate event (same eventID delivered again)"
+"""The skip reason of an event whose eventID was already counted (``kit.events.SKIP_DUPLICATE``)."""
+
 _TIME_COLUMNS = ("minute", "first_seen", "last_seen", "second")
 _INT_COLUMNS = ("calls", "errors")
 
@@ -57,6 +60,7 @@ class ReadReport:
             "invalid_files": dict(sorted(self.invalid_files.items())),
             "events_read": self.events_read,
             "events_skipped": dict(sorted(self.skipped.items())),
+            "duplicates_dropped": self.skipped.get(DUPLICATE_REASON, 0),
             "notes": self.notes,
             "engine": self.engine_stats,
         }

@@ -62,3 +62,8 @@ def write_trail(path: Path, records: list[Any]) -> Path:
     data = json.dumps({"Records": records}).encode()
     path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
     return path
+
+
+def repeated(record: dict[str, Any], times: int) -> list[dict[str, Any]]:
+    """``times`` distinct events like ``record`` (each its own eventID: not duplicates)."""
+    return [{**record, "eventID": f"{record.get('eventID', 'event')}-{copy}"} for copy in range(times)]

@@ -32,6 +32,15 @@ def test_rollup_equals_the_local_engine(athena_rollup, local_rollup):
     assert calls.count("StartQueryExecution") == 4 and calls.count("GetQueryResults") >= 16
 
 
+def test_result_cells_are_read_by_column_name(athena):
+    service, url = athena
+    sql = "SELECT eventid, NULL AS nothing, eventtime FROM cloudtrail.cloudtrail_logs ORDER BY eventid LIMIT 2"
+    query_id, rows, _ = aws.run(AthenaRunner(athena_params(url)), sql)
+    assert [list(row) for row in rows] == [["eventid", "nothing", "eventtime"]] * 2
+    times, nothing, ids = aws.columns_of(rows, ("eventtime", "nothing", "eventid"), "athena", query_id)
+    assert nothing == [None, None] and ids == sorted(ids) and all(time.startswith("20") for time in times)
+
+
 def test_plan_csv_equals_the_samples_plan(athena, samples_plan, tmp_path, capsys):
     service, url = athena
     assert main(plan_argv("athena", url, tmp_path)) == 0, capsys.readouterr().err
@@ -44,7 +53,7 @@ def test_the_query_bounds_the_partitions_for_pruning(athena):
     runner = AthenaRunner(athena_params(url))
     _, rows, _ = aws.run(runner, 'SELECT count(*) AS n FROM "cloudtrail"."cloudtrail_logs" '
                                  "WHERE \"timestamp\" BETWEEN '2025/03/01' AND '2025/03/02'")
-    assert 0 < int(rows[0][0]) < 1000
+    assert 0 < int(rows[0]["n"]) < 1000
 
 
 @pytest.mark.parametrize("faults, message", [
@@ -100,6 +109,6 @@ def test_request_shapes_match_the_service_model(aws_env):
         stub.add_response("stop_query_execution", {}, {"QueryExecutionId": QID})
         assert runner.start("SELECT 1") == QID
         assert runner.status(QID) == aws.Status("SUCCEEDED", "", 7)
-        assert list(runner.pages(QID)) == [[["1"]], [[None]]]
+        assert list(runner.pages(QID)) == [[{"a": "1"}], [{"a": None}]]
         runner.cancel(QID)
         stub.assert_no_pending_responses()

@@ -44,8 +44,19 @@ def test_rollup_equals_the_local_engine(lake_rollup, local_rollup):
 def test_results_come_in_pages_of_at_most_1000_rows(lake):
     service, url = lake
     _, rows, _ = small(LakeRunner(lake_params(url)), 2500)
-    assert len(rows) == 2500 and len({row[0] for row in rows}) == 2500
+    assert len(rows) == 2500 and len({row["eventid"] for row in rows}) == 2500
     assert service.calls.count("GetQueryResults") == 3
+
+
+def test_result_cells_are_read_by_column_name(lake):
+    service, url = lake
+    sql = f"SELECT eventid, NULL AS nothing, eventtime FROM {STORE_ID} ORDER BY eventid LIMIT 2"
+    query_id, rows, _ = aws.run(LakeRunner(lake_params(url)), sql)
+    assert all(set(row) == {"eventid", "eventtime"} for row in rows)  # Lake leaves null cells out
+    times, nothing, ids = aws.columns_of(rows, ("eventtime", "nothing", "eventid"), "lake", query_id)
+    assert nothing == [None, None] and ids == sorted(ids) and all(time.startswith("20") for time in times)
+    with pytest.raises(QueryError, match="no column calls"):
+        aws.columns_of(rows, ("eventid", "calls"), "lake", query_id)
 
 
 def test_a_query_reports_queued_then_running_then_finished(lake):
@@ -153,7 +164,7 @@ def test_request_shapes_match_the_service_model(aws_env):
         stub.add_response("cancel_query", {"QueryId": QID, "QueryStatus": "CANCELLED"}, {"QueryId": QID, **owner})
         assert runner.start("SELECT 1") == QID
         assert runner.status(QID) == aws.Status("FINISHED", "", 5)
-        assert list(runner.pages(QID)) == [[["1", "x"]], [["2", "y"]]]
+        assert list(runner.pages(QID)) == [[{"a": "1", "b": "x"}], [{"a": "2", "b": "y"}]]
         runner.cancel(QID)
         stub.assert_no_pending_responses()
 
@@ -179,8 +190,8 @@ def test_the_verification_query_runs_and_counts_a_callers_calls(lake):
     arn = "arn:aws:iam::111122223333:role/payments-api"
     params = lake_params(url, accounts="111122223333")
     _, rows, _ = aws.run(LakeRunner(params), render_verification(params, [arn, "arn:aws:iam::111122223333:user/nobody"]))
-    counts = {row[2]: int(row[3]) for row in rows}
+    counts = {row["endpoint"]: int(row["calls"]) for row in rows}
     rollup = collect(params)
     calls = rollup.sts_calls[rollup.sts_calls.principal_arn == arn].groupby("endpoint").calls.sum().to_dict()
     assert counts == calls and counts["global"] > 0
-    assert {row[1] for row in rows} == {arn}
+    assert {row["principal_arn"] for row in rows} == {arn}

@@ -45,11 +45,12 @@ def test_queries_select_only_needed_columns_and_bound_the_window(source):
         raw = parsed(sql).find(exp.CTE).this
         assert not list(raw.find_all(exp.Star)) and "eventjson" not in sql
         assert sql.count(f"FROM {'' if source == 'athena' else STORE_ID}") >= 1
+        assert "event_time >= '2025-03-01T00:00:00Z' AND event_time < '2025-09-01T00:00:00Z'" in sql
         if source == "lake":
             assert "eventtime >= TIMESTAMP '2025-03-01 00:00:00' AND eventtime < TIMESTAMP '2025-09-01 00:00:00'" in sql
             assert "account IN ('111122223333', '222233334444')" in sql
         else:
-            assert "eventtime >= '2025-03-01T00:00:00Z' AND eventtime < '2025-09-01T00:00:00Z'" in sql
+            assert "WHERE eventtime <> ''" in sql and "try(from_iso8601_timestamp(eventtime)) AT TIME ZONE 'UTC'" in sql
             assert "\"timestamp\" BETWEEN '2025/02/28' AND '2025/09/02'" in sql
 
 
@@ -57,7 +58,7 @@ def test_the_skip_query_uses_the_reason_strings_of_kit_events():
     from kit import events
     sql = render("skips", PARAMS["lake"])
     for name in ("SKIP_SERVICE", "SKIP_NO_HOST", "SKIP_TWIN", "SKIP_GLOBAL_SERVICE", "SKIP_NO_PRINCIPAL",
-                 "SKIP_ACCOUNT", "SKIP_SERVICE_ACTIVITY", "SKIP_NO_SOURCE"):
+                 "SKIP_ACCOUNT", "SKIP_SERVICE_ACTIVITY", "SKIP_NO_SOURCE", "SKIP_DUPLICATE", "SKIP_BAD_TIME"):
         assert string(getattr(events, name)) in sql
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from builders import activity, role_session, sts, user, write_trail
+from builders import activity, repeated, role_session, sts, user, write_trail
 from kit.events import SKIP_NO_HOST, SKIP_SERVICE, SKIP_TWIN, endpoint_of
 from kit.params import validate
 from kit.plan import make_plan
@@ -136,9 +136,9 @@ def test_quota_projection_is_second_by_second(tmp_path):
     records = []
     for second, (moving, staying) in enumerate([(300, 100), (50, 400), (0, 10)]):
         time = f"2025-07-01T10:00:0{second}Z"
-        records += [sts(mover, time, endpoint_type="global", serving="eu-west-1")] * moving
-        records += [sts(resident, time, "sts.eu-west-1.amazonaws.com", endpoint_type="regional",
-                        region="eu-west-1")] * staying
+        records += repeated(sts(mover, time, endpoint_type="global", serving="eu-west-1"), moving)
+        records += repeated(sts(resident, time, "sts.eu-west-1.amazonaws.com", endpoint_type="regional",
+                                 region="eu-west-1"), staying)
     plan = plan_of(tmp_path, records, quota=500)
     quota = plan.quota.set_index(["region", "bucket"])
     regional, glob = quota.loc[("eu-west-1", "regional")], quota.loc[("eu-west-1", "global")]
@@ -150,7 +150,7 @@ def test_quota_projection_is_second_by_second(tmp_path):
 
 
 def test_callers_that_cannot_move_stay_in_the_global_bucket(tmp_path):
-    plan = plan_of(tmp_path, [sts(user(A, "nowhere"), T + "1Z", endpoint_type="global", serving="us-east-1")] * 3)
+    plan = plan_of(tmp_path, repeated(sts(user(A, "nowhere"), T + "1Z", endpoint_type="global", serving="us-east-1"), 3))
     glob = plan.quota.set_index(["region", "bucket"]).loc[("us-east-1", "global")]
     assert (glob.peak_rps_now, glob.projected_peak_rps) == (3, 3)
 
@@ -162,8 +162,8 @@ def test_accounts_filter_keeps_only_selected_callers(tmp_path):
 
 def test_raised_quotas_apply_to_their_bucket_only(tmp_path):
     mover, resident = role_session(A, "mover"), role_session(A, "resident")
-    records = [sts(mover, T + "1Z", endpoint_type="global", serving="eu-west-1")] * 300
-    records += [sts(resident, T + "1Z", "sts.eu-west-1.amazonaws.com", endpoint_type="regional", region="eu-west-1")] * 300
+    records = repeated(sts(mover, T + "1Z", endpoint_type="global", serving="eu-west-1"), 300)
+    records += repeated(sts(resident, T + "1Z", "sts.eu-west-1.amazonaws.com", endpoint_type="regional", region="eu-west-1"), 300)
     plan = plan_of(tmp_path, records, quota_overrides=f"{A}/eu-west-1=1000")
     regional = plan.quota.set_index(["region", "bucket"]).loc[("eu-west-1", "regional")]
     assert (regional.quota, regional.projected_peak_rps, regional.at_risk) == (1000, 600, False)

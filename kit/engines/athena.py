@@ -44,15 +44,19 @@ class AthenaRunner:
         scanned = execution.get("Statistics", {}).get("DataScannedInBytes", 0)
         return Status(status["State"], status.get("StateChangeReason", ""), scanned)
 
-    def pages(self, query_id: str) -> Iterator[list[list[Any]]]:
+    def pages(self, query_id: str) -> Iterator[list[dict[str, Any]]]:
+        """Rows as {column: value}, named by the result's column metadata (else its header row)."""
         request: dict[str, Any] = {"QueryExecutionId": query_id, "MaxResults": PAGE_SIZE}
-        first = True
+        names: list[str] = []
         while True:
             with calling("athena:GetQueryResults"):
                 answer = self.client.get_query_results(**request)
             rows = [[cell.get("VarCharValue") for cell in row["Data"]] for row in answer["ResultSet"]["Rows"]]
-            yield rows[1:] if first else rows  # the first row of the first page is the header
-            first = False
+            if not names:
+                columns = answer["ResultSet"].get("ResultSetMetadata", {}).get("ColumnInfo", [])
+                names = [column["Name"] for column in columns] or [str(name) for name in rows[0]]
+                rows = rows[1:]  # the first row of the first page is the header
+            yield [dict(zip(names, row)) for row in rows]
             if not answer.get("NextToken"):
                 return
             request["NextToken"] = answer["NextToken"]

@@ -29,6 +29,8 @@ POLL_FIRST, POLL_MAX = 0.2, 5.0
 COLUMNS = {"sts_calls": STS_CALL_COLUMNS, "activity": ACTIVITY_COLUMNS, "seconds": SECOND_COLUMNS,
            "skips": ("reason", "events")}
 COUNTED = ("sts", "activity")
+_NEVER_NULL = frozenset(("calls", "events", "reason", "account_id"))
+"""Result columns every row has (the others may be null, and Lake then leaves their cell out)."""
 sleep = time.sleep
 """The pause between polls (tests replace it)."""
 
@@ -65,7 +67,7 @@ class Runner(Protocol):
 
     def status(self, query_id: str) -> Status: ...
 
-    def pages(self, query_id: str) -> Iterator[list[list[str | None]]]: ...
+    def pages(self, query_id: str) -> Iterator[list[dict[str, str | None]]]: ...
 
     def cancel(self, query_id: str) -> None: ...
 
@@ -99,7 +101,7 @@ def calling(permission: str) -> Iterator[None]:
         raise AwsError(f"{permission.split(':')[1]} failed: {error}") from None
 
 
-def run(runner: Runner, sql: str) -> tuple[str, list[list[str | None]], int]:
+def run(runner: Runner, sql: str) -> tuple[str, list[dict[str, str | None]], int]:
     """Start ``sql``, wait for it, read every page: (query id, rows, bytes scanned).
 
     Ctrl-C (``KeyboardInterrupt``) while it runs cancels the query, then re-raises.
@@ -121,6 +123,20 @@ def run(runner: Runner, sql: str) -> tuple[str, list[list[str | None]], int]:
     return query_id, rows, status.scanned
 
 
+def columns_of(rows: list[dict[str, str | None]], columns: tuple[str, ...], engine: str,
+               query_id: str) -> list[list[str | None]]:
+    """The values of each of ``columns``, read by name (a missing cell is null); a ``QueryError``
+    when the result has rows but none of them names one of ``columns``."""
+    if not rows:
+        return []
+    named = set().union(*rows)
+    missing = [column for column in columns if column not in named and column in _NEVER_NULL]
+    if missing:
+        raise QueryError(engine, query_id, "with an unexpected result",
+                         f"no column {', '.join(missing)} in the result (columns: {', '.join(sorted(named))})")
+    return [[row.get(column) for row in rows] for column in columns]
+
+
 def run_queries(runner: Runner, params: Params, price_per_byte: float, price_note: str,
                 minimum_bytes: int = 0) -> Rollup:
     """Run every rollup query; the rollup and a report with skips, bytes scanned and estimated cost.
@@ -131,7 +147,7 @@ def run_queries(runner: Runner, params: Params, price_per_byte: float, price_not
     stats: dict[str, dict] = {}
     for name, sql in statements.items():
         query_id, rows, scanned = run(runner, sql)
-        tables[name] = frame(list(zip(*rows)), COLUMNS[name])
+        tables[name] = frame(columns_of(rows, COLUMNS[name], runner.engine, query_id), COLUMNS[name])
         stats[name] = {"query_id": query_id, "bytes_scanned": scanned}
     billed = sum(max(item["bytes_scanned"], minimum_bytes) for item in stats.values())
     report = ReadReport(sources=[f"{runner.engine} {runner.source}"])

@@ -37,12 +37,14 @@ class LakeRunner:
         scanned = answer.get("QueryStatistics", {}).get("BytesScanned", 0)
         return Status(answer["QueryStatus"], answer.get("ErrorMessage", ""), scanned)
 
-    def pages(self, query_id: str) -> Iterator[list[list[Any]]]:
+    def pages(self, query_id: str) -> Iterator[list[dict[str, Any]]]:
+        """Rows as {column: value}: each Lake cell is a one-entry map, and null cells are left out."""
         request: dict[str, Any] = {"QueryId": query_id, "MaxQueryResults": PAGE_SIZE, **self.owner}
         while True:
             with calling("cloudtrail:GetQueryResults"):
                 answer = self.client.get_query_results(**request)
-            yield [[value for cell in row for value in cell.values()] for row in answer.get("QueryResultRows", [])]
+            yield [{name: value for cell in row for name, value in cell.items()}
+                   for row in answer.get("QueryResultRows", [])]
             if not answer.get("NextToken"):
                 return
             request["NextToken"] = answer["NextToken"]

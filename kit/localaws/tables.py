@@ -4,7 +4,10 @@ Lake: ``useridentity``/``tlsdetails`` structs, ``requestparameters``/``additiona
 MAP(VARCHAR, VARCHAR) whose nested objects are JSON text, ``eventtime`` a TIMESTAMP.
 Athena (the standard CloudTrail table): the same structs, those two columns as JSON strings,
 ``eventtime`` a string, plus the partition columns ``account``, ``region`` and ``timestamp``.
-Records a service would not ingest (not an object, no eventTime) are left out.
+Records a service would not ingest (not an object, no eventTime; for Lake also a time that
+names no instant) are left out. A field of an unexpected type (``tlsDetails`` a string,
+``awsRegion`` a list, ``accountId`` an object...) is stored as NULL, as ``kit.events`` reads it;
+Lake's ``eventtime`` holds the time normalized to UTC, Athena's the text of the trail file.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from typing import Any, Iterator
 import duckdb
 import orjson
 
+from kit.events import utc_text
 from kit.trailfiles import InvalidTrailFile, delivery_date, discover, read_records
 
 _ISSUER = "STRUCT(type VARCHAR, principalid VARCHAR, arn VARCHAR, accountid VARCHAR, username VARCHAR)"
@@ -30,43 +34,69 @@ _ALL_TIME = (datetime(1970, 1, 1, tzinfo=timezone.utc), datetime(2100, 1, 1, tzi
 _FOLDER = re.compile(r"[/\\](\d{12})[/\\]CloudTrail[/\\]([a-z0-9-]+)[/\\]")
 
 
-def _lower_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key.lower(): _lower_keys(item) for key, item in value.items()}
-    return value
+_IDENTITY_FIELDS = ("type", "principalid", "arn", "accountid", "accesskeyid", "username", "invokedby",
+                    "identityprovider")
+_ISSUER_FIELDS = ("type", "principalid", "arn", "accountid", "username")
+_TLS_FIELDS = ("tlsversion", "ciphersuite", "clientprovidedhostheader")
+
+
+def _struct(value: Any, fields: tuple[str, ...]) -> dict[str, Any] | None:
+    """An object as a struct of string ``fields`` (keys matched without case; other types NULL)."""
+    if not isinstance(value, dict):
+        return None
+    lowered = {key.lower(): item for key, item in value.items() if isinstance(key, str)}
+    return {name: lowered.get(name) if isinstance(lowered.get(name), str) else None for name in fields}
+
+
+def _identity(value: Any) -> dict[str, Any] | None:
+    """``userIdentity`` as the table's struct."""
+    identity = _struct(value, _IDENTITY_FIELDS)
+    if identity is not None:
+        context = next((item for key, item in value.items() if key.lower() == "sessioncontext"), None)
+        issuer = next((item for key, item in context.items() if key.lower() == "sessionissuer"), None) \
+            if isinstance(context, dict) else None
+        identity["sessioncontext"] = {"sessionissuer": _struct(issuer, _ISSUER_FIELDS)} \
+            if isinstance(context, dict) else None
+    return identity
 
 
 def _text_map(value: Any) -> dict[str, str] | None:
-    """A JSON object as map<string,string>: nested values become JSON text, as in Lake."""
+    """A JSON object as map<string,string>: nested objects and lists become JSON text, as in Lake;
+    other values (numbers, true, null) are left out."""
     if not isinstance(value, dict):
         return None
-    return {key: item if isinstance(item, str) else orjson.dumps(item).decode() for key, item in value.items()}
+    return {key: item if isinstance(item, str) else orjson.dumps(item).decode() for key, item in value.items()
+            if isinstance(item, (str, dict, list))}
 
 
-def _records(root: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(path, record) for every event with an eventTime in the readable trail files under ``root``."""
+def _records(root: Path, lake: bool) -> Iterator[tuple[str, dict[str, Any], str]]:
+    """(path, record, eventtime) for every event with an eventTime in the readable trail files under
+    ``root``; for Lake only those whose time parses, normalized to UTC."""
     for trail_file in discover(root, *_ALL_TIME).files:
         try:
             records = read_records(trail_file.path)
         except (InvalidTrailFile, OSError):
             continue
         for record in records:
-            if isinstance(record, dict) and isinstance(record.get("eventTime"), str) and len(record["eventTime"]) >= 19:
-                yield trail_file.path, record
+            time = record.get("eventTime") if isinstance(record, dict) else None
+            if isinstance(time, str) and time:
+                time = utc_text(time) if lake else time
+                if time is not None:
+                    yield trail_file.path, record, time
 
 
-def _row(path: str, record: dict[str, Any], json_columns: bool) -> dict[str, Any]:
-    row = {name: None for name in _FLAT}
+def _row(path: str, record: dict[str, Any], time: str, json_columns: bool) -> dict[str, Any]:
+    row: dict[str, Any] = {name: None for name in _FLAT}
     for key, value in record.items():
-        if key.lower() in row and value is not None:
-            row[key.lower()] = str(value)
-    row["eventtime"] = record["eventTime"]
-    row["useridentity"] = _lower_keys(record.get("userIdentity"))
-    row["tlsdetails"] = _lower_keys(record.get("tlsDetails"))
+        if key.lower() in row and isinstance(value, str):
+            row[key.lower()] = value
+    row["eventtime"] = time
+    row["useridentity"] = _identity(record.get("userIdentity"))
+    row["tlsdetails"] = _struct(record.get("tlsDetails"), _TLS_FIELDS)
     for key in ("requestParameters", "additionalEventData"):
         value = record.get(key)
         if json_columns:
-            row[key.lower()] = None if value is None else orjson.dumps(value).decode()
+            row[key.lower()] = orjson.dumps(value).decode() if isinstance(value, dict) else None
         else:
             row[key.lower()] = _text_map(value)
     if json_columns:
@@ -87,8 +117,8 @@ def load(connection: duckdb.DuckDBPyConnection, root: Path, table: str, athena: 
         columns.update(account="VARCHAR", region="VARCHAR", timestamp="VARCHAR")
     size = 0
     with tempfile.NamedTemporaryFile(suffix=".ndjson") as handle:
-        for path, record in _records(root):
-            line = orjson.dumps(_row(path, record, athena)) + b"\n"
+        for path, record, time in _records(root, lake=not athena):
+            line = orjson.dumps(_row(path, record, time, athena)) + b"\n"
             size += len(line)
             handle.write(line)
         handle.flush()

@@ -92,15 +92,23 @@ class Dialect:
     """How one engine family reads the time and the nested fields; everything else is shared."""
 
     fields: dict[str, str]
-    """SQL expressions for the placeholders {event_time}, {time_text}, {endpoint_type}, ..."""
+    """SQL expressions for the placeholders {time_text}, {endpoint_type}, ...; {time_text} is the
+    event time as UTC text 'YYYY-MM-DDTHH:MM:SSZ', NULL when it cannot be parsed."""
+    prefilter: str
+    """The first WHERE condition over the store, with ``{start}``/``{end}`` for ``time`` literals."""
     time_literal: str
-    """strftime pattern of a literal comparable with {event_time}."""
+    """strftime pattern of a literal comparable with the store's ``eventtime``."""
     partitioned: bool
     """True when the table has the "timestamp" (yyyy/MM/dd delivery day) partition to prune."""
 
     def time(self, value: datetime) -> Sql:
-        """A literal comparable with ``{event_time}``."""
+        """A literal comparable with the store's ``eventtime``."""
         return Sql(_utc(value).strftime(self.time_literal))
+
+    def window(self, start: datetime, end: datetime) -> Sql:
+        """The condition that reads the store's events of the window (and, where the store keeps
+        times as text, those whose time must be parsed first)."""
+        return Sql(self.prefilter.format(start=self.time(start), end=self.time(end)))
 
     def partition_filter(self, start: datetime, end: datetime) -> Sql:
         """The day partitions that may hold the window's events (delivery may lag a day), if any."""
@@ -110,25 +118,33 @@ class Dialect:
         return Sql(f"\n    AND \"timestamp\" BETWEEN '{first:%Y/%m/%d}' AND '{last:%Y/%m/%d}'")
 
 
+def text_time(value: datetime) -> Sql:
+    """A 'YYYY-MM-DDTHH:MM:SSZ' literal, comparable with ``{time_text}``."""
+    return Sql(_utc(value).strftime("'%Y-%m-%dT%H:%M:%SZ'"))
+
+
+_PARSED_TIME = (f"CASE WHEN regexp_like(eventtime, '{events.TIME_PATTERN}') THEN date_format("
+                "try(from_iso8601_timestamp(eventtime)) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%i:%sZ') END")
+"""Athena's text eventTime as UTC text: the forms kit.events.utc_text accepts, offsets applied."""
+
 DIALECTS = {
     "lake": Dialect({
-        "event_time": "eventtime",
         "time_text": "date_format(eventtime, '%Y-%m-%dT%H:%i:%sZ')",
         "endpoint_type": "json_extract_scalar(element_at(additionaleventdata, 'RequestDetails'), '$.endpointType')",
         "serving_region": "json_extract_scalar(element_at(additionaleventdata, 'RequestDetails'), "
                           "'$.awsServingRegion')",
         "role_arn": "element_at(requestparameters, 'roleArn')",
-    }, "TIMESTAMP '%Y-%m-%d %H:%M:%S'", partitioned=False),
+    }, "eventtime >= {start} AND eventtime < {end}", "TIMESTAMP '%Y-%m-%d %H:%M:%S'", partitioned=False),
     "athena": Dialect({
-        "event_time": "eventtime",
-        "time_text": "eventtime",
+        "time_text": _PARSED_TIME,
         "endpoint_type": "json_extract_scalar(additionaleventdata, '$.RequestDetails.endpointType')",
         "serving_region": "json_extract_scalar(additionaleventdata, '$.RequestDetails.awsServingRegion')",
         "role_arn": "json_extract_scalar(requestparameters, '$.roleArn')",
-    }, "'%Y-%m-%dT%H:%M:%SZ'", partitioned=True),
+    }, "eventtime <> ''", "'%Y-%m-%dT%H:%M:%SZ'", partitioned=True),
 }
 """Lake: ``additionaleventdata``/``requestparameters`` are map<string,string> (nested objects as JSON
-text), ``eventtime`` a timestamp. Athena's CloudTrail table: JSON strings, ``eventtime`` a string."""
+text), ``eventtime`` a timestamp (UTC). Athena's CloudTrail table: JSON strings, ``eventtime`` the
+string of the trail file, parsed here (ISO 8601, offsets normalized to UTC)."""
 
 SKIP_REASONS = {name.lower(): value for name, value in vars(events).items() if name.startswith("SKIP_")}
 """``skip_service`` -> ``kit.events.SKIP_SERVICE`` and so on: the placeholders of the skip reasons."""
@@ -178,7 +194,8 @@ def values(params: Params) -> dict[str, Sql]:
     if params.start is None or params.end is None or params.end <= params.start:
         raise RenderError("the rollup queries need a time window (start before end)")
     out = {**{key: Sql(value) for key, value in dialect.fields.items()}, **{key: string(value) for key, value in SKIP_REASONS.items()}}
-    out.update(store=store(params), start=dialect.time(params.start), end=dialect.time(params.end),
+    out.update(store=store(params), start=text_time(params.start), end=text_time(params.end),
+               prefilter=dialect.window(params.start, params.end),
                partition_filter=dialect.partition_filter(params.start, params.end),
                selected=accounts_in("account", params.accounts),
                global_sources=Sql(", ".join(string(source) for source in sorted(GLOBAL_SERVICE_SOURCES))),

@@ -1,13 +1,15 @@
 -- name: _judged (fragment, included as {judged} by every rollup query)
 -- engines: lake, athena (nested fields and time read through the dialect's field expressions)
--- returns: CTEs raw -> principals -> judged (one row per event in the window with its verdict:
---          'sts', 'activity' or a kit.events skip reason) -> sts -> counted (STS calls after the
---          cross-account twin dedupe of kit.events.Aggregator.settle_twins)
--- parameters: {store}, {start}, {end}, {partition_filter}, {selected}, {sts_source}, {global_sources},
---          {global_region}, the skip reasons {skip_*} and the dialect fields {time_text},
---          {event_time}, {endpoint_type}, {serving_region}, {role_arn}
+-- returns: CTEs raw -> windowed -> principals -> accounts -> judged (one row per event of the
+--          window, or with an unparseable time, with its verdict: 'sts', 'activity' or a
+--          kit.events skip reason) -> sts -> counted (STS calls after the cross-account twin
+--          dedupe of kit.events.Aggregator.settle_twins); an eventID counts once (R1)
+-- parameters: {store}, {start}, {end}, {prefilter}, {partition_filter}, {selected}, {sts_source},
+--          {global_sources}, {global_region}, the skip reasons {skip_*} and the
+--          dialect fields {time_text}, {endpoint_type}, {serving_region}, {role_arn}
 raw AS (
   SELECT {time_text} AS event_time,
+    coalesce(eventid, '') AS event_id,
     coalesce(eventsource, '') AS source, coalesce(eventname, '') AS event_name,
     coalesce(awsregion, '') AS region, coalesce(sourceipaddress, '') AS source_ip,
     coalesce(useragent, '') AS user_agent, coalesce(errorcode, '') AS error_code,
@@ -23,23 +25,31 @@ raw AS (
     coalesce({endpoint_type}, '') AS endpoint_type,
     coalesce({serving_region}, '') AS serving_region
   FROM {store}
-  WHERE {event_time} >= {start} AND {event_time} < {end}{partition_filter}
+  WHERE {prefilter}{partition_filter}
+),
+windowed AS (
+  SELECT raw.*, row_number() OVER (PARTITION BY event_id, event_time IS NULL ORDER BY event_time) AS id_copy
+  FROM raw
+  WHERE event_time IS NULL OR (event_time >= {start} AND event_time < {end})
 ),
 principals AS (
-  SELECT raw.*, CASE
-    WHEN kind IN ('AssumedRole', 'FederatedUser') THEN coalesce(nullif(issuer_arn, ''),
+  SELECT windowed.*, CASE
+    WHEN kind IN ('AssumedRole', 'FederatedUser') THEN CASE
+      WHEN arn LIKE '%:assumed-role/aws:ec2-instance/%' THEN arn
+      ELSE coalesce(nullif(issuer_arn, ''),
       CASE WHEN regexp_like(arn, '^[^:]*:[^:]*:[^:]*:[^:]*:[^:]*:assumed-role/')
         THEN 'arn:' || regexp_extract(arn, '^[^:]*:([^:]*):', 1) || ':iam::'
           || regexp_extract(arn, '^[^:]*:[^:]*:[^:]*:[^:]*:([^:]*):', 1) || ':role/'
           || regexp_extract(arn, '^[^:]*:[^:]*:[^:]*:[^:]*:[^:]*:assumed-role/([^/]*)', 1)
-        ELSE arn END)
+        ELSE arn END) END
     WHEN kind IN ('WebIdentityUser', 'SAMLUser') THEN coalesce(nullif(CASE WHEN source = {sts_source}
       THEN role_arn ELSE '' END, ''), user_name)
     WHEN arn <> '' THEN arn
     WHEN kind = 'Root' AND identity_account <> '' THEN 'arn:aws:iam::' || identity_account || ':root'
+    WHEN principal_id LIKE 'AROA%' THEN 'principal:' || split_part(principal_id, ':', 1)
     WHEN principal_id <> '' THEN 'principal:' || principal_id
     ELSE '' END AS principal
-  FROM raw
+  FROM windowed
 ),
 accounts AS (
   SELECT principals.*, CASE WHEN source = {sts_source} THEN coalesce(nullif(identity_account, ''),
@@ -49,9 +59,12 @@ accounts AS (
 ),
 judged AS (
   SELECT accounts.*, CASE
+    WHEN event_time IS NULL THEN {skip_bad_time}
+    WHEN event_id <> '' AND id_copy > 1 THEN {skip_duplicate}
     WHEN source = {sts_source} THEN CASE
-      WHEN host = '' THEN CASE WHEN kind = 'AWSService' OR invoked_by <> '' OR source_ip LIKE '%.amazonaws.com'
-        THEN {skip_service} ELSE {skip_no_host} END
+      WHEN source_ip = 'AWS Internal' OR source_ip LIKE '%.amazonaws.com' OR user_agent LIKE 'aws-internal/%'
+        OR kind = 'AWSService' OR invoked_by <> '' THEN {skip_service}
+      WHEN host = '' THEN {skip_no_host}
       WHEN NOT ({selected}) THEN {skip_account}
       ELSE 'sts' END
     WHEN source = '' THEN {skip_no_source}
@@ -70,10 +83,11 @@ sts AS (
   FROM judged WHERE verdict = 'sts'
 ),
 caller_copies AS (SELECT DISTINCT shared_id FROM sts WHERE shared_id <> '' AND NOT twin),
-ranked AS (SELECT sts.*, row_number() OVER (PARTITION BY shared_id, twin ORDER BY event_time DESC) AS copy FROM sts),
+ranked AS (SELECT sts.*, row_number() OVER (PARTITION BY shared_id, twin ORDER BY event_time DESC) AS twin_copy
+  FROM sts),
 counted AS (
   SELECT ranked.*,
     CASE WHEN endpoint = 'regional' THEN region ELSE coalesce(nullif(serving_region, ''), {global_region}) END
       AS bucket_region
-  FROM ranked WHERE NOT twin OR (copy = 1 AND shared_id NOT IN (SELECT shared_id FROM caller_copies))
+  FROM ranked WHERE NOT twin OR (twin_copy = 1 AND shared_id NOT IN (SELECT shared_id FROM caller_copies))
 )
