@@ -6,9 +6,10 @@ Covered: ``None``, ``bool``, ``int``, ``float``, ``str``, ``bytes``, ``list``, `
 type: a new attribute of an unknown type fails loudly instead of vanishing from the cache.
 
 Primitives stand for themselves; every container is a list ``[tag, ...]``. A list of primitives is
-kept as it is (one msgpack array), and a list of equal-length tuples or lists (the rollup's keys
-and values) is stored by columns, so the common shapes cost a few C-level passes, not a Python
-call per item. ``pack``/``unpack`` frame the tree with msgpack, which builds only plain values.
+kept as it is (one msgpack array), a list of equal-length tuples or lists (the rollup's keys
+and values) is stored by columns, and a column of texts that repeat (accounts, ARNs, user agents)
+as its distinct values plus 32-bit positions: the common shapes cost a few C-level passes, not a
+Python call per item, and decoded keys share their strings as the aggregator's own do. ``pack``/``unpack`` frame the tree with msgpack, which builds only plain values.
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ import numpy as np
 _PRIMITIVES = frozenset({type(None), bool, int, float, str, bytes})
 _INT_RANGE = (-(2 ** 63), 2 ** 64)
 """What msgpack holds natively; other ints travel as text."""
+_TEXT = frozenset({str, type(None)})
+_POSITIONS = np.dtype("<u4")
 _SEQUENCES = {"l": list, "t": tuple, "s": set, "f": frozenset}
 _TAG_OF = {list: "l", tuple: "t", set: "s", frozenset: "f"}
 
@@ -43,9 +46,15 @@ def encode(value: Any) -> Any:
 
 
 def _items(values: list | tuple) -> list:
-    """The items of a sequence: as they are when all primitive, by columns when all tuples (or all
-    lists) of one length, else one tagged tree each."""
+    """The items of a sequence: texts that repeat as distinct values and positions; primitives as
+    they are; by columns when all tuples (or all lists) of one length; else one tagged tree each."""
     kinds = set(map(type, values))
+    if kinds <= _TEXT and len(values) > 1:
+        distinct = dict.fromkeys(values)
+        if 2 * len(distinct) <= len(values):
+            position = dict(zip(distinct, range(len(distinct))))
+            positions = np.fromiter(map(position.__getitem__, values), _POSITIONS, len(values))
+            return [["U", list(distinct), positions.tobytes()]]
     if kinds <= _PRIMITIVES and (int not in kinds or _ints_fit(values, kinds)):
         return values if type(values) is list else list(values)
     if len(kinds) == 1 and kinds <= {tuple, list}:
@@ -92,6 +101,8 @@ def _decoded_items(items: Any) -> list:
         raise ValueError("encoded items are not a list")
     if len(items) == 1 and type(items[0]) is list and items[0] and items[0][0] in ("T", "L"):
         return _columns(items[0])
+    if len(items) == 1 and type(items[0]) is list and items[0] and items[0][0] == "U":
+        return _repeated(items[0])
     if set(map(type, items)) <= _PRIMITIVES:
         return items
     return [decode(item) for item in items]
@@ -105,6 +116,15 @@ def _columns(tree: list) -> list:
         raise ValueError("encoded columns differ in length")
     rows = zip(*columns)
     return list(rows) if tree[0] == "T" else list(map(list, rows))
+
+
+def _repeated(tree: list) -> list:
+    if len(tree) != 3 or type(tree[1]) is not list or type(tree[2]) is not bytes or len(tree[2]) % 4:
+        raise ValueError("encoded repeated texts are malformed")
+    distinct, positions = tree[1], np.frombuffer(tree[2], _POSITIONS)
+    if not set(map(type, distinct)) <= _TEXT or (len(positions) and int(positions.max()) >= len(distinct)):
+        raise ValueError("encoded repeated texts are malformed")
+    return list(map(distinct.__getitem__, positions.tolist()))
 
 
 def _array(dtype: Any, shape: Any, data: Any) -> np.ndarray:
