@@ -18,6 +18,7 @@ the commit before the change) adds its cached and uncached plan runs for compari
 from __future__ import annotations
 
 import argparse
+import base64
 import io
 import os
 import pickle
@@ -112,7 +113,18 @@ def npz_read(data: bytes) -> Any:
 
 
 def _orjson_default(value: Any) -> Any:
+    """JSON has no bytes: base64 in an object, as any JSON format would have to."""
+    if isinstance(value, bytes):
+        return {"b64": base64.b64encode(value).decode()}
     raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def _unbase64(tree: Any) -> Any:
+    if type(tree) is dict:
+        return base64.b64decode(tree["b64"])
+    if type(tree) is list and set(map(type, tree)) & {list, dict}:
+        return [_unbase64(item) for item in tree]
+    return tree
 
 
 def candidates() -> dict[str, tuple[Callable[[Aggregator], bytes], Callable[[bytes], Any]]]:
@@ -121,7 +133,7 @@ def candidates() -> dict[str, tuple[Callable[[Aggregator], bytes], Callable[[byt
         "msgpack tagged (chosen)": (lambda a: cache.encode_entry("k", (a, 1, {})),
                                     lambda data: cache.decode_entry("k", data)),
         "orjson tagged": (lambda a: orjson.dumps(codec.encode(codec.state_of(a)), default=_orjson_default),
-                          lambda data: codec.restore(Aggregator, codec.decode(orjson.loads(data)))),
+                          lambda data: codec.restore(Aggregator, codec.decode(_unbase64(orjson.loads(data))))),
         "npz tables only (lossy)": (npz_write, npz_read),
     }
     arrow = arrow_codec()
