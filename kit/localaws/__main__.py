@@ -9,7 +9,7 @@ from kit.localaws.athena_server import DATABASE, TABLE, WORKGROUP, AthenaService
 from kit.localaws.base import Faults, make_server, url_of
 from kit.localaws.lake_server import STORE_ID, LakeService
 
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
+LOOPBACK = ("127.0.0.1", "localhost")
 """The only addresses served: the endpoints have no authentication."""
 
 
