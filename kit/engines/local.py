@@ -137,7 +137,7 @@ def aggregate(found: Discovery, params: Params) -> tuple[Aggregator, ReadReport]
     """Read every discovered file (or its cached batch) into one aggregator; report what was read."""
     window = (params.start.strftime("%Y-%m-%dT%H:%M:%SZ"), params.end.strftime("%Y-%m-%dT%H:%M:%SZ"))
     total = Aggregator(*window, params.accounts)
-    report = ReadReport(sources=[str(params.path)], files_ignored=found.ignored)
+    report = ReadReport(sources=[str(params.path)], files_ignored=found.ignored, invalid_files=dict(found.unreadable))
     if found.outside_window:
         report.notes.append(f"{found.outside_window} files in dated folders outside the window were not opened")
     use_cache = params.cache and not _cache_refused(report)
@@ -193,6 +193,10 @@ def collect(params: Params) -> Rollup:
         raise InputError(f"--path {params.path}: not a folder; give the folder that holds the trail files "
                          "(for example the AWSLogs folder copied from the trail's S3 bucket)")
     found = discover(params.path, params.start, params.end)
+    if not found.files and found.unreadable:
+        path, reason = next(iter(sorted(found.unreadable.items())))
+        raise InputError(f"no readable trail files under {params.path}: {len(found.unreadable)} folders or files "
+                         f"could not be read, for example {path}: {reason}")
     if not found.files:
         raise InputError(f"no .json or .json.gz trail files under {params.path} for the window "
                          f"{params.start:%Y-%m-%d} to {params.end:%Y-%m-%d}")
