@@ -12,13 +12,15 @@ the engine reads it, and the whole samples trail as one aggregator. Candidates:
   without pickle, strings as fixed-width unicode, ``None`` written as text: lossy, so a lower bound),
   the other attributes left out: what a table format costs at best.
 
-Figures are medians of ``--runs``; times include the file write/read. ``--old-tree`` (a checkout of
+Figures are medians of ``--runs`` with cyclic GC paused (as in the engine); times include the
+file write/read. ``--old-tree`` (a checkout of
 the commit before the change) adds its cached and uncached plan runs for comparison.
 """
 from __future__ import annotations
 
 import argparse
 import base64
+import gc
 import io
 import os
 import pickle
@@ -143,9 +145,15 @@ def candidates() -> dict[str, tuple[Callable[[Aggregator], bytes], Callable[[byt
 
 
 def timed(function: Callable[[], Any]) -> float:
-    began = time.perf_counter()
-    function()
-    return time.perf_counter() - began
+    """Seconds of one call, cyclic GC paused as the engine pauses it around cache reads and writes."""
+    gc.collect()
+    gc.disable()
+    try:
+        began = time.perf_counter()
+        function()
+        return time.perf_counter() - began
+    finally:
+        gc.enable()
 
 
 def measure_formats(aggregator: Aggregator, runs: int, folder: Path) -> list[tuple[str, float, float, int]]:
@@ -161,29 +169,37 @@ def measure_formats(aggregator: Aggregator, runs: int, folder: Path) -> list[tup
     return rows
 
 
-def plan_seconds(python: list[str], cached: bool, out: Path, env: dict[str, str]) -> float:
-    command = [*python, "plan", "--source", "samples", "--quiet", "--out", str(out)]
+def plan_seconds(command: list[str], cached: bool, env: dict[str, str], folder: Path) -> float:
+    """Seconds of one run, started in ``folder`` so that ``PYTHONPATH`` decides which kit runs."""
     began = time.perf_counter()
-    subprocess.run(command + ([] if cached else ["--no-cache"]), check=True, env=env, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(command + ([] if cached else ["--no-cache"]), check=True, env=env, cwd=folder,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - began
 
 
-def measure_plans(runs: int, old_tree: Path | None, folder: Path) -> list[tuple[str, float, float]]:
-    """(code, uncached median s, cached median s) of ``sts-kit plan --source samples``."""
+def measure_plans(runs: int, old_tree: Path | None, bench_trail: Path | None,
+                  folder: Path) -> list[tuple[str, str, float, float, float]]:
+    """(input, code, first run with an empty cache s, --no-cache median s, cached median s)."""
+    plan = [sys.executable, "-m", "kit", "plan", "--quiet", "--out", str(folder / "out")]
+    inputs = {"samples": ["--source", "samples"]}
+    if bench_trail:
+        inputs[bench_trail.parent.name] = ["--source", "local", "--path", str(bench_trail), "--start", WINDOW[0][:10],
+                                           "--end", WINDOW[1][:10]]
     trees = {"this branch": None, **({f"before ({old_tree.name})": old_tree} if old_tree else {})}
     rows = []
-    for label, tree in trees.items():
-        env = {**os.environ, "STS_KIT_CACHE_DIR": str(folder / f"cache-{len(rows)}")}
-        if tree:
-            env["PYTHONPATH"] = str(tree)
-        python = [sys.executable, "-m", "kit"]
-        plan_seconds(python, True, folder / "out", env)  # fills the cache
-        uncached, cached = [], []
-        for _ in range(runs):
-            uncached.append(plan_seconds(python, False, folder / "out", env))
-            cached.append(plan_seconds(python, True, folder / "out", env))
-        rows.append((label, statistics.median(uncached), statistics.median(cached)))
+    for source, arguments in inputs.items():
+        for label, tree in trees.items():
+            env = {**os.environ, "STS_KIT_CACHE_DIR": str(folder / f"cache-{len(rows)}"),
+                   "PYTHONPATH": str(tree or HERE.parent)}
+            fill = plan_seconds(plan + arguments, True, env, folder)
+            uncached, cached = [], []
+            for _ in range(runs):
+                uncached.append(plan_seconds(plan + arguments, False, env, folder))
+                cached.append(plan_seconds(plan + arguments, True, env, folder))
+            kit = subprocess.run([sys.executable, "-c", "import kit; print(kit.__file__)"], env=env, cwd=folder,
+                                 capture_output=True, text=True, check=True).stdout.strip()
+            assert kit.startswith(str(tree or HERE.parent)), f"{label} ran {kit}"
+            rows.append((source, label, fill, statistics.median(uncached), statistics.median(cached)))
     return rows
 
 
@@ -207,10 +223,14 @@ def main(argv: list[str] | None = None) -> int:
             print("| format | write ms | read ms | bytes |\n|---|---:|---:|---:|")
             for name, write, read, size in measure_formats(aggregator, args.runs, folder):
                 print(f"| {name} | {write:.1f} | {read:.1f} | {size:,} |")
-        print(f"\n`sts-kit plan --source samples`, medians of {args.plan_runs} alternating runs")
-        print("| code | --no-cache s | cached s |\n|---|---:|---:|")
-        for label, uncached, cached in measure_plans(args.plan_runs, args.old_tree, folder):
-            print(f"| {label} | {uncached:.2f} | {cached:.2f} |")
+        if not args.plan_runs:
+            return 0
+        print(f"\n`sts-kit plan`, end to end: first run (fills the cache), then medians of {args.plan_runs} "
+              "alternating --no-cache and cached runs")
+        print("| input | code | first run s | --no-cache s | cached s |\n|---|---|---:|---:|---:|")
+        trail = args.bench_trail if args.bench_trail.is_dir() else None
+        for source, label, fill, uncached, cached in measure_plans(args.plan_runs, args.old_tree, trail, folder):
+            print(f"| {source} | {label} | {fill:.2f} | {uncached:.2f} | {cached:.2f} |")
     return 0
 
 

@@ -110,7 +110,8 @@ def _entry_of(value: Any) -> Entry:
     expected = set(codec.state_of(Aggregator("", "")))
     if not isinstance(state, dict) or set(state) != expected:
         raise ValueError("aggregator attributes differ from this kit's")
-    if type(files_read) is not int or not isinstance(invalid, dict):
+    if type(files_read) is not int or not isinstance(invalid, dict) or \
+            not all(type(path) is str and type(reason) is str for path, reason in invalid.items()):
         raise ValueError("unexpected contents")
     return codec.restore(Aggregator, state), files_read, invalid
 
@@ -120,7 +121,7 @@ def load(key: str, rejected: dict[str, str]) -> Entry | None:
     ``rejected`` maps the entry's file name to the reason)."""
     path = entry_path(key)
     try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         return None
     except OSError as error:
