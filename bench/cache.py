@@ -12,7 +12,7 @@ the engine reads it, and the whole samples trail as one aggregator. Candidates:
   without pickle, strings as fixed-width unicode, ``None`` written as text: lossy, so a lower bound),
   the other attributes left out: what a table format costs at best.
 
-Figures are medians of ``--runs`` with cyclic GC paused (as in the engine); times include the
+Plan figures are medians of ``--plan-runs`` rounds; format figures are medians of ``--runs`` with cyclic GC paused (as in the engine); times include the
 file write/read. ``--old-tree`` (a checkout of
 the commit before the change) adds its cached and uncached plan runs for comparison.
 """
@@ -24,6 +24,7 @@ import gc
 import io
 import os
 import pickle
+import shutil
 import statistics
 import subprocess
 import sys
@@ -179,7 +180,7 @@ def plan_seconds(command: list[str], cached: bool, env: dict[str, str], folder: 
 
 def measure_plans(runs: int, old_tree: Path | None, bench_trail: Path | None,
                   folder: Path) -> list[tuple[str, str, float, float, float]]:
-    """(input, code, first run with an empty cache s, --no-cache median s, cached median s)."""
+    """(input, code, and medians of: a run that fills an empty cache, --no-cache, cached), in seconds."""
     plan = [sys.executable, "-m", "kit", "plan", "--quiet", "--out", str(folder / "out")]
     inputs = {"samples": ["--source", "samples"]}
     if bench_trail:
@@ -191,15 +192,17 @@ def measure_plans(runs: int, old_tree: Path | None, bench_trail: Path | None,
         for label, tree in trees.items():
             env = {**os.environ, "STS_KIT_CACHE_DIR": str(folder / f"cache-{len(rows)}"),
                    "PYTHONPATH": str(tree or HERE.parent)}
-            fill = plan_seconds(plan + arguments, True, env, folder)
-            uncached, cached = [], []
+            fills, uncached, cached = [], [], []
             for _ in range(runs):
-                uncached.append(plan_seconds(plan + arguments, False, env, folder))
+                shutil.rmtree(env["STS_KIT_CACHE_DIR"], ignore_errors=True)
+                fills.append(plan_seconds(plan + arguments, True, env, folder))
                 cached.append(plan_seconds(plan + arguments, True, env, folder))
+                uncached.append(plan_seconds(plan + arguments, False, env, folder))
             kit = subprocess.run([sys.executable, "-c", "import kit; print(kit.__file__)"], env=env, cwd=folder,
                                  capture_output=True, text=True, check=True).stdout.strip()
             assert kit.startswith(str(tree or HERE.parent)), f"{label} ran {kit}"
-            rows.append((source, label, fill, statistics.median(uncached), statistics.median(cached)))
+            rows.append((source, label, statistics.median(fills), statistics.median(uncached),
+                         statistics.median(cached)))
     return rows
 
 
@@ -225,9 +228,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"| {name} | {write:.1f} | {read:.1f} | {size:,} |")
         if not args.plan_runs:
             return 0
-        print(f"\n`sts-kit plan`, end to end: first run (fills the cache), then medians of {args.plan_runs} "
-              "alternating --no-cache and cached runs")
-        print("| input | code | first run s | --no-cache s | cached s |\n|---|---|---:|---:|---:|")
+        print(f"\n`sts-kit plan`, end to end: medians of {args.plan_runs} rounds of (empty cache: fill, then "
+              "cached, then --no-cache)")
+        print("| input | code | filling s | --no-cache s | cached s |\n|---|---|---:|---:|---:|")
         trail = args.bench_trail if args.bench_trail.is_dir() else None
         for source, label, fill, uncached, cached in measure_plans(args.plan_runs, args.old_tree, trail, folder):
             print(f"| {source} | {label} | {fill:.2f} | {uncached:.2f} | {cached:.2f} |")
