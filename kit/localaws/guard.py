@@ -17,7 +17,6 @@ from typing import Collection
 import duckdb
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
 
 ALLOWED_FUNCTIONS = frozenset({
     # language forms sqlglot parses as functions
@@ -47,7 +46,8 @@ class Refused(ValueError):
 
 def checked(statement: str, tables: Collection[tuple[str, ...]], read: str = "trino") -> exp.Query:
     """The parsed query of ``statement`` when it may run over ``tables`` (name parts, lower case:
-    ``("cloudtrail", "cloudtrail_logs")``); ``Refused`` otherwise, ``ParseError`` when it does not parse."""
+    ``("cloudtrail", "cloudtrail_logs")``); ``Refused`` otherwise, sqlglot's ``SqlglotError`` when it
+    does not parse."""
     statements = [tree for tree in sqlglot.parse(statement, read=read) if tree is not None]
     if len(statements) != 1:
         raise Refused(f"{len(statements)} statements: send exactly one query")
@@ -88,6 +88,3 @@ def lock_down(connection: duckdb.DuckDBPyConnection) -> None:
                     "SET temp_directory = ''", "SET enable_external_access = false",
                     "SET lock_configuration = true"):
         connection.execute(setting)
-
-
-__all__ = ["ALLOWED_FUNCTIONS", "ParseError", "Refused", "checked", "lock_down", "translated"]
