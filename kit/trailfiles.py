@@ -2,15 +2,20 @@
 
 A trail file is ``{"Records": [...]}`` as ``.json`` or ``.json.gz``. Digest and Insights files
 share the folder tree but are not logs: they are ignored. A file that cannot be read (truncated
-gzip, not JSON, no ``Records`` list) raises ``InvalidTrailFile`` with the reason.
+gzip, not JSON, no ``Records`` list, gone, not a regular file) raises ``InvalidTrailFile`` with
+the reason. Discovery follows symbolic links to folders (each real folder and file once, so no
+loop) and never stops on what it cannot read: a folder it cannot list, a dangling link, a FIFO or
+socket with a trail name are named in ``Discovery.unreadable`` with the reason.
 """
 from __future__ import annotations
 
+import errno
 import gzip
 import os
 import re
+import stat
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,11 +43,13 @@ class TrailFile:
 
 @dataclass
 class Discovery:
-    """The trail files to read and how many others were passed over."""
+    """The trail files to read, how many others were passed over, and what could not be read."""
 
     files: list[TrailFile]
     ignored: int
     outside_window: int
+    unreadable: dict[str, str] = field(default_factory=dict)
+    """Path -> reason, for folders that cannot be listed and trail names that are no readable file."""
 
 
 def is_trail_name(name: str) -> bool:
@@ -62,29 +69,100 @@ def delivery_date(path: str) -> date | None:
 
 
 def discover(root: Path, start: datetime, end: datetime) -> Discovery:
-    """Every trail file under ``root`` (any depth) that may hold events of [start, end)."""
-    files: list[TrailFile] = []
-    ignored = outside = 0
-    first, last = (start - DELIVERY_LAG).date(), (end + DELIVERY_LAG).date()
-    for folder, subfolders, names in os.walk(root):
-        subfolders.sort()
-        for name in sorted(names):
-            path = os.path.join(folder, name)
-            if not is_trail_name(name) or any(marker in path for marker in _NOT_LOGS):
-                ignored += 1
-                continue
-            day = delivery_date(path)
-            if day is not None and not first <= day <= last:
-                outside += 1
-                continue
-            stat = os.stat(path)
-            files.append(TrailFile(path, stat.st_size, stat.st_mtime_ns))
-    return Discovery(files, ignored, outside)
+    """Every trail file under ``root`` (any depth, through linked folders) that may hold events of
+    [start, end), in a stable order: a folder's files by name, then its subfolders by name."""
+    found = Discovery([], 0, 0)
+    window = ((start - DELIVERY_LAG).date(), (end + DELIVERY_LAG).date())
+    seen_folders: set[tuple[int, int]] = set()
+    seen_files: set[tuple[int, int]] = set()
+    try:
+        info = os.stat(root)
+        seen_folders.add((info.st_dev, info.st_ino))
+    except OSError as error:
+        found.unreadable[str(root)] = _reason(error, "folder")
+        return found
+    pending = [str(root)]
+    while pending:
+        folder = pending.pop()
+        subfolders = []
+        for entry in _entries(folder, found):
+            if _is_folder(entry):
+                info = _stat(entry.path, found, "folder")
+                if info and (info.st_dev, info.st_ino) not in seen_folders:
+                    seen_folders.add((info.st_dev, info.st_ino))
+                    subfolders.append(entry.path)
+            else:
+                _consider(entry, window, seen_files, found)
+        pending.extend(reversed(subfolders))
+    return found
+
+
+def _entries(folder: str, found: Discovery) -> list[os.DirEntry]:
+    """The entries of ``folder`` by name; none (with the reason noted) when it cannot be listed."""
+    try:
+        with os.scandir(folder) as listing:
+            return sorted(listing, key=lambda entry: entry.name)
+    except OSError as error:
+        found.unreadable[folder] = _reason(error, "folder")
+        return []
+
+
+def _is_folder(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _stat(path: str, found: Discovery, kind: str) -> os.stat_result | None:
+    """What ``path`` leads to; None (with the reason noted) when it leads nowhere usable."""
+    try:
+        info = os.stat(path)
+    except OSError as error:
+        found.unreadable[path] = _reason(error, kind)
+        return None
+    if kind == "file" and not stat.S_ISREG(info.st_mode):
+        found.unreadable[path] = "not a regular file (a FIFO, socket or device): not read"
+        return None
+    return info
+
+
+def _consider(entry: os.DirEntry, window: tuple[date, date], seen: set[tuple[int, int]], found: Discovery) -> None:
+    """Add ``entry`` to the files to read, or count why not."""
+    path = entry.path
+    if not is_trail_name(entry.name) or any(marker in path for marker in _NOT_LOGS):
+        found.ignored += 1
+        return
+    day = delivery_date(path)
+    if day is not None and not window[0] <= day <= window[1]:
+        found.outside_window += 1
+        return
+    info = _stat(path, found, "file")
+    if info is None or (info.st_dev, info.st_ino) in seen:
+        return
+    seen.add((info.st_dev, info.st_ino))
+    found.files.append(TrailFile(path, info.st_size, info.st_mtime_ns))
+
+
+def _reason(error: OSError, kind: str) -> str:
+    """Why a folder or file could not be used, in words."""
+    if error.errno == errno.ELOOP:
+        return "symbolic link loop: not followed"
+    if error.errno == errno.ENOENT:
+        return "dangling symbolic link or removed while listed: not read"
+    return f"{kind} cannot be read ({error.strerror or error})"
 
 
 def read_records(path: str) -> list[Any]:
-    """The ``Records`` list of one trail file; ``InvalidTrailFile`` says why when there is none."""
-    with open(path, "rb") as handle:
+    """The ``Records`` list of one trail file; ``InvalidTrailFile`` says why when there is none.
+    Opened without blocking: a FIFO put in place of a file after discovery is refused, not waited on."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise InvalidTrailFile("gone before it was read (removed or a dangling link)") from None
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise InvalidTrailFile("not a regular file (a FIFO, socket or device): not read")
         data = handle.read()
     if path.endswith(".gz"):
         try:

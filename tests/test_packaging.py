@@ -6,7 +6,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-CONDA_NAMES = {"python-duckdb": "duckdb"}
+CONDA_NAMES = {"python-duckdb": "duckdb", "msgpack-python": "msgpack"}
 
 
 def _name(requirement: str) -> str:

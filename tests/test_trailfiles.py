@@ -1,10 +1,15 @@
 """Reading trail trees: layouts, invalid files, digests and the date pruning."""
 import gzip
+import os
+import socket
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
 from builders import sts, user, write_trail
+from kit import trailfiles
+from kit.engines import local
 from kit.errors import InputError
 from kit.params import validate
 from kit.plan import make_plan
@@ -81,3 +86,112 @@ def test_an_empty_window_fails_and_says_so(tmp_path):
     write_trail(tmp_path / "f.json", [sts(user(A, "alice"), "2024-01-01T00:00:00Z")])
     with pytest.raises(InputError, match="no usable events .* outside the time window"):
         make_plan(_params(tmp_path))
+
+
+# Odd folders: discovery never stops, follows linked folders once, and names what it cannot read.
+
+def _collect(path):
+    params = validate({"source": "local", "path": path, "start": "2025-07-01", "end": "2025-07-02",
+                       "quiet": True, "workers": 1, "cache": False})
+    return local.collect(params)
+
+
+def _odd_tree(root):
+    """Three good files plus every kind of odd entry discovery must survive."""
+    write_trail(root / "a" / "one.json.gz", GOOD)
+    write_trail(root / "b" / "two.json", GOOD)
+    outside = write_trail(root.parent / f"{root.name}-elsewhere" / "three.json.gz", GOOD)
+    (root / "linked").symlink_to(outside.parent, target_is_directory=True)
+    (root / "linked-again").symlink_to(outside.parent, target_is_directory=True)
+    (root / "a" / "loop").symlink_to(root, target_is_directory=True)
+    (root / "a" / "same-file.json.gz").symlink_to(root / "a" / "one.json.gz")
+    (root / "dangling.json").symlink_to(root / "nowhere.json")
+    (root / "self.json").symlink_to(root / "self.json")
+    os.mkfifo(root / "pipe.json.gz")
+    return root
+
+
+def test_odd_entries_are_named_and_the_good_files_each_read_once(tmp_path):
+    root = _odd_tree(tmp_path / "trail")
+    found = discover(root, *window())
+    real = sorted(os.path.realpath(f.path) for f in found.files)
+    assert len(real) == len(set(real)) == 3
+    assert set(found.unreadable) == {str(root / name) for name in ("dangling.json", "self.json", "pipe.json.gz")}
+    assert "dangling" in found.unreadable[str(root / "dangling.json")]
+    assert "loop" in found.unreadable[str(root / "self.json")]
+    assert "FIFO" in found.unreadable[str(root / "pipe.json.gz")]
+
+
+def test_odd_entries_change_no_count_of_the_good_records_and_reach_the_summary(tmp_path):
+    clean = tmp_path / "clean"
+    for index in range(3):
+        write_trail(clean / f"f{index}.json.gz", GOOD)
+    odd = _collect(_odd_tree(tmp_path / "trail"))
+    assert odd.sts_calls.equals(_collect(clean).sts_calls)
+    assert odd.report.files_read == 3
+    assert {Path(path).name for path in odd.report.to_dict()["invalid_files"]} == \
+        {"dangling.json", "self.json", "pipe.json.gz"}
+
+
+def test_a_socket_with_a_trail_name_is_named_not_read(tmp_path):
+    write_trail(tmp_path / "good.json", GOOD)
+    server = socket.socket(socket.AF_UNIX)
+    try:
+        server.bind(str(tmp_path / "s.json.gz"))
+    except OSError:
+        pytest.skip("no Unix socket at this path length")
+    with server:
+        found = discover(tmp_path, *window())
+    assert [Path(f.path).name for f in found.files] == ["good.json"]
+    assert "socket" in found.unreadable[str(tmp_path / "s.json.gz")]
+
+
+def test_a_folder_that_cannot_be_listed_is_named_and_the_rest_read(tmp_path, monkeypatch):
+    write_trail(tmp_path / "open" / "good.json", GOOD)
+    write_trail(tmp_path / "locked" / "hidden.json", GOOD)
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(trailfiles.os, "scandir", scandir)
+    result = _collect(tmp_path)
+    assert result.report.files_read == 1
+    assert result.report.invalid_files == {str(tmp_path / "locked"): "folder cannot be read (Permission denied)"}
+
+
+def test_a_folder_with_no_permissions_does_not_stop_the_run(tmp_path):
+    write_trail(tmp_path / "open" / "good.json", GOOD)
+    locked = tmp_path / "locked"
+    write_trail(locked / "hidden.json", GOOD)
+    locked.chmod(0)
+    try:
+        result = _collect(tmp_path)
+    finally:
+        locked.chmod(0o700)
+    if os.geteuid() != 0:  # root reads through chmod 000: only the no-crash part holds there
+        assert str(locked) in result.report.invalid_files and result.report.files_read == 1
+
+
+def test_a_file_that_vanishes_or_turns_into_a_fifo_after_listing_is_named(tmp_path):
+    write_trail(tmp_path / "good.json", GOOD)
+    gone = write_trail(tmp_path / "gone.json", GOOD)
+    swapped = write_trail(tmp_path / "swapped.json.gz", GOOD)
+    found = discover(tmp_path, *window())
+    gone.unlink()
+    swapped.unlink()
+    os.mkfifo(swapped)
+    params = validate({"source": "local", "path": tmp_path, "start": "2025-07-01", "end": "2025-07-02",
+                       "quiet": True, "workers": 1, "cache": False})
+    _, report = local.aggregate(found, params)
+    assert report.files_read == 1
+    assert "gone before it was read" in report.invalid_files[str(gone)]
+    assert "FIFO" in report.invalid_files[str(swapped)]
+
+
+def test_a_root_with_only_unreadable_entries_fails_with_one_line(tmp_path):
+    (tmp_path / "dangling.json").symlink_to(tmp_path / "nowhere.json")
+    with pytest.raises(InputError, match="no readable trail files .* dangling"):
+        _collect(tmp_path)

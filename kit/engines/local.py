@@ -60,7 +60,7 @@ def gc_paused() -> Iterator[None]:
 
 def read_batch(paths: list[str], start: str, end: str, accounts: tuple[str, ...], key: str | None) -> bytes:
     """Read and aggregate one batch of trail files (runs in a worker process); the pickled
-    ``BatchResult``, also stored in the cache under ``key`` when given."""
+    ``BatchResult`` for the parent, also stored in the cache under ``key`` when given."""
     with gc_paused():
         aggregator = Aggregator(start, end, accounts)
         invalid: dict[str, str] = {}
@@ -72,11 +72,10 @@ def read_batch(paths: list[str], start: str, end: str, accounts: tuple[str, ...]
             except OSError as error:
                 invalid[path] = f"cannot be read ({error.strerror or error})"
         aggregator.seal()
-        payload = pickle.dumps(BatchResult(aggregator, len(paths) - len(invalid), invalid),
-                               protocol=pickle.HIGHEST_PROTOCOL)
-    if key is not None:
-        cache.store(key, payload)
-    return payload
+        files_read = len(paths) - len(invalid)
+        if key is not None:
+            cache.store(key, (aggregator, files_read, invalid))
+        return pickle.dumps(BatchResult(aggregator, files_read, invalid), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def batches(files: list[TrailFile], limit: int = BATCH_BYTES) -> Iterator[list[TrailFile]]:
@@ -109,48 +108,50 @@ def progress_bar(params: Params, files: int) -> tqdm:
 
 
 def _payloads(work: list[tuple[list[TrailFile], str | None]], window: tuple[str, str], params: Params,
-              workers: int) -> Iterator[tuple[list[TrailFile], bytes, str | None]]:
-    """(batch, pickled result, cache key) in batch order: cached entries as they are, the rest
-    read by ``workers`` processes with a bounded number of batches in flight."""
+              workers: int, rejected: dict[str, str]) -> Iterator[tuple[list[TrailFile], BatchResult | bytes]]:
+    """(batch, result) in batch order: cached entries as ``BatchResult``, the rest pickled by
+    ``workers`` processes with a bounded number of batches in flight (unusable entries are
+    counted in ``rejected`` and their batches read again)."""
     def task(batch: list[TrailFile], key: str | None) -> tuple:
         return [f.path for f in batch], *window, params.accounts, key
 
+    def cached(key: str | None) -> BatchResult | None:
+        entry = cache.load(key, rejected) if key else None
+        return BatchResult(*entry) if entry else None
+
     if workers == 1:
         for batch, key in work:
-            cached = cache.load(key) if key else None
-            yield batch, cached or read_batch(*task(batch, key)), key if cached else None
+            yield batch, cached(key) or read_batch(*task(batch, key))
         return
     context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        pending: deque[tuple[list[TrailFile], bytes | Future, str | None]] = deque()
+        pending: deque[tuple[list[TrailFile], BatchResult | Future]] = deque()
         for batch, key in work:
-            cached = cache.load(key) if key else None
-            pending.append((batch, cached, key) if cached else (batch, pool.submit(read_batch, *task(batch, key)), None))
-            while len(pending) > workers * IN_FLIGHT_PER_WORKER or (pending and isinstance(pending[0][1], bytes)):
-                batch_, payload, hit = pending.popleft()
-                yield batch_, payload if isinstance(payload, bytes) else payload.result(), hit
+            pending.append((batch, cached(key) or pool.submit(read_batch, *task(batch, key))))
+            while len(pending) > workers * IN_FLIGHT_PER_WORKER or (pending and isinstance(pending[0][1], BatchResult)):
+                batch_, result = pending.popleft()
+                yield batch_, result if isinstance(result, BatchResult) else result.result()
         while pending:
-            batch_, payload, hit = pending.popleft()
-            yield batch_, payload if isinstance(payload, bytes) else payload.result(), hit
+            batch_, result = pending.popleft()
+            yield batch_, result if isinstance(result, BatchResult) else result.result()
 
 
 def aggregate(found: Discovery, params: Params) -> tuple[Aggregator, ReadReport]:
     """Read every discovered file (or its cached batch) into one aggregator; report what was read."""
     window = (params.start.strftime("%Y-%m-%dT%H:%M:%SZ"), params.end.strftime("%Y-%m-%dT%H:%M:%SZ"))
     total = Aggregator(*window, params.accounts)
-    report = ReadReport(sources=[str(params.path)], files_ignored=found.ignored)
+    report = ReadReport(sources=[str(params.path)], files_ignored=found.ignored, invalid_files=dict(found.unreadable))
     if found.outside_window:
         report.notes.append(f"{found.outside_window} files in dated folders outside the window were not opened")
-    work = [(batch, cache.batch_key(batch, window, params.accounts) if params.cache else None)
+    use_cache = params.cache and not _cache_refused(report)
+    work = [(batch, cache.batch_key(batch, window, params.accounts) if use_cache else None)
             for batch in batches(found.files, BATCH_BYTES)]
     workers = _worker_count(params, sum(f.size for f in found.files))
-    hits = 0
+    hits, rejected = 0, {}
     with gc_paused(), progress_bar(params, len(found.files)) as bar:
-        for batch, payload, hit in _payloads(work, window, params, workers):
-            result = pickle.loads(payload) if hit is None else _cached(payload, hit, report)
-            hits += hit is not None and result is not None
-            if result is None:
-                result = pickle.loads(read_batch([f.path for f in batch], *window, params.accounts, hit))
+        for batch, payload in _payloads(work, window, params, workers, rejected):
+            hits += isinstance(payload, BatchResult)
+            result = payload if isinstance(payload, BatchResult) else pickle.loads(payload)
             total.merge(result.aggregator)
             report.files_read += result.files_read
             report.invalid_files.update(result.invalid)
@@ -159,6 +160,9 @@ def aggregate(found: Discovery, params: Params) -> tuple[Aggregator, ReadReport]
         total.settle_twins()
     report.engine_stats.update(batches=len(work), cached_batches=hits, workers=workers,
                                event_id_bytes=total.ids_bytes)
+    if rejected:
+        report.engine_stats["cache_entries_rejected"] = len(rejected)
+        report.notes.append(cache.rejected_note(rejected))
     report.events_read = total.events
     for reason, count in total.skipped.items():
         report.skip(reason, count)
@@ -167,18 +171,13 @@ def aggregate(found: Discovery, params: Params) -> tuple[Aggregator, ReadReport]
     return total, report
 
 
-def _cached(payload: bytes, key: str, report: ReadReport) -> BatchResult | None:
-    """The batch result of a cache entry; None (with a note) when the entry is unusable."""
-    try:
-        result = pickle.loads(payload)
-        problem = "" if isinstance(result, BatchResult) else f"it holds a {type(result).__name__}"
-    except Exception as error:  # a damaged pickle can raise almost anything
-        result, problem = None, f"{type(error).__name__}: {error}"
-    if not problem:
-        return result
-    report.notes.append(f"cache entry {cache.entry_path(key)} could not be used ({problem}); "
-                        "its files were read again")
-    return None
+def _cache_refused(report: ReadReport) -> bool:
+    """True (with a note and one line on stderr) when the cache folder must not be used."""
+    problem = cache.refusal()
+    if problem:
+        report.notes.append(f"cache not used: {problem}")
+        print(f"sts-kit: warning: cache not used: {problem}", file=sys.stderr)
+    return bool(problem)
 
 
 def to_rollup(aggregator: Aggregator, report: ReadReport) -> Rollup:
@@ -198,6 +197,10 @@ def collect(params: Params) -> Rollup:
         raise InputError(f"--path {params.path}: not a folder; give the folder that holds the trail files "
                          "(for example the AWSLogs folder copied from the trail's S3 bucket)")
     found = discover(params.path, params.start, params.end)
+    if not found.files and found.unreadable:
+        path, reason = next(iter(sorted(found.unreadable.items())))
+        raise InputError(f"no readable trail files under {params.path}: {len(found.unreadable)} folders or files "
+                         f"could not be read, for example {path}: {reason}")
     if not found.files:
         raise InputError(f"no .json or .json.gz trail files under {params.path} for the window "
                          f"{params.start:%Y-%m-%d} to {params.end:%Y-%m-%d}")

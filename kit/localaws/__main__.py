@@ -9,13 +9,16 @@ from kit.localaws.athena_server import DATABASE, TABLE, WORKGROUP, AthenaService
 from kit.localaws.base import Faults, make_server, url_of
 from kit.localaws.lake_server import STORE_ID, LakeService
 
+LOOPBACK = ("127.0.0.1", "localhost")
+"""The only addresses served: the endpoints have no authentication."""
+
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Serve one local endpoint until Ctrl-C."""
     parser = argparse.ArgumentParser(prog="python -m kit.localaws", description=__doc__)
     parser.add_argument("service", choices=("lake", "athena"))
     parser.add_argument("--port", type=int, default=4599)
-    parser.add_argument("--host", default="127.0.0.1", help="loopback by default")
+    parser.add_argument("--host", default="127.0.0.1", choices=LOOPBACK, help="a loopback address (default 127.0.0.1)")
     parser.add_argument("--data", type=Path, default=Path("data/samples/trail"), help="folder of trail files")
     parser.add_argument("--fail", metavar="MESSAGE", help="every query ends FAILED with MESSAGE")
     parser.add_argument("--timeout", action="store_true", help="every query times out")
@@ -34,7 +37,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         options = (f"--source athena --database {DATABASE} --table {TABLE} --workgroup {WORKGROUP} "
                    "--output-location s3://local-results/")
-    print(f"{args.service} endpoint at {url}\n  sts-kit plan {options} --endpoint-url {url} --aws-region us-east-1 "
+    tables = ", ".join(".".join(name) for name in sorted(service.tables))
+    print(f"{args.service} endpoint at {url}, serving {args.data}\n"
+          f"  runs only one SELECT (or WITH ... SELECT) over {tables}, with the functions in "
+          "kit/localaws/guard.py;\n  no COPY, ATTACH, INSTALL, LOAD, PRAGMA, SET, file or table functions; "
+          "DuckDB's external access is off,\n  so nothing outside the loaded data is read or written\n"
+          f"  sts-kit plan {options} --endpoint-url {url} --aws-region us-east-1 "
           "--start 2025-03-01 --end 2025-09-01 --ip-ranges data/samples/ip-ranges.json\n"
           "  (set AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing for the dummy signature)", flush=True)
     try:

@@ -27,6 +27,7 @@ class AthenaService(LocalService):
         connection = duckdb.connect()
         connection.execute(f'CREATE SCHEMA "{database}"')
         self.database = database
+        self.tables = frozenset({(database.lower(), table.lower())})
         super().__init__(connection, load(connection, data, f'"{database}"."{table}"', athena=True), faults)
 
     def operations(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:

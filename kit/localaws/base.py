@@ -1,5 +1,8 @@
 """What the local Lake and Athena endpoints share: the JSON 1.1 wire protocol, query life cycle,
-result paging and failure injection. Subclasses name the operations and shape the answers.
+result paging and failure injection. Subclasses name the operations, their tables and shape the
+answers. Only the kit's kind of query runs (``kit.localaws.guard``): one SELECT over the trail
+tables, on a DuckDB connection locked once the tables are loaded; anything else is refused the
+way the service refuses a bad statement (``invalid_request``).
 
 Protocol: ``POST /`` with ``X-Amz-Target: <prefix>.<Operation>`` and a JSON body; answers are
 ``application/x-amz-json-1.1``; errors are ``{"__type": code, "message": ...}`` with an HTTP
@@ -16,8 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 import duckdb
-import sqlglot
-from sqlglot.errors import ParseError
+from sqlglot.errors import SqlglotError
+
+from kit.localaws import guard
 
 JSON_11 = "application/x-amz-json-1.1"
 
@@ -71,8 +75,11 @@ class LocalService:
     finished = "FINISHED"
     invalid_request = "InvalidRequestException"
     inactive_query = "InvalidRequestException"
+    tables: frozenset[tuple[str, ...]] = frozenset()
+    """The tables queries may read (name parts, lower case); subclasses set it."""
 
     def __init__(self, connection: duckdb.DuckDBPyConnection, scanned_bytes: int, faults: Faults | None = None) -> None:
+        guard.lock_down(connection)
         self.connection = connection
         self.scanned_bytes = scanned_bytes
         self.faults = faults or Faults()
@@ -103,10 +110,12 @@ class LocalService:
             return handler(body)
 
     def translate(self, statement: str) -> str:
-        """Trino SQL as DuckDB SQL (``ServiceError`` when it does not parse)."""
+        """Trino SQL as DuckDB SQL (``ServiceError`` when it does not parse or is not allowed)."""
         try:
-            return sqlglot.transpile(statement, read="trino", write="duckdb")[0]
-        except ParseError as error:
+            return guard.translated(statement, self.tables)
+        except guard.Refused as error:
+            raise ServiceError(self.invalid_request, f"query refused by the local endpoint: {error}") from None
+        except SqlglotError as error:
             raise ServiceError(self.invalid_request, f"query does not parse: {error}") from None
 
     def submit(self, statement: str) -> Query:

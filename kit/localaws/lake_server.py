@@ -30,6 +30,7 @@ class LakeService(LocalService):
     def __init__(self, data: Path, faults: Faults | None = None, store_id: str = STORE_ID) -> None:
         connection = duckdb.connect()
         self.store_id = store_id
+        self.tables = frozenset({(store_id.lower(),)})
         self.arn = f"arn:aws:cloudtrail:{REGION}:{OWNER}:eventdatastore/{store_id}"
         super().__init__(connection, load(connection, data, f'"{store_id}"', athena=False), faults)
 
