@@ -160,10 +160,10 @@ def priority(origin_: str, workload: str, served_now_: str) -> Judgement:
         return Judgement("P1", f"served in us-east-1 since the change for a workload in {workload}")
     if workload == GLOBAL_ENDPOINT_REGION:
         return Judgement("P3", "workload in us-east-1: moving changes no serving Region")
-    if served_now_:
-        return Judgement("P2", f"served locally in {served_now_} since the change")
     if not workload:
         return Judgement("P2", "workload Region unknown")
+    if served_now_:
+        return Judgement("P2", f"served locally in {served_now_} since the change")
     return Judgement("P2", "no call since the change: today's serving Region unknown")
 
 
