@@ -44,6 +44,14 @@ def per_value(values: pd.Series, func: Callable[[Any], Any]) -> np.ndarray:
     return results[codes]
 
 
+def address_classes(source_ips: pd.Series, addresses: AddressBook) -> np.ndarray:
+    """The AddressClass of every row's source address, looked up once per distinct address."""
+    codes, uniques = pd.factorize(source_ips, use_na_sentinel=False)
+    results = np.empty(len(uniques), dtype=object)
+    results[:] = addresses.classify_many(str(value) for value in uniques)
+    return results[codes]
+
+
 def per_pair(first: pd.Series, second: pd.Series, func: Callable[[Hashable, Hashable], Any]) -> np.ndarray:
     """``func(a, b)`` of every row's pair of values, computed once per distinct pair."""
     first_codes, first_values = pd.factorize(first, use_na_sentinel=False)
@@ -71,7 +79,7 @@ def home_regions(rollup: Rollup, addresses: AddressBook) -> Homes:
     served_locally = calls[(calls.endpoint == "global") & ~calls.serving_region.isin(["", GLOBAL_ENDPOINT_REGION])]
     served_locally = served_locally.rename(columns={"serving_region": "region"})
     aws = calls[["account_id", "principal_arn", "source_ip", "calls"]].copy()
-    aws["region"] = per_value(aws.source_ip, lambda ip: addresses.classify(ip).region)
+    aws["region"] = [found.region for found in address_classes(aws.source_ip, addresses)]
     # Lowest precedence first: later sources overwrite earlier ones.
     for table, source in ((aws[aws.region != ""], "AWS address"), (served_locally, "other calls served locally"),
                           (regional, "Regional STS calls"), (rollup.activity, "activity")):
@@ -196,17 +204,12 @@ def served_now(calls: pd.DataFrame) -> pd.DataFrame:
 
 def _addresses_by_caller(calls: pd.DataFrame, addresses: AddressBook) -> pd.DataFrame:
     """Per caller: its distinct source addresses with their class, most used first."""
-    classes = dict(zip(*_classes(calls.source_ip, addresses)))
+    distinct = list(pd.unique(calls.source_ip))
+    classes = dict(zip(distinct, addresses.classify_many(distinct)))
     used = calls.groupby(CALLER_KEY + ["source_ip"], sort=False).calls.sum().reset_index()
     used = used.sort_values(["calls", "source_ip"], ascending=[False, True], kind="stable")
     return (used.groupby(CALLER_KEY, sort=False).source_ip
             .agg(lambda ips: [(ip, classes[ip]) for ip in ips]).rename("addresses").reset_index())
-
-
-def _classes(source_ips: pd.Series, addresses: AddressBook) -> tuple[list[str], list[AddressClass]]:
-    """The distinct addresses of ``source_ips`` and their classes (one lookup per address)."""
-    distinct = list(pd.unique(source_ips))
-    return distinct, [addresses.classify(ip) for ip in distinct]
 
 
 def build_callers(rollup: Rollup, addresses: AddressBook, homes: Homes, seconds: pd.DataFrame) -> pd.DataFrame:

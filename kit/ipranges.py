@@ -29,6 +29,8 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
+
 from kit.errors import InputError
 
 PRIVATE = "private"
@@ -45,6 +47,7 @@ VPC_NETWORKS = tuple(ipaddress.ip_network(net) for net in
 """Address space a VPC can use (RFC 1918, shared address space, IPv6 ULA). Python's ``is_private``
 also covers documentation ranges, which are public addresses for our purpose."""
 
+_VPC_MASKS = tuple((net.version, int(net.network_address), int(net.netmask)) for net in VPC_NETWORKS)
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -79,26 +82,50 @@ class AddressClass:
 
 
 class PrefixTable:
-    """Longest-prefix lookup of addresses in a set of networks, one dict per prefix length."""
+    """Longest-prefix lookup of addresses in a set of networks: IPv4 as one sorted array per prefix
+    length (looked up for many addresses at once), IPv6 as one dict per prefix length."""
 
     def __init__(self, networks: Iterable[tuple[int, int, int, Owner]]) -> None:
-        """``networks``: (IP version, prefix length, network address as int, owner)."""
-        self._tables: dict[tuple[int, int], dict[int, Owner]] = {}
+        """``networks``: (IP version, prefix length, network address as int, owner); the first owner of a
+        network wins."""
+        tables: dict[tuple[int, int], dict[int, Owner]] = {}
         for version, length, value, owner in networks:
-            table = self._tables.setdefault((version, length), {})
-            table.setdefault(value, owner)
-        self._lengths = {version: sorted((length for v, length in self._tables if v == version), reverse=True)
-                         for version in (4, 6)}
+            tables.setdefault((version, length), {}).setdefault(value, owner)
+        self._v4: list[tuple[int, np.ndarray, np.ndarray]] = []
+        for (version, length), table in sorted(tables.items(), key=lambda item: -item[0][1]):
+            if version == 4:
+                keys = np.array(sorted(table), dtype=np.uint64)
+                owners = np.empty(len(keys), dtype=object)
+                owners[:] = [table[int(key)] for key in keys]
+                self._v4.append((length, keys, owners))
+        self._v6 = [(length, table) for (version, length), table in sorted(tables.items(), key=lambda item: -item[0][1])
+                    if version == 6]
+        self._size = sum(len(table) for table in tables.values())
 
     def __len__(self) -> int:
-        return sum(len(table) for table in self._tables.values())
+        return self._size
 
-    def lookup(self, address: Address) -> Owner | None:
-        """The owner of the most specific network holding ``address``, None when none does."""
-        bits = 32 if address.version == 4 else 128
+    def lookup_v4(self, values: np.ndarray) -> np.ndarray:
+        """Owner (or None) of the most specific network holding each IPv4 address of ``values`` (uint64)."""
+        found = np.full(len(values), None, dtype=object)
+        pending = np.ones(len(values), dtype=bool)
+        for length, keys, owners in self._v4:
+            shift = np.uint64(32 - length)
+            masked = (values >> shift) << shift
+            positions = np.minimum(np.searchsorted(keys, masked), len(keys) - 1)
+            hit = pending & (keys[positions] == masked)
+            if hit.any():
+                found[hit] = owners[positions[hit]]
+                pending &= ~hit
+                if not pending.any():
+                    break
+        return found
+
+    def lookup_v6(self, address: ipaddress.IPv6Address) -> Owner | None:
+        """Owner of the most specific network holding an IPv6 address, None when none does."""
         value = int(address)
-        for length in self._lengths[address.version]:
-            owner = self._tables[(address.version, length)].get(value >> (bits - length) << (bits - length))
+        for length, table in self._v6:
+            owner = table.get(value >> (128 - length) << (128 - length))
             if owner is not None:
                 return owner
         return None
@@ -107,17 +134,15 @@ class PrefixTable:
 def parse_network(cidr: str) -> tuple[int, int, int]:
     """(version, prefix length, network address as int) of a CIDR; ValueError when it is not one."""
     address, slash, length_text = cidr.partition("/")
-    if ":" not in address:
-        try:
-            value = int.from_bytes(socket.inet_aton(address), "big")
-        except OSError:
-            raise ValueError(cidr) from None
-        length = int(length_text) if slash and length_text.isdigit() else -1
-        if address.count(".") != 3 or not 0 <= length <= 32:
-            raise ValueError(cidr)
-        return 4, length, value >> (32 - length) << (32 - length)
-    network = ipaddress.ip_network(cidr, strict=False)
-    return network.version, network.prefixlen, int(network.network_address)
+    version, family, bits = (6, socket.AF_INET6, 128) if ":" in address else (4, socket.AF_INET, 32)
+    try:
+        value = int.from_bytes(socket.inet_pton(family, address), "big")
+    except (OSError, ValueError):
+        raise ValueError(cidr) from None
+    length = int(length_text) if slash and length_text.isascii() and length_text.isdigit() else -1
+    if not 0 <= length <= bits:
+        raise ValueError(cidr)
+    return version, length, value >> (bits - length) << (bits - length)
 
 
 # --- AWS's ip-ranges.json (--ip-ranges) ---------------------------------------------------------
@@ -204,35 +229,74 @@ PUBLIC_CLASS = AddressClass(OUTSIDE, "", "public address {ip}, not AWS")
 SERVICE_CLASS = AddressClass(SERVICE, "", "source {ip} (not an IP address)")
 
 
+@lru_cache(maxsize=None)
+def class_of(owner: Owner | None) -> AddressClass:
+    """The class of a public address owned by ``owner`` (None: in no cloud's ranges)."""
+    if owner is None:
+        return PUBLIC_CLASS
+    if owner.provider == "aws":
+        return AddressClass(AWS, owner.region, owner.words())
+    return AddressClass(OUTSIDE, "", owner.words())
+
+
+def _in_vpc(address: Address) -> bool:
+    value = int(address)
+    return any(value & mask == network for version, network, mask in _VPC_MASKS if version == address.version)
+
+
 class AddressBook:
-    """Classifies source addresses: ``--ip-ranges`` first for AWS, then the bundled database."""
+    """Classifies source addresses: ``--ip-ranges`` first for AWS, then the bundled database; each
+    distinct address once (answers are kept for the life of the book)."""
 
     def __init__(self, aws_file: Path | None = None) -> None:
         self.aws_file = aws_file
         self._file_table, self.aws_file_date = load_ip_ranges(aws_file) if aws_file else (None, "")
+        self._known: dict[str, AddressClass] = {}
 
-    def owner(self, address: Address) -> Owner | None:
-        """Who owns a public address (None: nobody in the file or the database)."""
-        if self._file_table is not None:
-            found = self._file_table.lookup(address)
-            if found is not None:
-                return found
-        aws, others = database_tables()
-        return aws.lookup(address) or others.lookup(address)
+    def _tables(self) -> list[PrefixTable]:
+        """The tables to ask, in order of precedence."""
+        return ([self._file_table] if self._file_table is not None else []) + list(database_tables())
+
+    def _owners_v4(self, values: np.ndarray) -> np.ndarray:
+        found = np.full(len(values), None, dtype=object)
+        for table in self._tables():
+            pending = np.flatnonzero(np.equal(found, None))
+            if not len(pending):
+                break
+            found[pending] = table.lookup_v4(values[pending])
+        return found
+
+    def _owner_v6(self, address: ipaddress.IPv6Address) -> Owner | None:
+        return next((owner for table in self._tables() if (owner := table.lookup_v6(address)) is not None), None)
+
+    def classify_many(self, source_ips: Iterable[str]) -> list[AddressClass]:
+        """The class of each ``sourceIPAddress`` value (IPv4 addresses looked up together)."""
+        source_ips = list(source_ips)
+        v4_ips: list[str] = []
+        v4_values: list[int] = []
+        for source_ip in dict.fromkeys(source_ips):
+            if source_ip in self._known:
+                continue
+            try:
+                address = ipaddress.ip_address(source_ip)
+            except ValueError:
+                self._known[source_ip] = SERVICE_CLASS
+                continue
+            if _in_vpc(address):
+                self._known[source_ip] = PRIVATE_CLASS
+            elif address.version == 4:
+                v4_ips.append(source_ip)
+                v4_values.append(int(address))
+            else:
+                self._known[source_ip] = class_of(self._owner_v6(address))
+        if v4_ips:
+            owners = self._owners_v4(np.array(v4_values, dtype=np.uint64))
+            self._known.update(zip(v4_ips, map(class_of, owners)))
+        return [self._known[source_ip] for source_ip in source_ips]
 
     def classify(self, source_ip: str) -> AddressClass:
         """The class of one ``sourceIPAddress`` value."""
-        try:
-            address = ipaddress.ip_address(source_ip)
-        except ValueError:
-            return SERVICE_CLASS
-        if any(address in network for network in VPC_NETWORKS if network.version == address.version):
-            return PRIVATE_CLASS
-        found = self.owner(address)
-        if found is None:
-            return PUBLIC_CLASS
-        return AddressClass(AWS if found.provider == "aws" else OUTSIDE, found.region if found.provider == "aws"
-                            else "", found.words())
+        return self.classify_many([source_ip])[0]
 
     def describe(self) -> dict[str, Any]:
         """What classified the addresses, for summary.json and plan.md."""
