@@ -20,8 +20,10 @@ are outside AWS for the 2025 change (served in us-east-1, like a laptop), so the
 from __future__ import annotations
 
 import gzip
+import hashlib
 import ipaddress
 import json
+import os
 import socket
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
+import orjson
 
 from kit.errors import InputError
 
@@ -197,9 +200,8 @@ def database_info() -> dict[str, Any]:
             "date": str(version.get("version", "")), "ranges": int(version.get("ranges", 0))}
 
 
-@lru_cache(maxsize=1)
-def database_tables() -> tuple[PrefixTable, PrefixTable]:
-    """(AWS networks, other clouds' networks) of the bundled database, built once per process."""
+def _database_networks() -> list[tuple[int, int, int, Owner]]:
+    """Every network of the bundled database with its owner (AWS services merged per network)."""
     import msgpack
 
     document = msgpack.unpackb(gzip.decompress(_database_file("cloudip.msgpack.gz")), raw=False)
@@ -216,10 +218,56 @@ def database_tables() -> tuple[PrefixTable, PrefixTable]:
         _, names = merged.setdefault((provider, *network), (region, []))
         if provider == "aws" and entry.get("s"):
             names.append(entry["s"])
-    aws, others = [], []
-    for (provider, *network), (region, names) in merged.items():
-        (aws if provider == "aws" else others).append((*network, Owner(provider, region, tuple(names))))
-    return PrefixTable(aws), PrefixTable(others)
+    return [(*network, Owner(provider, region, tuple(names))) for (provider, *network), (region, names) in merged.items()]
+
+
+def index_path() -> Path:
+    """Where the parsed database is kept between runs: the kit's own cache folder, one file per
+    database and version of this module (a JSON file: nothing in it is executed)."""
+    from kit.engines.cache import cache_dir
+
+    info = database_info()
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    return cache_dir() / f"addresses-{info['package_version']}-{info['date']}-{code}.json"
+
+
+def _load_index(path: Path) -> list[tuple[int, int, int, Owner]] | None:
+    try:
+        document = orjson.loads(path.read_bytes())
+        owners = [Owner(str(provider), str(region), tuple(map(str, services)))
+                  for provider, region, services in document["owners"]]
+        return [(int(version), int(length), int(value, 16), owners[owner])
+                for version, length, value, owner in document["networks"]]
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
+def _store_index(path: Path, networks: list[tuple[int, int, int, Owner]]) -> None:
+    """Write the index atomically; a cache that cannot be written is no error."""
+    owners: dict[Owner, int] = {}
+    rows = [(version, length, format(value, "x"), owners.setdefault(owner, len(owners)))
+            for version, length, value, owner in networks]
+    document = {"owners": [(o.provider, o.region, list(o.services)) for o in owners], "networks": rows}
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(orjson.dumps(document))
+        partial.replace(path)
+    except OSError:
+        return
+
+
+@lru_cache(maxsize=1)
+def database_tables() -> tuple[PrefixTable, PrefixTable]:
+    """(AWS networks, other clouds' networks) of the bundled database, built once per process from the
+    cached index when there is one."""
+    path = index_path()
+    networks = _load_index(path)
+    if networks is None:
+        networks = _database_networks()
+        _store_index(path, networks)
+    return (PrefixTable(n for n in networks if n[3].provider == "aws"),
+            PrefixTable(n for n in networks if n[3].provider != "aws"))
 
 
 # --- classification -----------------------------------------------------------------------------

@@ -85,3 +85,16 @@ def test_the_database_is_dated_and_read_without_the_network(monkeypatch):
 def test_bad_networks_are_refused(cidr):
     with pytest.raises(ValueError):
         parse_network(cidr)
+
+
+def test_the_parsed_database_is_kept_in_the_cache_folder_and_a_bad_copy_is_rebuilt():
+    ipranges.database_tables.cache_clear()
+    first = AddressBook().classify_many(["3.80.1.2", "20.42.65.64", "2600:1f18::1"])
+    path = ipranges.index_path()
+    assert path.exists() and path.read_bytes().startswith(b"{")
+    ipranges.database_tables.cache_clear()
+    assert AddressBook().classify_many(["3.80.1.2", "20.42.65.64", "2600:1f18::1"]) == first  # from the index
+    path.write_text('{"owners": [], "networks": [[4, 8, "zz", 0]]}')
+    ipranges.database_tables.cache_clear()
+    assert AddressBook().classify_many(["3.80.1.2", "20.42.65.64", "2600:1f18::1"]) == first  # rebuilt
+    assert b"zz" not in path.read_bytes()
