@@ -189,9 +189,9 @@ CALLERS += (
            "Boto3/1.28.57 md/Botocore#1.31.57 ua/2.0 os/linux#6.1.0 md/arch#x86_64 lang/python#3.9.16 "
            "md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.31.57", "3.80.0.0/12", None, ("GetCallerIdentity",),
            session_format="i-0a1b2c3d4e5f60718", calls_per_day=(1, 3), active_share=0.7),
-    Caller("C14", "arn:aws:iam::444455556666:role/seoul-billing",
+    Caller("C14", "arn:aws:iam::111122223333:role/seoul-billing",
            "aws-sdk-ruby3/3.80.0 ruby/2.7.1 x86_64-linux aws-sdk-sts/1.3.0", "10.40.0.0/16", "ap-northeast-2",
-           ("AssumeRole",), "arn:aws:iam::444455556666:role/billing-reader", amazon_dns=False,
+           ("AssumeRole",), "arn:aws:iam::111122223333:role/billing-reader", amazon_dns=False,
            session_format="seoul-billing-{epoch}",
            activity=(Activity("dynamodb.amazonaws.com", ("GetItem",), "ap-northeast-2", (1, 3), "billing-ledger"),)),
 )

@@ -29,8 +29,8 @@ EXPECTED = {  # principal -> (tool, version, workload Region, origin, priority, 
                                 "upgrade"),
     "333344445555:role/developer": ("aws-cli", "2.13.25", "eu-west-1", "outside-aws", "P1",
                                     {"outside-aws", "region-config"}, "set-region"),
-    "444455556666:role/seoul-billing": ("aws-sdk-ruby", "3.80.0", "ap-northeast-2", "aws-default-region", "P1",
-                                        {"custom-dns", "requested-region-policy"}, "remove-global-config"),
+    "111122223333:role/seoul-billing": ("aws-sdk-ruby", "3.80.0", "ap-northeast-2", "aws-default-region", "P1",
+                                        {"custom-dns"}, "remove-global-config"),
     "444455556666:role/sso-broker": ("aws-sdk-go-v2", "1.21.0", "us-west-2", "aws-default-region", "P1",
                                      {"custom-dns", "requested-region-policy", "region-config"}, "set-region"),
     "111122223333:role/payments-api": ("boto3", "1.26.36", "eu-west-1", "aws-default-region", "P2",
@@ -49,7 +49,7 @@ EVIDENCE = {  # principal -> (origin_evidence pattern, priority_reason)
     "333344445555:role/github-deploy": (r"Azure address 20\.55\.12\.\d+ \(\+2 more\)", "outside AWS"),
     "333344445555:user/alice": (r"public address 86\.12\.143\.27, not AWS", "outside AWS"),
     "333344445555:role/developer": (r"public address 92\.40\.181\.\d+, not AWS \(\+2 more\)", "outside AWS"),
-    "444455556666:role/seoul-billing": (r"private address 10\.40\.\d+\.\d+ \(VPC\).*; workload in ap-northeast-2 "
+    "111122223333:role/seoul-billing": (r"private address 10\.40\.\d+\.\d+ \(VPC\).*; workload in ap-northeast-2 "
                                         r"\(activity\)", "served in us-east-1 since the change for a workload in "
                                                            "ap-northeast-2"),
     "444455556666:role/sso-broker": (r"private address 10\.20\..*; workload in us-west-2 \(activity\)",

@@ -30,7 +30,7 @@ C10 = f"arn:aws:iam::{DATA}:role/nightly-export"
 C11 = f"arn:aws:iam::{PAYMENTS}:user/legacy-batch"
 C12 = f"arn:aws:iam::{CI}:role/developer"
 C13 = f"arn:aws:iam::{DATA}:role/aws:ec2-instance"
-C14 = f"arn:aws:iam::{IDENTITY}:role/seoul-billing"
+C14 = f"arn:aws:iam::{PAYMENTS}:role/seoul-billing"
 DEPLOY_TARGET = f"arn:aws:iam::{IDENTITY}:role/deploy-target"
 
 LOG_NAME = re.compile(
