@@ -17,7 +17,7 @@ from kit.useragent import ClientTool
 _FLAG = "AWS_STS_REGIONAL_ENDPOINTS=regional (shared config `sts_regional_endpoints = regional`)"
 _NO_CHANGE = frozenset({"aws-service", "aws-console"})
 _ALWAYS_REGIONAL = frozenset({"aws-sdk-rust", "aws-sdk-kotlin", "aws-sdk-swift"})
-_WRAPS_SDK = frozenset({"aws-cdk", "github-actions", "kube2iam", "aws-vault", "saml2aws", "vault", "pulumi"})
+_WRAPS_SDK = frozenset({"aws-cdk", "github-actions", "vault", "pulumi"})
 CONFIRM = ("Confirm: a week after the change, the verification step of the plan (kit/queries/verify_callers.sql "
            "on Lake or Athena, or `sts-kit plan` on the new trail files) shows no global call from this caller.")
 
@@ -185,29 +185,25 @@ _LEGACY: dict[str, Entry] = {
         "engine set `sts_endpoint` and `sts_region` in aws/config/root.",
         "hashicorp/vault#28720 (sts-facts.md section 9)",
     ),
-    "kube2iam": Entry(
-        "set-regional-flag",
-        "Start kube2iam with `--use-regional-sts-endpoint` and AWS_REGION={region} in its environment "
-        "(the Helm chart's aws.region sets only AWS_DEFAULT_REGION).",
-        "jtblin/kube2iam#166, helm/charts#15092 (sts-facts.md section 9)",
-    ),
-    "aws-vault": Entry(
-        "set-regional-flag",
-        "Set `sts_regional_endpoints = regional` in the aws-vault profile of ~/.aws/config (or "
-        "AWS_STS_REGIONAL_ENDPOINTS=regional) and `region = {region}`; aws-vault v6.2.0 and later read it.",
-        "99designs/aws-vault#662 (sts-facts.md section 9)",
-    ),
-    "saml2aws": Entry(
-        "set-region",
-        "Set `region = {region}` for the account in ~/.saml2aws (or `saml2aws login --region {region}`) with a "
-        "saml2aws release that calls the Regional STS endpoint, and AWS_STS_REGIONAL_ENDPOINTS=regional.",
-        "Versent/saml2aws#1313, #928 (sts-facts.md section 9)",
-    ),
 }
-_IRSA = ('On EKS with IAM roles for service accounts, annotate the service account with '
-         '`eks.amazonaws.com/sts-regional-endpoints: "true"` so the pod identity webhook injects '
-         "AWS_STS_REGIONAL_ENDPOINTS=regional (aws/amazon-eks-pod-identity-webhook#110, aws/containers-roadmap#1599).")
-_TOOL_SWITCH = frozenset({"terraform", "pulumi", "vault", "kube2iam", "aws-vault", "saml2aws", "github-actions"})
+_HINTS: tuple[tuple[frozenset[str], frozenset[str], str], ...] = (
+    # (SDK families, STS operations, hint): tools that send no user agent of their own, known by what they call.
+    (frozenset(), frozenset({"AssumeRoleWithWebIdentity"}),
+     'On EKS with IAM roles for service accounts, annotate the service account with '
+     '`eks.amazonaws.com/sts-regional-endpoints: "true"` so the pod identity webhook injects '
+     "AWS_STS_REGIONAL_ENDPOINTS=regional (aws/amazon-eks-pod-identity-webhook#110, aws/containers-roadmap#1599)."),
+    (frozenset({"aws-sdk-go"}), frozenset({"AssumeRole"}),
+     "If this is kube2iam (a node role assuming pod roles; it sends aws-sdk-go's user agent), start it with "
+     "`--use-regional-sts-endpoint` and AWS_REGION set (jtblin/kube2iam#166, helm/charts#15092)."),
+    (frozenset({"aws-sdk-go-v2"}), frozenset({"AssumeRole", "GetSessionToken", "GetFederationToken"}),
+     "If this is aws-vault v7 (it sends aws-sdk-go-v2's user agent), remove `sts_regional_endpoints = legacy` "
+     "from its profile: only that setting sends it to the global endpoint (99designs/aws-vault#662)."),
+    (frozenset(), frozenset({"AssumeRoleWithSAML"}),
+     "If this is saml2aws, set `region` for the account in ~/.saml2aws (or `--region`) and "
+     "AWS_STS_REGIONAL_ENDPOINTS=regional (Versent/saml2aws#1313, #928)."),
+)
+"""Hints for tools with their own switch that CloudTrail cannot name (sts-facts.md section 9)."""
+_TOOL_SWITCH = frozenset({"terraform", "pulumi", "vault", "github-actions"})
 """Tools whose own setting decides the endpoint, whatever the SDK inside does by default."""
 
 
@@ -289,15 +285,16 @@ def entry_for(tool: ClientTool, target_region: str | None) -> tuple[Entry, str]:
 
 def fix_for(tool: ClientTool, target_region: str | None, operations: set[str] | frozenset[str] = frozenset()) -> Fix:
     """Fix that moves ``tool`` to the Regional endpoint of ``target_region`` (None = Region not yet known);
-    ``operations`` are the STS operations it calls (web-identity callers get the EKS annotation too)."""
+    ``operations`` are the STS operations it calls (they add hints for tools CloudTrail cannot name)."""
     if tool.tool in _NO_CHANGE:
         return Fix("none", "No change: an AWS service or the AWS console made this call on your behalf.", "",
                    "sts-facts.md section 9 (AWS acting for you)")
     region = target_region or "<region>"
     entry, since = entry_for(tool, target_region)
     text = entry.text.format(region=region, flag=_FLAG, endpoint=regional_endpoint(region), since=since)
-    if "AssumeRoleWithWebIdentity" in operations and entry is not _EXPLICIT_GLOBAL:
-        text += " " + _IRSA
+    if not target_region or target_region in LEGACY_GLOBAL_REGIONS:  # elsewhere these tools call Regional
+        text += "".join(f" {hint}" for families, calls, hint in _HINTS
+                        if calls & set(operations) and (not families or _sdk_of(tool).tool in families))
     if target_region:
         target = f"Target endpoint: {regional_endpoint(target_region)}."
     else:

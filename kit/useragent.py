@@ -31,11 +31,10 @@ _SDKS: tuple[tuple[str, tuple[str, ...]], ...] = (
 _TOOLS_WITH_OWN_SWITCH = (
     ("pulumi-aws", "pulumi"),  # APN/1.0 Pulumi/1.0 Pulumi-Aws/<v> ... (pulumi/pulumi-aws#1604); before Terraform
     ("vault", "vault"),  # Vault/<v> (+https://www.vaultproject.io/; go<v>) (hashicorp/vault sdk/helper/useragent)
-    ("kube2iam", "kube2iam"),
-    ("aws-vault", "aws-vault"),
-    ("saml2aws", "saml2aws"),
 )
-"""(product token, tool) of Go tools with their own STS endpoint setting, all built on aws-sdk-go(-v2)."""
+"""(product token, tool) of Go tools with their own STS endpoint setting that name themselves in the user
+agent. kube2iam and aws-vault send their SDK's user agent unchanged (their source sets none), so
+kit/fixes.py recognizes them by the operations they call instead."""
 
 
 @dataclass(frozen=True)

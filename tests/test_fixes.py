@@ -221,11 +221,10 @@ VAULT_UA = "Vault/1.15.2 (+https://www.vaultproject.io/; go1.21.3)"
 TERRAFORM_UA = ("APN/1.0 HashiCorp/1.0 Terraform/1.0.5 (+https://www.terraform.io) terraform-provider-aws/3.56.0 "
                 "(+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go/1.40.29 (go1.16; linux; amd64)")
 # ^ a CloudTrail record quoted in crossplane-contrib/provider-jet-aws#180
-# kube2iam, aws-vault and saml2aws: no user agent of theirs was found in public records or issues (UNCONFIRMED);
-# they are recognized by their product token in front of the SDK's, the form Go tools use (request.MakeAddToUserAgentHandler).
-KUBE2IAM_UA = "kube2iam/0.11.1 aws-sdk-go/1.44.100 (go1.19; linux; amd64)"
-AWS_VAULT_UA = "aws-vault/v6.6.2 aws-sdk-go/1.44.90 (go1.19; darwin; arm64)"
-SAML2AWS_UA = "saml2aws/2.36.15 aws-sdk-go/1.44.300 (go1.20.5; linux; amd64)"
+# kube2iam (jtblin/kube2iam iam/iam.go) and aws-vault v7 (99designs/aws-vault vault/vault.go) set no user agent
+# of their own: their calls carry their SDK's, so they are recognized by the operations they call.
+KUBE2IAM_UA = "aws-sdk-go/1.44.100 (go1.19; linux; amd64)"
+AWS_VAULT_UA = "aws-sdk-go-v2/1.24.0 os/macos lang/go#1.21.5 md/GOOS#darwin md/GOARCH#arm64 api/sts#1.26.6"
 
 
 @pytest.mark.parametrize(("agent", "tool", "needles"), [
@@ -233,9 +232,6 @@ SAML2AWS_UA = "saml2aws/2.36.15 aws-sdk-go/1.44.300 (go1.20.5; linux; amd64)"
     (PULUMI_V2_UA, "pulumi", ("stsRegion",)),
     (VAULT_UA, "vault", (f"sts_endpoint={TARGET}", "sts_region=eu-west-1", "auth/aws/config/client")),
     (TERRAFORM_UA, "terraform", ('sts_region = "eu-west-1"',)),
-    (KUBE2IAM_UA, "kube2iam", ("--use-regional-sts-endpoint", "AWS_REGION=eu-west-1")),
-    (AWS_VAULT_UA, "aws-vault", ("sts_regional_endpoints = regional", "region = eu-west-1")),
-    (SAML2AWS_UA, "saml2aws", ("~/.saml2aws", "--region eu-west-1")),
 ])
 def test_tools_with_their_own_switch_get_that_switch(agent, tool, needles):
     parsed = parse_user_agent(agent)
@@ -283,10 +279,18 @@ def test_ruby_v3_is_legacy_before_3_92_and_regional_from_it():
     assert fix_for(sdk("aws-sdk-ruby", "3.92.0"), "eu-west-1").action == "set-region"
 
 
-def test_web_identity_callers_are_told_about_the_eks_annotation():
-    fix = fix_for(sdk("aws-sdk-js", "2.802.0"), "eu-west-1", operations={"AssumeRoleWithWebIdentity"})
-    assert 'eks.amazonaws.com/sts-regional-endpoints: "true"' in fix.fix
-    assert "eks.amazonaws.com" not in fix_for(sdk("aws-sdk-js", "2.802.0"), "eu-west-1").fix
+@pytest.mark.parametrize(("agent", "operations", "needle"), [
+    ("aws-sdk-nodejs/2.802.0 linux/v14.15.1 callback", {"AssumeRoleWithWebIdentity"},  # aws/amazon-eks-pod-identity-webhook#112
+     'eks.amazonaws.com/sts-regional-endpoints: "true"'),
+    (KUBE2IAM_UA, {"AssumeRole"}, "--use-regional-sts-endpoint"),
+    (AWS_VAULT_UA, {"GetSessionToken", "AssumeRole"}, "sts_regional_endpoints = legacy"),
+    ("aws-sdk-go/1.44.300 (go1.20.5; linux; amd64)", {"AssumeRoleWithSAML"}, "~/.saml2aws"),
+])
+def test_tools_without_their_own_user_agent_are_hinted_by_what_they_call(agent, operations, needle):
+    tool = parse_user_agent(agent)
+    assert needle in fix_for(tool, "eu-west-1", operations=operations).fix
+    assert needle not in fix_for(tool, "eu-west-1", operations={"GetCallerIdentity"}).fix
+    assert needle not in fix_for(tool, "ap-northeast-2", operations=operations).fix  # the configuration decides
 
 
 ENTRIES = {name: value for name, value in vars(fixes).items() if isinstance(value, Entry)}
@@ -304,8 +308,7 @@ REACHING = {  # a caller that reaches each entry of the table
         "aws-sdk-dotnet": sdk("aws-sdk-dotnet", "3.7.302.6"), "aws-powershell": POWERSHELL,
         "aws-sdk-ruby": sdk("aws-sdk-ruby", "3.80.0"), "aws-sdk-cpp": sdk("aws-sdk-cpp", "1.11.200"),
         "aws-cdk": CDK_JS2, "terraform": TF_V1, "pulumi": parse_user_agent(PULUMI_UA),
-        "vault": parse_user_agent(VAULT_UA), "kube2iam": parse_user_agent(KUBE2IAM_UA),
-        "aws-vault": parse_user_agent(AWS_VAULT_UA), "saml2aws": parse_user_agent(SAML2AWS_UA)}.items()},
+        "vault": parse_user_agent(VAULT_UA)}.items()},
 }
 
 
