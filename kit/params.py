@@ -206,7 +206,8 @@ SCHEMA: tuple[Param, ...] = (
     Param("accounts", _accounts, (), "only these caller accounts (comma-separated 12-digit ids)", "IDS"),
     Param("out_dir", _path, Path("out"), "folder for plan.csv, quota.csv, summary.json, plan.md", "DIR"),
     Param("ip_ranges", _path, None,
-          "AWS ip-ranges.json, to tell AWS from non-AWS source IPs (samples ship their own)", "FILE"),
+          "AWS ip-ranges.json, consulted before the bundled cloud address database for AWS "
+          "(samples ship their own)", "FILE"),
     Param("quota", _int, 600, "STS requests per second per account and Region", "RPS"),
     Param("quota_overrides", _quota_overrides, None,
           "raised quotas per bucket: ACCOUNT/REGION[/BUCKET]=RPS, comma-separated; BUCKET is regional "

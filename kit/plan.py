@@ -10,7 +10,7 @@ import pandas as pd
 from kit.callers import CALLER_KEY, PRIORITIES, build_callers, global_seconds, home_regions
 from kit.engines import collect
 from kit.errors import InputError
-from kit.ipranges import IpRanges
+from kit.ipranges import AddressBook
 from kit.params import Params
 from kit.policy.annotate import annotate, load_policies
 from kit.quota import Quotas, quota_table, regional_calls, stage_moves
@@ -31,6 +31,8 @@ class Plan:
     """Per-second global calls with caller keys (shared by the quota maths and the notebooks)."""
     summary: dict[str, Any] = field(default_factory=dict)
     policy: dict[str, Any] = field(default_factory=dict)
+    addresses: dict[str, Any] = field(default_factory=dict)
+    """What classified source addresses: the bundled database (name, date) and any --ip-ranges file."""
 
 
 def mark_quota_risks(callers: pd.DataFrame, quota: pd.DataFrame) -> pd.DataFrame:
@@ -45,10 +47,10 @@ def mark_quota_risks(callers: pd.DataFrame, quota: pd.DataFrame) -> pd.DataFrame
 
 def plan_from_rollup(rollup: Rollup, params: Params) -> Plan:
     """Classify callers, check quotas and stage the moves (engine-independent)."""
-    ranges = IpRanges.load(params.ip_ranges) if params.ip_ranges else None
-    homes = home_regions(rollup, ranges)
+    addresses = AddressBook(params.ip_ranges)
+    homes = home_regions(rollup, addresses)
     seconds = global_seconds(rollup, homes)
-    callers = build_callers(rollup, ranges, homes, seconds)
+    callers = build_callers(rollup, addresses, homes, seconds)
     quotas = Quotas(params.quota, params.quota_overrides)
     regional = regional_calls(rollup)
     quota = quota_table(regional, seconds, quotas, params.risk_threshold)
@@ -57,10 +59,8 @@ def plan_from_rollup(rollup: Rollup, params: Params) -> Plan:
     callers = callers.merge(stages[CALLER_KEY + ["wave"]], on=CALLER_KEY, how="left")
     callers["wave"] = callers.wave.fillna(1).astype("int64")
     callers, policy = annotate(callers, *load_policies(params, callers))
-    if not ranges:
-        rollup.report.notes.append("no ip-ranges file: public source addresses could not be told "
-                                   "AWS from non-AWS (origin 'unknown'); pass --ip-ranges")
-    return Plan(params, rollup, callers, quota, stages, homes, seconds, policy=policy)
+    return Plan(params, rollup, callers, quota, stages, homes, seconds, policy=policy,
+                addresses=addresses.describe())
 
 
 def summarize(plan: Plan, seconds: float) -> dict[str, Any]:
@@ -83,6 +83,7 @@ def summarize(plan: Plan, seconds: float) -> dict[str, Any]:
             for row in at_risk.itertuples()
         ],
         "policy": plan.policy,
+        "address_database": plan.addresses,
         "duration_seconds": round(seconds, 3),
         "params": plan.params.to_dict(),
     }

@@ -71,6 +71,16 @@ def account_markdown(plan: Plan, account: str) -> str:
     return "\n".join(lines)
 
 
+def address_database_line(database: dict) -> str:
+    """The plan.md line naming the address database that classified source addresses, and its date."""
+    line = (f"Source addresses classified with the {database.get('name', '?')} {database.get('package_version', '')} "
+            f"database of cloud ranges dated {database.get('date') or 'unknown'}")
+    if database.get("aws_ranges_file"):
+        line += (f", AWS ranges first from `{database['aws_ranges_file']}` "
+                 f"(createDate {database.get('aws_ranges_file_date') or 'unknown'})")
+    return line + "."
+
+
 def plan_markdown(plan: Plan) -> str:
     """plan.md: the whole plan, account by account."""
     summary = plan.summary
@@ -88,6 +98,7 @@ def plan_markdown(plan: Plan) -> str:
     ]
     if summary.get("files_invalid"):
         head += [f"{summary['files_invalid']} unreadable files were skipped; see summary.json.", ""]
+    head += [address_database_line(plan.addresses), ""]
     accounts = sorted(set(plan.callers.account_id))
     return "\n".join(head + [account_markdown(plan, account) for account in accounts]) + "\n"
 

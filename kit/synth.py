@@ -1,10 +1,14 @@
 """A deterministic CloudTrail of a fictional organization, for tests, notebooks and benchmarks.
 
 Run ``python -m kit.synth --out data/samples``. The organization ``o-a1b2c3d4e5`` has four
-accounts and eleven STS callers (C1..C11) that cover the cases the kit must tell apart: global
+accounts and fourteen STS callers (C1..C14) that cover the cases the kit must tell apart: global
 callers served locally after the 2025 rollout, callers still served in us-east-1 (opt-in Region,
-outside AWS, custom DNS, unknown Region), Regional callers, cross-account twins, AWS services,
+outside AWS on a home ISP, a developer laptop or Azure, custom DNS, unknown Region), instance
+credentials (``aws:ec2-instance``) on an EC2 us-east-1 address, a legacy-default SDK configured for
+the global endpoint in ap-northeast-2, Regional callers, cross-account twins, AWS services,
 per-second bursts for the quota check, legacy events without tlsDetails and malformed files.
+Public addresses are real: AWS ones are in ip-ranges.json (and in the bundled address database),
+Azure's in Azure's published ranges, the ISP ones in no cloud's ranges.
 Facts behind the behaviour: ../shared/reference/sts-facts.md §1, §2, §4, §8.
 
 Output (``OUT``): ``trail/AWSLogs/<org>/<account>/CloudTrail/<region>/YYYY/MM/DD/*.json.gz``,
@@ -157,7 +161,7 @@ CALLERS = (
                      Activity("s3.amazonaws.com", ("GetObject", "PutObject"), "eu-west-1", (1, 3),
                               "ci-artifacts-333344445555"))),
     Caller("C8", "arn:aws:iam::333344445555:user/alice",
-           "aws-cli/1.29.62 Python/3.11.4 Darwin/22.6.0 botocore/1.31.62", "198.51.100.23/32", None,
+           "aws-cli/1.29.62 Python/3.11.4 Darwin/22.6.0 botocore/1.31.62", "86.12.143.27/32", None,
            ("GetCallerIdentity", "GetSessionToken"), amazon_dns=False, active_share=1 / 3),
     Caller("C9", "arn:aws:iam::444455556666:role/sso-broker",
            "aws-sdk-go-v2/1.21.0 os/linux lang/go#1.21.1 md/GOOS#linux md/GOARCH#amd64 api/sts#1.23.0",
@@ -175,6 +179,25 @@ CALLERS = (
            None, ("GetCallerIdentity",), calls_per_day=(1, 1), event_version="1.05",
            days=tuple(date(2025, 3, day) for day in (4, 7, 12, 18, 21, 27))),
 )
+CALLERS += (
+    Caller("C12", "arn:aws:iam::333344445555:role/developer",
+           "aws-cli/2.13.25 Python/3.11.5 Darwin/23.0.0 exe/x86_64 prompt/off command/sts.assume-role",
+           "92.40.181.64/28", "eu-west-1", ("AssumeRole",), "arn:aws:iam::333344445555:role/deploy-readonly",
+           amazon_dns=False, session_format="dev-laptop-{epoch}", active_share=0.5, calls_per_day=(1, 4),
+           activity=(Activity("s3.amazonaws.com", ("GetObject",), "eu-west-1", (1, 2), "ci-artifacts-333344445555"),)),
+    Caller("C13", "arn:aws:iam::222233334444:role/aws:ec2-instance",
+           "Boto3/1.28.57 md/Botocore#1.31.57 ua/2.0 os/linux#6.1.0 md/arch#x86_64 lang/python#3.9.16 "
+           "md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.31.57", "3.80.0.0/12", None, ("GetCallerIdentity",),
+           session_format="i-0a1b2c3d4e5f60718", calls_per_day=(1, 3), active_share=0.7),
+    Caller("C14", "arn:aws:iam::111122223333:role/seoul-billing",
+           "aws-sdk-ruby3/3.80.0 ruby/2.7.1 x86_64-linux aws-sdk-sts/1.3.0", "10.40.0.0/16", "ap-northeast-2",
+           ("AssumeRole",), "arn:aws:iam::111122223333:role/billing-reader", amazon_dns=False,
+           session_format="seoul-billing-{epoch}",
+           activity=(Activity("dynamodb.amazonaws.com", ("GetItem",), "ap-northeast-2", (1, 3), "billing-ledger"),)),
+)
+"""C12 assumes roles from a developer laptop on a home ISP address; C13 is an EC2 instance calling with
+its instance credentials (one stable session per instance); C14 runs in ap-northeast-2, outside the 16
+legacy Regions, so its legacy-default Ruby SDK calls the global endpoint only because it is configured to."""
 CALLER_BY_ID = {caller.id: caller for caller in CALLERS}
 
 SERVICE_ROLES = {

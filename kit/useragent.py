@@ -28,6 +28,15 @@ _SDKS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+_TOOLS_WITH_OWN_SWITCH = (
+    ("pulumi-aws", "pulumi"),  # APN/1.0 Pulumi/1.0 Pulumi-Aws/<v> ... (pulumi/pulumi-aws#1604); before Terraform
+    ("vault", "vault"),  # Vault/<v> (+https://www.vaultproject.io/; go<v>) (hashicorp/vault sdk/helper/useragent)
+)
+"""(product token, tool) of Go tools with their own STS endpoint setting that name themselves in the user
+agent. kube2iam and aws-vault send their SDK's user agent unchanged (their source sets none), so
+kit/fixes.py recognizes them by the operations they call instead."""
+
+
 @dataclass(frozen=True)
 class ClientTool:
     """The tool that made a call, and the AWS SDK it runs on (same as ``tool`` if it is an SDK)."""
@@ -85,6 +94,9 @@ def parse_user_agent(user_agent: str | None) -> ClientTool:
         return ClientTool(tool, "", tool, "")
 
     p = _products(ua)
+    for token, tool in _TOOLS_WITH_OWN_SWITCH:
+        if token in p:
+            return _wrapper(tool, p[token], p, ("aws-sdk-go-v2", "aws-sdk-go"))
     if "terraform-provider-aws" in p or "terraform" in p:
         version = p.get("terraform-provider-aws") or p.get("terraform", "")
         return _wrapper("terraform", version, p, ("aws-sdk-go-v2", "aws-sdk-go"))

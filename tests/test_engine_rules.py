@@ -98,6 +98,7 @@ def odd_records() -> list:
         tls_text, region_list, account_object, context_text, identity_text, agent_number, details_text,
         sts(alice, "2025-07-01T25:00:00Z"), sts(alice, "2025-02-30T10:00:00Z"), sts(alice, "yesterday"),
         sts(alice, "2025-07-01T10:05:00.250Z"),
+        sts(alice, "2025-07-01 10:07:00.000000000"),  # a SIEM export's form: no zone means UTC
         sts(alice, "2025-07-02T01:30:00+02:00"),  # 23:30Z on the 1st: inside
         sts(alice, "2025-07-01T01:00:00+02:00"),  # 23:00Z on 30 June: outside
         sts(alice, "2025-06-30T23:30:00-02:00"),  # 01:30Z on the 1st: inside

@@ -20,4 +20,6 @@ def test_environment_yml_matches_pyproject():
         wanted |= {_name(r) for r in extra}
     conda = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
     listed = {CONDA_NAMES.get(_name(d), _name(d)) for d in conda if isinstance(d, str)} - {"python", "pip"}
+    pip = next((d["pip"] for d in conda if isinstance(d, dict) and "pip" in d), [])
+    listed |= {_name(d) for d in pip if not d.startswith("-")}  # packages conda-forge does not carry
     assert listed == wanted

@@ -122,3 +122,18 @@ def test_the_verification_query_checks_given_principals_after_the_window():
     sqlglot.parse_one(sql.replace("FROM a1b2c3d4-5678-90ab-cdef-111122223333", 'FROM "eds"'), read="trino")
     with pytest.raises(RenderError, match="not an IAM user, role or root ARN"):
         verification_step("111122223333", ["arn:aws:iam::111122223333:role/x') OR (1=1"], params)
+
+
+def test_instance_credentials_are_named_after_the_verification_query():
+    from kit.verify import verification_step
+
+    params = validate({"source": "athena", "database": "trail", "table": "cloudtrail_logs",
+                       "output_location": "s3://results/", "start": "2025-03-01", "end": "2025-09-01"})
+    instance = "arn:aws:sts::222233334444:assumed-role/aws:ec2-instance/i-0a1b2c3d4e5f60718"
+    step = verification_step("222233334444", [instance, "arn:aws:iam::222233334444:role/report-lambda"], params)
+    assert "'arn:aws:iam::222233334444:role/report-lambda'" in step and f"'{instance}'" not in step
+    assert step.endswith(instance) and "instance credentials" in step
+    only = verification_step("222233334444", [instance], params)
+    assert only.startswith("-- instance credentials") and "SELECT" not in only
+    with pytest.raises(RenderError, match="not an IAM user, role or root ARN"):
+        verification_step("222233334444", [instance + "') OR (1=1"], params)

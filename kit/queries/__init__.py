@@ -124,7 +124,8 @@ def text_time(value: datetime) -> Sql:
 
 
 _PARSED_TIME = (f"CASE WHEN regexp_like(eventtime, '{events.TIME_PATTERN}') THEN date_format("
-                "try(from_iso8601_timestamp(eventtime)) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%i:%sZ') END")
+                "try(from_iso8601_timestamp(replace(eventtime, ' ', 'T') || CASE WHEN regexp_like(eventtime, "
+                "'(Z|[+-][0-9]{2}:[0-9]{2})$') THEN '' ELSE 'Z' END)) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%i:%sZ') END")
 """Athena's text eventTime as UTC text: the forms kit.events.utc_text accepts, offsets applied."""
 
 DIALECTS = {

@@ -46,7 +46,7 @@ principals AS (
       THEN role_arn ELSE '' END, ''), user_name)
     WHEN arn <> '' THEN arn
     WHEN kind = 'Root' AND identity_account <> '' THEN 'arn:aws:iam::' || identity_account || ':root'
-    WHEN principal_id LIKE 'AROA%' THEN 'principal:' || split_part(principal_id, ':', 1)
+    WHEN principal_id LIKE 'AROA%' OR kind = 'AWSAccount' THEN 'principal:' || split_part(principal_id, ':', 1)
     WHEN principal_id <> '' THEN 'principal:' || principal_id
     ELSE '' END AS principal
   FROM windowed
