@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from builders import role_session, sts, write_trail
+from builders import repeated, role_session, sts, write_trail
 from kit.engines import collect
 from kit.errors import ParameterError
 from kit.params import validate
@@ -68,9 +68,9 @@ def rollup(tmp_path_factory):
     a resident calls the Regional endpoint 300 times in the same second."""
     folder = tmp_path_factory.mktemp("trail")
     mover, resident = role_session(A, "mover"), role_session(A, "resident")
-    records = [sts(mover, "2025-07-01T10:00:01Z", endpoint_type="global", serving="eu-west-1")] * 300
-    records += [sts(resident, "2025-07-01T10:00:01Z", "sts.eu-west-1.amazonaws.com", endpoint_type="regional",
-                    region="eu-west-1")] * 300
+    records = repeated(sts(mover, "2025-07-01T10:00:01Z", endpoint_type="global", serving="eu-west-1"), 300)
+    records += repeated(sts(resident, "2025-07-01T10:00:01Z", "sts.eu-west-1.amazonaws.com", endpoint_type="regional",
+                             region="eu-west-1"), 300)
     records += [sts(mover, "2025-07-01T10:00:01Z", "sts.eu-west-1.amazonaws.com", endpoint_type="regional",
                     region="eu-west-1")]  # the mover's own Regional call: its workload Region
     write_trail(folder / "f.json", records)
