@@ -10,7 +10,8 @@ import importlib
 from kit.params import Params
 from kit.rollup import Rollup
 
-_MODULES = {"samples": "local", "local": "local", "lake": "lake", "athena": "athena"}
+_MODULES = {"samples": "local", "local": "local", "lake": "lake", "athena": "athena",
+            "security-lake": "security_lake"}
 
 
 def collect(params: Params) -> Rollup:

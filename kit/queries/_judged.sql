@@ -5,14 +5,15 @@
 --          cross-account twin dedupe of kit.events.Aggregator.settle_twins)
 -- parameters: {store}, {start}, {end}, {partition_filter}, {selected}, {sts_source}, {global_sources},
 --          {global_region}, the skip reasons {skip_*} and the dialect fields {time_text},
---          {event_time}, {endpoint_type}, {serving_region}, {role_arn}
+--          {event_time}, {endpoint_type}, {serving_region}, {role_arn}, and the table-shape
+--          pieces {host} (host header expression) and {host_missing} (kit.queries.Dialect.host_values)
 raw AS (
   SELECT {time_text} AS event_time,
     coalesce(eventsource, '') AS source, coalesce(eventname, '') AS event_name,
     coalesce(awsregion, '') AS region, coalesce(sourceipaddress, '') AS source_ip,
     coalesce(useragent, '') AS user_agent, coalesce(errorcode, '') AS error_code,
     coalesce(recipientaccountid, '') AS recipient, coalesce(sharedeventid, '') AS shared_id,
-    coalesce(tlsdetails.clientprovidedhostheader, '') AS host,
+    coalesce({host}, '') AS host,
     coalesce(useridentity.type, '') AS kind, coalesce(useridentity.arn, '') AS arn,
     coalesce(useridentity.accountid, '') AS identity_account,
     coalesce(useridentity.principalid, '') AS principal_id,
@@ -50,7 +51,7 @@ accounts AS (
 judged AS (
   SELECT accounts.*, CASE
     WHEN source = {sts_source} THEN CASE
-      WHEN host = '' THEN CASE WHEN kind = 'AWSService' OR invoked_by <> '' OR source_ip LIKE '%.amazonaws.com'
+      WHEN {host_missing} THEN CASE WHEN kind = 'AWSService' OR invoked_by <> '' OR source_ip LIKE '%.amazonaws.com'
         THEN {skip_service} ELSE {skip_no_host} END
       WHEN NOT ({selected}) THEN {skip_account}
       ELSE 'sts' END

@@ -1,0 +1,28 @@
+"""Did the fields survive? STS events after the 2025 rollout must carry ``endpointType``,
+``awsServingRegion`` and the host header; pipelines that drop them (one public pipeline drops
+``awsServingRegion`` as a "duplicate of awsRegion") leave the plan blind. Engines count the
+callers' STS events after ``ROLLOUT`` that lack each field (query ``field_gaps.sql``) and put
+the counts in the ReadReport (``field_gaps`` in summary.json) with a note.
+"""
+from __future__ import annotations
+
+from kit.rollup import ReadReport
+from kit.views import ROLLOUT_DATE
+
+ROLLOUT = ROLLOUT_DATE
+"""Events from this instant on are "post-change": the date the plan's views already use."""
+FIELDS = {"endpoint_type": "endpointType", "serving_region": "awsServingRegion",
+          "host": "tlsDetails.clientProvidedHostHeader"}
+"""Column of field_gaps.sql -> the CloudTrail field it counts as missing."""
+
+
+def record(report: ReadReport, missing: dict[str, int], events: int) -> None:
+    """Put the per-field counts of post-rollout STS events lacking a field into ``report``, with a
+    note when any is missing (the integrator shows it on the terminal and atop plan.md)."""
+    gaps = {FIELDS[column]: count for column, count in missing.items() if count}
+    report.field_gaps = dict(sorted(gaps.items()))
+    if gaps:
+        counts = ", ".join(f"{count:,} without {field}" for field, count in report.field_gaps.items())
+        report.notes.append(f"fields lost: of {events:,} STS calls since {ROLLOUT:%Y-%m-%d}, {counts}; "
+                            "the plan cannot tell global from Regional calls or where they were served "
+                            "for those: check the pipeline that delivers these events")
