@@ -124,7 +124,7 @@ def test_athena_over_the_security_lake_table_plan_equals_the_samples_plan(lake_a
     assert main(argv) == 0, capsys.readouterr().err
     assert_same_plan(tmp_path, samples_plan)
     assert service.calls[0] == "GetTableMetadata" and service.calls.count("StartQueryExecution") == 5
-    sql = service.queries[next(iter(service.queries))].statement
+    sql = list(service.queries.values())[-1].statement
     assert "eventday BETWEEN '20250228' AND '20250902'" in sql and "element_at(unmapped" in sql
 
 
