@@ -186,3 +186,23 @@ def write_lake(trail_root: Path, out_dir: Path, drop: tuple[str, ...] = ()) -> P
         ordered = events.order("region, accountId, eventDay, time, metadata.uid")
         ordered.write_parquet(str(target), partition_by=list(PARTITIONS), overwrite=True)
     return target
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m kit.ocsf --data data/samples/trail --out out/security-lake [--drop KEY]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m kit.ocsf", description="Write trail files as Security Lake "
+                                     "OCSF Parquet files (for --source security-lake --path OUT).")
+    parser.add_argument("--data", type=Path, default=Path("data/samples/trail"), help="folder of trail files")
+    parser.add_argument("--out", type=Path, default=Path("out/security-lake"), help="folder to write into")
+    parser.add_argument("--drop", action="append", default=[], metavar="KEY",
+                        help=f"leave out an unmapped key, as a lossy pipeline would (e.g. {UNMAPPED_SERVING_REGION})")
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        parser.error(f"{args.data} is not a folder of trail files")
+    print(f"Security Lake Parquet files written under {write_lake(args.data, args.out, tuple(args.drop))}")
+
+
+if __name__ == "__main__":
+    main()
