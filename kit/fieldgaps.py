@@ -6,6 +6,8 @@ the counts in the ReadReport (``field_gaps`` in summary.json) with a note.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from kit.rollup import ReadReport
 from kit.views import ROLLOUT_DATE
 
@@ -14,6 +16,19 @@ ROLLOUT = ROLLOUT_DATE
 FIELDS = {"endpoint_type": "endpointType", "serving_region": "awsServingRegion",
           "host": "tlsDetails.clientProvidedHostHeader"}
 """Column of field_gaps.sql -> the CloudTrail field it counts as missing."""
+
+
+def missing_in(event: dict[str, Any]) -> list[str]:
+    """The fields of ``FIELDS`` a CloudTrail record lacks (a value of the wrong type counts as
+    missing), for an engine that judges records in Python (the local engine's callers' STS calls
+    after ``ROLLOUT``)."""
+    details = event.get("additionalEventData")
+    details = details.get("RequestDetails") if isinstance(details, dict) else None
+    details = details if isinstance(details, dict) else {}
+    tls = event.get("tlsDetails") if isinstance(event.get("tlsDetails"), dict) else {}
+    values = {"endpointType": details.get("endpointType"), "awsServingRegion": details.get("awsServingRegion"),
+              "tlsDetails.clientProvidedHostHeader": tls.get("clientProvidedHostHeader")}
+    return [field for field, value in values.items() if not (isinstance(value, str) and value)]
 
 
 def record(report: ReadReport, missing: dict[str, int], events: int) -> None:

@@ -172,3 +172,14 @@ def test_a_table_that_is_not_ocsf_is_refused(aws_env):
             "Name": SECURITY_LAKE_TABLE, "Columns": [{"Name": "eventtime", "Type": "string"}]}}, request)
         with pytest.raises(TableShapeError, match="no column time_dt, api, actor, cloud, unmapped"):
             runner.table_shape(validate({"source": "security-lake", **ATHENA, **WINDOW}), ocsf=True)
+
+
+def test_missing_fields_of_a_record_for_engines_that_judge_in_python():
+    from kit.fieldgaps import missing_in
+
+    complete = sts(user(ACCOUNT, "u"), "2025-05-02T10:00:00Z", endpoint_type="global", serving="eu-west-1")
+    assert missing_in(complete) == []
+    dropped = {**complete, "additionalEventData": {"RequestDetails": {"endpointType": "global"}}}
+    assert missing_in(dropped) == ["awsServingRegion"]
+    assert missing_in({**complete, "tlsDetails": "sts.amazonaws.com", "additionalEventData": []}) == [
+        "endpointType", "awsServingRegion", "tlsDetails.clientProvidedHostHeader"]
