@@ -19,7 +19,7 @@ from kit.engines import collect
 from kit.errors import ParameterError
 from kit.localaws.athena_server import SECURITY_LAKE_DATABASE, SECURITY_LAKE_TABLE, AthenaService
 from kit.localaws.base import LocalService
-from kit.params import validate
+from kit.params import parse_time, validate
 from kit.queries import render_all
 from kit.tableshape import TableShapeError
 
@@ -183,3 +183,16 @@ def test_missing_fields_of_a_record_for_engines_that_judge_in_python():
     assert missing_in(dropped) == ["awsServingRegion"]
     assert missing_in({**complete, "tlsDetails": "sts.amazonaws.com", "additionalEventData": []}) == [
         "endpointType", "awsServingRegion", "tlsDetails.clientProvidedHostHeader"]
+
+
+def test_local_files_outside_the_window_are_not_read(lake_folder):
+    from kit.engines.security_lake import in_window
+
+    start, end = parse_time("start", "2025-07-01"), parse_time("end", "2025-07-08")
+    assert in_window(Path("x/region=eu-west-1/accountId=1/eventDay=20250630/a.parquet"), start, end)
+    assert not in_window(Path("x/region=eu-west-1/accountId=1/eventDay=20250629/a.parquet"), start, end)
+    assert in_window(Path("x/elsewhere/a.parquet"), start, end)
+    report = collect(validate({"source": "security-lake", "path": str(lake_folder), "start": "2025-07-01",
+                               "end": "2025-07-08"})).report
+    every = sum(path.stat().st_size for path in lake_folder.rglob("*.parquet"))
+    assert 0 < report.engine_stats["bytes_scanned"] < every / 10 and report.events_read > 0

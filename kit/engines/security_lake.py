@@ -8,6 +8,7 @@ Both read the OCSF rows through ``security_lake_events.sql``, so the judging rul
 """
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -22,12 +23,22 @@ from kit.ocsf import LAKE_PREFIX
 from kit.params import Params
 from kit.queries import LOCAL_OCSF
 from kit.rollup import Rollup
+from kit.trailfiles import DELIVERY_LAG
 
 
 class SecurityLakeAthenaRunner(AthenaRunner):
     """Athena calls on the Security Lake table."""
 
     engine = "security-lake"
+
+
+def in_window(path: Path, start: datetime, end: datetime) -> bool:
+    """Whether a Parquet file may hold events of [start, end): its ``eventDay=`` folder is within a
+    day of the window (files outside that layout are always read)."""
+    day = next((part.split("=", 1)[1] for part in path.parts if part.lower().startswith("eventday=")), "")
+    if not (len(day) >= 8 and day[:8].isdigit()):
+        return True
+    return f"{start - DELIVERY_LAG:%Y%m%d}" <= day[:8] <= f"{end + DELIVERY_LAG:%Y%m%d}"
 
 
 class ParquetRunner:
@@ -37,21 +48,24 @@ class ParquetRunner:
     engine = "security-lake"
     done = "SUCCEEDED"
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, start: datetime, end: datetime) -> None:
         self.source = str(folder)
         root = folder / LAKE_PREFIX.parent if (folder / LAKE_PREFIX.parent).is_dir() else folder
-        files = sorted(str(path) for path in root.rglob("*.parquet"))
-        if not files:
+        every = sorted(root.rglob("*.parquet"))
+        if not every:
             raise ParameterError("path", f"{folder} holds no .parquet files: give the folder of Security Lake's "
                                          "CloudTrail management events (aws/CLOUD_TRAIL_MGMT/...)")
+        files = [str(path) for path in every if in_window(path, start, end)]
         self.scanned = sum(Path(name).stat().st_size for name in files)
         self.connection = duckdb.connect()
         self.connection.execute("SET enable_progress_bar = false")
         self.connection.execute(f'CREATE SCHEMA "{LOCAL_OCSF[0]}"')
         try:
+            # the window's files are read once into memory; the five queries then run on that table
             self.connection.sql("SELECT * FROM read_parquet(?, hive_partitioning = true, hive_types_autocast = false, "
-                                "union_by_name = true)", params=[files]).create_view("events_view")
-            self.connection.execute(f'CREATE VIEW "{LOCAL_OCSF[0]}"."{LOCAL_OCSF[1]}" AS SELECT * FROM events_view')
+                                "union_by_name = true)", params=[files or [str(every[0])]]).create_view("files")
+            self.connection.execute(f'CREATE TABLE "{LOCAL_OCSF[0]}"."{LOCAL_OCSF[1]}" AS SELECT * FROM files'
+                                    + ("" if files else " LIMIT 0"))
         except duckdb.Error as error:
             raise ParameterError("path", f"cannot read the Parquet files under {folder}: "
                                          f"{str(error).splitlines()[0]}") from None
@@ -70,7 +84,8 @@ class ParquetRunner:
         return query_id
 
     def status(self, query_id: str) -> Status:
-        return Status(self.done, "", self.scanned)
+        """Done; the files' bytes are counted once, on the first query (they are read once)."""
+        return Status(self.done, "", self.scanned if query_id == "local-1" else 0)
 
     def pages(self, query_id: str) -> Iterator[list[list[Any]]]:
         yield self.results.pop(query_id)
@@ -85,7 +100,7 @@ def collect(params: Params) -> Rollup:
     if params.path is not None:
         if not params.path.is_dir():
             raise ParameterError("path", f"{params.path} is not a folder of Security Lake Parquet files")
-        return run_queries(ParquetRunner(params.path), params, 0.0, "local files: no charge")
+        return run_queries(ParquetRunner(params.path, params.start, params.end), params, 0.0, "local files: no charge")
     check_result_location(params)
     runner = SecurityLakeAthenaRunner(params)
     return run_athena(runner, params, runner.table_shape(params, ocsf=True))
