@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from botocore.stub import Stubber
 
-from aws_endpoints import (SAMPLES, WINDOW, assert_same_rollup, aws_env, local_rollup, run_in,  # noqa: F401
+from aws_endpoints import (SAMPLES, WINDOW, assert_same_rollup, aws_env, local_rollup,  # noqa: F401
                            samples_plan, serve)
 from builders import activity, role_session, sts, user, write_trail
 from kit import ocsf
@@ -99,7 +99,8 @@ def test_the_parquet_layout_is_security_lakes_and_the_output_is_deterministic(tm
         f"aws/CLOUD_TRAIL_MGMT/2.0/region=us-east-1/accountId={ACCOUNT}/eventDay=2025050{day}" for day in (2, 3)]
     assert first == tmp_path / "a" / "aws" / "CLOUD_TRAIL_MGMT" / "2.0"
     assert all((tmp_path / "a" / path).read_bytes() == (tmp_path / "b" / path).read_bytes() for path in files)
-    assert duckdb.connect().execute("SELECT count(*) FROM read_parquet(?)", [f"{first}/**/*.parquet"]).fetchone() == (2,)
+    count = duckdb.connect().execute("SELECT count(*) FROM read_parquet(?)", [f"{first}/**/*.parquet"]).fetchone()
+    assert count == (2,)
 
 
 def test_local_parquet_gives_the_samples_rollup(lake_folder, local_rollup):

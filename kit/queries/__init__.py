@@ -14,8 +14,8 @@ from pathlib import Path
 
 from kit import events, ocsf
 from kit.errors import KitError
-from kit.params import ACCOUNT_ID, IDENTIFIER, Params
 from kit.fieldgaps import ROLLOUT
+from kit.params import ACCOUNT_ID, IDENTIFIER, Params
 from kit.regions import GLOBAL_ENDPOINT_REGION, GLOBAL_SERVICE_SOURCES
 from kit.tableshape import KIT_TABLE, SECURITY_LAKE_TABLE, SKIP_NO_HOST_COLUMN, TableShape
 from kit.trailfiles import DELIVERY_LAG
@@ -23,7 +23,7 @@ from kit.trailfiles import DELIVERY_LAG
 FOLDER = Path(__file__).resolve().parent
 ROLLUP_QUERIES = ("sts_calls", "activity", "seconds", "skips", "field_gaps")
 LOCAL_OCSF = ("security_lake", "events")
-"""The view of local Security Lake Parquet files the security-lake engine queries with DuckDB."""
+"""The table of local Security Lake Parquet files the security-lake engine queries with DuckDB."""
 MAX_STATEMENT = 10_000
 """CloudTrail Lake's limit on ``QueryStatement`` (characters); Athena's is far larger."""
 
@@ -120,8 +120,8 @@ class Dialect:
             return Sql(f"\n    AND year BETWEEN {first.year} AND {last.year} AND year * 10000 + month * 100 + day "
                        f"BETWEEN {first:%Y%m%d} AND {last:%Y%m%d}")
         if days == "year_month_day":
-            return Sql(f"\n    AND year BETWEEN '{first.year}' AND '{last.year}' AND concat(year, '/', month, '/', day) "
-                       f"BETWEEN '{first:%Y/%m/%d}' AND '{last:%Y/%m/%d}'")
+            return Sql(f"\n    AND year BETWEEN '{first.year}' AND '{last.year}' "
+                       f"AND concat(year, '/', month, '/', day) BETWEEN '{first:%Y/%m/%d}' AND '{last:%Y/%m/%d}'")
         return Sql("")
 
     def host_values(self, shape: TableShape | None = None) -> dict[str, Sql]:
@@ -191,7 +191,7 @@ def fill(text: str, values: dict[str, Sql]) -> Sql:
 
 def store(params: Params) -> Sql:
     """What the queries read: the event data store (Lake), ``"database"."table"`` (Athena) or the
-    OCSF table reshaped as a CloudTrail table (Security Lake; local Parquet: the view ``LOCAL_OCSF``)."""
+    OCSF table reshaped as a CloudTrail table (Security Lake; local Parquet: the table ``LOCAL_OCSF``)."""
     if params.source == "lake":
         return store_id(params.event_data_store or "")
     if params.source == "athena":
