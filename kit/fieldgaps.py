@@ -16,6 +16,10 @@ ROLLOUT = ROLLOUT_DATE
 FIELDS = {"endpoint_type": "endpointType", "serving_region": "awsServingRegion",
           "host": "tlsDetails.clientProvidedHostHeader"}
 """Column of field_gaps.sql -> the CloudTrail field it counts as missing."""
+BLIND_SPOTS = {"endpointType": "whether a call was global or Regional",
+               "awsServingRegion": "which Region served a global call",
+               "tlsDetails.clientProvidedHostHeader": "the host a caller used"}
+"""What the plan cannot tell for a call without the field."""
 
 
 def missing_in(event: dict[str, Any]) -> list[str]:
@@ -38,6 +42,6 @@ def record(report: ReadReport, missing: dict[str, int], events: int) -> None:
     report.field_gaps = dict(sorted(gaps.items()))
     if gaps:
         counts = ", ".join(f"{count:,} without {field}" for field, count in report.field_gaps.items())
-        report.notes.append(f"fields lost: of {events:,} STS calls since {ROLLOUT:%Y-%m-%d}, {counts}; "
-                            "the plan cannot tell global from Regional calls or where they were served "
-                            "for those: check the pipeline that delivers these events")
+        blind = "; ".join(BLIND_SPOTS[field] for field in report.field_gaps)
+        report.notes.append(f"fields lost: of {events:,} STS calls since {ROLLOUT:%Y-%m-%d}, {counts}; for those "
+                            f"the plan cannot tell {blind}: check the pipeline that delivers these events")
