@@ -23,8 +23,7 @@
     element_at(unmapped, {unmapped_serving_region}) AS ocsf_serving_region,
     CAST(ROW(element_at(unmapped, {unmapped_host})) AS ROW(clientprovidedhostheader VARCHAR)) AS tlsdetails,
     CAST(ROW(actor.user.type, actor.user.uid, actor.user.account.uid, actor.user.uid_alt, actor.user.name,
-        actor.user.credential_uid, actor.invoked_by, actor.idp.name, ROW(ROW(actor.session.issuer)))
+        actor.user.credential_uid, actor.invoked_by, ROW(ROW(actor.session.issuer)))
       AS ROW(type VARCHAR, arn VARCHAR, accountid VARCHAR, principalid VARCHAR, username VARCHAR,
-        accesskeyid VARCHAR, invokedby VARCHAR, identityprovider VARCHAR,
-        sessioncontext ROW(sessionissuer ROW(arn VARCHAR)))) AS useridentity
+        accesskeyid VARCHAR, invokedby VARCHAR, sessioncontext ROW(sessionissuer ROW(arn VARCHAR)))) AS useridentity
   FROM {ocsf_table}) AS ocsf
