@@ -197,3 +197,10 @@ def test_local_files_outside_the_window_are_not_read(lake_folder):
                                "end": "2025-07-08"})).report
     every = sum(path.stat().st_size for path in lake_folder.rglob("*.parquet"))
     assert 0 < report.engine_stats["bytes_scanned"] < every / 10 and report.events_read > 0
+
+
+def test_field_gaps_use_the_rollout_date_of_the_plan_views():
+    from kit.fieldgaps import ROLLOUT
+    from kit.views import ROLLOUT_DATE
+
+    assert ROLLOUT == ROLLOUT_DATE.to_pydatetime()
