@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 from kit.errors import ParameterError
 from kit.regions import is_region_code
 
-SOURCES = ("samples", "local", "lake", "athena")
+SOURCES = ("samples", "local", "lake", "athena", "security-lake")
 POLICY_SOURCES = ("none", "offline", "live")
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "data" / "samples"
 SAMPLE_WINDOW = ("2025-03-01T00:00:00Z", "2025-09-01T00:00:00Z")
@@ -198,7 +198,8 @@ class Param:
 
 SCHEMA: tuple[Param, ...] = (
     Param("source", _source, "samples", f"where events come from: {', '.join(SOURCES)}", "SOURCE"),
-    Param("path", _path, None, "local: folder of CloudTrail trail files (.json/.json.gz, any depth)", "DIR"),
+    Param("path", _path, None, "local: folder of CloudTrail trail files (.json/.json.gz, any depth); security-lake: "
+          "folder of Security Lake Parquet files (region=/accountId=/eventDay= folders)", "DIR"),
     Param("start", _optional_time, None,
           "window start, ISO 8601 (inclusive; required except for samples)", "TIME"),
     Param("end", _optional_time, None,
@@ -221,9 +222,11 @@ SCHEMA: tuple[Param, ...] = (
     Param("owner_account_id", _pattern(ACCOUNT_ID, "a 12-digit AWS account id"), None,
           "lake: owner account of the event data store (delegated administrators)", "ID", "aws"),
     Param("database", _pattern(IDENTIFIER, "an Athena database name (letters, digits, _)"), None,
-          "athena: database of the CloudTrail table", "NAME", "aws"),
+          "athena: database of the CloudTrail table; security-lake: Glue database of the Security Lake "
+          "table", "NAME", "aws"),
     Param("table", _pattern(IDENTIFIER, "an Athena table name (letters, digits, _)"), None,
-          "athena: CloudTrail table", "NAME", "aws"),
+          "athena: CloudTrail table; security-lake: the CloudTrail management events table",
+          "NAME", "aws"),
     Param("workgroup", _pattern(IDENTIFIER, "an Athena workgroup name"), None, "athena: workgroup", "NAME", "aws"),
     Param("output_location", _text, None, "athena: s3:// location for query results", "S3URI", "aws"),
     Param("aws_region", _region, None, "lake/athena/live policies: AWS Region of the service", "REGION", "aws"),
@@ -329,6 +332,12 @@ def _apply_rules(params: Params) -> Params:
         for name in ("database", "table"):
             if getattr(params, name) is None:
                 raise ParameterError(name, "required for source 'athena'")
+    if params.source == "security-lake" and params.path is None and (params.database is None or params.table is None):
+        raise ParameterError("path", "source 'security-lake' needs --path (a folder of Security Lake Parquet files) "
+                                     "or --database and --table (the Security Lake table in Athena)")
+    if params.source == "security-lake" and params.path is not None and (params.database or params.table):
+        raise ParameterError("path", "give either --path (local Parquet files) or --database/--table (Athena), "
+                                     "not both")
     params = dataclasses.replace(params, **changes)
     if params.policy_source is None:
         params = dataclasses.replace(params, policy_source="offline" if params.policies else "none")

@@ -41,6 +41,8 @@ class ReadReport:
     skipped: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     engine_stats: dict[str, Any] = field(default_factory=dict)
+    field_gaps: dict[str, int] = field(default_factory=dict)
+    """Post-rollout STS calls lacking endpointType, awsServingRegion or the host header (kit.fieldgaps)."""
 
     def skip(self, reason: str, count: int = 1) -> None:
         """Count ``count`` events left out for ``reason``."""
@@ -62,6 +64,7 @@ class ReadReport:
             "events_skipped": dict(sorted(self.skipped.items())),
             "duplicates_dropped": self.skipped.get(DUPLICATE_REASON, 0),
             "notes": self.notes,
+            "field_gaps": dict(sorted(self.field_gaps.items())),
             "engine": self.engine_stats,
         }
 

@@ -29,7 +29,8 @@ def test_rollup_equals_the_local_engine(athena_rollup, local_rollup):
     stats = rollup.report.engine_stats
     assert stats["engine"] == "athena" and stats["bytes_scanned"] > 0
     assert stats["estimated_cost_usd"] == round(stats["bytes_scanned"] * 5 / 1e12, 6)
-    assert calls.count("StartQueryExecution") == 4 and calls.count("GetQueryResults") >= 16
+    assert calls[0] == "GetTableMetadata" and stats["table_shape"] == "day partitions: timestamp; host header column"
+    assert calls.count("StartQueryExecution") == 5 and calls.count("GetQueryResults") >= 17
 
 
 def test_result_cells_are_read_by_column_name(athena):
@@ -73,7 +74,7 @@ def test_ctrl_c_stops_the_query_execution(athena, interrupt_polling):
     service.faults = Faults(hold=True)
     with pytest.raises(KeyboardInterrupt):
         collect(athena_params(url))
-    assert service.calls == ["StartQueryExecution", "GetQueryExecution", "StopQueryExecution"]
+    assert service.calls == ["GetTableMetadata", "StartQueryExecution", "GetQueryExecution", "StopQueryExecution"]
     assert list(service.queries.values())[-1].state == "CANCELLED"
 
 

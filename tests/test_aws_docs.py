@@ -26,11 +26,13 @@ def called(module: Path) -> set[str]:
     return {"".join(part.title() for part in name.split("_")) for name in names}
 
 
-@pytest.mark.parametrize("engine, prefix", [("lake", "cloudtrail"), ("athena", "athena")])
-def test_the_policy_allows_every_call_of_its_engine(engine, prefix):
+@pytest.mark.parametrize("engine, prefix, module, count", [("lake", "cloudtrail", "lake", 4),
+                                                          ("athena", "athena", "athena", 5),
+                                                          ("security-lake", "athena", "athena", 5)])
+def test_the_policy_allows_every_call_of_its_engine(engine, prefix, module, count):
     allowed = actions(ROOT / "docs" / "iam" / f"{engine}-policy.json")
-    calls = called(ROOT / "kit" / "engines" / f"{engine}.py")
-    assert len(calls) == 4
+    calls = called(ROOT / "kit" / "engines" / f"{module}.py")
+    assert len(calls) == count
     assert {f"{prefix}:{name}" for name in calls} <= allowed
     assert not any(action.endswith("*") for action in allowed)
 
@@ -40,7 +42,7 @@ def test_the_permissions_named_in_errors_are_in_the_policies():
     for engine in ("lake", "athena"):
         named |= set(re.findall(r'calling\("([a-z]+:[A-Za-z]+)"\)', (ROOT / "kit" / "engines" / f"{engine}.py").read_text()))
     allowed = actions(ROOT / "docs" / "iam" / "lake-policy.json") | actions(ROOT / "docs" / "iam" / "athena-policy.json")
-    assert len(named) == 8 and named <= allowed
+    assert len(named) == 9 and named <= allowed
 
 
 def test_the_athena_policy_covers_glue_and_both_s3_locations():

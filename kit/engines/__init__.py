@@ -1,7 +1,8 @@
 """Engines: each turns raw events of one kind of store into the same ``Rollup``.
 
 ``samples`` and ``local`` read trail files on disk (``kit.engines.local``); ``lake`` and
-``athena`` run the rollup queries inside AWS and bring back only the rollup.
+``athena`` run the rollup queries inside AWS and bring back only the rollup; ``security-lake``
+runs the same queries over OCSF events, in DuckDB on local Parquet or in Athena.
 """
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import importlib
 from kit.params import Params
 from kit.rollup import Rollup
 
-_MODULES = {"samples": "local", "local": "local", "lake": "lake", "athena": "athena"}
+_MODULES = {"samples": "local", "local": "local", "lake": "lake", "athena": "athena",
+            "security-lake": "security_lake"}
 
 
 def collect(params: Params) -> Rollup:

@@ -1,6 +1,6 @@
 """The Athena engine: the rollup queries run on the CloudTrail table over the trail's S3 logs;
-only the rollup comes back. Calls: StartQueryExecution, GetQueryExecution, GetQueryResults,
-StopQueryExecution (docs/iam/athena-policy.json).
+only the rollup comes back. Calls: GetTableMetadata (the table's shape, first), StartQueryExecution,
+GetQueryExecution, GetQueryResults, StopQueryExecution (docs/iam/athena-policy.json).
 """
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from kit.engines.aws import Status, calling, client, run_queries
 from kit.errors import ParameterError
 from kit.params import Params
 from kit.rollup import Rollup
+from kit.tableshape import TableShape, shape_of
 
 PRICE_PER_TB = 5.0
 """USD per TB scanned assumed for Athena: UNCONFIRMED (sts-facts.md §4)."""
 MINIMUM_BYTES = 10 * 1024 * 1024
 """Athena bills at least 10 MB per query (UNCONFIRMED)."""
 PAGE_SIZE = 1000
+CATALOG = "AwsDataCatalog"
+"""The Glue Data Catalog as Athena names it: where CloudTrail and Security Lake tables live."""
 
 
 class AthenaRunner:
@@ -65,14 +68,35 @@ class AthenaRunner:
         with calling("athena:StopQueryExecution"):
             self.client.stop_query_execution(QueryExecutionId=query_id)
 
+    def table_shape(self, params: Params, ocsf: bool = False) -> TableShape:
+        """The shape of the table to read, from its columns and partition keys (GetTableMetadata)."""
+        with calling("athena:GetTableMetadata"):
+            metadata = self.client.get_table_metadata(CatalogName=CATALOG, DatabaseName=params.database,
+                                                      TableName=params.table)["TableMetadata"]
+        return shape_of(self.source, metadata.get("Columns", []), metadata.get("PartitionKeys", []), ocsf)
 
-def collect(params: Params) -> Rollup:
-    """The rollup of the Athena table ``params.database``.``params.table`` over the window."""
+
+def check_result_location(params: Params) -> None:
+    """Athena needs an s3:// location for query results, given or set by the workgroup."""
     if not params.output_location and not params.workgroup:
-        raise ParameterError("output_location", "athena needs an s3:// location for query results, or a "
-                                                "--workgroup that sets one")
+        raise ParameterError("output_location", f"{params.source} needs an s3:// location for query results, "
+                                                "or a --workgroup that sets one")
     if params.output_location and not params.output_location.startswith("s3://"):
         raise ParameterError("output_location", f"{params.output_location!r} is not an s3:// URI")
-    return run_queries(AthenaRunner(params), params, PRICE_PER_TB / 1e12,
-                       f"${PRICE_PER_TB}/TB scanned, 10 MB minimum per query (UNCONFIRMED Athena price)",
-                       MINIMUM_BYTES)
+
+
+def run_athena(runner: AthenaRunner, params: Params, shape: TableShape) -> Rollup:
+    """The rollup queries through ``runner`` over a table of ``shape``, with Athena's price."""
+    rollup = run_queries(runner, params, PRICE_PER_TB / 1e12,
+                         f"${PRICE_PER_TB}/TB scanned, 10 MB minimum per query (UNCONFIRMED Athena price)",
+                         MINIMUM_BYTES, shape)
+    rollup.report.engine_stats["table_shape"] = shape.describe()
+    return rollup
+
+
+def collect(params: Params) -> Rollup:
+    """The rollup of the Athena table ``params.database``.``params.table`` over the window, read
+    as its columns and partitions allow."""
+    check_result_location(params)
+    runner = AthenaRunner(params)
+    return run_athena(runner, params, runner.table_shape(params))

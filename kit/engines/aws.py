@@ -16,18 +16,20 @@ import pandas as pd
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, ProfileNotFound
 
+from kit import fieldgaps
 from kit.errors import KitError, QueryError
 from kit.events import SKIP_TWIN
 from kit.params import Params
 from kit.queries import render_all
 from kit.rollup import ACTIVITY_COLUMNS, SECOND_COLUMNS, STS_CALL_COLUMNS, ReadReport, Rollup, frame
+from kit.tableshape import TableShape
 
 RETRIES = {"mode": "standard", "max_attempts": 8}
 """botocore retries throttling and transient errors up to 8 times (max_attempts counts retries), with backoff."""
 POLL_FIRST, POLL_MAX = 0.2, 5.0
 """Seconds between status calls: from POLL_FIRST, doubling up to POLL_MAX."""
 COLUMNS = {"sts_calls": STS_CALL_COLUMNS, "activity": ACTIVITY_COLUMNS, "seconds": SECOND_COLUMNS,
-           "skips": ("reason", "events")}
+           "skips": ("reason", "events"), "field_gaps": ("events", *fieldgaps.FIELDS)}
 COUNTED = ("sts", "activity")
 _NEVER_NULL = frozenset(("calls", "events", "reason", "account_id"))
 """Result columns every row has (the others may be null, and Lake then leaves their cell out)."""
@@ -138,11 +140,12 @@ def columns_of(rows: list[dict[str, str | None]], columns: tuple[str, ...], engi
 
 
 def run_queries(runner: Runner, params: Params, price_per_byte: float, price_note: str,
-                minimum_bytes: int = 0) -> Rollup:
-    """Run every rollup query; the rollup and a report with skips, bytes scanned and estimated cost.
+                minimum_bytes: int = 0, shape: TableShape | None = None) -> Rollup:
+    """Run every rollup query; the rollup and a report with skips, field gaps, bytes scanned and
+    estimated cost. ``shape``: that of the table read, when the engine read it first.
 
     Every query is rendered (and its literals checked) before the first call."""
-    statements = render_all(params)
+    statements = render_all(params, shape)
     tables: dict[str, pd.DataFrame] = {}
     stats: dict[str, dict] = {}
     for name, sql in statements.items():
@@ -156,6 +159,10 @@ def run_queries(runner: Runner, params: Params, price_per_byte: float, price_not
         if reason not in COUNTED and count:
             report.skip(reason, int(count))
     report.events_read = int(skips[skips.reason != SKIP_TWIN].events.astype("int64").sum())
+    gaps = tables.pop("field_gaps").fillna("0").replace("", "0").astype("int64")
+    if len(gaps):
+        fieldgaps.record(report, {column: int(gaps[column].iloc[0]) for column in fieldgaps.FIELDS},
+                         int(gaps.events.iloc[0]))
     report.engine_stats = {"engine": runner.engine, "queries": stats,
                            "bytes_scanned": sum(item["bytes_scanned"] for item in stats.values()),
                            "estimated_cost_usd": round(billed * price_per_byte, 6), "price_assumed": price_note}

@@ -1,5 +1,7 @@
-"""A local Athena endpoint: StartQueryExecution, GetQueryExecution, GetQueryResults and
-StopQueryExecution over the trail files of one folder, held as the standard CloudTrail table."""
+"""A local Athena endpoint: StartQueryExecution, GetQueryExecution, GetQueryResults,
+StopQueryExecution and GetTableMetadata over the trail files of one folder, held as the kit's
+CloudTrail table and as the other table shapes users have (``tables.SHAPES``), and optionally over
+Security Lake Parquet files held as Security Lake's CloudTrail table."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,11 +10,15 @@ from typing import Any, Callable
 import duckdb
 
 from kit.localaws.base import Faults, LocalService, Query, ServiceError, page
-from kit.localaws.tables import load
+from kit.localaws.tables import OCSF_PARTITION_KEYS, PARTITION_KEYS, derive_shapes, load, load_ocsf, table_metadata
 
 DATABASE = "cloudtrail"
 TABLE = "cloudtrail_logs"
 WORKGROUP = "primary"
+CATALOG = "AwsDataCatalog"
+SECURITY_LAKE_DATABASE = "amazon_security_lake_glue_db_us_east_1"
+SECURITY_LAKE_TABLE = "amazon_security_lake_table_us_east_1_cloud_trail_mgmt_2_0"
+"""Names Security Lake gives its Glue database and CloudTrail management events table (source version 2)."""
 
 
 class AthenaService(LocalService):
@@ -23,16 +29,28 @@ class AthenaService(LocalService):
     finished = "SUCCEEDED"
 
     def __init__(self, data: Path, faults: Faults | None = None, database: str = DATABASE,
-                 table: str = TABLE) -> None:
+                 table: str = TABLE, ocsf: Path | None = None) -> None:
         connection = duckdb.connect()
+        connection.execute("SET enable_progress_bar = false")
         connection.execute(f'CREATE SCHEMA "{database}"')
         self.database = database
-        self.tables = frozenset({(database.lower(), table.lower())})
-        super().__init__(connection, load(connection, data, f'"{database}"."{table}"', athena=True), faults)
+        size = load(connection, data, f'"{database}"."{table}"', athena=True)
+        self.metadata = {(database, table): PARTITION_KEYS[TABLE]}
+        """(database, table) -> partition keys: what GetTableMetadata answers."""
+        if table == TABLE:
+            derive_shapes(connection, database, table)
+            self.metadata.update({(database, name): keys for name, keys in PARTITION_KEYS.items()})
+        if ocsf is not None:
+            connection.execute(f'CREATE SCHEMA "{SECURITY_LAKE_DATABASE}"')
+            size += load_ocsf(connection, ocsf, f'"{SECURITY_LAKE_DATABASE}"."{SECURITY_LAKE_TABLE}"')
+            self.metadata[(SECURITY_LAKE_DATABASE, SECURITY_LAKE_TABLE)] = OCSF_PARTITION_KEYS
+        self.tables = frozenset((name.lower(), table_name.lower()) for name, table_name in self.metadata)
+        super().__init__(connection, size, faults)
 
     def operations(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
         return {"StartQueryExecution": self.start_query_execution, "GetQueryExecution": self.get_query_execution,
-                "GetQueryResults": self.get_query_results, "StopQueryExecution": self.stop_query_execution}
+                "GetQueryResults": self.get_query_results, "StopQueryExecution": self.stop_query_execution,
+                "GetTableMetadata": self.get_table_metadata}
 
     def time_out(self, query: Query) -> None:
         """Athena has no TIMED_OUT state: the query fails with a timeout reason."""
@@ -40,7 +58,7 @@ class AthenaService(LocalService):
 
     def start_query_execution(self, body: dict[str, Any]) -> dict[str, Any]:
         database = (body.get("QueryExecutionContext") or {}).get("Database")
-        if database not in (None, self.database):
+        if database is not None and database not in {name for name, _ in self.metadata}:
             raise ServiceError("InvalidRequestException", f"Database {database} does not exist")
         if not (body.get("ResultConfiguration") or {}).get("OutputLocation") and body.get("WorkGroup") != WORKGROUP:
             raise ServiceError("InvalidRequestException", "No output location provided. An output location is "
@@ -57,6 +75,14 @@ class AthenaService(LocalService):
             "QueryExecutionId": query.id, "Query": query.statement, "StatementType": "DML", "Status": status,
             "Statistics": {"DataScannedInBytes": scanned, "EngineExecutionTimeInMillis": query.millis},
             "QueryExecutionContext": {"Database": self.database}}}
+
+    def get_table_metadata(self, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("CatalogName") != CATALOG:
+            raise ServiceError("MetadataException", f"Catalog {body.get('CatalogName')} was not found")
+        key = (body.get("DatabaseName"), body.get("TableName"))
+        if key not in self.metadata:
+            raise ServiceError("MetadataException", f"Table {key[1]} not found in database {key[0]}")
+        return {"TableMetadata": table_metadata(self.connection, *key, self.metadata[key])}
 
     def get_query_results(self, body: dict[str, Any]) -> dict[str, Any]:
         query = self.query(body.get("QueryExecutionId"))

@@ -20,7 +20,7 @@ from sqlglot import exp
 
 ALLOWED_FUNCTIONS = frozenset({
     # language forms sqlglot parses as functions
-    "AND", "OR", "CASE", "CAST", "TRY_CAST", "TRY", "IF", "COALESCE", "NULLIF", "GREATEST", "LEAST",
+    "AND", "OR", "CASE", "CAST", "TRY_CAST", "TRY", "IF", "STRUCT", "COALESCE", "NULLIF", "GREATEST", "LEAST",
     # aggregates and windows
     "COUNT", "COUNT_IF", "SUM", "MIN", "MAX", "AVG", "APPROX_DISTINCT", "ARBITRARY", "ANY_VALUE",
     "ARRAY_AGG", "ROW_NUMBER", "RANK", "DENSE_RANK", "LAG", "LEAD", "FIRST_VALUE", "LAST_VALUE",

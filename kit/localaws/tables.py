@@ -127,3 +127,60 @@ def load(connection: duckdb.DuckDBPyConnection, root: Path, table: str, athena: 
                            f"columns={spec}, timestampformat='%Y-%m-%dT%H:%M:%SZ')", [handle.name])
     return size
 
+
+
+SHAPES = {
+    "cloudtrail_logs_projection": ("account, region", ""),
+    "cloudtrail_logs_kc": ("tlsdetails, \"timestamp\"", ", split_part(\"timestamp\", '/', 1) AS year, "
+                           "split_part(\"timestamp\", '/', 2) AS month, split_part(\"timestamp\", '/', 3) AS day"),
+    "cloudtrail_logs_flat": ("account, region, \"timestamp\"", ""),
+}
+"""The other CloudTrail table shapes in use, made from the kit's table: (columns dropped, columns added).
+_projection: the Athena User Guide's single-Region partition-projection table ("Creating the table for
+CloudTrail logs in Athena using partition projection"; partition ``timestamp`` only, here over every
+account and Region of the samples). _kc: the Knowledge Center "athena-cloudtrail-data-timeout" table
+(partitions account, region, year, month, day; no ``tlsdetails`` column). _flat: no partitions."""
+PARTITION_KEYS = {"cloudtrail_logs": ("account", "region", "timestamp"), "cloudtrail_logs_projection": ("timestamp",),
+                  "cloudtrail_logs_kc": ("account", "region", "year", "month", "day"), "cloudtrail_logs_flat": ()}
+OCSF_PARTITION_KEYS = ("region", "accountid", "eventday")
+
+
+def derive_shapes(connection: duckdb.DuckDBPyConnection, schema: str, source: str) -> None:
+    """Create every table of ``SHAPES`` in ``schema`` from the kit's table ``source``."""
+    for name, (dropped, added) in SHAPES.items():
+        connection.execute(f'CREATE TABLE "{schema}"."{name}" AS SELECT * EXCLUDE ({dropped}){added} '
+                           f'FROM "{schema}"."{source}"')
+
+
+def load_ocsf(connection: duckdb.DuckDBPyConnection, folder: Path, table: str) -> int:
+    """Create ``table`` from Security Lake Parquet files under ``folder`` (partition folders become
+    the lower-case columns region, accountid, eventday, as in Security Lake's Glue tables); their bytes."""
+    files = sorted(str(path) for path in Path(folder).rglob("*.parquet"))
+    connection.sql("SELECT * FROM read_parquet(?, hive_partitioning = true, hive_types_autocast = false, "
+                   "union_by_name = true)", params=[files]).create_view("ocsf_files")
+    connection.execute(f"CREATE TABLE {table} AS SELECT * EXCLUDE (region, accountId, eventDay), region, "
+                       "accountId AS accountid, eventDay AS eventday FROM ocsf_files")
+    connection.execute("DROP VIEW ocsf_files")
+    return sum(Path(name).stat().st_size for name in files)
+
+
+def hive_type(kind: Any) -> str:
+    """A DuckDB column type as Athena (Hive DDL) names it: string, bigint, struct<a:string>, map<string,string>."""
+    if kind.id == "struct":
+        return "struct<" + ",".join(f"{name}:{hive_type(child)}" for name, child in kind.children) + ">"
+    if kind.id == "map":
+        return "map<" + ",".join(hive_type(child) for _, child in kind.children) + ">"
+    if kind.id == "list":
+        return f"array<{hive_type(kind.children[0][1])}>"
+    return {"varchar": "string", "integer": "int"}.get(kind.id, kind.id)
+
+
+def table_metadata(connection: duckdb.DuckDBPyConnection, schema: str, table: str,
+                   partition_keys: tuple[str, ...]) -> dict[str, Any]:
+    """Athena's ``TableMetadata`` of a table: its columns and partition keys with Hive types."""
+    relation = connection.table(f'"{schema}"."{table}"')
+    typed = [{"Name": name, "Type": hive_type(kind)} for name, kind in zip(relation.columns, relation.types)]
+    return {"Name": table, "TableType": "EXTERNAL_TABLE",
+            "Columns": [column for column in typed if column["Name"] not in partition_keys],
+            "PartitionKeys": [column for column in typed if column["Name"] in partition_keys],
+            "Parameters": {"classification": "parquet" if "eventday" in partition_keys else "cloudtrail"}}

@@ -12,14 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kit import events
+from kit import events, ocsf
 from kit.errors import KitError
+from kit.fieldgaps import ROLLOUT
 from kit.params import ACCOUNT_ID, IDENTIFIER, Params
 from kit.regions import GLOBAL_ENDPOINT_REGION, GLOBAL_SERVICE_SOURCES
+from kit.tableshape import KIT_TABLE, SECURITY_LAKE_TABLE, SKIP_NO_HOST_COLUMN, TableShape
 from kit.trailfiles import DELIVERY_LAG
 
 FOLDER = Path(__file__).resolve().parent
-ROLLUP_QUERIES = ("sts_calls", "activity", "seconds", "skips")
+ROLLUP_QUERIES = ("sts_calls", "activity", "seconds", "skips", "field_gaps")
+LOCAL_OCSF = ("security_lake", "events")
+"""The table of local Security Lake Parquet files the security-lake engine queries with DuckDB."""
 MAX_STATEMENT = 10_000
 """CloudTrail Lake's limit on ``QueryStatement`` (characters); Athena's is far larger."""
 
@@ -99,7 +103,9 @@ class Dialect:
     time_literal: str
     """strftime pattern of a literal comparable with the store's ``eventtime``."""
     partitioned: bool
-    """True when the table has the "timestamp" (yyyy/MM/dd delivery day) partition to prune."""
+    """True when the table may have day partitions to prune (their scheme: ``shape``)."""
+    shape: TableShape = KIT_TABLE
+    """The table's shape when it was not read from the table itself."""
 
     def time(self, value: datetime) -> Sql:
         """A literal comparable with the store's ``eventtime``."""
@@ -110,12 +116,29 @@ class Dialect:
         times as text, those whose time must be parsed first)."""
         return Sql(self.prefilter.format(start=self.time(start), end=self.time(end)))
 
-    def partition_filter(self, start: datetime, end: datetime) -> Sql:
+    def partition_filter(self, start: datetime, end: datetime, shape: TableShape | None = None) -> Sql:
         """The day partitions that may hold the window's events (delivery may lag a day), if any."""
-        if not self.partitioned:
-            return Sql("")
+        days = (shape or self.shape).day_partitions if self.partitioned else "none"
         first, last = _utc(start) - DELIVERY_LAG, _utc(end) + DELIVERY_LAG
-        return Sql(f"\n    AND \"timestamp\" BETWEEN '{first:%Y/%m/%d}' AND '{last:%Y/%m/%d}'")
+        if days == "timestamp":
+            return Sql(f"\n    AND \"timestamp\" BETWEEN '{first:%Y/%m/%d}' AND '{last:%Y/%m/%d}'")
+        if days == "eventday":
+            return Sql(f"\n    AND eventday BETWEEN '{first:%Y%m%d}' AND '{last:%Y%m%d}'")
+        if days == "year_month_day" and (shape or self.shape).numeric_days:
+            return Sql(f"\n    AND year BETWEEN {first.year} AND {last.year} AND year * 10000 + month * 100 + day "
+                       f"BETWEEN {first:%Y%m%d} AND {last:%Y%m%d}")
+        if days == "year_month_day":
+            return Sql(f"\n    AND year BETWEEN '{first.year}' AND '{last.year}' "
+                       f"AND concat(year, '/', month, '/', day) BETWEEN '{first:%Y/%m/%d}' AND '{last:%Y/%m/%d}'")
+        return Sql("")
+
+    def host_values(self, shape: TableShape | None = None) -> dict[str, Sql]:
+        """The shape-dependent pieces of _judged.sql: {host}, {host_missing} and, for a table without
+        the host header, the skip reason of STS events that endpointType alone cannot judge."""
+        if (shape or self.shape).host_column:
+            return {"host": Sql("tlsdetails.clientprovidedhostheader"), "host_missing": Sql("host = ''")}
+        return {"host": Sql("CAST(NULL AS VARCHAR)"), "skip_no_host": string(SKIP_NO_HOST_COLUMN),
+                "host_missing": Sql("endpoint_type NOT IN ('global', 'regional')")}
 
 
 def text_time(value: datetime) -> Sql:
@@ -142,10 +165,18 @@ DIALECTS = {
         "serving_region": "json_extract_scalar(additionaleventdata, '$.RequestDetails.awsServingRegion')",
         "role_arn": "json_extract_scalar(requestparameters, '$.roleArn')",
     }, "eventtime <> ''", "'%Y-%m-%dT%H:%M:%SZ'", partitioned=True),
+    "security-lake": Dialect({
+        "time_text": "date_format(time_dt, '%Y-%m-%dT%H:%i:%sZ')",
+        "endpoint_type": "ocsf_endpoint_type",
+        "serving_region": "ocsf_serving_region",
+        "role_arn": "json_extract_scalar(requestparameters, '$.roleArn')",
+    }, "time_dt >= {start} AND time_dt < {end}", "TIMESTAMP '%Y-%m-%d %H:%M:%S'", partitioned=True,
+        shape=SECURITY_LAKE_TABLE),
 }
 """Lake: ``additionaleventdata``/``requestparameters`` are map<string,string> (nested objects as JSON
 text), ``eventtime`` a timestamp (UTC). Athena's CloudTrail table: JSON strings, ``eventtime`` the
-string of the trail file, parsed here (ISO 8601, offsets normalized to UTC)."""
+string of the trail file, parsed here (ISO 8601, offsets normalized to UTC). Security Lake: OCSF rows
+reshaped by ``security_lake_events.sql``, ``time_dt`` a timestamp."""
 
 SKIP_REASONS = {name.lower(): value for name, value in vars(events).items() if name.startswith("SKIP_")}
 """``skip_service`` -> ``kit.events.SKIP_SERVICE`` and so on: the placeholders of the skip reasons."""
@@ -175,20 +206,30 @@ def fill(text: str, values: dict[str, Sql]) -> Sql:
 
 
 def store(params: Params) -> Sql:
-    """What the queries read: the event data store (Lake) or ``"database"."table"`` (Athena)."""
+    """What the queries read: the event data store (Lake), ``"database"."table"`` (Athena) or the
+    OCSF table reshaped as a CloudTrail table (Security Lake; local Parquet: the table ``LOCAL_OCSF``)."""
     if params.source == "lake":
         return store_id(params.event_data_store or "")
     if params.source == "athena":
         return Sql(f"{identifier(params.database or '')}.{identifier(params.table or '')}")
+    if params.source == "security-lake":
+        table = (Sql(f"{identifier(params.database)}.{identifier(params.table)}") if params.database and params.table
+                 else Sql(".".join(map(identifier, LOCAL_OCSF))))
+        return fill(template("security_lake_events").rstrip(), {
+            "ocsf_table": table, "unmapped_host": string(ocsf.UNMAPPED_HOST),
+            "unmapped_endpoint_type": string(ocsf.UNMAPPED_ENDPOINT_TYPE),
+            "unmapped_serving_region": string(ocsf.UNMAPPED_SERVING_REGION),
+            "unmapped_shared_id": string(ocsf.SHARED_EVENT_ID)})
     raise _no_sql(params)
 
 
 def _no_sql(params: Params) -> RenderError:
-    return RenderError(f"source {params.source!r} reads trail files: only lake and athena run SQL")
+    return RenderError(f"source {params.source!r} reads trail files: only lake, athena and security-lake run SQL")
 
 
-def values(params: Params) -> dict[str, Sql]:
-    """Every placeholder value of the rollup queries for ``params``."""
+def values(params: Params, shape: TableShape | None = None) -> dict[str, Sql]:
+    """Every placeholder value of the rollup queries for ``params`` over a table of ``shape``
+    (default: the dialect's own shape)."""
     dialect = DIALECTS.get(params.source)
     if dialect is None:
         raise _no_sql(params)
@@ -197,26 +238,28 @@ def values(params: Params) -> dict[str, Sql]:
     out = {**{key: Sql(value) for key, value in dialect.fields.items()}, **{key: string(value) for key, value in SKIP_REASONS.items()}}
     out.update(store=store(params), start=text_time(params.start), end=text_time(params.end),
                prefilter=dialect.window(params.start, params.end),
-               partition_filter=dialect.partition_filter(params.start, params.end),
+               partition_filter=dialect.partition_filter(params.start, params.end, shape),
+               rollout=string(f"{ROLLOUT:%Y-%m-%dT%H:%M:%SZ}"),
                selected=accounts_in("account", params.accounts),
                global_sources=Sql(", ".join(string(source) for source in sorted(GLOBAL_SERVICE_SOURCES))),
                global_region=string(GLOBAL_ENDPOINT_REGION), sts_source=string(events.STS_SOURCE))
+    out.update(dialect.host_values(shape))
     out["judged"] = fill(template("_judged"), out)
     return out
 
 
-def render(name: str, params: Params) -> Sql:
+def render(name: str, params: Params, shape: TableShape | None = None) -> Sql:
     """The statement of query ``name`` for ``params``, checked against Lake's length limit."""
-    sql = fill(template(name), values(params))
+    sql = fill(template(name), values(params, shape))
     if len(sql) > MAX_STATEMENT:
         raise RenderError(f"query {name} is {len(sql):,} characters, over CloudTrail Lake's limit of "
                           f"{MAX_STATEMENT:,}; select fewer accounts (--accounts) or query them in several runs")
     return sql
 
 
-def render_all(params: Params) -> dict[str, str]:
+def render_all(params: Params, shape: TableShape | None = None) -> dict[str, str]:
     """Every rollup query for ``params`` (what ``--dry-run`` prints; notebooks can show it)."""
-    return {name: render(name, params) for name in ROLLUP_QUERIES}
+    return {name: render(name, params, shape) for name in ROLLUP_QUERIES}
 
 
 def render_verification(params: Params, principals: list[str]) -> Sql:

@@ -6,7 +6,9 @@
 --          dedupe of kit.events.Aggregator.settle_twins); an eventID counts once (R1)
 -- parameters: {store}, {start}, {end}, {prefilter}, {partition_filter}, {selected}, {sts_source},
 --          {global_sources}, {global_region}, the skip reasons {skip_*} and the
---          dialect fields {time_text}, {endpoint_type}, {serving_region}, {role_arn}
+--          dialect fields {time_text}, {endpoint_type}, {serving_region}, {role_arn}, and the
+--          table-shape pieces {host} (host header expression) and {host_missing}
+--          (kit.queries.Dialect.host_values)
 raw AS (
   SELECT {time_text} AS event_time,
     coalesce(eventid, '') AS event_id,
@@ -14,7 +16,7 @@ raw AS (
     coalesce(awsregion, '') AS region, coalesce(sourceipaddress, '') AS source_ip,
     coalesce(useragent, '') AS user_agent, coalesce(errorcode, '') AS error_code,
     coalesce(recipientaccountid, '') AS recipient, coalesce(sharedeventid, '') AS shared_id,
-    coalesce(tlsdetails.clientprovidedhostheader, '') AS host,
+    coalesce({host}, '') AS host,
     coalesce(useridentity.type, '') AS kind, coalesce(useridentity.arn, '') AS arn,
     coalesce(useridentity.accountid, '') AS identity_account,
     coalesce(useridentity.principalid, '') AS principal_id,
@@ -64,7 +66,7 @@ judged AS (
     WHEN source = {sts_source} THEN CASE
       WHEN source_ip = 'AWS Internal' OR source_ip LIKE '%.amazonaws.com' OR user_agent LIKE 'aws-internal/%'
         OR kind = 'AWSService' OR invoked_by <> '' THEN {skip_service}
-      WHEN host = '' THEN {skip_no_host}
+      WHEN {host_missing} THEN {skip_no_host}
       WHEN NOT ({selected}) THEN {skip_account}
       ELSE 'sts' END
     WHEN source = '' THEN {skip_no_source}
