@@ -1,26 +1,32 @@
 """``sts-kit run``: execute the notebooks headlessly with papermill into a run folder.
 
-Each run gets ``runs/<UTC timestamp>/`` holding one executed notebook per step (the immutable
+Each run gets ``runs/<UTC timestamp>[-NN]/`` (locked while it runs) holding one executed notebook per step (the immutable
 record of the run), the plan files, per-account reports and ``run.json``. Source notebooks are
 never modified. Parameters are validated before any kernel starts.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from kit.errors import NotebookFailed
+from kit.errors import Interrupted, NotebookFailed, OutputError
+from kit.outputs import check_out_dir, folder_lock, held_lock_env, write_file
 from kit.params import validate
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 _PATH_PARAMS = ("path", "ip_ranges", "policies")
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+"""Kernels log errors only: their start-up warnings (TCP transport on loopback) are not the run's."""
 
 
 @dataclass
@@ -43,32 +49,100 @@ def _absolute(parameters: dict[str, Any]) -> dict[str, Any]:
             for name, value in parameters.items()}
 
 
-def run_notebooks(parameters: dict[str, Any], runs_root: Path, notebooks: list[Path] | None = None) -> RunResult:
-    """Execute every notebook with ``parameters``; raise ``NotebookFailed`` on the first failure."""
-    began = time.perf_counter()
+def _plain(parameters: dict[str, Any]) -> dict[str, Any]:
+    """Values papermill can write into a parameters cell: dates and times as ISO strings."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, (date, datetime)):
+            return value.isoformat()
+        return str(value) if isinstance(value, Path) else value
+    return {name: plain(value) for name, value in parameters.items()}
+
+
+def new_run_dir(runs_root: Path) -> Path:
+    """A new, empty ``runs_root/<UTC second>[-NN]/``: unique even for runs started in the same second."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    run_dir = (runs_root / stamp).resolve()
-    parameters = _absolute({**parameters, "out_dir": str(run_dir)})
-    validate(parameters)
-    run_dir.mkdir(parents=True, exist_ok=False)
-    executed, record = [], {"started": stamp, "parameters": parameters, "notebooks": []}
+    runs_root.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        candidate = runs_root / (stamp if attempt == 1 else f"{stamp}-{attempt:02d}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate.resolve()
+    raise OutputError(f"--runs {runs_root}: 999 runs started in {stamp}; choose another folder")
+
+
+@contextlib.contextmanager
+def _quiet_machinery(record: dict[str, Any]) -> Iterator[None]:
+    """papermill's log lines go to ``record["log"]`` (run.json), not stderr; errors still raise."""
+    lines: list[str] = record.setdefault("log", [])
+
+    class ToRecord(logging.Handler):
+        def emit(self, entry: logging.LogRecord) -> None:
+            lines.append(f"{entry.levelname}: {entry.getMessage()}")
+
+    logger = logging.getLogger("papermill")
+    handler, propagate = ToRecord(logging.WARNING), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
     try:
-        for notebook in notebooks or source_notebooks():
-            target = run_dir / notebook.name
-            executed.append(target)
-            step = {"notebook": notebook.name, "status": "running"}
-            record["notebooks"].append(step)
-            try:
-                papermill.execute_notebook(str(notebook), str(target), parameters=parameters,
-                                           cwd=str(notebook.parent), progress_bar=False, log_output=False)
-            except PapermillExecutionError as error:
-                step.update(status="failed", cell=error.exec_count, error=f"{error.ename}: {error.evalue}")
-                raise NotebookFailed(target, error.exec_count, f"{error.ename}: {error.evalue}") from None
-            step["status"] = "done"
+        yield
     finally:
-        record["seconds"] = round(time.perf_counter() - began, 1)
-        (run_dir / "run.json").write_text(json.dumps(record, indent=2) + "\n")
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def run_notebooks(parameters: dict[str, Any], runs_root: Path, notebooks: list[Path] | None = None) -> RunResult:
+    """Execute every notebook with ``parameters`` into a new, locked run folder; raise
+    ``NotebookFailed`` on the first failure, ``Interrupted`` (saying what was kept) on Ctrl-C.
+    Parameters are validated before the run folder is created."""
+    began = time.perf_counter()
+    parameters = _plain(_absolute(parameters))
+    validate({**parameters, "out_dir": str(runs_root)})
+    check_out_dir(runs_root, "--runs")
+    run_dir = new_run_dir(runs_root)
+    parameters["out_dir"] = str(run_dir)
+    notebooks = notebooks or source_notebooks()
+    executed: list[Path] = []
+    record: dict[str, Any] = {"started": run_dir.name, "parameters": parameters, "notebooks": []}
+    with folder_lock(run_dir, "run folder"), _quiet_machinery(record), _environ(held_lock_env(run_dir)):
+        try:
+            for notebook in notebooks:
+                target = run_dir / notebook.name
+                executed.append(target)
+                step = {"notebook": notebook.name, "status": "running"}
+                record["notebooks"].append(step)
+                try:
+                    papermill.execute_notebook(str(notebook), str(target), parameters=parameters,
+                                               cwd=str(notebook.parent), progress_bar=False, log_output=False,
+                                               extra_arguments=KERNEL_ARGUMENTS)
+                except PapermillExecutionError as error:
+                    step.update(status="failed", cell=error.exec_count, error=f"{error.ename}: {error.evalue}")
+                    raise NotebookFailed(target, error.exec_count, f"{error.ename}: {error.evalue}") from None
+                except KeyboardInterrupt:
+                    step["status"] = "interrupted"
+                    raise Interrupted(f"kept {run_dir} ({len(executed) - 1} of {len(notebooks)} notebooks done; "
+                                      "run.json says where it stopped)") from None
+                step["status"] = "done"
+        finally:
+            record["seconds"] = round(time.perf_counter() - began, 1)
+            write_file(run_dir / "run.json", (json.dumps(record, indent=2) + "\n").encode())
     return RunResult(run_dir, executed, time.perf_counter() - began)
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in this process's environment (inherited by kernels) while the block runs."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def refresh_committed(notebooks: list[Path] | None = None) -> None:
