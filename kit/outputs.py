@@ -79,8 +79,8 @@ def check_out_dir(folder: Path, what: str = "--out") -> None:
 
 @contextlib.contextmanager
 def folder_lock(folder: Path, what: str = "--out") -> Iterator[Path]:
-    """Hold the only writer's lock on ``folder`` (created if missing; removed again when this
-    lock created it and nothing was written). Re-entrant within a process."""
+    """Hold the only writer's lock on ``folder`` (created if missing; the folders this lock
+    created are removed again when nothing was written). Re-entrant within a process."""
     folder = Path(folder).resolve()
     if folder in _held or _inherited(folder):
         _held[folder] = _held.get(folder, 0) + 1
@@ -92,7 +92,7 @@ def folder_lock(folder: Path, what: str = "--out") -> Iterator[Path]:
                 del _held[folder]
         return
     check_out_dir(folder, what)
-    created = not folder.exists()
+    created = [path for path in (folder, *folder.parents) if not path.exists()]  # leaf first
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -107,9 +107,9 @@ def folder_lock(folder: Path, what: str = "--out") -> Iterator[Path]:
             yield folder
         finally:
             del _held[folder]
-            if created:
+            for path in created:
                 with contextlib.suppress(OSError):
-                    folder.rmdir()  # only when empty: nothing was written
+                    path.rmdir()  # only when empty: nothing was written
     finally:
         os.close(handle)
 

@@ -50,9 +50,9 @@ def parse_time(name: str, value: Any) -> datetime:
         parsed = parsed.replace(tzinfo=timezone.utc)
     try:
         parsed = parsed.astimezone(timezone.utc)
-    except OverflowError:
-        parsed = WINDOW_BOUNDS[1] if parsed.year > 2000 else WINDOW_BOUNDS[0]
-    if not WINDOW_BOUNDS[0] <= parsed <= WINDOW_BOUNDS[1]:
+    except OverflowError:  # within a day of year 1 or 9999: out of bounds all the same
+        parsed = None
+    if parsed is None or not WINDOW_BOUNDS[0] <= parsed <= WINDOW_BOUNDS[1]:
         tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%d")
         raise ParameterError(name, f"{value} lies outside {WINDOW_BOUNDS[0]:%Y-%m-%d} to {WINDOW_BOUNDS[1]:%Y-%m-%d}, "
                                    f"where CloudTrail can hold events; write a real date (e.g. {tomorrow} for "
