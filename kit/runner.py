@@ -10,11 +10,13 @@ import contextlib
 import json
 import logging
 import os
+import signal
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, Any, Iterator
 
 import papermill
 from papermill.exceptions import PapermillExecutionError
@@ -25,8 +27,7 @@ from kit.params import validate
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 _PATH_PARAMS = ("path", "ip_ranges", "policies")
-KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
-"""Kernels log errors only: their start-up warnings (TCP transport on loopback) are not the run's."""
+
 
 
 @dataclass
@@ -72,9 +73,42 @@ def new_run_dir(runs_root: Path) -> Path:
     raise OutputError(f"--runs {runs_root}: 999 runs started in {stamp}; choose another folder")
 
 
+def _kernel_manager(stderr: IO[bytes], started: list[Any]) -> type:
+    """A kernel manager whose kernels write their own log (start-up and shutdown notices) to
+    ``stderr`` instead of the terminal (what cells raise still comes back through papermill),
+    and are listed in ``started`` so that none outlives the run."""
+    from jupyter_client import AsyncKernelManager
+
+    class RunKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:
+            started.append(self)
+            kw.setdefault("stderr", stderr)
+            await super().start_kernel(**kw)
+
+    return RunKernelManager
+
+
+def _stop_kernels(managers: list[Any]) -> None:
+    """Kill the kernels still running (after Ctrl-C papermill cannot shut them down), with the
+    processes they started (a kernel leads its own process group)."""
+    for manager in managers:
+        process = getattr(manager.provisioner, "process", None) if manager.provisioner else None
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(OSError):
+                if hasattr(os, "killpg"):
+                    os.killpg(process.pid, signal.SIGKILL)
+                else:
+                    process.kill()
+            with contextlib.suppress(Exception):
+                process.wait(timeout=10)
+        with contextlib.suppress(Exception):
+            manager.cleanup_connection_file()
+
+
 @contextlib.contextmanager
-def _quiet_machinery(record: dict[str, Any]) -> Iterator[None]:
-    """papermill's log lines go to ``record["log"]`` (run.json), not stderr; errors still raise."""
+def _quiet_machinery(record: dict[str, Any]) -> Iterator[type]:
+    """papermill's log lines and the kernels' own stderr go to ``record["log"]`` (run.json), not
+    the terminal; errors still raise. Yields the kernel manager class to run notebooks with."""
     lines: list[str] = record.setdefault("log", [])
 
     class ToRecord(logging.Handler):
@@ -85,11 +119,16 @@ def _quiet_machinery(record: dict[str, Any]) -> Iterator[None]:
     handler, propagate = ToRecord(logging.WARNING), logger.propagate
     logger.addHandler(handler)
     logger.propagate = False
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = propagate
+    kernels: list[Any] = []
+    with tempfile.TemporaryFile() as kernel_log:
+        try:
+            yield _kernel_manager(kernel_log, kernels)
+        finally:
+            _stop_kernels(kernels)
+            logger.removeHandler(handler)
+            logger.propagate = propagate
+            kernel_log.seek(0)
+            lines += [f"kernel: {line}" for line in kernel_log.read().decode(errors="replace").splitlines() if line]
 
 
 def run_notebooks(parameters: dict[str, Any], runs_root: Path, notebooks: list[Path] | None = None) -> RunResult:
@@ -105,29 +144,35 @@ def run_notebooks(parameters: dict[str, Any], runs_root: Path, notebooks: list[P
     notebooks = notebooks or source_notebooks()
     executed: list[Path] = []
     record: dict[str, Any] = {"started": run_dir.name, "parameters": parameters, "notebooks": []}
-    with folder_lock(run_dir, "run folder"), _quiet_machinery(record), _environ(held_lock_env(run_dir)):
+    with folder_lock(run_dir, "run folder"):
         try:
-            for notebook in notebooks:
-                target = run_dir / notebook.name
-                executed.append(target)
-                step = {"notebook": notebook.name, "status": "running"}
-                record["notebooks"].append(step)
-                try:
-                    papermill.execute_notebook(str(notebook), str(target), parameters=parameters,
-                                               cwd=str(notebook.parent), progress_bar=False, log_output=False,
-                                               extra_arguments=KERNEL_ARGUMENTS)
-                except PapermillExecutionError as error:
-                    step.update(status="failed", cell=error.exec_count, error=f"{error.ename}: {error.evalue}")
-                    raise NotebookFailed(target, error.exec_count, f"{error.ename}: {error.evalue}") from None
-                except KeyboardInterrupt:
-                    step["status"] = "interrupted"
-                    raise Interrupted(f"kept {run_dir} ({len(executed) - 1} of {len(notebooks)} notebooks done; "
-                                      "run.json says where it stopped)") from None
-                step["status"] = "done"
+            with _quiet_machinery(record) as kernel_manager, _environ(held_lock_env(run_dir)):
+                for notebook in notebooks:
+                    executed.append(run_dir / notebook.name)
+                    _execute(notebook, executed[-1], parameters, kernel_manager, record, len(notebooks))
         finally:
             record["seconds"] = round(time.perf_counter() - began, 1)
             write_file(run_dir / "run.json", (json.dumps(record, indent=2) + "\n").encode())
     return RunResult(run_dir, executed, time.perf_counter() - began)
+
+
+def _execute(notebook: Path, target: Path, parameters: dict[str, Any], kernel_manager: type,
+             record: dict[str, Any], total: int) -> None:
+    """Run one notebook into ``target``, recording its step in ``record``."""
+    step = {"notebook": notebook.name, "status": "running"}
+    record["notebooks"].append(step)
+    try:
+        papermill.execute_notebook(str(notebook), str(target), parameters=parameters, cwd=str(notebook.parent),
+                                   progress_bar=False, log_output=False, kernel_manager_class=kernel_manager)
+    except PapermillExecutionError as error:
+        step.update(status="failed", cell=error.exec_count, error=f"{error.ename}: {error.evalue}")
+        raise NotebookFailed(target, error.exec_count, f"{error.ename}: {error.evalue}") from None
+    except KeyboardInterrupt:
+        step["status"] = "interrupted"
+        done = len(record["notebooks"]) - 1
+        raise Interrupted(f"kept {target.parent} ({done} of {total} notebooks done; run.json says where it "
+                          "stopped)") from None
+    step["status"] = "done"
 
 
 @contextlib.contextmanager

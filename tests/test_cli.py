@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from builders import sts, user, write_trail
+from processes import HAS_PROC, alive, descendants
 from kit.cli import main
 
 INVICTUS = Path(__file__).resolve().parent.parent / "data" / "invictus-aws-2023" / "CloudTrail"
@@ -111,24 +112,7 @@ def test_an_os_error_is_one_line_exit_2(capsys, monkeypatch, tmp_path):
     assert capsys.readouterr().err == f"sts-kit plan: error: No space left on device ({tmp_path / 'x'})\n"
 
 
-def _descendants(pid: int) -> set[int]:
-    """Live descendants of ``pid``, from /proc."""
-    parents = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z":
-            parents[int(stat.parent.name)] = int(fields[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.skipif(not HAS_PROC, reason="needs /proc")
 def test_ctrl_c_while_workers_read_exits_130_with_one_line_and_no_worker_left(tmp_path):
     samples = Path(__file__).resolve().parent.parent / "data" / "samples" / "trail"
     files = [path for path in samples.rglob("*") if path.is_file()]
@@ -144,12 +128,11 @@ def test_ctrl_c_while_workers_read_exits_130_with_one_line_and_no_worker_left(tm
     workers: set[int] = set()
     deadline = time.monotonic() + 60
     while len(workers) < 2 and run.poll() is None and time.monotonic() < deadline:
-        workers = _descendants(run.pid)
+        workers = descendants(run.pid)
         time.sleep(0.02)
     assert len(workers) >= 2, "the workers never started"
     run.send_signal(signal.SIGINT)
     _, err = run.communicate(timeout=30)
     assert run.returncode == 130 and err == "sts-kit plan: interrupted; nothing written\n"
-    assert not {pid for pid in workers if Path(f"/proc/{pid}").exists() and
-                Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"}
+    assert not alive(workers)
     assert not (tmp_path / "out").exists()
