@@ -97,7 +97,7 @@ def folder_lock(folder: Path, what: str = "--out") -> Iterator[Path]:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OutputError(f"{what} {folder} cannot be created: {error.strerror}") from None
-    handle = os.open(folder, os.O_RDONLY)
+    handle = os.open(folder, os.O_RDONLY) if os.name != "nt" else -1  # Windows: folders cannot be opened
     try:
         if not _try_lock(handle):
             raise OutputError(f"{what} {folder} is being written by another sts-kit; wait for it to finish "
@@ -111,7 +111,8 @@ def folder_lock(folder: Path, what: str = "--out") -> Iterator[Path]:
                 with contextlib.suppress(OSError):
                     path.rmdir()  # only when empty: nothing was written
     finally:
-        os.close(handle)
+        if handle >= 0:
+            os.close(handle)
 
 
 def held_lock_env(folder: Path) -> dict[str, str]:
