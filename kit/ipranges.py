@@ -43,7 +43,10 @@ class IpRanges:
             prefixes += [(item["ipv6_prefix"], item.get("region", "")) for item in document.get("ipv6_prefixes", [])]
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise InputError(f"--ip-ranges {path}: not AWS's ip-ranges.json format ({error})") from None
-        return cls(prefixes)
+        try:
+            return cls(prefixes)
+        except (ValueError, TypeError) as error:
+            raise InputError(f"--ip-ranges {path}: a prefix is not an IP network ({error})") from None
 
     def region_of(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
         """The Region of an AWS address ('' for GLOBAL), None when not in AWS's ranges."""

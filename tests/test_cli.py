@@ -90,6 +90,13 @@ def test_absurd_windows_exit_2_with_one_line(argv, capsys):
     assert "lies outside 2005-01-01 to 2100-01-01" in err and err.count("\n") == 1
 
 
+def test_a_bad_cidr_in_ip_ranges_is_one_line_exit_2(tmp_path, capsys):
+    (tmp_path / "ranges.json").write_text('{"prefixes": [{"ip_prefix": "10.0.0.300/8", "region": "x"}]}')
+    assert main(["plan", "--ip-ranges", str(tmp_path / "ranges.json"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "a prefix is not an IP network" in err and err.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
 def test_a_bug_is_one_line_exit_1_and_its_traceback_is_kept(capsys, monkeypatch, tmp_path):
     import kit.plan
 

@@ -1,5 +1,6 @@
 """``sts-kit run`` as a user meets it: unique run folders, a clean stderr, bad parameters files
-that leave nothing behind, and Ctrl-C that stops the kernel and says what was kept."""
+that leave nothing behind, a locked run folder, and Ctrl-C that stops the kernel and says what
+was kept."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from kit.cli import main
 from kit.outputs import verify_set
 from kit.runner import new_run_dir
 from processes import HAS_PROC, alive, descendants
@@ -64,7 +66,7 @@ def test_a_run_into_an_unusable_runs_folder_is_one_line_exit_2(tmp_path):
 
 
 @pytest.mark.skipif(not HAS_PROC, reason="needs /proc")
-def test_ctrl_c_stops_the_kernel_and_says_what_was_kept(tmp_path):
+def test_ctrl_c_stops_the_kernel_and_says_what_was_kept(tmp_path, capsys):
     run = subprocess.Popen(_run_argv(tmp_path / "runs"), cwd=ROOT, text=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     kernels: set[int] = set()
@@ -74,6 +76,9 @@ def test_ctrl_c_stops_the_kernel_and_says_what_was_kept(tmp_path):
         kernels = descendants(run.pid)
         time.sleep(0.05)
     assert kernels, "no kernel started"
+    run_dir = next(tmp_path.glob("runs/*/"))
+    assert main(["plan", "--out", str(run_dir)]) == 2  # the run folder is locked while the run lasts
+    assert "is being written by another sts-kit" in capsys.readouterr().err
     run.send_signal(signal.SIGINT)
     _, err = run.communicate(timeout=60)
     assert run.returncode == 130 and err.count("\n") == 1
