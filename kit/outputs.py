@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import pandas as pd
+from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
 
 from kit.errors import OutputError
 
@@ -35,7 +36,7 @@ PAUSE_ENV = "STS_KIT_TEST_PAUSE_BETWEEN_FILES"
 """Seconds to pause after each staged file: lets tests kill a writer mid-set."""
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _OUR_NAMES = re.compile(r"^(plan\.csv|quota\.csv|plan\.md|reports/\d{12}\.md)$")
-_TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+_TEMP = re.compile(r"^\.(plan\.csv|quota\.csv|plan\.md|summary\.json|run\.json|\d{12}\.md)\.[a-z0-9_]{8}\.tmp$")
 _held: dict[Path, int] = {}
 
 
@@ -52,8 +53,9 @@ def csv_bytes(table: pd.DataFrame) -> bytes:
     """``table`` as CSV with every text cell made inert: the one CSV writer of the kit."""
     out = table.copy()
     for column in out.columns:
-        if out[column].dtype == object or isinstance(out[column].dtype, pd.StringDtype):
-            out[column] = out[column].map(inert_cell)
+        dtype = out[column].dtype
+        if not (is_numeric_dtype(dtype) or is_datetime64_any_dtype(dtype)):  # text, categories, objects
+            out[column] = out[column].astype(object).map(inert_cell)
     return out.to_csv(index=False, lineterminator="\n").encode()
 
 

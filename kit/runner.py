@@ -136,8 +136,8 @@ def run_notebooks(parameters: dict[str, Any], runs_root: Path, notebooks: list[P
     ``NotebookFailed`` on the first failure, ``Interrupted`` (saying what was kept) on Ctrl-C.
     Parameters are validated before the run folder is created."""
     began = time.perf_counter()
-    parameters = _plain(_absolute(parameters))
     validate({**parameters, "out_dir": str(runs_root)})
+    parameters = _plain(_absolute(parameters))
     check_out_dir(runs_root, "--runs")
     run_dir = new_run_dir(runs_root)
     parameters["out_dir"] = str(run_dir)

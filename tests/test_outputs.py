@@ -11,11 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from builders import sts, user, write_trail
 from kit.errors import OutputError
-from kit.outputs import PAUSE_ENV, folder_lock, inert_cell, verify_set, write_set
+from kit.outputs import PAUSE_ENV, csv_bytes, folder_lock, inert_cell, verify_set, write_set
 from kit.params import validate
 from kit.plan import make_plan
 from kit.report import md_text, write_outputs
@@ -173,3 +174,17 @@ def test_hostile_record_values_stay_data_in_every_file(tmp_path):
 ])
 def test_markdown_values_render_as_text(value, fragment):
     assert fragment in md_text(value)
+
+
+def test_categorical_and_string_columns_are_made_inert_too():
+    table = pd.DataFrame({"tool": pd.Categorical(["=cmd|' /C calc'!A0", "aws-cli"]),
+                          "agent": pd.array(["@SUM(1)", "x"], dtype="string"), "calls": [-1, 2]})
+    text = csv_bytes(table).decode()
+    assert text.splitlines() == ["tool,agent,calls", "'=cmd|' /C calc'!A0,'@SUM(1),-1", "aws-cli,x,2"]
+
+
+def test_only_the_kits_own_leftovers_are_cleared(tmp_path):
+    (tmp_path / ".plan.csv.abcd1234.tmp").write_text("cut")
+    (tmp_path / ".mine.abcd1234.tmp").write_text("keep")
+    write_set(tmp_path, {"plan.csv": b"1"}, {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".mine.abcd1234.tmp", "plan.csv", "summary.json"]
