@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import traceback
 from pathlib import Path
 from typing import Sequence
@@ -131,8 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
     command = args.pop("command")
     dry_run = args.pop("dry_run", False)
-    handler = functools.partial(_interrupt, main_pid=os.getpid())
-    previous = signal.signal(signal.SIGINT, handler) if _is_main_thread() else None
+    previous = None
+    if threading.current_thread() is threading.main_thread():  # signal handlers can only be set there
+        previous = signal.signal(signal.SIGINT, functools.partial(_interrupt, main_pid=os.getpid()))
     try:
         if command == "plan" and dry_run:
             return print_queries(args)
@@ -161,9 +163,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     return 1
-
-
-def _is_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()

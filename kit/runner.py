@@ -1,8 +1,10 @@
 """``sts-kit run``: execute the notebooks headlessly with papermill into a run folder.
 
-Each run gets ``runs/<UTC timestamp>[-NN]/`` (locked while it runs) holding one executed notebook per step (the immutable
-record of the run), the plan files, per-account reports and ``run.json``. Source notebooks are
-never modified. Parameters are validated before any kernel starts.
+Each run gets ``runs/<UTC timestamp>[-NN]/`` (unique, locked while it runs) holding one executed
+notebook per step (the immutable record of the run), the plan files, per-account reports and
+``run.json`` (steps, parameters, and the log lines of papermill and the kernels, kept off the
+terminal). Source notebooks are never modified. Parameters are validated before the run folder
+is created; Ctrl-C stops the kernels and says what was kept.
 """
 from __future__ import annotations
 
