@@ -148,8 +148,10 @@ def write_outputs(plan: Plan, out_dir: Path, reports: bool = False) -> list[Path
 
 
 def write_plan(plan: Plan, out_dir: Path) -> list[Path]:
-    """plan.csv, quota.csv, plan.md and summary.json in ``out_dir``; return their paths."""
-    return write_outputs(plan, out_dir)
+    """plan.csv, quota.csv, plan.md and summary.json in ``out_dir``; return their paths in the
+    order of ``PLAN_FILES``."""
+    written = {path.name: path for path in write_outputs(plan, out_dir)}
+    return [written[name] for name in PLAN_FILES]
 
 
 def write_account_reports(plan: Plan, out_dir: Path) -> list[Path]:
