@@ -22,14 +22,28 @@ PLAN_FILES = ("plan.csv", "quota.csv", "summary.json", "plan.md")
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]|])")
 _AUTOLINK = re.compile(r"(?i)(://|www\.)")
+_CODE_SPAN = re.compile(r"(`[^`]*`)")
+
+
+def _one_line(value: Any) -> str:
+    return " ".join(str(value).split()) if value is not None else ""
+
+
+def _escaped(text: str) -> str:
+    text = _MARKDOWN_PUNCTUATION.sub(r"\\\1", html.escape(text, quote=False))
+    return _AUTOLINK.sub(lambda match: match.group(1).replace(":", "&#58;").replace(".", "&#46;"), text)
 
 
 def md_text(value: Any) -> str:
     """``value`` as Markdown that renders as the same text: no links, tags, emphasis or new lines."""
-    text = " ".join(str(value).split()) if value is not None else ""
-    text = html.escape(text, quote=False)
-    text = _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
-    return _AUTOLINK.sub(lambda match: match.group(1).replace(":", "&#58;").replace(".", "&#46;"), text)
+    return _escaped(_one_line(value))
+
+
+def md_prose(value: Any) -> str:
+    """The kit's own sentences (fixes, notes, findings), which may hold values from records:
+    their `code spans` stay as written (they render literally), the rest as ``md_text``."""
+    parts = _CODE_SPAN.split(_one_line(value))
+    return "".join(part if index % 2 else _escaped(part) for index, part in enumerate(parts))
 
 
 def _csv_ready(table: pd.DataFrame) -> pd.DataFrame:
@@ -51,10 +65,10 @@ def _markdown_table(table: pd.DataFrame) -> str:
 def policy_lines(row) -> list[str]:
     """The policy check, its findings and the token note of one caller (kit.policy.annotate)."""
     check = getattr(row, "policy_check", "")
-    lines = [f"- Policies ({md_text(check)}): {md_text(row.policy_outcome or 'not evaluated')}"
-             + (f" — {md_text(row.policy_findings)}" if row.policy_findings else ".")] if check else []
+    lines = [f"- Policies ({md_text(check)}): {md_prose(row.policy_outcome or 'not evaluated')}"
+             + (f" — {md_prose(row.policy_findings)}" if row.policy_findings else ".")] if check else []
     if getattr(row, "token_note", ""):
-        lines.append(f"- Tokens: {md_text(row.token_note)}")
+        lines.append(f"- Tokens: {md_prose(row.token_note)}")
     return lines
 
 
@@ -78,9 +92,9 @@ def account_markdown(plan: Plan, account: str) -> str:
                      f"target: {md_text(row.target_endpoint or 'to be decided')}.")
         if row.risks:
             lines.append(f"- Risks: {md_text(row.risks.replace(';', ', '))}.")
-        lines.append(f"- Fix ({md_text(row.action)}, wave {row.wave}): {md_text(row.fix)}")
+        lines.append(f"- Fix ({md_text(row.action)}, wave {row.wave}): {md_prose(row.fix)}")
         if row.region_note:
-            lines.append(f"- Note: {md_text(row.region_note)}")
+            lines.append(f"- Note: {md_prose(row.region_note)}")
         lines += policy_lines(row)
         lines.append("")
     risky = quota[quota.at_risk]

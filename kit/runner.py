@@ -31,7 +31,6 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 _PATH_PARAMS = ("path", "ip_ranges", "policies")
 
 
-
 @dataclass
 class RunResult:
     """Where a run went and what it produced."""
@@ -92,12 +91,12 @@ def _kernel_manager(stderr: IO[bytes], started: list[Any]) -> type:
 
 def _stop_kernels(managers: list[Any]) -> None:
     """Kill the kernels still running (after Ctrl-C papermill cannot shut them down), with the
-    processes they started (a kernel leads its own process group)."""
+    processes they started when the kernel leads its own process group (POSIX)."""
     for manager in managers:
         process = getattr(manager.provisioner, "process", None) if manager.provisioner else None
         if process is not None and process.poll() is None:
             with contextlib.suppress(OSError):
-                if hasattr(os, "killpg"):
+                if hasattr(os, "killpg") and os.getpgid(process.pid) == process.pid:
                     os.killpg(process.pid, signal.SIGKILL)
                 else:
                     process.kill()

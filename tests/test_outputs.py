@@ -19,7 +19,7 @@ from kit.errors import OutputError
 from kit.outputs import PAUSE_ENV, csv_bytes, folder_lock, inert_cell, verify_set, write_set
 from kit.params import validate
 from kit.plan import make_plan
-from kit.report import md_text, write_outputs
+from kit.report import md_prose, md_text, write_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -188,3 +188,17 @@ def test_only_the_kits_own_leftovers_are_cleared(tmp_path):
     (tmp_path / ".mine.abcd1234.tmp").write_text("keep")
     write_set(tmp_path, {"plan.csv": b"1"}, {})
     assert sorted(p.name for p in tmp_path.iterdir()) == [".mine.abcd1234.tmp", "plan.csv", "summary.json"]
+
+
+def test_the_kits_own_code_spans_survive_and_values_inside_them_stay_literal():
+    text = md_prose("Set `sts_regional_endpoints = regional` for <b>x</b> [a](https://e.example) or `x` y`")
+    assert text.startswith("Set `sts_regional_endpoints = regional` for &lt;b&gt;x&lt;/b&gt; \\[a\\]")
+    assert text.endswith("or `x` y\\`") and "https&#58;" in text
+
+
+def test_report_names_need_exactly_twelve_ascii_digits():
+    from kit.params import ACCOUNT_ID
+
+    assert [bool(ACCOUNT_ID.match(value)) for value in ("111122223333", "111122223333\n", "١١١١٢٢٢٢٣٣٣٣",
+                                                         "11112222333", "../111122223333")] == [
+        True, False, False, False, False]
