@@ -1,18 +1,27 @@
 """The command line: ``sts-kit plan`` (and ``python -m kit plan``).
 
 Options are generated from the parameter schema, so the CLI, the notebooks and the query
-renderer accept the same names. Exit codes: 0 success, 2 bad arguments or unusable input,
-1 anything unexpected.
+renderer accept the same names. Every expected failure is one line on stderr. Exit codes:
+0 success, 2 bad arguments, unusable input or an output folder that cannot be written,
+1 a failing notebook or a bug (the traceback goes to a private file named in the message),
+130 interrupted (Ctrl-C; what was kept is said).
 """
 from __future__ import annotations
 
 import argparse
+import functools
+import multiprocessing
+import os
+import signal
 import sys
+import tempfile
+import threading
+import traceback
 from pathlib import Path
 from typing import Sequence
 
-from kit.errors import KitError, NotebookFailed, ParameterError
-from kit.params import SCHEMA, validate
+from kit.errors import Interrupted, KitError, NotebookFailed
+from kit.params import SCHEMA, load_parameters_file, validate
 
 
 def _add_schema_options(parser: argparse.ArgumentParser) -> None:
@@ -60,12 +69,14 @@ def _count(number: int, noun: str) -> str:
 
 def run_plan(values: dict) -> int:
     """``sts-kit plan``: validate, build and write the plan; print where it went."""
+    from kit.outputs import folder_lock
     from kit.plan import make_plan
     from kit.report import write_plan
 
     params = validate({name: value for name, value in values.items() if value is not None})
-    plan = make_plan(params)
-    paths = write_plan(plan, params.out_dir)
+    with folder_lock(params.out_dir):  # checked and locked before any work
+        plan = make_plan(params)
+        paths = write_plan(plan, params.out_dir)
     counts = plan.summary["callers_per_priority"]
     print(f"{_count(len(plan.callers), 'caller')} of the global endpoint "
           f"({', '.join(f'{n} {p}' for p, n in counts.items())}); "
@@ -77,19 +88,9 @@ def run_plan(values: dict) -> int:
 
 def run_notebooks(args: dict) -> int:
     """``sts-kit run``: execute every notebook into a new run folder."""
-    import yaml
-
     from kit.runner import run_notebooks as execute
 
-    parameters: dict = {}
-    if args["parameters_file"]:
-        try:
-            loaded = yaml.safe_load(args["parameters_file"].read_text()) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise ParameterError("parameters_file", f"{args['parameters_file']}: {error}") from None
-        if not isinstance(loaded, dict):
-            raise ParameterError("parameters_file", f"{args['parameters_file']} must hold a mapping of names to values")
-        parameters.update(loaded)
+    parameters = load_parameters_file(args["parameters_file"]) if args["parameters_file"] else {}
     parameters.update(dict(args["parameter"]))
     result = execute(parameters, args["runs"])
     print(f"Ran {len(result.notebooks)} notebooks in {result.seconds:.1f} s; run folder: {result.run_dir}")
@@ -106,11 +107,34 @@ def print_queries(values: dict) -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: object, main_pid: int) -> None:
+    """Ctrl-C: stop this process's workers at once, then unwind as ``KeyboardInterrupt``.
+    Workers (forked, same terminal) ignore it: their parent stops them."""
+    if os.getpid() != main_pid:
+        return
+    for child in multiprocessing.active_children():
+        child.terminate()
+    raise KeyboardInterrupt
+
+
+def _bug_report(command: str) -> str:
+    """Save the traceback of an unexpected error to a private file; the line that names it."""
+    handle, name = tempfile.mkstemp(prefix="sts-kit-error-", suffix=".txt")
+    with os.fdopen(handle, "w") as file:
+        traceback.print_exc(file=file)
+    error = sys.exc_info()[1]
+    return (f"sts-kit {command}: unexpected error ({type(error).__name__}: {error}); this is a bug, "
+            f"please report it with the traceback saved in {name}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sts-kit`` console script."""
     args = vars(build_parser().parse_args(argv))
     command = args.pop("command")
     dry_run = args.pop("dry_run", False)
+    previous = None
+    if threading.current_thread() is threading.main_thread():  # signal handlers can only be set there
+        previous = signal.signal(signal.SIGINT, functools.partial(_interrupt, main_pid=os.getpid()))
     try:
         if command == "plan" and dry_run:
             return print_queries(args)
@@ -124,8 +148,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KitError as error:
         print(f"sts-kit {command}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"sts-kit {command}: error: {error.strerror or error}{where}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as error:
+        kept = error.kept if isinstance(error, Interrupted) else "nothing written"
+        print(f"sts-kit {command}: interrupted; {kept}", file=sys.stderr)
+        return 130
+    except Exception:  # a bug: one line on stderr, the traceback kept for the report
+        print(_bug_report(command), file=sys.stderr)
+        return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -53,3 +53,15 @@ class PolicyError(KitError):
         self.policy = policy
         self.reason = reason
         super().__init__(f"policy {policy}: {reason}")
+
+
+class OutputError(KitError):
+    """An output folder cannot receive files (a file, not writable, locked by another writer)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C after something was kept; ``kept`` says what (e.g. "kept runs/... (2 of 4 notebooks)")."""
+
+    def __init__(self, kept: str) -> None:
+        self.kept = kept
+        super().__init__(kept)

@@ -11,7 +11,7 @@ import dataclasses
 import difflib
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -23,7 +23,9 @@ POLICY_SOURCES = ("none", "offline", "live")
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "data" / "samples"
 SAMPLE_WINDOW = ("2025-03-01T00:00:00Z", "2025-09-01T00:00:00Z")
 
-ACCOUNT_ID = re.compile(r"^\d{12}$")
+WINDOW_BOUNDS = (datetime(2005, 1, 1, tzinfo=timezone.utc), datetime(2100, 1, 1, tzinfo=timezone.utc))
+"""The window must lie within these times (later dates overflow date arithmetic, none hold events)."""
+ACCOUNT_ID = re.compile(r"\A[0-9]{12}\Z")
 _EVENT_DATA_STORE = re.compile(
     r"^(arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore/)?[A-Za-z0-9-]{3,128}$")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -46,12 +48,23 @@ def parse_time(name: str, value: Any) -> datetime:
         raise ParameterError(name, f"expected an ISO 8601 date or time, got {type(value).__name__}")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    try:
+        parsed = parsed.astimezone(timezone.utc)
+    except OverflowError:  # within a day of year 1 or 9999: out of bounds all the same
+        parsed = None
+    if parsed is None or not WINDOW_BOUNDS[0] <= parsed <= WINDOW_BOUNDS[1]:
+        tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%d")
+        raise ParameterError(name, f"{value} lies outside {WINDOW_BOUNDS[0]:%Y-%m-%d} to {WINDOW_BOUNDS[1]:%Y-%m-%d}, "
+                                   f"where CloudTrail can hold events; write a real date (e.g. {tomorrow} for "
+                                   "up to now)")
+    return parsed
 
 
 def _accounts(name: str, value: Any) -> tuple[str, ...]:
     if value in (None, "", [], ()):
         return ()
+    if not isinstance(value, (str, list, tuple)):
+        raise ParameterError(name, f"expected comma-separated 12-digit account ids, got {type(value).__name__}")
     items = value.split(",") if isinstance(value, str) else list(value)
     accounts = tuple(str(item).strip() for item in items if str(item).strip())
     for account in accounts:
@@ -300,14 +313,54 @@ def unknown_names_message(names: list[str]) -> str:
 
 def validate(values: Mapping[str, Any]) -> Params:
     """Check and convert raw parameter values; fill defaults; apply cross-parameter rules."""
-    unknown = sorted(name for name in values if name not in PARAMS_BY_NAME)
+    unknown = sorted(str(name) for name in values if name not in PARAMS_BY_NAME)
     if unknown:
         raise ParameterError(unknown[0], unknown_names_message(unknown))
     converted = {}
     for param in SCHEMA:
         raw = values.get(param.name, param.default)
+        if isinstance(raw, (list, tuple, set, dict)) and param.name not in _COLLECTION_PARAMS and raw:
+            raise ParameterError(param.name, f"expected a single value, got a {type(raw).__name__}")
         converted[param.name] = param.convert(param.name, raw if raw is not None else param.default)
     return _apply_rules(Params(**converted))
+
+
+_COLLECTION_PARAMS = ("accounts", "quota_overrides")
+PARAMETERS_FILE_MAX_BYTES = 1_000_000
+
+
+def load_parameters_file(path: Path) -> dict[str, Any]:
+    """The parameters of a YAML file (``sts-kit run -f``): a mapping of names to plain values.
+    YAML dates are kept as dates; aliases are refused (no expansion bombs), and so are files
+    over 1 MB. Values are checked later by ``validate``."""
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                mark = self.peek_event().start_mark
+                raise ParameterError("parameters_file", f"{path}: line {mark.line + 1}: YAML aliases (*name) are "
+                                                        "not accepted; write the value out")
+            return super().compose_node(parent, index)
+
+    try:
+        with open(path, "rb") as file:
+            text = file.read(PARAMETERS_FILE_MAX_BYTES + 1)
+    except OSError as error:
+        raise ParameterError("parameters_file", f"{path}: {error.strerror}") from None
+    if len(text) > PARAMETERS_FILE_MAX_BYTES:
+        raise ParameterError("parameters_file", f"{path} is over {PARAMETERS_FILE_MAX_BYTES:,} bytes; "
+                                                "a parameters file holds a few names and values")
+    try:
+        loaded = yaml.load(text, Loader=NoAliasLoader)  # noqa: S506 (a SafeLoader without aliases)
+    except yaml.YAMLError as error:
+        raise ParameterError("parameters_file", f"{path} is not valid YAML: "
+                                                + " ".join(str(error).split())) from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict) or not all(isinstance(name, str) for name in loaded):
+        raise ParameterError("parameters_file", f"{path} must hold a mapping of parameter names to values")
+    return loaded
 
 
 def _apply_rules(params: Params) -> Params:

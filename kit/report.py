@@ -1,15 +1,49 @@
-"""Writing the plan files: plan.csv, quota.csv, summary.json and plan.md."""
+"""Writing the plan files: plan.csv, quota.csv, plan.md and summary.json (last, naming the
+others with their sizes and sha256), plus ``reports/<account>.md``, as one set (kit.outputs).
+
+Values from records are data, never markup or paths: CSV cells that would start a formula are
+made inert, plan.md shows values as text, and a report file is named by an account id only
+when the id is 12 digits (others are listed in summary.json under ``reports_not_written``).
+"""
 from __future__ import annotations
 
-import json
+import html
+import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from kit.outputs import csv_bytes, write_set
+from kit.params import ACCOUNT_ID
 from kit.plan import Plan
 
 PLAN_FILES = ("plan.csv", "quota.csv", "summary.json", "plan.md")
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]|])")
+_AUTOLINK = re.compile(r"(?i)(://|www\.)")
+_CODE_SPAN = re.compile(r"(`[^`]*`)")
+
+
+def _one_line(value: Any) -> str:
+    return " ".join(str(value).split()) if value is not None else ""
+
+
+def _escaped(text: str) -> str:
+    text = _MARKDOWN_PUNCTUATION.sub(r"\\\1", html.escape(text, quote=False))
+    return _AUTOLINK.sub(lambda match: match.group(1).replace(":", "&#58;").replace(".", "&#46;"), text)
+
+
+def md_text(value: Any) -> str:
+    """``value`` as Markdown that renders as the same text: no links, tags, emphasis or new lines."""
+    return _escaped(_one_line(value))
+
+
+def md_prose(value: Any) -> str:
+    """The kit's own sentences (fixes, notes, findings), which may hold values from records:
+    their `code spans` stay as written (they render literally), the rest as ``md_text``."""
+    parts = _CODE_SPAN.split(_one_line(value))
+    return "".join(part if index % 2 else _escaped(part) for index, part in enumerate(parts))
 
 
 def _csv_ready(table: pd.DataFrame) -> pd.DataFrame:
@@ -22,7 +56,7 @@ def _csv_ready(table: pd.DataFrame) -> pd.DataFrame:
 
 def _markdown_table(table: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table (pipes in cells escaped)."""
-    cells = [[str(value).replace("|", "\\|") for value in row] for row in table.itertuples(index=False)]
+    cells = [[md_text(value) for value in row] for row in table.itertuples(index=False)]
     lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(row) + " |" for row in cells]
     return "\n".join(lines)
@@ -31,10 +65,10 @@ def _markdown_table(table: pd.DataFrame) -> str:
 def policy_lines(row) -> list[str]:
     """The policy check, its findings and the token note of one caller (kit.policy.annotate)."""
     check = getattr(row, "policy_check", "")
-    lines = [f"- Policies ({check}): {row.policy_outcome or 'not evaluated'}"
-             + (f" — {row.policy_findings}" if row.policy_findings else ".")] if check else []
+    lines = [f"- Policies ({md_text(check)}): {md_prose(row.policy_outcome or 'not evaluated')}"
+             + (f" — {md_prose(row.policy_findings)}" if row.policy_findings else ".")] if check else []
     if getattr(row, "token_note", ""):
-        lines.append(f"- Tokens: {row.token_note}")
+        lines.append(f"- Tokens: {md_prose(row.token_note)}")
     return lines
 
 
@@ -42,23 +76,25 @@ def account_markdown(plan: Plan, account: str) -> str:
     """The plan of one account, for a person to read."""
     callers = plan.callers[plan.callers.account_id == account]
     quota = plan.quota[plan.quota.account_id == account]
-    lines = [f"## Account {account}", ""]
+    lines = [f"## Account {md_text(account)}", ""]
     counts = callers.priority.value_counts()
     lines.append(f"{len(callers)} callers of the global endpoint: "
                  + ", ".join(f"{counts.get(p, 0)} {p}" for p in ("P1", "P2", "P3")) + ".")
     lines.append("")
     for row in callers.itertuples():
-        lines.append(f"### {row.priority} · {row.principal_arn} · {row.caller_tool} {row.caller_version}".rstrip())
+        lines.append(f"### {row.priority} · {md_text(row.principal_arn)} · "
+                     f"{md_text(row.caller_tool)} {md_text(row.caller_version)}".rstrip())
         lines.append("")
         lines.append(f"- Calls: {row.global_calls} global calls ({row.error_calls} failed), peak {row.peak_rps}/s, "
-                     f"{row.first_seen:%Y-%m-%d} to {row.last_seen:%Y-%m-%d}; served in {row.served_in or '—'}.")
-        lines.append(f"- Runs in: {row.workload_region or 'unknown'} (origin: {row.origin}); "
-                     f"target: {row.target_endpoint or 'to be decided'}.")
+                     f"{row.first_seen:%Y-%m-%d} to {row.last_seen:%Y-%m-%d}; "
+                     f"served in {md_text(row.served_in or '—')}.")
+        lines.append(f"- Runs in: {md_text(row.workload_region or 'unknown')} (origin: {md_text(row.origin)}); "
+                     f"target: {md_text(row.target_endpoint or 'to be decided')}.")
         if row.risks:
-            lines.append(f"- Risks: {row.risks.replace(';', ', ')}.")
-        lines.append(f"- Fix ({row.action}, wave {row.wave}): {row.fix}")
+            lines.append(f"- Risks: {md_text(row.risks.replace(';', ', '))}.")
+        lines.append(f"- Fix ({md_text(row.action)}, wave {row.wave}): {md_prose(row.fix)}")
         if row.region_note:
-            lines.append(f"- Note: {row.region_note}")
+            lines.append(f"- Note: {md_prose(row.region_note)}")
         lines += policy_lines(row)
         lines.append("")
     risky = quota[quota.at_risk]
@@ -103,26 +139,47 @@ def plan_markdown(plan: Plan) -> str:
     return "\n".join(head + [account_markdown(plan, account) for account in accounts]) + "\n"
 
 
+def report_accounts(plan: Plan) -> tuple[list[str], list[str]]:
+    """Accounts with callers: those a report file may be named after (12 digits), and the rest."""
+    accounts = sorted({str(account) for account in plan.callers.account_id})
+    valid = [account for account in accounts if ACCOUNT_ID.match(account)]
+    return valid, [account for account in accounts if account not in valid]
+
+
+def account_report(plan: Plan, account: str) -> str:
+    """``reports/<account>.md``: the plan of one account with its window."""
+    window = plan.params.to_dict()
+    return (f"# STS global endpoint migration: account {md_text(account)}\n\n"
+            f"Window {window['start']} to {window['end']}.\n\n" + account_markdown(plan, account) + "\n")
+
+
+def plan_files(plan: Plan, reports: bool = False) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """The bytes of each file of the set, and the summary its manifest holds."""
+    files = {"plan.csv": csv_bytes(_csv_ready(plan.callers)), "quota.csv": csv_bytes(_csv_ready(plan.quota)),
+             "plan.md": plan_markdown(plan).encode()}
+    summary = dict(plan.summary)
+    if reports:
+        valid, refused = report_accounts(plan)
+        files.update({f"reports/{account}.md": account_report(plan, account).encode() for account in valid})
+        summary["reports_not_written"] = {account: "not a 12-digit account id" for account in refused}
+    return files, summary
+
+
+def write_outputs(plan: Plan, out_dir: Path, reports: bool = False) -> list[Path]:
+    """Replace the set in ``out_dir`` (created if missing) by this plan's files, ``summary.json``
+    last; with ``reports``, also one report per account. Returns the paths written."""
+    files, summary = plan_files(plan, reports)
+    return write_set(Path(out_dir), files, summary)
+
+
 def write_plan(plan: Plan, out_dir: Path) -> list[Path]:
-    """Write the plan files to ``out_dir`` (created if missing); return their paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / name for name in PLAN_FILES]
-    _csv_ready(plan.callers).to_csv(paths[0], index=False)
-    _csv_ready(plan.quota).to_csv(paths[1], index=False)
-    paths[2].write_text(json.dumps(plan.summary, indent=2, default=str) + "\n")
-    paths[3].write_text(plan_markdown(plan))
-    return paths
+    """plan.csv, quota.csv, plan.md and summary.json in ``out_dir``; return their paths in the
+    order of ``PLAN_FILES``."""
+    written = {path.name: path for path in write_outputs(plan, out_dir)}
+    return [written[name] for name in PLAN_FILES]
 
 
 def write_account_reports(plan: Plan, out_dir: Path) -> list[Path]:
-    """One Markdown report per account with callers (``reports/<account>.md``)."""
-    folder = out_dir / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for account in sorted(set(plan.callers.account_id)):
-        path = folder / f"{account}.md"
-        path.write_text(f"# STS global endpoint migration: account {account}\n\n"
-                        f"Window {plan.params.to_dict()['start']} to {plan.params.to_dict()['end']}.\n\n"
-                        + account_markdown(plan, account) + "\n")
-        paths.append(path)
-    return paths
+    """The set of ``write_plan`` plus ``reports/<account>.md`` for each valid account with callers;
+    returns the report paths."""
+    return [path for path in write_outputs(plan, out_dir, reports=True) if path.parent.name == "reports"]

@@ -1,10 +1,11 @@
 """The one parameter schema: unknown names, malformed values and cross-parameter rules."""
+import time
 from datetime import datetime, timezone
 
 import pytest
 
 from kit.errors import ParameterError
-from kit.params import PARAMS_BY_NAME, SAMPLE_WINDOW, validate
+from kit.params import PARAMS_BY_NAME, SAMPLE_WINDOW, load_parameters_file, validate
 
 LOCAL = {"source": "local", "path": "/tmp", "start": "2025-07-01", "end": "2025-07-02"}
 
@@ -67,3 +68,71 @@ def test_quota_overrides_are_parsed_and_checked():
                           ("111122223333/eu-west-1=lots", "whole number")):
         with pytest.raises(ParameterError, match=fragment):
             validate({**LOCAL, "quota_overrides": bad})
+
+
+def _yaml(tmp_path, text: str):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_a_parameters_file_with_plain_yaml_dates_is_accepted(tmp_path):
+    loaded = load_parameters_file(_yaml(tmp_path, "source: local\npath: /tmp\nstart: 2025-07-01\n"
+                                                  "end: 2025-07-02 12:00:00\nquota: 900\n"))
+    params = validate(loaded)
+    assert params.start == datetime(2025, 7, 1, tzinfo=timezone.utc)
+    assert params.end == datetime(2025, 7, 2, 12, tzinfo=timezone.utc) and params.quota == 900
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("quota: [1, 2]", "'quota': expected a single value, got a list"),
+    ("accounts: 5", "'accounts': expected comma-separated 12-digit account ids, got int"),
+    ("accounts: {a: 1}", "'accounts': expected comma-separated 12-digit account ids, got dict"),
+    ("source: {x: 1}", "'source': expected a single value, got a dict"),
+    ("start: 5", "'start': expected an ISO 8601 date or time, got int"),
+    ("path: 5", "'path': expected a path, got int"),
+    ("quota: true", "'quota': expected a whole number"),
+    ("risk_threshold: [0.5]", "'risk_threshold': expected a single value"),
+])
+def test_wrong_types_in_a_parameters_file_are_rejected_with_one_line(tmp_path, text, fragment):
+    with pytest.raises(ParameterError) as caught:
+        validate({**LOCAL, **load_parameters_file(_yaml(tmp_path, text))})
+    assert fragment in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("- a\n- b\n", "must hold a mapping"),
+    ("1: x\n", "must hold a mapping"),
+    ("quota: [\n", "is not valid YAML"),
+    ("a: &x 1\nb: *x\n", "line 2: YAML aliases"),
+])
+def test_unusable_parameters_files_are_named_with_one_line(tmp_path, text, fragment):
+    with pytest.raises(ParameterError) as caught:
+        load_parameters_file(_yaml(tmp_path, text))
+    assert caught.value.name == "parameters_file" and fragment in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_an_alias_bomb_fails_fast(tmp_path):
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    lines += [f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]"
+              for previous, name in zip("abcdefgh", "bcdefghi")]
+    path = _yaml(tmp_path, "\n".join(lines) + "\n")
+    assert path.stat().st_size <= 400
+    began = time.perf_counter()
+    with pytest.raises(ParameterError, match="aliases"):
+        load_parameters_file(path)
+    assert time.perf_counter() - began < 1
+
+
+def test_a_huge_parameters_file_is_refused_unread(tmp_path):
+    path = _yaml(tmp_path, "quota: 600\n" + "#" * 2_000_000)
+    with pytest.raises(ParameterError, match="over 1,000,000 bytes"):
+        load_parameters_file(path)
+
+
+@pytest.mark.parametrize("name, value", [("end", "9999-12-31"), ("start", "1999-01-01"),
+                                         ("end", "9999-12-31T23:59:59-05:00")])
+def test_the_window_lies_where_cloudtrail_can_hold_events(name, value):
+    with pytest.raises(ParameterError, match="lies outside 2005-01-01 to 2100-01-01"):
+        validate({**LOCAL, name: value})
