@@ -3,6 +3,7 @@ failures and the run folder. Tiny notebooks built here test the parameters mecha
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import subprocess
 import sys
@@ -254,3 +255,19 @@ def test_counts_read_from_lake_or_athena_show_as_integers():
                           "estimated_cost_usd": 0.000617}}
     html = nb_helpers.read_report(SimpleNamespace(summary=summary)).to_html()
     assert "<td>16771</td>" in html and "<td>12</td>" in html and "<td>123.5</td>" in html
+
+
+def test_make_lab_allows_root_only_as_root():
+    dry_run = subprocess.run(["make", "-n", "lab"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    launch = next(line for line in dry_run.stdout.splitlines() if "jupyter lab" in line)
+    assert ("--allow-root" in launch) == (os.geteuid() == 0)
+
+
+def test_committed_notebooks_carry_the_kernelspec_lab_writes():
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    for notebook in source_notebooks():
+        kernelspec = nbformat.read(notebook, as_version=4).metadata.kernelspec
+        assert dict(kernelspec) == {"display_name": spec.display_name, "language": spec.language,
+                                    "name": "python3"}, notebook.name
