@@ -96,9 +96,9 @@ def share_over_time(weekly: pd.DataFrame) -> Figure:
     handles, labels = grid.flat[0].get_legend_handles_labels()
     figure.suptitle("Global vs Regional STS calls per account, and where global calls were served")
     figure.autofmt_xdate()
-    figure.tight_layout(rect=(0, 0, 1, 0.9))
+    figure.tight_layout(rect=(0, 0, 1, 0.93))
     figure.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8, frameon=False,
-                  bbox_to_anchor=(0.5, 0.95))
+                  bbox_to_anchor=(0.5, 0.96))
     return figure
 
 
