@@ -151,6 +151,7 @@ def test_open_save_and_run_all_twice_in_the_browser(lab, browser, name):
         page.locator(f"{NOTEBOOK} .jp-Cell").first.wait_for(timeout=60_000)
         page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator[data-status='idle']"
                      ).first.wait_for(timeout=60_000)
+        page.wait_for_timeout(1500)  # Lab writes the kernel's metadata into the model once it is connected
         _save(page, path)
         assert path.read_bytes() == committed, f"{name}: opening and saving in JupyterLab changed the file"
         for _ in range(2):
@@ -166,5 +167,7 @@ def test_open_save_and_run_all_twice_in_the_browser(lab, browser, name):
         page.close()
     assert not _errors(path), f"{name}: {_errors(path)}"
     executed = nbformat.read(path, as_version=4)
+    assert executed.metadata.kernelspec == json.loads(committed)["metadata"]["kernelspec"], \
+        f"{name}: JupyterLab writes another kernelspec than the committed one"
     assert all(cell.execution_count for cell in executed.cells if cell.cell_type == "code"), \
         f"{name}: not every cell ran"
