@@ -144,13 +144,14 @@ def bucket_peaks(quota: pd.DataFrame, threshold: float) -> Figure:
                           xy=(i + width, row.regional_after), xytext=(i + 0.55, row.regional_after * 0.7),
                           fontsize=9, color=OVER_QUOTA, fontweight="bold",
                           arrowprops={"arrowstyle": "->", "color": OVER_QUOTA})
-    axes.set_xlim(-0.5, len(shown) - 0.5 + (1.6 if shown.at_risk.any() else 0))
+    axes.set_xlim(-0.5, max(len(shown), 1) - 0.5 + (1.6 if shown.at_risk.any() else 0))
     axes.set_ylim(0, max([1.0, *shown.quota * 1.15, *shown.regional_after * 1.15]))
     axes.set_xticks(range(len(shown)), [f"{account}\n{region}" for account, region in shown.index])
     axes.set_ylabel("peak requests per second")
     title = "STS request buckets at their peak second, now and after migration"
     if left_out:
-        title += f"\n({left_out} other account/Region pairs peak under {SMALL_BUCKET_SHARE:.0%} of their quota: not drawn)"
+        pairs = "account/Region pair peaks" if left_out == 1 else "account/Region pairs peak"
+        title += f"\n({left_out} other {pairs} under {SMALL_BUCKET_SHARE:.0%} of their quota: not drawn)"
     axes.set_title(title, fontsize=10)
     axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     figure.tight_layout()

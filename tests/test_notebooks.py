@@ -271,3 +271,11 @@ def test_committed_notebooks_carry_the_kernelspec_lab_writes():
         kernelspec = nbformat.read(notebook, as_version=4).metadata.kernelspec
         assert dict(kernelspec) == {"display_name": spec.display_name, "language": spec.language,
                                     "name": "python3"}, notebook.name
+
+
+def test_sts_kit_params_lists_every_parameter_with_type_and_default(capsys):
+    assert main(["params"]) == 0
+    lines = {line.split()[0]: line.split()[1:3] for line in capsys.readouterr().out.splitlines()}
+    assert set(lines) == set(PARAMS_BY_NAME)
+    assert lines["quota"] == ["int", "600"] and lines["risk_threshold"] == ["float", "0.8"]
+    assert lines["accounts"][0] == "str" and lines["quota_overrides"][0] == "dict"
