@@ -144,6 +144,7 @@ def test_open_save_and_run_all_twice_in_the_browser(lab, browser, name):
     path = served / name
     committed = path.read_bytes()
     ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"{path.stem}-failed.png").unlink(missing_ok=True)  # from an earlier run
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         page.on("dialog", lambda dialog: dialog.dismiss())
