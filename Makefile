@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= out/samples
 
-.PHONY: demo test lab samples notebooks bench clean lake-local athena-local
+.PHONY: demo test lab browser-test samples notebooks bench clean lake-local athena-local
 
 $(BIN)/sts-kit: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,26 @@ demo: $(BIN)/sts-kit  ## the migration plan of the shipped samples
 test: $(BIN)/sts-kit  ## the whole suite
 	$(BIN)/python -m pytest
 
+# Jupyter refuses to run as root without --allow-root (containers, workshop VMs): only then is it given.
+AS_ROOT = $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
 lab: $(BIN)/sts-kit  ## JupyterLab on the notebooks
 	$(BIN)/python -m pip install --quiet -e '.[lab]'
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(AS_ROOT) notebooks/
+
+CHROMIUM ?= /usr/bin/chromium
+
+browser-test: $(BIN)/sts-kit  ## the notebooks in JupyterLab in headless Chromium (screenshots in test-artifacts/)
+	$(BIN)/python -m pip install --quiet -e '.[browser]'
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; \
+	  else \
+	    echo "browser-test needs Chromium at $(CHROMIUM): run 'sudo apt-get install chromium'" \
+	         "(Debian/Ubuntu) or pass CHROMIUM=/path/to/chromium" >&2; exit 1; \
+	  fi; \
+	fi
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests/test_browser.py -m browser -p no:cacheprovider
 
 samples: $(BIN)/sts-kit  ## regenerate data/samples from kit/synth.py (deterministic)
 	rm -rf data/samples/trail
@@ -37,7 +54,7 @@ bench: $(BIN)/sts-kit  ## local engine vs the json_normalize way vs the parse fl
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
-	rm -rf out runs .pytest_cache
+	rm -rf out runs .pytest_cache test-artifacts
 
 notebooks: $(BIN)/sts-kit  ## re-execute the committed notebooks on the samples (outputs for readers and nbval)
 	$(BIN)/python -c "from kit.runner import refresh_committed; refresh_committed()"

@@ -60,7 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a notebook parameter (repeatable), as in papermill")
     run.add_argument("-f", "--parameters-file", type=Path, metavar="YAML", help="a YAML file of parameters")
     run.add_argument("--runs", type=Path, default=Path("runs"), metavar="DIR", help="where run folders go")
+    commands.add_parser("params", help="list every parameter of plan, run and the notebooks: name, type, default")
     return parser
+
+
+def print_params() -> int:
+    """``sts-kit params``: every parameter with its type, default and help (from the one schema)."""
+    from kit.paramdoc import listing
+
+    for name, type_name, default, help_text in listing():
+        print(f"{name:<17} {type_name:<6} {default or '-':<8} {help_text}")
+    return 0
 
 
 def _count(number: int, noun: str) -> str:
@@ -136,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():  # signal handlers can only be set there
         previous = signal.signal(signal.SIGINT, functools.partial(_interrupt, main_pid=os.getpid()))
     try:
+        if command == "params":
+            return print_params()
         if command == "plan" and dry_run:
             return print_queries(args)
         if command == "plan":

@@ -1,30 +1,81 @@
 """Helpers the notebooks call: parameters from the notebook namespace, and small displays.
 
-Notebooks hold a ``parameters`` cell (papermill adds an ``injected-parameters`` cell after it);
-``parameters(globals())`` validates every parameter-like variable against the one schema, so a
-misspelt name such as ``sourse`` fails at once with the list of valid names.
+Notebooks hold a ``parameters`` cell (papermill adds an ``injected-parameters`` cell after it).
+``parameters(globals())`` validates the names those cells assign against the one schema, so a
+misspelt name such as ``sourse`` fails at once with the list of valid names, while variables that
+later cells define never count: Run All twice, or edit a value and run again, works.
 """
 from __future__ import annotations
 
-import datetime as dt
+import ast
 from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
 
+from kit.paramdoc import PATH_PARAMS, REPO_ROOT
 from kit.params import PARAMS_BY_NAME, Params, validate
 from kit.plan import Plan
 
-_IPYTHON_NAMES = {"In", "Out", "exit", "quit", "get_ipython", "open"}
-_PARAMETER_TYPES = (str, int, float, bool, list, tuple, dict, dt.date, Path, type(None))
+PAPERMILL_INJECTED_HEADER = "# Parameters"
+"""The first line of the cell papermill injects after the ``parameters`` cell."""
+
+
+def parameter_cell_names(history: list[str]) -> set[str]:
+    """Names assigned by the cell run just before the current one (``history[-1]``) when it holds only
+    literal assignments (the parameters cell), and by the one before that too when the previous one
+    is papermill's injected cell."""
+    names: set[str] = set()
+    for source in reversed(history[-3:-1]):
+        assigned = _literal_assignments(source)
+        if assigned is None:
+            break
+        names |= assigned
+        if source.splitlines()[0].strip() != PAPERMILL_INJECTED_HEADER:
+            break
+    return names
+
+
+def _literal_assignments(source: str) -> set[str] | None:
+    """Names a cell assigns when it holds nothing but ``name = literal`` lines; else None."""
+    try:
+        statements = ast.parse(source).body
+    except SyntaxError:
+        return None
+    names = set()
+    for statement in statements:
+        targets = statement.targets if isinstance(statement, ast.Assign) else (
+            [statement.target] if isinstance(statement, ast.AnnAssign) and statement.value else None)
+        if not targets or not all(isinstance(target, ast.Name) for target in targets):
+            return None
+        try:
+            ast.literal_eval(statement.value)
+        except ValueError:
+            return None
+        names |= {target.id for target in targets}
+    return names or None
 
 
 def parameters(namespace: Mapping[str, Any]) -> Params:
-    """Validate the notebook's parameter variables (simple values not starting with '_')."""
-    values = {name: value for name, value in namespace.items()
-              if not name.startswith("_") and name not in _IPYTHON_NAMES and isinstance(value, _PARAMETER_TYPES)}
-    given = {name: value for name, value in values.items() if name not in PARAMS_BY_NAME or value is not None}
-    return validate(given)
+    """Validate the notebook's parameters: the schema's names and whatever the parameters cells
+    assign (so a misspelt name fails, naming the valid ones). Relative paths resolve against the
+    repository."""
+    history = namespace.get("In")
+    names = parameter_cell_names(list(history)) if isinstance(history, list) else set()
+    names |= PARAMS_BY_NAME.keys() & namespace.keys()
+    given = {name: _normalised(name, namespace[name]) for name in names if name in namespace}
+    return validate({name: value for name, value in given.items() if value is not None})
+
+
+def _normalised(name: str, value: Any) -> Any:
+    """Repair what papermill's command line does to values: ``-p accounts 011122223333`` arrives as
+    an int (leading zero lost). Relative paths become paths inside the repository."""
+    if name == "accounts" and isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:012d}"
+    if name in PATH_PARAMS and isinstance(value, (str, Path)) and str(value):
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else REPO_ROOT / path
+    return value
 
 
 def describe(params: Params) -> pd.DataFrame:
@@ -42,9 +93,8 @@ def _short_path(path: Path | None) -> str:
     """A path relative to the repository when inside it (stable across machines)."""
     if path is None:
         return ""
-    root = Path(__file__).resolve().parent.parent
     try:
-        return str(Path(path).resolve().relative_to(root))
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
     except ValueError:
         return str(path)
 
@@ -59,7 +109,9 @@ def read_report(plan: Plan) -> pd.DataFrame:
     if "bytes_scanned" in engine:
         rows += [(f"{engine['engine']}: MB scanned (billed)", round(engine["bytes_scanned"] / 1e6, 1)),
                  (f"{engine['engine']}: estimated cost, USD ({engine['price_assumed']})", engine["estimated_cost_usd"])]
-    return pd.DataFrame(rows, columns=["what", "count"]).set_index("what")
+    # object dtype: counts stay integers (16771, not 16771.00000) next to MB and USD
+    return pd.DataFrame({"count": pd.Series([value for _, value in rows], dtype=object,
+                                            index=pd.Index([what for what, _ in rows], name="what"))})
 
 
 def invalid_files(plan: Plan) -> pd.DataFrame:

@@ -177,9 +177,3 @@ def write_plan(plan: Plan, out_dir: Path) -> list[Path]:
     order of ``PLAN_FILES``."""
     written = {path.name: path for path in write_outputs(plan, out_dir)}
     return [written[name] for name in PLAN_FILES]
-
-
-def write_account_reports(plan: Plan, out_dir: Path) -> list[Path]:
-    """The set of ``write_plan`` plus ``reports/<account>.md`` for each valid account with callers;
-    returns the report paths."""
-    return [path for path in write_outputs(plan, out_dir, reports=True) if path.parent.name == "reports"]

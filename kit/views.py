@@ -5,7 +5,7 @@ import pandas as pd
 
 from kit.callers import CALLER_KEY, global_calls
 from kit.plan import Plan
-from kit.regions import GLOBAL_ENDPOINT_REGION
+from kit.regions import GLOBAL_ENDPOINT_REGION, is_opt_in
 
 ROLLOUT_DATE = pd.Timestamp("2025-04-15", tz="UTC")
 """By then AWS served global calls locally in every Region enabled by default (eu-north-1 first)."""
@@ -22,15 +22,54 @@ def caller_region_label(origin: str, workload: str) -> str:
     return workload or "unknown"
 
 
-def serving_matrix(plan: Plan, since_change: bool = True) -> pd.DataFrame:
-    """Global calls by caller location (rows) and serving Region (columns)."""
+CALLER_GROUPS = ("default Regions", "opt-in Regions", "outside AWS", "unknown")
+"""How the heatmap's rows are grouped, in this order."""
+
+
+def caller_group(label: str) -> str:
+    """The group of a caller-location label: default Regions, opt-in Regions, outside AWS or unknown."""
+    if label in ("outside AWS", "unknown"):
+        return label
+    return "opt-in Regions" if is_opt_in(label) else "default Regions"
+
+
+def _labelled_global_calls(plan: Plan, since_change: bool) -> pd.DataFrame:
+    """Global calls with ``caller_region`` (a Region, 'outside AWS' or 'unknown') and the caller's risks."""
     rows = global_calls(plan.rollup, plan.homes)
     if since_change:
         rows = rows[rows.post_change]
-    origins = plan.callers.set_index(CALLER_KEY).origin
+    callers = plan.callers.set_index(CALLER_KEY)
     keys = list(zip(*(rows[column] for column in CALLER_KEY)))
-    rows = rows.assign(caller_region=[caller_region_label(origins.get(key, "unknown"), key[3]) for key in keys])
-    return pd.crosstab(rows.caller_region, rows.served, values=rows.calls, aggfunc="sum").fillna(0).astype("int64")
+    return rows.assign(caller_region=[caller_region_label(callers.origin.get(key, "unknown"), key[3]) for key in keys],
+                       risks=[callers.risks.get(key, "") for key in keys])
+
+
+def serving_matrix(plan: Plan, since_change: bool = True) -> pd.DataFrame:
+    """Global calls by caller location (rows, grouped as in ``CALLER_GROUPS``) and serving Region (columns)."""
+    rows = _labelled_global_calls(plan, since_change)
+    matrix = pd.crosstab(rows.caller_region, rows.served, values=rows.calls, aggfunc="sum").fillna(0).astype("int64")
+    order = sorted(matrix.index, key=lambda label: (CALLER_GROUPS.index(caller_group(label)), label))
+    return matrix.reindex(order)
+
+
+_REASONS = (("opt-in-region", "opt-in Region"), ("outside-aws", "outside AWS"), ("custom-dns", "custom DNS"),
+            ("origin-unknown", "origin unknown"))
+
+
+def us_east_1_reasons(plan: Plan, since_change: bool = True) -> dict[str, str]:
+    """Per caller location: why its global calls were served in us-east-1 (for the heatmap)."""
+    rows = _labelled_global_calls(plan, since_change)
+    rows = rows[rows.served == GLOBAL_ENDPOINT_REGION]
+    reasons = {}
+    for label, part in rows.groupby("caller_region"):
+        risks = set(";".join(part.risks).split(";"))
+        named = [text for risk, text in _REASONS if risk in risks]
+        if label == GLOBAL_ENDPOINT_REGION:
+            named = ["home Region"]
+        elif not named and part.minute.max() < ROLLOUT_DATE:
+            named = ["during the rollout"]
+        reasons[label] = ", ".join(named) or "not known"
+    return reasons
 
 
 def weekly_share(plan: Plan) -> pd.DataFrame:

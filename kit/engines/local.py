@@ -100,11 +100,11 @@ def _worker_count(params: Params, total_bytes: int) -> int:
 
 
 def progress_bar(params: Params, files: int) -> tqdm:
-    """Files done of ``files``, rate and time left; events in the postfix. Off under ``quiet``
-    and when stderr is not a terminal."""
-    quiet = params.quiet or not sys.stderr.isatty()
-    return tqdm(total=files, unit=" files", desc="trail files", disable=quiet, mininterval=0.5, delay=2.0,
-                file=sys.stderr)
+    """Files done of ``files``, rate and time left; events in the postfix. Off under ``quiet`` and
+    when stderr is not a terminal, except in JupyterLab and papermill (see ``kit.progress``)."""
+    from kit import progress
+
+    return progress.progress_bar(files, " files", "trail files", params.quiet)
 
 
 def _payloads(work: list[tuple[list[TrailFile], str | None]], window: tuple[str, str], params: Params,
