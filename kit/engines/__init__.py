@@ -1,7 +1,8 @@
 """Engines: each turns raw events of one kind of store into the same ``Rollup``.
 
 ``samples`` and ``local`` read trail files on disk (``kit.engines.local``); ``lake`` and
-``athena`` run the rollup queries inside AWS and bring back only the rollup.
+``athena`` run the rollup queries inside AWS and bring back only the rollup; ``logs-insights``
+groups and deduplicates events inside CloudWatch Logs Insights and judges the groups here.
 """
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import importlib
 from kit.params import Params
 from kit.rollup import Rollup
 
-_MODULES = {"samples": "local", "local": "local", "lake": "lake", "athena": "athena"}
+_MODULES = {"samples": "local", "local": "local", "lake": "lake", "athena": "athena",
+            "logs-insights": "logs_insights"}
 
 
 def collect(params: Params) -> Rollup:

@@ -198,6 +198,10 @@ def render(name: str, params: Params) -> Sql:
 
 def render_all(params: Params) -> dict[str, str]:
     """Every rollup query for ``params`` (what ``--dry-run`` prints; notebooks can show it)."""
+    if params.source == "logs-insights":
+        from kit.queries import cwl
+
+        return cwl.render_all(params)
     return {name: render(name, params) for name in ROLLUP_QUERIES}
 
 
