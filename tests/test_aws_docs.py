@@ -26,21 +26,27 @@ def called(module: Path) -> set[str]:
     return {"".join(part.title() for part in name.split("_")) for name in names}
 
 
-@pytest.mark.parametrize("engine, prefix", [("lake", "cloudtrail"), ("athena", "athena")])
-def test_the_policy_allows_every_call_of_its_engine(engine, prefix):
-    allowed = actions(ROOT / "docs" / "iam" / f"{engine}-policy.json")
+ENGINES = {"lake": ("lake-policy.json", "cloudtrail", 4), "athena": ("athena-policy.json", "athena", 4),
+           "logs_insights": ("logs-insights-policy.json", "logs", 3)}
+"""Engine module -> its policy file, service prefix and the number of operations it calls."""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_policy_allows_every_call_of_its_engine(engine):
+    policy, prefix, count = ENGINES[engine]
+    allowed = actions(ROOT / "docs" / "iam" / policy)
     calls = called(ROOT / "kit" / "engines" / f"{engine}.py")
-    assert len(calls) == 4
+    assert len(calls) == count
     assert {f"{prefix}:{name}" for name in calls} <= allowed
     assert not any(action.endswith("*") for action in allowed)
 
 
 def test_the_permissions_named_in_errors_are_in_the_policies():
-    named = set()
-    for engine in ("lake", "athena"):
+    named, allowed = set(), set()
+    for engine, (policy, _, _) in ENGINES.items():
         named |= set(re.findall(r'calling\("([a-z]+:[A-Za-z]+)"\)', (ROOT / "kit" / "engines" / f"{engine}.py").read_text()))
-    allowed = actions(ROOT / "docs" / "iam" / "lake-policy.json") | actions(ROOT / "docs" / "iam" / "athena-policy.json")
-    assert len(named) == 8 and named <= allowed
+        allowed |= actions(ROOT / "docs" / "iam" / policy)
+    assert len(named) == 11 and named <= allowed
 
 
 def test_the_athena_policy_covers_glue_and_both_s3_locations():
