@@ -52,6 +52,8 @@ PRICE_PER_GB = 0.005
 "Logs Insights" row, us-east-1; sts-facts.md §4 quotes it from a third party)."""
 ROW_CAP = 10_000
 """Rows asked of one query (StartQuery ``limit``); a result this long is treated as cut off."""
+LISTING_CAP = 100_000
+"""Rows asked of the ``accounts`` listing: the most a Logs Insights QL query returns (in pages)."""
 PAGE_SIZE = 10_000
 """GetQueryResults ``maxItems``: the service's largest page."""
 SPLIT_PARTS = 4
@@ -60,7 +62,7 @@ MIN_SLICE_MS = 1_000
 """The shortest slice: CloudTrail event times are whole seconds."""
 BUSY_CODES = ("ThrottlingException", "LimitExceededException")
 MAX_BUSY_ROUNDS = 30
-"""Consecutive rounds in which no query could be started before giving up."""
+"""Consecutive rounds in which no query of ours ran and none could be started, before giving up."""
 SKIP_DUPLICATE = "duplicate event (same eventID delivered again)"
 """The R1 skip reason (issue 9's contract; kit.events uses the same text)."""
 ACTIVITY_IP = {1: "service.amazonaws.com", 2: "AWS Internal", 3: "AWS Internal"}
@@ -82,6 +84,11 @@ class Slice:
 
     def text(self) -> str:
         return render(self.query, self.start_ms, self.end_ms, self.scope)
+
+    @property
+    def cap(self) -> int:
+        """Rows asked of the query; a result this long may have been cut off."""
+        return LISTING_CAP if self.query == "accounts" else ROW_CAP
 
 
 @dataclass
@@ -106,7 +113,7 @@ class Insights:
             try:
                 return self.client.start_query(
                     logGroupNames=self.groups, startTime=item.start_ms // 1000, endTime=-(-item.end_ms // 1000),
-                    queryString=item.text(), limit=ROW_CAP)["queryId"]
+                    queryString=item.text(), limit=item.cap)["queryId"]
             except ClientError as error:
                 if error.response.get("Error", {}).get("Code") in BUSY_CODES:
                     return None
@@ -137,6 +144,8 @@ def split(item: Slice) -> list[Slice]:
     """Shorter slices covering ``item`` exactly: parts of whole seconds, else halves of its
     accounts; an ``accounts`` listing when a one-second slice of every account overflowed."""
     length = item.end_ms - item.start_ms
+    if item.query == "accounts":
+        raise KitError(f"more than {LISTING_CAP:,} accounts wrote events in one second ({item.start_ms} ms)")
     if length > MIN_SLICE_MS:
         step = -(-length // SPLIT_PARTS // MIN_SLICE_MS) * MIN_SLICE_MS
         cuts = [*range(item.start_ms, item.end_ms, step), item.end_ms]
@@ -144,13 +153,15 @@ def split(item: Slice) -> list[Slice]:
     accounts = item.scope.accounts
     if accounts is None:
         return [Slice("accounts", item.start_ms, item.end_ms, parent=item.query)]
-    if len(accounts) + item.scope.unnamed < 2:
+    if accounts and item.scope.unnamed:
+        scopes = [Scope(accounts), Scope((), unnamed=True)]
+    elif len(accounts) > 1:
+        scopes = [Scope(accounts[:len(accounts) // 2]), Scope(accounts[len(accounts) // 2:])]
+    else:
         raise KitError(f"Logs Insights returned {ROW_CAP:,} rows or more for one second "
                        f"({item.start_ms} ms) of one account ({', '.join(accounts) or 'no account id'}); "
                        "the kit cannot cut it smaller")
-    half = (len(accounts) + 1) // 2
-    return [Slice(item.query, item.start_ms, item.end_ms, Scope(accounts[:half], item.scope.unnamed)),
-            Slice(item.query, item.start_ms, item.end_ms, Scope(accounts[half:], False))]
+    return [Slice(item.query, item.start_ms, item.end_ms, scope) for scope in scopes]
 
 
 def by_account(listing: Slice, rows: list[dict[str, str]]) -> list[Slice]:
@@ -229,7 +240,7 @@ def drive(insights: Insights, work: list[Slice], limit: int, rollups: Rollups) -
                 running[query_id] = pending.popleft()
                 progress.queries += 1
             progress.peak = max(progress.peak, len(running))
-            busy_rounds = busy_rounds + 1 if pending and len(running) < limit else 0
+            busy_rounds = busy_rounds + 1 if pending and not running else 0
             if busy_rounds > MAX_BUSY_ROUNDS:
                 raise AwsError("CloudWatch Logs kept refusing StartQuery (throttling or the concurrent-query "
                                "quota): lower --max-queries, or run when fewer queries are running")
@@ -244,7 +255,7 @@ def drive(insights: Insights, work: list[Slice], limit: int, rollups: Rollups) -
                 if result.status != "Complete":
                     raise QueryError(ENGINE, query_id, result.status, "see the query in the CloudWatch console")
                 progress.scanned += result.scanned
-                if len(result.rows) >= ROW_CAP:
+                if len(result.rows) >= item.cap:
                     progress.overflowed += 1
                     pending.extend(split(item))
                 elif item.query == "accounts":

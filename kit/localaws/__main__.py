@@ -8,7 +8,7 @@ from typing import Sequence
 from kit.localaws.athena_server import DATABASE, TABLE, WORKGROUP, AthenaService
 from kit.localaws.base import Faults, make_server, url_of
 from kit.localaws.lake_server import STORE_ID, LakeService
-from kit.localaws.logs_server import LOG_GROUP, MAX_RUNNING, ROW_CAP, LogsService
+from kit.localaws.logs_server import LOG_GROUP, MAX_RUNNING, LogsService
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -24,14 +24,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--deny", action="append", default=[], metavar="OPERATION",
                         help="answer OPERATION with AccessDeniedException (* for all)")
     parser.add_argument("--hold", action="store_true", help="queries run until cancelled")
-    parser.add_argument("--row-cap", type=int, default=ROW_CAP, help="logs: rows a query returns at most")
     parser.add_argument("--max-running", type=int, default=MAX_RUNNING,
                         help="logs: queries running at once before LimitExceededException")
     args = parser.parse_args(argv)
     faults = Faults(args.fail, args.timeout, args.throttle, frozenset(args.deny), args.hold)
     print(f"loading {args.data} ...", flush=True)
     if args.service == "logs":
-        service = LogsService(args.data, faults, row_cap=args.row_cap, max_running=args.max_running)
+        service = LogsService(args.data, faults, max_running=args.max_running)
     else:
         service = (LakeService if args.service == "lake" else AthenaService)(args.data, faults)
     server = make_server(service, args.host, args.port)

@@ -7,8 +7,8 @@ the kit's query shapes: a query string must be one of ``kit/queries/logs_insight
 its placeholders holding numbers, the STS source and an account scope; the rest is refused as
 ``MalformedQueryException``. Those shapes are then executed as written: the filter, the
 ``fields`` expressions (coalesce, substr, strcontains) and ``stats count(*)/sum(...) by ...``
-over the flattened events, in Python. Results stop at the row cap (``limit``, at most
-``row_cap``); StartQuery answers ``LimitExceededException`` past ``max_running`` queries; the
+over the flattened events, in Python. Results stop at the query's ``limit`` (10,000 unless
+StartQuery names another, at most 100,000, served in pages of 10,000); StartQuery answers ``LimitExceededException`` past ``max_running`` queries; the
 faults of ``kit.localaws.base.Faults`` apply.
 """
 from __future__ import annotations
@@ -30,8 +30,8 @@ from kit.queries.cwl import QUERIES, string, template
 from kit.trailfiles import InvalidTrailFile, read_records
 
 LOG_GROUP = "aws-cloudtrail-logs-local"
-ROW_CAP = 10_000
-"""Rows a query returns at most (the documented Logs Insights result limit the kit plans for)."""
+DEFAULT_LIMIT = 10_000
+"""Rows a query returns when StartQuery names no ``limit``, and the largest results page."""
 MAX_LIMIT = 100_000
 """The largest StartQuery ``limit`` the service model allows."""
 MAX_RUNNING = 30
@@ -215,10 +215,10 @@ class LogsService:
     target_prefix = "Logs_20140328"
 
     def __init__(self, data: Path, faults: Faults | None = None, log_group: str = LOG_GROUP,
-                 row_cap: int = ROW_CAP, max_running: int = MAX_RUNNING) -> None:
+                 max_running: int = MAX_RUNNING) -> None:
         self.events, self.refused = load(data)
         self.times = [event.millis for event in self.events]
-        self.log_group, self.row_cap, self.max_running = log_group, row_cap, max_running
+        self.log_group, self.max_running = log_group, max_running
         self.faults = faults or Faults()
         self.shapes = {name: shape_pattern(name) for name in SHAPES}
         self.queries: dict[str, LogsQuery] = {}
@@ -263,10 +263,10 @@ class LogsService:
         if self.running() >= self.max_running:
             raise ServiceError("LimitExceededException",
                                f"Account maximum query concurrency limit of [{self.max_running}] reached.")
-        limit = int(body.get("limit") or ROW_CAP)
-        if not 1 <= limit <= MAX_LIMIT:
+        limit = body.get("limit", DEFAULT_LIMIT)
+        if type(limit) is not int or not 1 <= limit <= MAX_LIMIT:
             raise ServiceError("InvalidParameterException", f"limit must be between 1 and {MAX_LIMIT}")
-        query = LogsQuery(str(uuid.uuid4()), shape, text, values, start * 1000, (end + 1) * 1000, min(limit, self.row_cap))
+        query = LogsQuery(str(uuid.uuid4()), shape, text, values, start * 1000, (end + 1) * 1000, limit)
         self.queries[query.id] = query
         self.peak_running = max(self.peak_running, self.running())
         return {"queryId": query.id}
@@ -341,7 +341,7 @@ class LogsService:
         self.advance(query)
         answer: dict[str, Any] = {"queryLanguage": "CWLI", "status": query.status, "results": []}
         if query.status == "Complete":
-            chunk, token = page(query.rows, body, "maxItems", ROW_CAP)
+            chunk, token = page(query.rows, body, "maxItems", DEFAULT_LIMIT)
             answer["results"] = [[{"field": name, "value": value} for name, value in row.items()] for row in chunk]
             answer["statistics"] = query.statistics
             if token:
