@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= out/samples
 
-.PHONY: demo test lab browser-test samples notebooks bench clean lake-local athena-local
+.PHONY: demo test lab browser-test samples notebooks bench clean lake-local athena-local logs-local
 
 $(BIN)/sts-kit: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ lake-local: $(BIN)/sts-kit  ## a local CloudTrail Lake endpoint on 127.0.0.1:459
 
 athena-local: $(BIN)/sts-kit  ## a local Athena endpoint on 127.0.0.1:4598 over the samples
 	$(BIN)/python -m kit.localaws athena --port 4598 --data data/samples/trail
+
+logs-local: $(BIN)/sts-kit  ## a local CloudWatch Logs (Logs Insights) endpoint on 127.0.0.1:4597 over the samples
+	$(BIN)/python -m kit.localaws logs --port 4597 --data data/samples/trail
 
 bench: $(BIN)/sts-kit  ## local engine vs the json_normalize way vs the parse floor (bench/RESULTS.md)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

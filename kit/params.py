@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 from kit.errors import ParameterError
 from kit.regions import is_region_code
 
-SOURCES = ("samples", "local", "lake", "athena", "security-lake")
+SOURCES = ("samples", "local", "lake", "athena", "security-lake", "logs-insights")
 POLICY_SOURCES = ("none", "offline", "live")
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "data" / "samples"
 SAMPLE_WINDOW = ("2025-03-01T00:00:00Z", "2025-09-01T00:00:00Z")
@@ -30,6 +30,10 @@ _EVENT_DATA_STORE = re.compile(
     r"^(arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore/)?[A-Za-z0-9-]{3,128}$")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _PROFILE = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")
+LOG_GROUP = re.compile(r"^[.\-_/#A-Za-z0-9]{1,512}$")
+"""A CloudWatch Logs log group name (the ``LogGroupName`` pattern of botocore's service model)."""
+MAX_LOG_GROUPS = 50
+"""Log groups one Logs Insights query may name (``logGroupNames``)."""
 
 
 def parse_time(name: str, value: Any) -> datetime:
@@ -71,6 +75,20 @@ def _accounts(name: str, value: Any) -> tuple[str, ...]:
         if not ACCOUNT_ID.match(account):
             raise ParameterError(name, f"{account!r} is not a 12-digit AWS account id")
     return tuple(sorted(set(accounts)))
+
+
+def _log_groups(name: str, value: Any) -> tuple[str, ...]:
+    if value in (None, "", [], ()):
+        return ()
+    items = value.split(",") if isinstance(value, str) else [part for item in value for part in str(item).split(",")]
+    groups = tuple(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))
+    for group in groups:
+        if not LOG_GROUP.match(group):
+            raise ParameterError(name, f"{group!r} is not a CloudWatch Logs log group name "
+                                       "(1-512 of letters, digits and . - _ / #)")
+    if len(groups) > MAX_LOG_GROUPS:
+        raise ParameterError(name, f"{len(groups)} log groups: one query can name at most {MAX_LOG_GROUPS}")
+    return groups
 
 
 def _int(name: str, value: Any) -> int:
@@ -242,6 +260,10 @@ SCHEMA: tuple[Param, ...] = (
           "NAME", "aws"),
     Param("workgroup", _pattern(IDENTIFIER, "an Athena workgroup name"), None, "athena: workgroup", "NAME", "aws"),
     Param("output_location", _text, None, "athena: s3:// location for query results", "S3URI", "aws"),
+    Param("log_group", _log_groups, (), "logs-insights: log group(s) CloudTrail delivers to "
+          "(repeatable or comma-separated)", "NAME", "aws"),
+    Param("max_queries", _int, 4, "logs-insights: queries in flight at once (within the concurrent-query quota)",
+          "N", "aws"),
     Param("aws_region", _region, None, "lake/athena/live policies: AWS Region of the service", "REGION", "aws"),
     Param("aws_profile", _pattern(_PROFILE, "an AWS profile name"), None, "lake/athena/live policies: AWS profile", "NAME", "aws"),
     Param("endpoint_url", _text, None, "lake/athena: endpoint URL (local endpoints for tests and workshops)",
@@ -278,6 +300,8 @@ class Params:
     table: str | None = None
     workgroup: str | None = None
     output_location: str | None = None
+    log_group: tuple[str, ...] = ()
+    max_queries: int = 4
     aws_region: str | None = None
     aws_profile: str | None = None
     endpoint_url: str | None = None
@@ -325,7 +349,7 @@ def validate(values: Mapping[str, Any]) -> Params:
     return _apply_rules(Params(**converted))
 
 
-_COLLECTION_PARAMS = ("accounts", "quota_overrides")
+_COLLECTION_PARAMS = ("accounts", "quota_overrides", "log_group")
 PARAMETERS_FILE_MAX_BYTES = 1_000_000
 
 
@@ -391,6 +415,10 @@ def _apply_rules(params: Params) -> Params:
     if params.source == "security-lake" and params.path is not None and (params.database or params.table):
         raise ParameterError("path", "give either --path (local Parquet files) or --database/--table (Athena), "
                                      "not both")
+    if params.source == "logs-insights" and not params.log_group:
+        raise ParameterError("log_group", "required for source 'logs-insights': the log group CloudTrail delivers to")
+    if params.max_queries < 1:
+        raise ParameterError("max_queries", f"must be 1 or more, got {params.max_queries}")
     params = dataclasses.replace(params, **changes)
     if params.policy_source is None:
         params = dataclasses.replace(params, policy_source="offline" if params.policies else "none")

@@ -26,11 +26,16 @@ def called(module: Path) -> set[str]:
     return {"".join(part.title() for part in name.split("_")) for name in names}
 
 
-@pytest.mark.parametrize("engine, prefix, module, count", [("lake", "cloudtrail", "lake", 4),
-                                                          ("athena", "athena", "athena", 5),
-                                                          ("security-lake", "athena", "athena", 5)])
-def test_the_policy_allows_every_call_of_its_engine(engine, prefix, module, count):
-    allowed = actions(ROOT / "docs" / "iam" / f"{engine}-policy.json")
+ENGINES = {"lake": ("lake-policy.json", "cloudtrail", "lake", 4), "athena": ("athena-policy.json", "athena", "athena", 5),
+           "security-lake": ("security-lake-policy.json", "athena", "athena", 5),
+           "logs-insights": ("logs-insights-policy.json", "logs", "logs_insights", 3)}
+"""Source -> its policy file, service prefix, engine module and the number of operations it calls."""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_policy_allows_every_call_of_its_engine(engine):
+    policy, prefix, module, count = ENGINES[engine]
+    allowed = actions(ROOT / "docs" / "iam" / policy)
     calls = called(ROOT / "kit" / "engines" / f"{module}.py")
     assert len(calls) == count
     assert {f"{prefix}:{name}" for name in calls} <= allowed
@@ -38,11 +43,11 @@ def test_the_policy_allows_every_call_of_its_engine(engine, prefix, module, coun
 
 
 def test_the_permissions_named_in_errors_are_in_the_policies():
-    named = set()
-    for engine in ("lake", "athena"):
-        named |= set(re.findall(r'calling\("([a-z]+:[A-Za-z]+)"\)', (ROOT / "kit" / "engines" / f"{engine}.py").read_text()))
-    allowed = actions(ROOT / "docs" / "iam" / "lake-policy.json") | actions(ROOT / "docs" / "iam" / "athena-policy.json")
-    assert len(named) == 9 and named <= allowed
+    named, allowed = set(), set()
+    for policy, _, module, _ in ENGINES.values():
+        named |= set(re.findall(r'calling\("([a-z]+:[A-Za-z]+)"\)', (ROOT / "kit" / "engines" / f"{module}.py").read_text()))
+        allowed |= actions(ROOT / "docs" / "iam" / policy)
+    assert len(named) == 12 and named <= allowed
 
 
 def test_the_athena_policy_covers_glue_and_both_s3_locations():

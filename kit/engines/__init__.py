@@ -2,7 +2,8 @@
 
 ``samples`` and ``local`` read trail files on disk (``kit.engines.local``); ``lake`` and
 ``athena`` run the rollup queries inside AWS and bring back only the rollup; ``security-lake``
-runs the same queries over OCSF events, in DuckDB on local Parquet or in Athena.
+runs the same queries over OCSF events, in DuckDB on local Parquet or in Athena; ``logs-insights``
+groups and deduplicates events inside CloudWatch Logs Insights and judges the groups here.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from kit.params import Params
 from kit.rollup import Rollup
 
 _MODULES = {"samples": "local", "local": "local", "lake": "lake", "athena": "athena",
-            "security-lake": "security_lake"}
+            "security-lake": "security_lake", "logs-insights": "logs_insights"}
 
 
 def collect(params: Params) -> Rollup:

@@ -259,6 +259,10 @@ def render(name: str, params: Params, shape: TableShape | None = None) -> Sql:
 
 def render_all(params: Params, shape: TableShape | None = None) -> dict[str, str]:
     """Every rollup query for ``params`` (what ``--dry-run`` prints; notebooks can show it)."""
+    if params.source == "logs-insights":
+        from kit.queries import cwl
+
+        return cwl.render_all(params)
     return {name: render(name, params, shape) for name in ROLLUP_QUERIES}
 
 
