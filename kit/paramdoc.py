@@ -22,21 +22,22 @@ NOTEBOOK_OUT_DIR = "out/notebooks"
 
 PATH_PARAMS = ("path", "out_dir", "ip_ranges", "policies")
 
-TYPES = {"quota_overrides": "dict", "quota": "int", "risk_threshold": "float", "workers": "int", "cache": "bool", "quiet": "bool"}
+TYPES = {"quota_overrides": "dict", "quota": "int", "risk_threshold": "float", "workers": "int", "cache": "bool",
+         "quiet": "bool", "max_queries": "int"}
 """Papermill type of each parameter; the rest are strings (``None``: not set)."""
 
 SECTIONS = (
     ("What to read", ("source", "path", "start", "end", "accounts", "ip_ranges")),
     ("The plan", ("quota", "quota_overrides", "risk_threshold", "policy_source", "policies", "out_dir")),
     ("Local engine (trail files): reading", ("workers", "cache", "quiet")),
-    ("CloudTrail Lake and Athena: used only when source is lake or athena",
-     ("event_data_store", "owner_account_id", "database", "table", "workgroup", "output_location", "aws_region",
-      "aws_profile", "endpoint_url")),
+    ("AWS engines: used only when source is lake, athena, security-lake or logs-insights",
+     ("event_data_store", "owner_account_id", "database", "table", "workgroup", "output_location", "log_group",
+      "max_queries", "aws_region", "aws_profile", "endpoint_url")),
 )
 
 _NOTEBOOK_DEFAULTS: dict[str, Any] = {"out_dir": NOTEBOOK_OUT_DIR}
 _NOTEBOOK_HELP = {
-    "quota_overrides": "raised quotas as {'ACCOUNT/REGION': RPS}, e.g. {'111122223333/eu-west-1': 1500}",
+    "quota_overrides": "raised quotas as {'ACCOUNT/REGION[/global]': RPS}, e.g. {'111122223333/eu-west-1': 1500}",
     "out_dir": "folder for plan.csv, quota.csv, summary.json, plan.md and reports/",
     "path": "local: folder of CloudTrail trail files (.json/.json.gz, any depth)",
     "ip_ranges": "AWS ip-ranges.json, to tell AWS from other source IPs (samples ship their own)",
