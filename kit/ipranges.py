@@ -236,8 +236,14 @@ def index_path() -> Path:
 
 
 def _load_index(path: Path) -> list[tuple[int, int, int, Owner]] | None:
+    """The cached index, when it is the user's own file and well formed (else None: rebuild it)."""
+    from kit.engines.cache import read_own_file
+
     try:
-        document = orjson.loads(path.read_bytes())
+        data = read_own_file(path)
+        if data is None:
+            return None
+        document = orjson.loads(data)
         owners = [Owner(str(provider), str(region), tuple(map(str, services)))
                   for provider, region, services in document["owners"]]
         return [(int(version), int(length), int(value, 16), owners[owner])
@@ -265,11 +271,15 @@ def _store_index(path: Path, networks: list[tuple[int, int, int, Owner]]) -> Non
 def database_tables() -> tuple[PrefixTable, PrefixTable]:
     """(AWS networks, other clouds' networks) of the bundled database, built once per process from the
     cached index when there is one."""
+    from kit.engines.cache import refusal
+
+    usable = refusal() is None  # a folder others can write could hold a doctored index
     path = index_path()
-    networks = _load_index(path)
+    networks = _load_index(path) if usable else None
     if networks is None:
         networks = _database_networks()
-        _store_index(path, networks)
+        if usable:
+            _store_index(path, networks)
     return (PrefixTable(n for n in networks if n[3].provider == "aws"),
             PrefixTable(n for n in networks if n[3].provider != "aws"))
 

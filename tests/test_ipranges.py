@@ -98,3 +98,19 @@ def test_the_parsed_database_is_kept_in_the_cache_folder_and_a_bad_copy_is_rebui
     ipranges.database_tables.cache_clear()
     assert AddressBook().classify_many(["3.80.1.2", "20.42.65.64", "2600:1f18::1"]) == first  # rebuilt
     assert b"zz" not in path.read_bytes()
+
+
+def test_a_doctored_index_in_a_folder_others_can_write_is_never_read(tmp_path, monkeypatch):
+    """The index decides who is outside AWS: in a shared, writable cache folder it is rebuilt in memory."""
+    ipranges.database_tables.cache_clear()
+    honest = AddressBook().classify_many(["3.80.1.2"])
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o777)
+    folder.chmod(0o777)
+    monkeypatch.setenv("STS_KIT_CACHE_DIR", str(folder))
+    doctored = ipranges.index_path()
+    doctored.write_text('{"owners": [["azure", "", []]], "networks": [[4, 8, "3000000", 0]]}')
+    ipranges.database_tables.cache_clear()
+    assert AddressBook().classify_many(["3.80.1.2"]) == honest
+    assert "azure" in doctored.read_text()  # left alone, not rewritten either
+    ipranges.database_tables.cache_clear()

@@ -117,26 +117,37 @@ def _entry_of(value: Any) -> Entry:
     return codec.restore(Aggregator, state), files_read, invalid
 
 
-def load(key: str, rejected: dict[str, str]) -> Entry | None:
-    """The stored entry of ``key``; None when there is none or it is unusable (then
-    ``rejected`` maps the entry's file name to the reason)."""
-    path = entry_path(key)
+def read_own_file(path: Path) -> bytes | None:
+    """The bytes of ``path`` when it is a regular file of this user, not reached through a link;
+    None when there is no such file; ``ValueError`` saying why a file there is not usable."""
     try:
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         return None
     except OSError as error:
-        return _reject(rejected, path, f"cannot be opened ({error.strerror or error})")
+        raise ValueError(f"cannot be opened ({error.strerror or error})") from None
     with os.fdopen(descriptor, "rb") as handle:
         info = os.fstat(handle.fileno())
         if hasattr(os, "getuid") and info.st_uid != os.getuid():
-            return _reject(rejected, path, "owned by another user")
+            raise ValueError("owned by another user")
         if not stat.S_ISREG(info.st_mode):
-            return _reject(rejected, path, "not a file")
+            raise ValueError("not a file")
         try:
-            data = handle.read()
+            return handle.read()
         except OSError as error:
-            return _reject(rejected, path, f"cannot be read ({error.strerror or error})")
+            raise ValueError(f"cannot be read ({error.strerror or error})") from None
+
+
+def load(key: str, rejected: dict[str, str]) -> Entry | None:
+    """The stored entry of ``key``; None when there is none or it is unusable (then
+    ``rejected`` maps the entry's file name to the reason)."""
+    path = entry_path(key)
+    try:
+        data = read_own_file(path)
+    except ValueError as error:
+        return _reject(rejected, path, str(error))
+    if data is None:
+        return None
     try:
         return decode_entry(key, data)
     except (ValueError, TypeError, RecursionError, MemoryError) as error:
