@@ -104,14 +104,16 @@ def share_over_time(weekly: pd.DataFrame) -> Figure:
 
 def buckets_that_matter(quota: pd.DataFrame, share: float = SMALL_BUCKET_SHARE) -> pd.DataFrame:
     """(account, Region) pairs whose global or Regional peak, now or projected, reaches ``share`` of the
-    quota, or that are at risk; one row each with the peaks as columns."""
+    quota, or that are at risk; one row each with the peaks as columns and the Regional bucket's
+    quota (the moves land there; the global bucket's quota is raised separately)."""
     table = (quota.pivot_table(index=["account_id", "region"], columns="bucket",
                                values=["peak_rps_now", "projected_peak_rps"], aggfunc="max", fill_value=0)
              .reindex(columns=[("peak_rps_now", "global"), ("peak_rps_now", "regional"),
                                ("projected_peak_rps", "regional")], fill_value=0))
     table.columns = ["global_now", "regional_now", "regional_after"]
-    grouped = quota.groupby(["account_id", "region"])
-    table["quota"] = grouped.quota.max().reindex(table.index)
+    regional_quota = quota[quota.bucket == "regional"].groupby(["account_id", "region"]).quota.max()
+    any_quota = quota.groupby(["account_id", "region"]).quota.max()
+    table["quota"] = regional_quota.reindex(table.index).fillna(any_quota.reindex(table.index)).astype("int64")
     table["at_risk"] = (quota[quota.bucket == "regional"].groupby(["account_id", "region"]).at_risk.any()
                         .reindex(table.index, fill_value=False))
     peak = table[["global_now", "regional_now", "regional_after"]].max(axis=1)

@@ -114,3 +114,12 @@ def test_projection_under_the_quota_says_its_share():
     series = _series()
     series["projected"] = series.regional_now
     assert "peak 400/s: 67% of the quota" in _texts(charts.projection(series, 600, 0.8, "t"))
+
+
+def test_the_bucket_chart_measures_the_moves_against_the_regional_quota():
+    """The two buckets' quotas are separate: a raised global quota must not hide a Regional overshoot."""
+    quota = _quota()
+    quota.loc[quota.bucket == "global", "quota"] = 2000
+    shown = charts.buckets_that_matter(quota)
+    assert shown.loc[("111122223333", "eu-west-1"), "quota"] == 600
+    assert any(text.startswith("over the quota: 650/s") for text in _texts(charts.bucket_peaks(quota, 0.8)))
