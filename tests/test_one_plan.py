@@ -91,3 +91,16 @@ def test_a_lake_run_queries_once_and_every_notebook_shows_the_same_plan(lake, tm
     assert [step["status"] for step in record["notebooks"]] == ["done"] * 4
     assert all(step["seconds"] > 0 for step in record["notebooks"])
     assert record["rollup"]["sha256"] == hashlib.sha256((result.run_dir / "rollup.msgpack").read_bytes()).hexdigest()
+
+
+def test_a_notebook_without_a_stored_rollup_computes_the_plan_itself(samples_rollup, tmp_path, capsys):
+    import kit.notebook as nb
+
+    params = validate({"out_dir": str(tmp_path)})
+    computed = nb.plan(params)
+    assert capsys.readouterr().out.strip().endswith("rollup from the samples engine")
+    rollupfile.save(samples_rollup, params, tmp_path)
+    reused = nb.plan(params)
+    assert capsys.readouterr().out.strip().endswith("rollup from the run's rollup.msgpack")
+    pd.testing.assert_frame_equal(reused.callers, computed.callers)
+    assert reused.summary["callers_per_priority"] == computed.summary["callers_per_priority"]
