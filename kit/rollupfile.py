@@ -5,13 +5,15 @@ Two files: ``rollup.msgpack`` holds the three tables and the read report in the 
 (kit.engines.codec: plain values and numpy arrays, nothing that runs code when read), and
 ``rollup.json`` names it with its size and sha256 and the parameters that select the events.
 A notebook uses the stored rollup only when its own event-selecting parameters are the same
-(editing ``quota`` reuses it, editing ``start`` does not) and the file matches its sha256.
+(editing ``quota`` reuses it, editing ``start`` does not), both files belong to the user and the
+rollup matches its sha256.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -101,12 +103,19 @@ def save(rollup: Rollup, params: Params, folder: Path) -> dict[str, Any]:
     return manifest
 
 
+def _check_owner(path: Path) -> None:
+    """``InputError`` when ``path`` belongs to another user (a rollup planted in a shared folder)."""
+    if hasattr(os, "getuid") and path.stat().st_uid != os.getuid():
+        raise InputError(f"{path} belongs to another user; the kit uses only rollup files you wrote")
+
+
 def load(params: Params) -> Rollup | None:
     """The rollup stored in ``params.out_dir`` for the same event selection, or None when there is
     none or it was made for other parameters. A stored rollup that fails its sha256 or does not
     decode is an ``InputError`` (never silently replaced by new queries)."""
     folder = Path(params.out_dir)
     try:
+        _check_owner(folder / ROLLUP_MANIFEST)
         manifest = json.loads((folder / ROLLUP_MANIFEST).read_text())
     except FileNotFoundError:
         return None
@@ -116,6 +125,7 @@ def load(params: Params) -> Rollup | None:
         return None
     path = folder / ROLLUP_FILE
     try:
+        _check_owner(path)
         data = path.read_bytes()
     except OSError as error:
         raise InputError(f"{path} cannot be read ({error.strerror}); delete {ROLLUP_MANIFEST} to query again") from None

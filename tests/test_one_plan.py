@@ -4,6 +4,7 @@ which kit, commit and parameters made the run."""
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 from pathlib import Path
 
@@ -104,3 +105,12 @@ def test_a_notebook_without_a_stored_rollup_computes_the_plan_itself(samples_rol
     assert capsys.readouterr().out.strip().endswith("rollup from the run's rollup.msgpack")
     pd.testing.assert_frame_equal(reused.callers, computed.callers)
     assert reused.summary["callers_per_priority"] == computed.summary["callers_per_priority"]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="giving a file away needs root")
+def test_a_rollup_of_another_user_is_refused(samples_rollup, tmp_path):
+    params = validate({"out_dir": str(tmp_path)})
+    rollupfile.save(samples_rollup, params, tmp_path)
+    os.chown(tmp_path / rollupfile.ROLLUP_FILE, 65534, 65534)
+    with pytest.raises(InputError, match="belongs to another user"):
+        rollupfile.load(params)
