@@ -88,13 +88,13 @@ def run_plan(values: dict) -> int:
     with folder_lock(params.out_dir):  # checked and locked before any work
         plan = make_plan(params)
         paths = write_plan(plan, params.out_dir)
-    print("\n".join(terminal_lines(_summary_of(paths[0].parent))))
+    print("\n".join(terminal_lines(plan.summary)))
     print(f"Plan written to {paths[0].parent}/ ({', '.join(p.name for p in paths)})")
     return 0
 
 
 def _summary_of(folder: Path) -> dict:
-    """The summary.json of a complete set in ``folder`` ({} when there is none)."""
+    """The summary.json a run's last notebook wrote in ``folder`` ({} when there is none)."""
     try:
         return json.loads((folder / "summary.json").read_text())
     except (OSError, ValueError):
