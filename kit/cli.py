@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import multiprocessing
 import os
 import signal
@@ -22,6 +23,8 @@ from typing import Sequence
 
 from kit.errors import Interrupted, KitError, NotebookFailed
 from kit.params import SCHEMA, load_parameters_file, validate
+from kit.readnotes import terminal_lines
+from kit.version import kit_version
 
 
 def _add_schema_options(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``sts-kit`` argument parser."""
     parser = _Parser(prog="sts-kit", allow_abbrev=False, description="Find callers of the AWS STS global endpoint and plan "
                                                  "their move to Regional endpoints.")
+    parser.add_argument("--version", action="version", version=f"sts-kit {kit_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     plan = commands.add_parser("plan", allow_abbrev=False, help="write plan.csv, quota.csv, summary.json and plan.md")
     _add_schema_options(plan)
@@ -73,12 +77,9 @@ def print_params() -> int:
     return 0
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
 def run_plan(values: dict) -> int:
-    """``sts-kit plan``: validate, build and write the plan; print where it went."""
+    """``sts-kit plan``: validate, build and write the plan; print the summary line, the notes that
+    change how to read it, and where it went."""
     from kit.outputs import folder_lock
     from kit.plan import make_plan
     from kit.report import write_plan
@@ -87,22 +88,30 @@ def run_plan(values: dict) -> int:
     with folder_lock(params.out_dir):  # checked and locked before any work
         plan = make_plan(params)
         paths = write_plan(plan, params.out_dir)
-    counts = plan.summary["callers_per_priority"]
-    print(f"{_count(len(plan.callers), 'caller')} of the global endpoint "
-          f"({', '.join(f'{n} {p}' for p, n in counts.items())}); "
-          f"{_count(len(plan.summary['at_risk_buckets']), 'quota bucket')} at risk; "
-          f"{_count(plan.summary['files_invalid'], 'unreadable file')} skipped.")
+    print("\n".join(terminal_lines(plan.summary)))
     print(f"Plan written to {paths[0].parent}/ ({', '.join(p.name for p in paths)})")
     return 0
 
 
+def _summary_of(folder: Path) -> dict:
+    """The summary.json a run's last notebook wrote in ``folder`` ({} when there is none)."""
+    try:
+        return json.loads((folder / "summary.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def run_notebooks(args: dict) -> int:
-    """``sts-kit run``: execute every notebook into a new run folder."""
+    """``sts-kit run``: execute every notebook into a new run folder; print the plan's summary line
+    and notes, and where the run went."""
     from kit.runner import run_notebooks as execute
 
     parameters = load_parameters_file(args["parameters_file"]) if args["parameters_file"] else {}
     parameters.update(dict(args["parameter"]))
     result = execute(parameters, args["runs"])
+    summary = _summary_of(result.run_dir)
+    if summary:
+        print("\n".join(terminal_lines(summary)))
     print(f"Ran {len(result.notebooks)} notebooks in {result.seconds:.1f} s; run folder: {result.run_dir}")
     return 0
 

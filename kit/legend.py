@@ -9,11 +9,13 @@ from typing import Iterable
 import pandas as pd
 
 PRIORITIES = {
-    "P1": "still served in us-east-1 for a workload that runs elsewhere (opt-in Region, outside AWS, "
-          "custom DNS): it depends on us-east-1 today; move first",
-    "P2": "already served locally, or its origin is unknown",
-    "P3": "the workload runs in us-east-1: moving changes little",
+    "P1": "served in us-east-1 for a workload that runs elsewhere (outside AWS, an opt-in Region, or a "
+          "Region whose global calls still go to us-east-1, e.g. custom DNS): it depends on us-east-1; move first",
+    "P2": "the rest: served in its own Region since the 2025 change, or the evidence cannot tell (workload "
+          "Region unknown, no call since the change)",
+    "P3": "the workload runs in us-east-1: moving changes no serving Region",
 }
+PRIORITY_NOTE = "each caller's `priority_reason` in plan.csv names the evidence that decided it"
 
 RISKS = {
     "opt-in-region": "runs in an opt-in Region, where global calls are never served locally",
@@ -41,6 +43,7 @@ def legend_markdown(risks: Iterable[str] | None = None) -> str:
     wanted = list(RISKS) if risks is None else [name for name in RISKS if name in set(risks)]
     lines = ["**How to read this plan**", "", "Priorities:"]
     lines += [f"- **{name}**: {text}" for name, text in PRIORITIES.items()]
+    lines += [f"- {PRIORITY_NOTE[:1].upper() + PRIORITY_NOTE[1:]}."]
     if wanted:
         lines += ["", "Risks:"]
         lines += [f"- `{name}`: {RISKS[name]}" for name in wanted]

@@ -15,7 +15,8 @@ import pandas as pd
 
 from kit.paramdoc import PATH_PARAMS, REPO_ROOT
 from kit.params import PARAMS_BY_NAME, Params, validate
-from kit.plan import Plan
+from kit import rollupfile
+from kit.plan import Plan, make_plan
 
 PAPERMILL_INJECTED_HEADER = "# Parameters"
 """The first line of the cell papermill injects after the ``parameters`` cell."""
@@ -76,6 +77,18 @@ def _normalised(name: str, value: Any) -> Any:
         path = Path(value).expanduser()
         return path if path.is_absolute() else REPO_ROOT / path
     return value
+
+
+def plan(params: Params) -> Plan:
+    """The plan, built from the rollup ``sts-kit run`` stored in ``out_dir`` for the same events (one
+    set of queries per run), else from the engine; prints one line saying which, with the counts."""
+    stored = rollupfile.load(params)
+    built = make_plan(params, stored)
+    summary = built.summary
+    counts = ", ".join(f"{count} {priority}" for priority, count in summary["callers_per_priority"].items())
+    origin = f"the run's {rollupfile.ROLLUP_FILE}" if stored is not None else f"the {params.source} engine"
+    print(f"{summary['callers']} callers ({counts}) from {summary['events_read']:,} events; rollup from {origin}")
+    return built
 
 
 def describe(params: Params) -> pd.DataFrame:

@@ -89,15 +89,20 @@ def summarize(plan: Plan, seconds: float) -> dict[str, Any]:
     }
 
 
-def make_plan(params: Params) -> Plan:
-    """Run the engine of ``params.source`` and build the plan."""
-    began = time.perf_counter()
-    rollup = collect(params)
+def usable(rollup: Rollup, params: Params) -> Rollup:
+    """``rollup`` when it holds events; else ``InputError`` saying what was read and skipped."""
     if rollup.sts_calls.empty and rollup.activity.empty:
         report = rollup.report
         raise InputError(f"no usable events between {params.to_dict()['start']} and {params.to_dict()['end']}: "
                          f"read {report.events_read:,} events, skipped {report.skipped_text()}"
                          + "".join(f"; {note}" for note in report.notes) + "; check --start/--end and --accounts")
+    return rollup
+
+
+def make_plan(params: Params, rollup: Rollup | None = None) -> Plan:
+    """Build the plan from ``rollup``, or from the engine of ``params.source`` when None."""
+    began = time.perf_counter()
+    rollup = usable(collect(params) if rollup is None else rollup, params)
     plan = plan_from_rollup(rollup, params)
     plan.summary = summarize(plan, time.perf_counter() - began)
     return plan

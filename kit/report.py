@@ -1,5 +1,7 @@
 """Writing the plan files: plan.csv, quota.csv, plan.md and summary.json (last, naming the
 others with their sizes and sha256), plus ``reports/<account>.md``, as one set (kit.outputs).
+plan.md opens with the notes that change how to read it (kit.readnotes); plan.md and each
+report with the legend of the risks that occur and the quota increases wave 0 needs (kit.legend).
 
 Values from records are data, never markup or paths: CSV cells that would start a formula are
 made inert, plan.md shows values as text, and a report file is named by an account id only
@@ -14,9 +16,11 @@ from typing import Any
 
 import pandas as pd
 
+from kit.legend import legend_markdown, risks_in, wave_zero_actions
 from kit.outputs import csv_bytes, write_set
 from kit.params import ACCOUNT_ID
 from kit.plan import Plan
+from kit.readnotes import reading_notes
 
 PLAN_FILES = ("plan.csv", "quota.csv", "summary.json", "plan.md")
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
@@ -107,35 +111,39 @@ def account_markdown(plan: Plan, account: str) -> str:
     return "\n".join(lines)
 
 
-def address_database_line(database: dict) -> str:
-    """The plan.md line naming the address database that classified source addresses, and its date."""
-    line = (f"Source addresses classified with the {database.get('name', '?')} {database.get('package_version', '')} "
-            f"database of cloud ranges dated {database.get('date') or 'unknown'}")
-    if database.get("aws_ranges_file"):
-        line += (f", AWS ranges first from `{database['aws_ranges_file']}` "
-                 f"(createDate {database.get('aws_ranges_file_date') or 'unknown'})")
-    return line + "."
+def opening(plan: Plan, callers: pd.DataFrame, accounts: list[str]) -> list[str]:
+    """The legend for the risks ``callers`` have, then the quota increases wave 0 of ``accounts`` needs."""
+    lines = [legend_markdown(risks_in(callers.risks)).rstrip("\n"), ""]
+    actions = wave_zero_actions(plan.stages[plan.stages.account_id.isin(accounts)], plan.quota,
+                                plan.params.risk_threshold)
+    if actions:
+        lines += ["**Before wave 0 moves**", ""]
+        lines += [f"- Account {md_text(account)}: {md_text(sentence)}." for (account, _), sentence in actions.items()]
+        lines.append("")
+    return lines
+
+
+def notes_markdown(summary: dict[str, Any]) -> list[str]:
+    """The notes that change how to read the plan, as a list (kit.readnotes)."""
+    notes = reading_notes(summary)
+    return ["**Notes**", ""] + [f"- {md_prose(note[:1].upper() + note[1:])}." for note in notes] + [""] if notes else []
 
 
 def plan_markdown(plan: Plan) -> str:
-    """plan.md: the whole plan, account by account."""
+    """plan.md: notes and legend first, then the whole plan, account by account."""
     summary = plan.summary
     window = summary.get("window", plan.params.to_dict())
+    accounts = sorted(set(plan.callers.account_id))
     head = [
         "# STS global endpoint migration plan",
         "",
-        f"Window {window['start']} to {window['end']} · source `{plan.params.source}` · "
+        f"Window {window['start']} to {window['end']} · source `{md_text(plan.params.source)}` · "
         f"{summary.get('events_read', 0):,} events read · {len(plan.callers)} callers "
         f"({', '.join(f'{n} {p}' for p, n in summary.get('callers_per_priority', {}).items())}).",
         "",
-        "P1: still served in us-east-1 for a workload that runs elsewhere (opt-in Region, outside AWS, "
-        "custom DNS) — move first. P2: served locally or origin unknown. P3: runs in us-east-1.",
-        "",
     ]
-    if summary.get("files_invalid"):
-        head += [f"{summary['files_invalid']} unreadable files were skipped; see summary.json.", ""]
-    head += [address_database_line(plan.addresses), ""]
-    accounts = sorted(set(plan.callers.account_id))
+    head += notes_markdown({**summary, "address_database": plan.addresses, "policy": plan.policy})
+    head += opening(plan, plan.callers, accounts)
     return "\n".join(head + [account_markdown(plan, account) for account in accounts]) + "\n"
 
 
@@ -149,8 +157,10 @@ def report_accounts(plan: Plan) -> tuple[list[str], list[str]]:
 def account_report(plan: Plan, account: str) -> str:
     """``reports/<account>.md``: the plan of one account with its window."""
     window = plan.params.to_dict()
-    return (f"# STS global endpoint migration: account {md_text(account)}\n\n"
-            f"Window {window['start']} to {window['end']}.\n\n" + account_markdown(plan, account) + "\n")
+    head = [f"# STS global endpoint migration: account {md_text(account)}", "",
+            f"Window {window['start']} to {window['end']}.", ""]
+    head += opening(plan, plan.callers[plan.callers.account_id == account], [account])
+    return "\n".join(head) + "\n" + account_markdown(plan, account) + "\n"
 
 
 def plan_files(plan: Plan, reports: bool = False) -> tuple[dict[str, bytes], dict[str, Any]]:

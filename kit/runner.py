@@ -1,9 +1,12 @@
 """``sts-kit run``: execute the notebooks headlessly with papermill into a run folder.
 
-Each run gets ``runs/<UTC timestamp>[-NN]/`` (unique, locked while it runs) holding one executed
-notebook per step (the immutable record of the run), the plan files, per-account reports and
-``run.json`` (steps, parameters, and the log lines of papermill and the kernels, kept off the
-terminal). Source notebooks are never modified. Parameters are validated before the run folder
+The engine runs once per run (one set of queries on Lake, Athena or Logs Insights): its rollup is
+stored in the run folder (``rollup.msgpack``, named with its sha256 by ``rollup.json``) and every
+notebook builds its plan from it. Each run gets ``runs/<UTC timestamp>[-NN]/`` (unique, locked
+while it runs) holding one executed notebook per step (the immutable record of the run), the plan
+files, per-account reports and ``run.json`` (kit version, git commit, every parameter with its
+default filled in, each notebook's status and seconds, and the log lines of papermill and the
+kernels, kept off the terminal). Source notebooks are never modified. Parameters are validated before the run folder
 is created; Ctrl-C stops the kernels and says what was kept.
 """
 from __future__ import annotations
@@ -23,9 +26,13 @@ from typing import IO, Any, Iterator
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
+from kit import rollupfile
+from kit.engines import collect
 from kit.errors import Interrupted, NotebookFailed, OutputError
 from kit.outputs import check_out_dir, folder_lock, held_lock_env, write_file
 from kit.params import validate
+from kit.plan import usable
+from kit.version import git_commit, kit_version
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 _PATH_PARAMS = ("path", "ip_ranges", "policies")
@@ -133,20 +140,27 @@ def _quiet_machinery(record: dict[str, Any]) -> Iterator[type]:
 
 
 def run_notebooks(parameters: dict[str, Any], runs_root: Path, notebooks: list[Path] | None = None) -> RunResult:
-    """Execute every notebook with ``parameters`` into a new, locked run folder; raise
+    """Compute the rollup once, store it in a new, locked run folder (kit.rollupfile), then execute
+    every notebook with ``parameters`` there (each builds its plan from that rollup); raise
     ``NotebookFailed`` on the first failure, ``Interrupted`` (saying what was kept) on Ctrl-C.
-    Parameters are validated before the run folder is created."""
+    Parameters are validated, and the engine run, before the run folder is created."""
     began = time.perf_counter()
     validate({**parameters, "out_dir": str(runs_root)})
     parameters = _plain(_absolute(parameters))
     check_out_dir(runs_root, "--runs")
+    selected = validate({**parameters, "out_dir": str(runs_root)})
+    rollup = usable(collect(selected), selected)
+    queried = time.perf_counter() - began
     run_dir = new_run_dir(runs_root)
     parameters["out_dir"] = str(run_dir)
+    params = validate(parameters)
     notebooks = notebooks or source_notebooks()
     executed: list[Path] = []
-    record: dict[str, Any] = {"started": run_dir.name, "parameters": parameters, "notebooks": []}
+    record: dict[str, Any] = {"started": run_dir.name, "kit_version": kit_version(), "commit": git_commit(),
+                              "parameters": params.to_dict(), "notebooks": []}
     with folder_lock(run_dir, "run folder"):
         try:
+            record["rollup"] = {**rollupfile.save(rollup, params, run_dir), "seconds": round(queried, 1)}
             with _quiet_machinery(record) as kernel_manager, _environ(held_lock_env(run_dir)):
                 for notebook in notebooks:
                     executed.append(run_dir / notebook.name)
@@ -159,9 +173,10 @@ def run_notebooks(parameters: dict[str, Any], runs_root: Path, notebooks: list[P
 
 def _execute(notebook: Path, target: Path, parameters: dict[str, Any], kernel_manager: type,
              record: dict[str, Any], total: int) -> None:
-    """Run one notebook into ``target``, recording its step in ``record``."""
-    step = {"notebook": notebook.name, "status": "running"}
+    """Run one notebook into ``target``, recording its step (status and seconds) in ``record``."""
+    step: dict[str, Any] = {"notebook": notebook.name, "status": "running"}
     record["notebooks"].append(step)
+    began = time.perf_counter()
     try:
         papermill.execute_notebook(str(notebook), str(target), parameters=parameters, cwd=str(notebook.parent),
                                    progress_bar=False, log_output=False, kernel_manager_class=kernel_manager)
@@ -173,6 +188,8 @@ def _execute(notebook: Path, target: Path, parameters: dict[str, Any], kernel_ma
         done = len(record["notebooks"]) - 1
         raise Interrupted(f"kept {target.parent} ({done} of {total} notebooks done; run.json says where it "
                           "stopped)") from None
+    finally:
+        step["seconds"] = round(time.perf_counter() - began, 1)
     step["status"] = "done"
 
 

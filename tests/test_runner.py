@@ -14,6 +14,7 @@ import pytest
 
 from kit.cli import main
 from kit.outputs import verify_set
+from kit.readnotes import TERMINAL_NOTES
 from kit.runner import new_run_dir
 from processes import HAS_PROC, alive, descendants
 
@@ -37,7 +38,9 @@ def test_two_concurrent_runs_both_succeed_with_a_clean_stderr(tmp_path):
     results = [run.communicate(timeout=300) for run in runs]
     for run, (out, err) in zip(runs, results):
         assert run.returncode == 0 and err == "", err
-        assert out.startswith("Ran 4 notebooks")
+        lines = out.splitlines()  # the summary line, a few notes, where the run went
+        assert "callers of the global endpoint" in lines[0] and lines[-1].startswith("Ran 4 notebooks")
+        assert len(lines) <= 2 + TERMINAL_NOTES + 1 and all(line.startswith("note: ") for line in lines[1:-1])
     folders = sorted((tmp_path / "runs").iterdir())
     assert len(folders) == 2 and all(verify_set(folder) == [] for folder in folders)
     reports = sorted(len(list((folder / "reports").glob("*.md"))) for folder in folders)
