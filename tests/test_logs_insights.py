@@ -146,6 +146,30 @@ def test_a_second_over_the_cap_is_cut_by_account(tmp_path, quiet_aws, monkeypatc
     assert int(rollup.sts_calls.calls.sum()) == 11
 
 
+def test_account_ids_that_are_not_12_digits_in_a_full_second_are_kept_and_reported(tmp_path, quiet_aws, monkeypatch):
+    odd = ["12345", "ACCOUNT-X\" or 1=1"]  # short, letters and a quote: neither can be named in a query
+    records = [sts(user("111122223333", f"u{n}"), "2025-06-01T00:00:03Z", agent=f"a{n}") for n in range(2)]
+    records += [sts(user("111122223333", f"odd{n}"), "2025-06-01T00:00:03Z", recipient=account)
+                for n, account in enumerate(odd)]
+    folder = trail(tmp_path, records)
+    monkeypatch.setattr(li, "ROW_CAP", 3)
+    for service, url in endpoint_over(folder):
+        rollup = collect(built_params(folder, url))
+        scoped = [query.values for query in service.queries.values() if query.values["accounts"] is not None]
+    assert any(values["other"] and not values["accounts"] for values in scoped)
+    expected = collect(built_params(folder, None, "local"))
+    for name in ("sts_calls", "activity", "seconds"):
+        assert ordered(getattr(rollup, name)).equals(ordered(getattr(expected, name))), name
+    assert int(rollup.sts_calls.calls.sum()) == 4
+    assert any("not a 12-digit account id" in note for note in rollup.report.notes)
+
+
+def test_the_scope_of_other_account_ids_renders_and_the_endpoint_reads_it():
+    text = render("sts_events", 1_000, 2_000, Scope(("111122223333",), unnamed=True, other=True))
+    assert 'recipientAccountId in ["111122223333"] or not ispresent(recipientAccountId) or (ispresent(' in text
+    assert "not like /^[0-9]{12}$/" in text
+
+
 def test_one_account_over_the_cap_in_one_second_is_reported(tmp_path, quiet_aws, monkeypatch):
     records = [sts(user("111122223333", "u"), "2025-06-01T00:00:03Z", agent=f"a{n}") for n in range(5)]
     folder = trail(tmp_path, records)

@@ -41,8 +41,8 @@ from botocore.exceptions import ClientError
 from kit.engines.aws import POLL_FIRST, POLL_MAX, AwsError, calling, client
 from kit.engines.local import to_rollup
 from kit.errors import KitError, QueryError
-from kit.events import STS_SOURCE, Aggregator
-from kit.params import Params
+from kit.events import SKIP_DUPLICATE, STS_SOURCE, Aggregator
+from kit.params import ACCOUNT_ID, Params
 from kit.queries.cwl import EVERY_EVENT, QUERIES, Scope, epoch_millis, render
 from kit.rollup import ReadReport, Rollup
 
@@ -63,8 +63,6 @@ MIN_SLICE_MS = 1_000
 BUSY_CODES = ("ThrottlingException", "LimitExceededException")
 MAX_BUSY_ROUNDS = 30
 """Consecutive rounds in which no query of ours ran and none could be started, before giving up."""
-SKIP_DUPLICATE = "duplicate event (same eventID delivered again)"
-"""The R1 skip reason (issue 9's contract; kit.events uses the same text)."""
 ACTIVITY_IP = {1: "service.amazonaws.com", 2: "AWS Internal", 3: "AWS Internal"}
 """What the activity query's ``ip_kind`` stands for, as a sourceIPAddress kit.events can judge."""
 sleep = time.sleep
@@ -150,25 +148,30 @@ def split(item: Slice) -> list[Slice]:
         step = -(-length // SPLIT_PARTS // MIN_SLICE_MS) * MIN_SLICE_MS
         cuts = [*range(item.start_ms, item.end_ms, step), item.end_ms]
         return [Slice(item.query, low, high, item.scope) for low, high in zip(cuts, cuts[1:])]
-    accounts = item.scope.accounts
-    if accounts is None:
+    scope = item.scope
+    if scope.accounts is None:
         return [Slice("accounts", item.start_ms, item.end_ms, parent=item.query)]
-    if accounts and item.scope.unnamed:
-        scopes = [Scope(accounts), Scope((), unnamed=True)]
-    elif len(accounts) > 1:
-        scopes = [Scope(accounts[:len(accounts) // 2]), Scope(accounts[len(accounts) // 2:])]
+    groups = ([Scope(scope.accounts)] if scope.accounts else []) + ([Scope((), unnamed=True)] if scope.unnamed else []) \
+        + ([Scope((), other=True)] if scope.other else [])
+    if len(groups) > 1:
+        scopes = groups
+    elif len(scope.accounts) > 1:
+        half = len(scope.accounts) // 2
+        scopes = [Scope(scope.accounts[:half]), Scope(scope.accounts[half:])]
     else:
+        who = ", ".join(scope.accounts) or ("no account id" if scope.unnamed else "account ids that are not 12 digits")
         raise KitError(f"Logs Insights returned {ROW_CAP:,} rows or more for one second "
-                       f"({item.start_ms} ms) of one account ({', '.join(accounts) or 'no account id'}); "
-                       "the kit cannot cut it smaller")
+                       f"({item.start_ms} ms) of one account ({who}); the kit cannot cut it smaller")
     return [Slice(item.query, item.start_ms, item.end_ms, scope) for scope in scopes]
 
 
 def by_account(listing: Slice, rows: list[dict[str, str]]) -> list[Slice]:
-    """The parent query of an ``accounts`` listing, once per half of the accounts listed."""
-    named = tuple(sorted({row["recipientAccountId"] for row in rows if row.get("recipientAccountId")}))
-    unnamed = any(not row.get("recipientAccountId") for row in rows)
-    return split(Slice(listing.parent, listing.start_ms, listing.end_ms, Scope(named, unnamed)))
+    """The parent query of an ``accounts`` listing, once per part of the accounts listed: halves of
+    the 12-digit ids, the events without an id, and those whose id is not 12 digits (read together)."""
+    listed = [row.get("recipientAccountId") or "" for row in rows]
+    named = tuple(sorted({account for account in listed if ACCOUNT_ID.match(account)}))
+    scope = Scope(named, unnamed="" in listed, other=any(account and not ACCOUNT_ID.match(account) for account in listed))
+    return split(Slice(listing.parent, listing.start_ms, listing.end_ms, scope))
 
 
 def record_of(row: dict[str, str]) -> dict[str, Any]:
@@ -224,6 +227,8 @@ class Progress:
     overflowed: int = 0
     scanned: int = 0
     peak: int = 0
+    other_ids: int = 0
+    """Slices read for the events whose recipientAccountId is not a 12-digit id (``Scope.other``)."""
 
 
 def drive(insights: Insights, work: list[Slice], limit: int, rollups: Rollups) -> Progress:
@@ -261,6 +266,7 @@ def drive(insights: Insights, work: list[Slice], limit: int, rollups: Rollups) -
                 elif item.query == "accounts":
                     pending.extend(by_account(item, result.rows))
                 else:
+                    progress.other_ids += item.scope.other
                     rollups.add(item, result.rows)
             pause = POLL_FIRST if finished else min(pause * 2, POLL_MAX)
     except BaseException:
@@ -300,6 +306,10 @@ def collect(params: Params) -> Rollup:
         report.skip(reason, count)
     if rollups.duplicates:
         report.skip(SKIP_DUPLICATE, rollups.duplicates)
+    if progress.other_ids:
+        report.notes.append(f"Logs Insights: {progress.other_ids} slice(s) over the row cap held events whose "
+                            "recipientAccountId is not a 12-digit account id; they were read together, by a "
+                            "pattern, and judged as every other event")
     report.engine_stats = {"engine": ENGINE, "log_groups": list(params.log_group), "queries": progress.queries,
                            "slices_overflowed": progress.overflowed, "max_in_flight": progress.peak,
                            "bytes_scanned": progress.scanned,

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from kit import events
 from kit.localaws.base import Faults, ServiceError, page
-from kit.queries.cwl import QUERIES, string, template
+from kit.queries.cwl import OTHER_ACCOUNT_IDS, QUERIES, string, template
 from kit.trailfiles import InvalidTrailFile, read_records
 
 LOG_GROUP = "aws-cloudtrail-logs-local"
@@ -38,8 +38,11 @@ MAX_RUNNING = 30
 """Queries that may be Scheduled or Running at once before StartQuery answers LimitExceededException."""
 SHAPES = (*QUERIES, "accounts")
 
-_SCOPE = re.compile(r'^\n  and \((?:recipientAccountId in \[(?P<named>"\d{12}"(?:, "\d{12}")*)\])?'
-                    r'(?P<glue> or )?(?P<unnamed>not ispresent\(recipientAccountId\))?\)$')
+_SCOPE = re.compile(r'^\n  and \((?P<parts>.+)\)$')
+_SCOPE_PARTS = {"named": re.compile(r'^recipientAccountId in \[(?P<named>"\d{12}"(?:, "\d{12}")*)\]$'),
+                "unnamed": re.compile(r"^not ispresent\(recipientAccountId\)$"),
+                "other": re.compile(re.escape(OTHER_ACCOUNT_IDS).join("^$"))}
+"""The parts of an account scope (kit.queries.cwl.Scope.filter), joined by `` or `` in this order."""
 _COALESCE = re.compile(r"^coalesce\(([\w.@]+), ([\w.@]+)\)$")
 _SUBSTR = re.compile(r"^substr\(([\w.]+), (\d+), (\d+)\)$")
 _CONTAINS = re.compile(r'^(?:(\d+) \* )?strcontains\(([\w.]+), "([^"]*)"\)$')
@@ -135,6 +138,21 @@ def shape_pattern(name: str) -> re.Pattern[str]:
     for key, hole in holes.items():
         text = text.replace(re.escape("{" + key + "}"), hole)
     return re.compile(text)
+
+
+def scope_parts(text: str) -> dict[str, str] | None:
+    """The parts of an account scope clause (name -> text, in ``_SCOPE_PARTS`` order), None if it is not one."""
+    clause = _SCOPE.match(text)
+    if not clause:
+        return None
+    parts, order = {}, list(_SCOPE_PARTS)
+    for piece in clause["parts"].split(" or "):
+        name = next((name for name in order if _SCOPE_PARTS[name].match(piece)), None)
+        if name is None:
+            return None
+        parts[name] = piece
+        order = order[order.index(name) + 1:]
+    return parts
 
 
 def commands(text: str) -> list[str]:
@@ -278,14 +296,13 @@ class LogsService:
             if not found:
                 continue
             values: dict[str, Any] = {"start": int(found["start_ms"]), "end": int(found["end_ms"]),
-                                      "accounts": None, "unnamed": False}
+                                      "accounts": None, "unnamed": False, "other": False}
             if found.groupdict().get("scope"):
-                scope = _SCOPE.match(found["scope"])
-                if not scope or not (scope["named"] or scope["unnamed"]) or (
-                        bool(scope["glue"]) != bool(scope["named"] and scope["unnamed"])):
+                parts = scope_parts(found["scope"])
+                if parts is None:
                     break
-                values["accounts"] = set(re.findall(r"\d{12}", scope["named"] or ""))
-                values["unnamed"] = bool(scope["unnamed"])
+                values["accounts"] = set(re.findall(r"\d{12}", parts.get("named", "")))
+                values["unnamed"], values["other"] = "unnamed" in parts, "other" in parts
             return name, values
         raise ServiceError("MalformedQueryException", "this local endpoint runs only the kit's Logs Insights "
                            "queries (kit/queries/logs_insights)")
@@ -334,7 +351,9 @@ class LogsService:
         if values["accounts"] is None:
             return True
         account = fields.get("recipientAccountId")
-        return account in values["accounts"] if account is not None else values["unnamed"]
+        if account is None:
+            return values["unnamed"]
+        return account in values["accounts"] or (values["other"] and not re.fullmatch(r"[0-9]{12}", account))
 
     def get_query_results(self, body: dict[str, Any]) -> dict[str, Any]:
         query = self.query(body.get("queryId"))

@@ -23,6 +23,9 @@ MAX_QUERY_STRING = 10_000
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _TEXT = re.compile(r"^[A-Za-z0-9 .:/_-]{1,200}$")
+OTHER_ACCOUNT_IDS = "(ispresent(recipientAccountId) and recipientAccountId not like /^[0-9]{12}$/)"
+"""The events whose recipientAccountId is present but not a 12-digit id (a regular expression:
+CWL_QuerySyntax-operations-functions, "like"/"=~"), selected together since they cannot be named."""
 _LAST_MS = 253_402_300_799_999
 """9999-12-31T23:59:59.999Z: the largest time a query may name."""
 
@@ -55,11 +58,13 @@ def epoch_millis(value: datetime) -> int:
 @dataclass(frozen=True)
 class Scope:
     """Which events of a slice a query reads: all, or those of some accounts (and, with
-    ``unnamed``, those without a recipientAccountId)."""
+    ``unnamed``, those without a recipientAccountId; with ``other``, those whose recipientAccountId
+    is not a 12-digit account id, which cannot be named in a query)."""
 
     accounts: tuple[str, ...] | None = None
     """None: every event; else these recipient accounts."""
     unnamed: bool = False
+    other: bool = False
 
     def filter(self) -> Cwl:
         """The ``and (...)`` clause that selects the scope ('' for every event)."""
@@ -73,6 +78,8 @@ class Scope:
             parts.append(f"recipientAccountId in [{', '.join(string(account) for account in self.accounts)}]")
         if self.unnamed:
             parts.append("not ispresent(recipientAccountId)")
+        if self.other:
+            parts.append(OTHER_ACCOUNT_IDS)
         if not parts:
             raise RenderError("an account scope needs accounts or the events without one")
         return Cwl(f"\n  and ({' or '.join(parts)})")
