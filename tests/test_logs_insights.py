@@ -364,7 +364,7 @@ def test_the_query_files_follow_the_conventions():
         assert any(line.startswith("# returns:") for line in header)
         assert any(line.startswith("# parameters:") for line in header)
         body = template(path.stem)
-        assert set(re.findall(r"\{([a-z_]+)\}", body)) <= {"start_ms", "end_ms", "sts_source", "scope"}
+        assert set(re.findall(r"\{([a-z_]+)\}", body)) <= {"start_ms", "end_ms", "sts_source", "scope", "account", "principals"}
         assert "#" not in body
 
 
@@ -378,3 +378,37 @@ def test_the_query_files_follow_the_conventions():
 def test_unsafe_or_unusable_values_never_reach_a_query(make):
     with pytest.raises(RenderError):
         make()
+
+
+def run_text(url: str, text: str, start_ms: int, end_ms: int) -> list[dict[str, str]]:
+    """One query string through boto3 against the local endpoint, polled until it is complete."""
+    insights = li.Insights(logs_params(url))
+    query_id = insights.client.start_query(logGroupNames=[LOG_GROUP], startTime=start_ms // 1000,
+                                           endTime=end_ms // 1000, queryString=text)["queryId"]
+    result = insights.result(query_id)
+    while result.status in ("Scheduled", "Running"):
+        result = insights.result(query_id)
+    assert result.status == "Complete"
+    return result.rows
+
+
+def test_the_verification_query_finds_global_callers_and_no_fixed_ones(logs, local_rollup):
+    from kit.queries.cwl import epoch_millis, render_verification
+    from kit.verify import verification_step
+
+    _, url = logs
+    calls = local_rollup.sts_calls.groupby(["account_id", "principal_arn", "endpoint"]).calls.sum().unstack(fill_value=0)
+    global_only = calls[(calls["global"] > 0) & (calls["regional"] == 0)].index[0]
+    regional_only = calls[(calls["global"] == 0) & (calls["regional"] > 0)]
+    regional = regional_only.loc[global_only[0]].index[0] if global_only[0] in regional_only.index else None
+    account, caller = global_only
+    params = logs_params(url, accounts=account)
+    principals = [caller] + ([regional] if regional else [])
+    rows = run_text(url, render_verification(params, principals), epoch_millis(params.start), epoch_millis(params.end))
+    assert [row["principal"] for row in rows] == [caller]
+    assert int(rows[0]["global_calls"]) >= calls.loc[global_only, "global"] > 0
+    assert rows[0]["last_call"] < WINDOW["end"]
+    step = verification_step(account, principals, params)
+    assert step.startswith("# CloudWatch Logs Insights") and ";" not in step and "filter toMillis(@timestamp)" in step
+    with pytest.raises(RenderError, match="not an IAM user, role or root ARN"):
+        render_verification(params, [caller + '"] or 1=1'])
