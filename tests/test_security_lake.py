@@ -240,3 +240,15 @@ def test_the_verification_step_of_local_security_lake_files_is_a_plan_command(la
     params = validate({"source": "security-lake", "path": str(lake_folder), **WINDOW})
     step = verification_step(ACCOUNT, ["arn:aws:iam::111122223333:role/payments-api"], params)
     assert step.startswith("sts-kit plan --source security-lake --path ") and "SELECT" not in step
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["logs", "--ocsf", "."], "--ocsf is for the athena endpoint"),
+    (["athena", "--ocsf", "{empty}"], "holds no .parquet files"),
+])
+def test_the_endpoint_command_refuses_ocsf_it_cannot_serve(argv, message, tmp_path, capsys):
+    from kit.localaws.__main__ import main as serve_main
+
+    with pytest.raises(SystemExit) as stopped:
+        serve_main([part.format(empty=tmp_path) for part in argv])
+    assert stopped.value.code == 2 and message in capsys.readouterr().err
