@@ -20,7 +20,7 @@ from kit.engines import collect
 from kit.engines.aws import AccessDenied, AwsError
 from kit.errors import KitError, ParameterError, QueryError
 from kit.localaws.base import Faults
-from kit.localaws.logs_server import LOG_GROUP, LogsService
+from kit.localaws.logs_server import LOG_GROUP, LogsService, shape_pattern
 from kit.params import SAMPLES_DIR, validate
 from kit.queries import RenderError
 from kit.queries.cwl import FOLDER, QUERIES, Scope, millis, render, template
@@ -332,12 +332,18 @@ def test_plan_csv_equals_the_samples_plan_even_in_many_slices(logs, samples_plan
 
 
 def test_dry_run_prints_the_queries_without_a_call(tmp_path, capsys):
-    argv = ["plan", "--source", "logs-insights", "--log-group", LOG_GROUP, "--start", WINDOW["start"],
-            "--end", WINDOW["end"], "--endpoint-url", "http://127.0.0.1:9", "--dry-run"]
+    argv = ["plan", "--source", "logs-insights", "--log-group", LOG_GROUP, "--log-group", "second,third",
+            "--start", WINDOW["start"], "--end", WINDOW["end"], "--endpoint-url", "http://127.0.0.1:9", "--dry-run"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "-- sts_events" in printed and "-- activity_events" in printed
+    assert re.findall(r"^# (\w+) \(Logs Insights QL", printed, re.MULTILINE) == list(QUERIES)
+    assert f"log groups {LOG_GROUP}, second, third; time range 2025-03-01T00:00:00Z" in printed
     assert "toMillis(@timestamp) >= 1740787200000" in printed and "| stats count(*) as events" in printed
+    assert ";" not in printed.replace("; log groups", "").replace("; time range", "")  # no SQL terminator
+    for query in printed.split("\n\n"):  # each block is a query the local endpoint (as the console) accepts
+        body = "\n".join(line for line in query.splitlines() if not line.startswith("#")).strip()
+        if body:
+            assert any(shape_pattern(name).fullmatch(body + "\n") for name in QUERIES)
 
 
 @pytest.mark.parametrize("values, message", [
@@ -412,3 +418,12 @@ def test_the_verification_query_finds_global_callers_and_no_fixed_ones(logs, loc
     assert step.startswith("# CloudWatch Logs Insights") and ";" not in step and "filter toMillis(@timestamp)" in step
     with pytest.raises(RenderError, match="not an IAM user, role or root ARN"):
         render_verification(params, [caller + '"] or 1=1'])
+
+
+def test_notebook_one_shows_the_rendered_queries_of_every_query_engine(tmp_path):
+    from kit.notebook import query_text
+
+    text = query_text(logs_params(None))
+    assert text.startswith("# sts_events\nfilter toMillis(@timestamp)") and "# activity_events\n" in text
+    ocsf = query_text(validate({"source": "security-lake", "path": str(tmp_path), **WINDOW}))
+    assert ocsf.startswith("-- sts_calls\n") and "element_at(unmapped" in ocsf and "Engine: trail files" not in ocsf
