@@ -427,3 +427,23 @@ def test_notebook_one_shows_the_rendered_queries_of_every_query_engine(tmp_path)
     assert text.startswith("# sts_events\nfilter toMillis(@timestamp)") and "# activity_events\n" in text
     ocsf = query_text(validate({"source": "security-lake", "path": str(tmp_path), **WINDOW}))
     assert ocsf.startswith("-- sts_calls\n") and "element_at(unmapped" in ocsf and "Engine: trail files" not in ocsf
+
+
+def test_events_left_out_of_every_group_are_reported(tmp_path, quiet_aws, monkeypatch):
+    import kit.localaws.logs_server as server
+
+    grouped = server.run_stats
+
+    def dropping(rows, text):  # a service whose `stats ... by` leaves out events missing a grouping field
+        keys = [key.strip() for key in text.split(" by ", 1)[1].split(",")]
+        return grouped([row for row in rows if all(key in row for key in keys)], text)
+
+    records = [sts(role_session("111122223333", "app"), "2025-06-01T00:00:01Z"),
+               {**sts(role_session("111122223333", "app"), "2025-06-01T00:00:02Z"), "errorCode": "AccessDenied"}]
+    folder = trail(tmp_path, records)
+    for _, url in endpoint_over(folder):
+        assert collect(built_params(folder, url)).report.engine_stats["events_not_grouped"] == 0
+        monkeypatch.setattr(server, "run_stats", dropping)
+        rollup = collect(built_params(folder, url))
+    assert rollup.report.engine_stats["events_not_grouped"] >= 1
+    assert any("in no result row" in note for note in rollup.report.notes)

@@ -91,11 +91,13 @@ class Slice:
 
 @dataclass
 class Result:
-    """What GetQueryResults said of one query: status, rows (field -> value) and bytes scanned."""
+    """What GetQueryResults said of one query: status, rows (field -> value), bytes scanned and
+    log events matched (None when the service did not say)."""
 
     status: str
     rows: list[dict[str, str]] = field(default_factory=list)
     scanned: int = 0
+    matched: int | None = None
 
 
 class Insights:
@@ -130,7 +132,10 @@ class Insights:
             rows += [{cell["field"]: cell.get("value", "") for cell in row if "field" in cell}
                      for row in answer.get("results", [])]
             if not answer.get("nextToken"):
-                return Result(status, rows, int(answer.get("statistics", {}).get("bytesScanned", 0)))
+                statistics = answer.get("statistics", {})
+                matched = statistics.get("recordsMatched")
+                return Result(status, rows, int(statistics.get("bytesScanned", 0)),
+                              None if matched is None else int(matched))
             request["nextToken"] = answer["nextToken"]
 
     def stop(self, query_id: str) -> None:
@@ -197,10 +202,13 @@ class Rollups:
         self.aggregator = Aggregator(self.window_start, params.end.strftime("%Y-%m-%dT%H:%M:%SZ"), params.accounts)
         self.duplicates = 0
 
-    def add(self, item: Slice, rows: list[dict[str, str]]) -> None:
+    def add(self, item: Slice, rows: list[dict[str, str]]) -> int:
+        """Judge the rows of one slice; the log events they stand for (duplicates included)."""
+        total = 0
         for row in rows:
             events, delivered = _count(row.pop("events", "0")), _count(row.pop("delivered", "0"))
             self.duplicates += delivered - events
+            total += delivered
             record = record_of(row)
             if item.query == "sts_events":
                 record["eventSource"] = STS_SOURCE
@@ -209,6 +217,7 @@ class Rollups:
                 record["userAgent"] = record.pop("agent_head", "")
                 record["sourceIPAddress"] = ACTIVITY_IP.get(_count(record.pop("ip_kind", "0")), "")
             self.aggregator.add([record] * events)
+        return total
 
 
 def _count(value: str) -> int:
@@ -229,6 +238,8 @@ class Progress:
     peak: int = 0
     other_ids: int = 0
     """Slices read for the events whose recipientAccountId is not a 12-digit id (``Scope.other``)."""
+    ungrouped: int = 0
+    """Log events a query matched (``recordsMatched``) that are in none of its rows."""
 
 
 def drive(insights: Insights, work: list[Slice], limit: int, rollups: Rollups) -> Progress:
@@ -267,7 +278,9 @@ def drive(insights: Insights, work: list[Slice], limit: int, rollups: Rollups) -
                     pending.extend(by_account(item, result.rows))
                 else:
                     progress.other_ids += item.scope.other
-                    rollups.add(item, result.rows)
+                    grouped = rollups.add(item, result.rows)
+                    if result.matched is not None:
+                        progress.ungrouped += max(0, result.matched - grouped)
             pause = POLL_FIRST if finished else min(pause * 2, POLL_MAX)
     except BaseException:
         _stop_all(insights, running)
@@ -306,12 +319,17 @@ def collect(params: Params) -> Rollup:
         report.skip(reason, count)
     if rollups.duplicates:
         report.skip(SKIP_DUPLICATE, rollups.duplicates)
+    if progress.ungrouped:
+        report.notes.append(f"Logs Insights: {progress.ungrouped:,} log events matched the queries but are in no "
+                            "result row (stats ... by may leave out events without a grouping field): "
+                            "the plan may miss calls; see docs/aws-engines.md")
     if progress.other_ids:
         report.notes.append(f"Logs Insights: {progress.other_ids} slice(s) over the row cap held events whose "
                             "recipientAccountId is not a 12-digit account id; they were read together, by a "
                             "pattern, and judged as every other event")
     report.engine_stats = {"engine": ENGINE, "log_groups": list(params.log_group), "queries": progress.queries,
                            "slices_overflowed": progress.overflowed, "max_in_flight": progress.peak,
+                           "events_not_grouped": progress.ungrouped,
                            "bytes_scanned": progress.scanned,
                            "estimated_cost_usd": round(progress.scanned * PRICE_PER_GB / 1e9, 6),
                            "price_assumed": f"${PRICE_PER_GB}/GB scanned (UNCONFIRMED Logs Insights price)"}
