@@ -12,7 +12,8 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 import kit.engines.logs_insights as li
-from aws_endpoints import (SAMPLES, WINDOW, assert_same_rollup, dummy_aws, local_rollup,  # noqa: F401
+from aws_endpoints import (SAMPLES, WINDOW, assert_same_rollup, dummy_aws, lake_endpoint,  # noqa: F401
+                           lake_params, local_rollup,
                            ordered, samples_plan, serve)
 from builders import activity, role_session, sts, user, write_trail
 from kit.cli import main
@@ -447,3 +448,29 @@ def test_events_left_out_of_every_group_are_reported(tmp_path, quiet_aws, monkey
         rollup = collect(built_params(folder, url))
     assert rollup.report.engine_stats["events_not_grouped"] >= 1
     assert any("in no result row" in note for note in rollup.report.notes)
+
+
+def test_fields_lost_by_a_pipeline_are_counted_as_on_the_sql_engines(tmp_path, quiet_aws):
+    caller, service = role_session("111122223333", "app"), role_session("111122223333", "svc")
+    service["invokedBy"] = "lambda.amazonaws.com"  # AWS acting for you: not a caller, not counted
+    lost = sts(caller, "2025-06-01T00:00:01Z", None, endpoint_type="global")  # no host header
+    del lost["additionalEventData"]["RequestDetails"]["awsServingRegion"]
+    records = [lost, {**lost, "eventID": "00000000-0000-0000-0000-00000000aaaa", "eventTime": "2025-06-01T00:00:02Z"},
+               sts(caller, "2025-06-01T00:00:03Z", endpoint_type="global", serving="eu-west-1"),
+               sts(service, "2025-06-01T00:00:04Z", None),
+               sts(caller, "2025-04-01T00:00:00Z", None, endpoint_type="regional")]  # before the rollout
+    folder = trail(tmp_path, records)
+    params = {"start": "2025-03-01T00:00:00Z", "end": "2025-06-01T00:00:08Z"}
+    for _, url in endpoint_over(folder):
+        report = collect(validate({**built_params(folder, url).to_dict(), **params})).report
+    assert report.field_gaps == {"awsServingRegion": 2, "tlsDetails.clientProvidedHostHeader": 2}
+    assert any("of 3 STS calls since 2025-04-15" in note for note in report.notes)
+
+
+def test_the_samples_field_gaps_equal_the_lake_engines(logs, lake_endpoint):
+    _, url = logs
+    expected = collect(lake_params(lake_endpoint[1])).report
+    report = collect(logs_params(url)).report
+    assert report.field_gaps == expected.field_gaps
+    assert [note for note in report.notes if note.startswith("fields lost")] == \
+        [note for note in expected.notes if note.startswith("fields lost")]

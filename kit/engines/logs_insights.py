@@ -41,7 +41,8 @@ from botocore.exceptions import ClientError
 from kit.engines.aws import POLL_FIRST, POLL_MAX, AwsError, calling, client
 from kit.engines.local import to_rollup
 from kit.errors import KitError, QueryError
-from kit.events import SKIP_DUPLICATE, STS_SOURCE, Aggregator
+from kit import fieldgaps
+from kit.events import SKIP_DUPLICATE, SKIP_NO_HOST, STS_SOURCE, Aggregator, utc_text
 from kit.params import ACCOUNT_ID, Params
 from kit.queries.cwl import EVERY_EVENT, QUERIES, Scope, epoch_millis, render
 from kit.rollup import ReadReport, Rollup
@@ -201,6 +202,11 @@ class Rollups:
         self.window_start = params.start.strftime("%Y-%m-%dT%H:%M:%SZ")
         self.aggregator = Aggregator(self.window_start, params.end.strftime("%Y-%m-%dT%H:%M:%SZ"), params.accounts)
         self.duplicates = 0
+        self.rollout = f"{fieldgaps.ROLLOUT:%Y-%m-%dT%H:%M:%SZ}"
+        self.gap_events = 0
+        """Callers' STS calls since the rollout (those ``field_gaps.sql`` counts on the SQL engines)."""
+        self.gaps = dict.fromkeys(fieldgaps.FIELDS, 0)
+        """Column of field_gaps.sql -> how many of those calls lack its field."""
 
     def add(self, item: Slice, rows: list[dict[str, str]]) -> int:
         """Judge the rows of one slice; the log events they stand for (duplicates included)."""
@@ -216,8 +222,28 @@ class Rollups:
                 record["eventTime"] = self.window_start
                 record["userAgent"] = record.pop("agent_head", "")
                 record["sourceIPAddress"] = ACTIVITY_IP.get(_count(record.pop("ip_kind", "0")), "")
+            before = dict(self.aggregator.skipped)
             self.aggregator.add([record] * events)
+            if item.query == "sts_events":
+                self.count_gaps(record, events, before)
         return total
+
+    def count_gaps(self, record: dict[str, Any], events: int, before: dict[str, int]) -> None:
+        """Count the fields a post-rollout STS call lacks, if the rules counted it as a caller's call
+        (or could not judge it for want of a host header), as ``field_gaps.sql`` does."""
+        value = record.get("eventTime")
+        time = utc_text(value) if isinstance(value, str) else None
+        if time is None or time < self.rollout:
+            return
+        skipped = sum(count - before.get(reason, 0) for reason, count in self.aggregator.skipped.items()
+                      if reason != SKIP_NO_HOST)
+        judged = events - skipped
+        if judged <= 0:
+            return
+        self.gap_events += judged
+        columns = {name: column for column, name in fieldgaps.FIELDS.items()}
+        for name in fieldgaps.missing_in(record):
+            self.gaps[columns[name]] += judged
 
 
 def _count(value: str) -> int:
@@ -319,6 +345,7 @@ def collect(params: Params) -> Rollup:
         report.skip(reason, count)
     if rollups.duplicates:
         report.skip(SKIP_DUPLICATE, rollups.duplicates)
+    fieldgaps.record(report, rollups.gaps, rollups.gap_events)
     if progress.ungrouped:
         report.notes.append(f"Logs Insights: {progress.ungrouped:,} log events matched the queries but are in no "
                             "result row (stats ... by may leave out events without a grouping field): "
