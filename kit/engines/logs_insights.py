@@ -26,8 +26,16 @@ slice is cut into ``SPLIT_PARTS`` half-open slices on whole seconds and re-run; 
 that still overflows is cut by recipient account (listed with the ``accounts`` query). Every log
 event's ``@timestamp`` falls in exactly one slice (``toMillis(@timestamp) >= start and < end``), and
 the deduplication stays inside one slice because copies of an event share its time and account.
+Account ids that are not 12 digits cannot be named in a query; their events are read together by
+a pattern (``Scope.other``) and a note says so.
 At most ``params.max_queries`` queries run at once; StartQuery refused for throttling or the
 concurrent-query quota (``LimitExceededException``) is retried with backoff.
+
+Checks that need no trust in undocumented behaviour: each query's ``recordsMatched`` is compared
+with the log events its rows stand for (``events_not_grouped``: a ``stats ... by`` that left out
+events missing a grouping field would show there), and the callers' post-rollout STS calls that
+lack endpointType, awsServingRegion or the host header are counted as ``field_gaps.sql`` counts
+them on the SQL engines (kit.fieldgaps).
 """
 from __future__ import annotations
 
@@ -157,8 +165,9 @@ def split(item: Slice) -> list[Slice]:
     scope = item.scope
     if scope.accounts is None:
         return [Slice("accounts", item.start_ms, item.end_ms, parent=item.query)]
-    groups = ([Scope(scope.accounts)] if scope.accounts else []) + ([Scope((), unnamed=True)] if scope.unnamed else []) \
-        + ([Scope((), other=True)] if scope.other else [])
+    groups = [part for part, wanted in ((Scope(scope.accounts), bool(scope.accounts)),
+                                        (Scope((), unnamed=True), scope.unnamed),
+                                        (Scope((), other=True), scope.other)) if wanted]
     if len(groups) > 1:
         scopes = groups
     elif len(scope.accounts) > 1:
@@ -176,7 +185,8 @@ def by_account(listing: Slice, rows: list[dict[str, str]]) -> list[Slice]:
     the 12-digit ids, the events without an id, and those whose id is not 12 digits (read together)."""
     listed = [row.get("recipientAccountId") or "" for row in rows]
     named = tuple(sorted({account for account in listed if ACCOUNT_ID.match(account)}))
-    scope = Scope(named, unnamed="" in listed, other=any(account and not ACCOUNT_ID.match(account) for account in listed))
+    other = any(account and not ACCOUNT_ID.match(account) for account in listed)
+    scope = Scope(named, unnamed="" in listed, other=other)
     return split(Slice(listing.parent, listing.start_ms, listing.end_ms, scope))
 
 

@@ -5,7 +5,8 @@ over the trail files of one folder, held as one log group (one log event per Clo
 It speaks the JSON 1.1 protocol of ``Logs_20140328`` (botocore's ``logs`` model) and runs only
 the kit's query shapes: a query string must be one of ``kit/queries/logs_insights/*.cwl`` with
 its placeholders holding numbers, the STS source and an account scope; the rest is refused as
-``MalformedQueryException``. Those shapes are then executed as written: the filter, the
+``MalformedQueryException`` (the verification query, ``verify_callers.cwl``, takes an account
+and principal ARNs). Those shapes are then executed as written: the filter, the
 ``fields`` expressions (coalesce, substr, strcontains) and ``stats count(*)/sum(...)/max(...) by ...``
 over the flattened events, in Python. Results stop at the query's ``limit`` (10,000 unless
 StartQuery names another, at most 100,000, served in pages of 10,000); StartQuery answers ``LimitExceededException`` past ``max_running`` queries; the
