@@ -25,8 +25,8 @@ from kit.params import SCHEMA, load_parameters_file, validate
 
 
 def _add_schema_options(parser: argparse.ArgumentParser) -> None:
-    groups = {"run": parser.add_argument_group("run"),
-              "aws": parser.add_argument_group("AWS engines (lake, athena, security-lake, logs-insights)")}
+    groups = {"run": parser.add_argument_group("run"), "aws": parser.add_argument_group(
+        "AWS engines (lake, athena, security-lake, logs-insights)")}
     for param in SCHEMA:
         flag = "--" + param.name.replace("_", "-")
         if param.name == "cache":
