@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= out/samples
 
-.PHONY: demo test lab browser-test samples notebooks bench clean lake-local athena-local logs-local
+.PHONY: demo test lab browser-test samples notebooks bench clean lake-local athena-local logs-local \
+	security-lake-local
 
 $(BIN)/sts-kit: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +52,14 @@ athena-local: $(BIN)/sts-kit  ## a local Athena endpoint on 127.0.0.1:4598 over 
 
 logs-local: $(BIN)/sts-kit  ## a local CloudWatch Logs (Logs Insights) endpoint on 127.0.0.1:4597 over the samples
 	$(BIN)/python -m kit.localaws logs --port 4597 --data data/samples/trail
+
+SECURITY_LAKE ?= out/security-lake
+
+$(SECURITY_LAKE)/aws/CLOUD_TRAIL_MGMT/2.0: | $(BIN)/sts-kit
+	$(BIN)/python -m kit.ocsf --data data/samples/trail --out $(SECURITY_LAKE)
+
+security-lake-local: $(SECURITY_LAKE)/aws/CLOUD_TRAIL_MGMT/2.0  ## a local Athena endpoint on 127.0.0.1:4596 with Security Lake's table (OCSF samples written under out/ if missing)
+	$(BIN)/python -m kit.localaws athena --port 4596 --data data/samples/trail --ocsf $(SECURITY_LAKE)
 
 bench: $(BIN)/sts-kit  ## local engine vs the json_normalize way vs the parse floor (bench/RESULTS.md)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

@@ -28,8 +28,8 @@ from kit.version import kit_version
 
 
 def _add_schema_options(parser: argparse.ArgumentParser) -> None:
-    groups = {"run": parser.add_argument_group("run"),
-              "aws": parser.add_argument_group("AWS engines (lake, athena)")}
+    groups = {"run": parser.add_argument_group("run"), "aws": parser.add_argument_group(
+        "AWS engines (lake, athena, security-lake, logs-insights)")}
     for param in SCHEMA:
         flag = "--" + param.name.replace("_", "-")
         if param.name == "cache":
@@ -38,6 +38,9 @@ def _add_schema_options(parser: argparse.ArgumentParser) -> None:
         elif param.name == "quiet":
             groups[param.group].add_argument(flag, dest="quiet", action="store_const", const=True, default=None,
                                              help=param.help)
+        elif param.name == "log_group":  # repeatable, each also comma-separated (kit.params joins them)
+            groups[param.group].add_argument(flag, dest=param.name, metavar=param.metavar, action="append",
+                                             default=None, help=param.help)
         else:
             default = f" (default: {param.default})" if param.default not in (None, ()) else ""
             flags = [flag, "--out"] if param.name == "out_dir" else [flag]
@@ -58,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     plan = commands.add_parser("plan", allow_abbrev=False, help="write plan.csv, quota.csv, summary.json and plan.md")
     _add_schema_options(plan)
-    plan.add_argument("--dry-run", action="store_true", help="lake/athena: print the rollup SQL and exit, no AWS call")
+    plan.add_argument("--dry-run", action="store_true",
+                      help="lake/athena/security-lake/logs-insights: print the rollup queries and exit, no AWS call")
     run = commands.add_parser("run", allow_abbrev=False, help="execute the notebooks with papermill into runs/<time>/")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                      help="a notebook parameter (repeatable), as in papermill")
@@ -121,8 +125,13 @@ def print_queries(values: dict) -> int:
     from kit.queries import render_all
 
     params = validate({name: value for name, value in values.items() if value is not None})
-    for name, sql in render_all(params).items():
-        print(f"-- {name} ({params.source}, {len(sql):,} characters)\n{sql.rstrip()};\n")
+    window = params.to_dict()
+    for name, text in render_all(params).items():
+        if params.source == "logs-insights":  # '#' comments and no ';', as the console takes it
+            print(f"# {name} (Logs Insights QL, {len(text):,} characters; log groups {', '.join(params.log_group)}; "
+                  f"time range {window['start']} to {window['end']})\n{text.rstrip()}\n")
+        else:
+            print(f"-- {name} ({params.source}, {len(text):,} characters)\n{text.rstrip()};\n")
     return 0
 
 

@@ -142,11 +142,13 @@ def priority_counts(plan: Plan) -> str:
 
 
 def query_text(params: Params) -> str:
-    """What the engine will run: the SQL for Lake and Athena, the rules for trail files."""
-    if params.source in ("lake", "athena"):
+    """What the engine will run: the SQL for Lake, Athena and Security Lake, the Logs Insights
+    queries for CloudWatch Logs, the rules for trail files."""
+    if params.source in ("lake", "athena", "security-lake", "logs-insights"):
         from kit.queries import render_all
 
-        return "\n\n".join(f"-- {name}\n{sql}" for name, sql in render_all(params).items())
+        mark = "#" if params.source == "logs-insights" else "--"
+        return "\n\n".join(f"{mark} {name}\n{text}" for name, text in render_all(params).items())
     from kit import events
 
     return (f"Engine: trail files under {_short_path(params.path)} (read in parallel, streamed), "

@@ -1,7 +1,8 @@
 """How to check, after a change, that callers no longer use the global endpoint.
 
 Every fix in plan.csv ends by pointing here: a fixed caller must show no global call in the week
-after its change (kit/queries/verify_callers.sql on Lake and Athena, a new plan elsewhere).
+after its change: kit/queries/verify_callers.sql on Lake, Athena and a Security Lake table,
+kit/queries/logs_insights/verify_callers.cwl on CloudWatch Logs, a new plan over files elsewhere.
 """
 from __future__ import annotations
 
@@ -21,22 +22,29 @@ ARN literals cannot carry; named after the query instead (the pattern admits not
 
 
 def verification_step(account: str, principals: list[str], params: Params) -> str:
-    """What to run once the change is deployed: the SQL for Lake and Athena (a week from the end of
-    this window: set ``start`` to the change date), else the plan command; fixed callers must show no
-    global calls."""
-    if params.source in ("lake", "athena"):
-        from kit.queries import render_verification
+    """What to run once the change is deployed, over the week after this window (set its start to
+    the change date): SQL for Lake, Athena and a Security Lake table, a Logs Insights query for
+    CloudWatch Logs, else the plan command; fixed callers must show no global calls."""
+    after = dataclasses.replace(params, start=params.end, end=params.end + timedelta(days=VERIFY_DAYS),
+                                accounts=(account,))
+    if params.source == "logs-insights":
+        from kit.queries.cwl import render_verification
+
+        return (f"# CloudWatch Logs Insights, log groups {', '.join(params.log_group)}: a fixed caller has no row\n"
+                + render_verification(after, principals))
+    if params.source in ("lake", "athena") or (params.source == "security-lake" and params.path is None):
+        from kit.queries import render_verification as render_sql
 
         instances = sorted(p for p in set(principals) if INSTANCE_PRINCIPAL.match(p))
         others = [p for p in principals if p not in instances]
-        after = dataclasses.replace(params, start=params.end, end=params.end + timedelta(days=VERIFY_DAYS),
-                                    accounts=(account,))
-        sql = render_verification(after, others) if others or not instances else ""
+        sql = render_sql(after, others) if others or not instances else ""
         if instances:
             sql += ("\n" if sql else "") + ("-- instance credentials, not in the query (it takes IAM ARNs): "
                                             "check them in plan.csv of a plan run on the week after the change: "
                                             + ", ".join(instances))
         return sql
-    return (f"sts-kit plan --source local --path <trail files since the change> --start <change date> "
+    source = "security-lake --path <Security Lake files since the change>" if params.source == "security-lake" \
+        else "local --path <trail files since the change>"
+    return (f"sts-kit plan --source {source} --start <change date> "
             f"--end <a week later> --accounts {account}   # fixed callers must be gone from plan.csv: "
             + ", ".join(principals))

@@ -54,3 +54,27 @@ def test_the_athena_policy_covers_glue_and_both_s3_locations():
     allowed = actions(ROOT / "docs" / "iam" / "athena-policy.json")
     assert {"glue:GetTable", "glue:GetDatabase", "glue:GetPartitions", "s3:GetObject", "s3:ListBucket",
             "s3:PutObject", "s3:GetBucketLocation"} <= allowed
+
+
+def table_rows(text: str) -> dict[str, str]:
+    """``--source`` name -> its row, for the rows of markdown tables that start with a source name."""
+    return {match[1]: match[0] for match in re.finditer(r"^\| `([a-z-]+)` \|.*$", text, re.MULTILINE)}
+
+
+@pytest.mark.parametrize("document", ["README.md", "docs/aws-engines.md"])
+def test_the_engine_tables_cover_every_source_with_cost_and_permissions(document):
+    from kit.params import SOURCES
+
+    rows = table_rows((ROOT / document).read_text())
+    assert set(SOURCES) <= set(rows), f"{document} lacks a row for {set(SOURCES) - set(rows)}"
+    for source, policy in [(source, ENGINES[source][0]) for source in ENGINES]:
+        row = rows[source]
+        assert policy in row and (ROOT / "docs" / "iam" / policy).is_file(), (document, source)
+        assert "UNCONFIRMED" in row or "as `athena`" in row, (document, source)
+    assert all("none" in rows[source] or "nothing" in rows[source] for source in ("samples", "local"))
+
+
+def test_the_make_targets_named_in_the_readme_exist():
+    makefile = (ROOT / "Makefile").read_text()
+    for target in set(re.findall(r"`make ([a-z-]+)`", (ROOT / "README.md").read_text())):
+        assert re.search(rf"^{target}:", makefile, re.MULTILINE), target

@@ -12,7 +12,8 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 import kit.engines.logs_insights as li
-from aws_endpoints import (SAMPLES, WINDOW, assert_same_rollup, dummy_aws, local_rollup,  # noqa: F401
+from aws_endpoints import (SAMPLES, WINDOW, assert_same_rollup, dummy_aws, lake_endpoint,  # noqa: F401
+                           lake_params, local_rollup,
                            ordered, samples_plan, serve)
 from builders import activity, role_session, sts, user, write_trail
 from kit.cli import main
@@ -20,7 +21,7 @@ from kit.engines import collect
 from kit.engines.aws import AccessDenied, AwsError
 from kit.errors import KitError, ParameterError, QueryError
 from kit.localaws.base import Faults
-from kit.localaws.logs_server import LOG_GROUP, LogsService
+from kit.localaws.logs_server import LOG_GROUP, LogsService, shape_pattern
 from kit.params import SAMPLES_DIR, validate
 from kit.queries import RenderError
 from kit.queries.cwl import FOLDER, QUERIES, Scope, millis, render, template
@@ -144,6 +145,30 @@ def test_a_second_over_the_cap_is_cut_by_account(tmp_path, quiet_aws, monkeypatc
     for name in ("sts_calls", "activity", "seconds"):
         assert ordered(getattr(rollup, name)).equals(ordered(getattr(expected, name))), name
     assert int(rollup.sts_calls.calls.sum()) == 11
+
+
+def test_account_ids_that_are_not_12_digits_in_a_full_second_are_kept_and_reported(tmp_path, quiet_aws, monkeypatch):
+    odd = ["12345", "ACCOUNT-X\" or 1=1"]  # short, letters and a quote: neither can be named in a query
+    records = [sts(user("111122223333", f"u{n}"), "2025-06-01T00:00:03Z", agent=f"a{n}") for n in range(2)]
+    records += [sts(user("111122223333", f"odd{n}"), "2025-06-01T00:00:03Z", recipient=account)
+                for n, account in enumerate(odd)]
+    folder = trail(tmp_path, records)
+    monkeypatch.setattr(li, "ROW_CAP", 3)
+    for service, url in endpoint_over(folder):
+        rollup = collect(built_params(folder, url))
+        scoped = [query.values for query in service.queries.values() if query.values["accounts"] is not None]
+    assert any(values["other"] and not values["accounts"] for values in scoped)
+    expected = collect(built_params(folder, None, "local"))
+    for name in ("sts_calls", "activity", "seconds"):
+        assert ordered(getattr(rollup, name)).equals(ordered(getattr(expected, name))), name
+    assert int(rollup.sts_calls.calls.sum()) == 4
+    assert any("not a 12-digit account id" in note for note in rollup.report.notes)
+
+
+def test_the_scope_of_other_account_ids_renders_and_the_endpoint_reads_it():
+    text = render("sts_events", 1_000, 2_000, Scope(("111122223333",), unnamed=True, other=True))
+    assert 'recipientAccountId in ["111122223333"] or not ispresent(recipientAccountId) or (ispresent(' in text
+    assert "not like /^[0-9]{12}$/" in text
 
 
 def test_one_account_over_the_cap_in_one_second_is_reported(tmp_path, quiet_aws, monkeypatch):
@@ -308,12 +333,18 @@ def test_plan_csv_equals_the_samples_plan_even_in_many_slices(logs, samples_plan
 
 
 def test_dry_run_prints_the_queries_without_a_call(tmp_path, capsys):
-    argv = ["plan", "--source", "logs-insights", "--log-group", LOG_GROUP, "--start", WINDOW["start"],
-            "--end", WINDOW["end"], "--endpoint-url", "http://127.0.0.1:9", "--dry-run"]
+    argv = ["plan", "--source", "logs-insights", "--log-group", LOG_GROUP, "--log-group", "second,third",
+            "--start", WINDOW["start"], "--end", WINDOW["end"], "--endpoint-url", "http://127.0.0.1:9", "--dry-run"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "-- sts_events" in printed and "-- activity_events" in printed
+    assert re.findall(r"^# (\w+) \(Logs Insights QL", printed, re.MULTILINE) == list(QUERIES)
+    assert f"log groups {LOG_GROUP}, second, third; time range 2025-03-01T00:00:00Z" in printed
     assert "toMillis(@timestamp) >= 1740787200000" in printed and "| stats count(*) as events" in printed
+    assert ";" not in printed.replace("; log groups", "").replace("; time range", "")  # no SQL terminator
+    for query in printed.split("\n\n"):  # each block is a query the local endpoint (as the console) accepts
+        body = "\n".join(line for line in query.splitlines() if not line.startswith("#")).strip()
+        if body:
+            assert any(shape_pattern(name).fullmatch(body + "\n") for name in QUERIES)
 
 
 @pytest.mark.parametrize("values, message", [
@@ -340,7 +371,7 @@ def test_the_query_files_follow_the_conventions():
         assert any(line.startswith("# returns:") for line in header)
         assert any(line.startswith("# parameters:") for line in header)
         body = template(path.stem)
-        assert set(re.findall(r"\{([a-z_]+)\}", body)) <= {"start_ms", "end_ms", "sts_source", "scope"}
+        assert set(re.findall(r"\{([a-z_]+)\}", body)) <= {"start_ms", "end_ms", "sts_source", "scope", "account", "principals"}
         assert "#" not in body
 
 
@@ -354,3 +385,92 @@ def test_the_query_files_follow_the_conventions():
 def test_unsafe_or_unusable_values_never_reach_a_query(make):
     with pytest.raises(RenderError):
         make()
+
+
+def run_text(url: str, text: str, start_ms: int, end_ms: int) -> list[dict[str, str]]:
+    """One query string through boto3 against the local endpoint, polled until it is complete."""
+    insights = li.Insights(logs_params(url))
+    query_id = insights.client.start_query(logGroupNames=[LOG_GROUP], startTime=start_ms // 1000,
+                                           endTime=end_ms // 1000, queryString=text)["queryId"]
+    result = insights.result(query_id)
+    while result.status in ("Scheduled", "Running"):
+        result = insights.result(query_id)
+    assert result.status == "Complete"
+    return result.rows
+
+
+def test_the_verification_query_finds_global_callers_and_no_fixed_ones(logs, local_rollup):
+    from kit.queries.cwl import epoch_millis, render_verification
+    from kit.verify import verification_step
+
+    _, url = logs
+    calls = local_rollup.sts_calls.groupby(["account_id", "principal_arn", "endpoint"]).calls.sum().unstack(fill_value=0)
+    global_only = calls[(calls["global"] > 0) & (calls["regional"] == 0)].index[0]
+    regional_only = calls[(calls["global"] == 0) & (calls["regional"] > 0)]
+    regional = regional_only.loc[global_only[0]].index[0] if global_only[0] in regional_only.index else None
+    account, caller = global_only
+    params = logs_params(url, accounts=account)
+    principals = [caller] + ([regional] if regional else [])
+    rows = run_text(url, render_verification(params, principals), epoch_millis(params.start), epoch_millis(params.end))
+    assert [row["principal"] for row in rows] == [caller]
+    assert int(rows[0]["global_calls"]) >= calls.loc[global_only, "global"] > 0
+    assert rows[0]["last_call"] < WINDOW["end"]
+    step = verification_step(account, principals, params)
+    assert step.startswith("# CloudWatch Logs Insights") and ";" not in step and "filter toMillis(@timestamp)" in step
+    with pytest.raises(RenderError, match="not an IAM user, role or root ARN"):
+        render_verification(params, [caller + '"] or 1=1'])
+
+
+def test_notebook_one_shows_the_rendered_queries_of_every_query_engine(tmp_path):
+    from kit.notebook import query_text
+
+    text = query_text(logs_params(None))
+    assert text.startswith("# sts_events\nfilter toMillis(@timestamp)") and "# activity_events\n" in text
+    ocsf = query_text(validate({"source": "security-lake", "path": str(tmp_path), **WINDOW}))
+    assert ocsf.startswith("-- sts_calls\n") and "element_at(unmapped" in ocsf and "Engine: trail files" not in ocsf
+
+
+def test_events_left_out_of_every_group_are_reported(tmp_path, quiet_aws, monkeypatch):
+    import kit.localaws.logs_server as server
+
+    grouped = server.run_stats
+
+    def dropping(rows, text):  # a service whose `stats ... by` leaves out events missing a grouping field
+        keys = [key.strip() for key in text.split(" by ", 1)[1].split(",")]
+        return grouped([row for row in rows if all(key in row for key in keys)], text)
+
+    records = [sts(role_session("111122223333", "app"), "2025-06-01T00:00:01Z"),
+               {**sts(role_session("111122223333", "app"), "2025-06-01T00:00:02Z"), "errorCode": "AccessDenied"}]
+    folder = trail(tmp_path, records)
+    for _, url in endpoint_over(folder):
+        assert collect(built_params(folder, url)).report.engine_stats["events_not_grouped"] == 0
+        monkeypatch.setattr(server, "run_stats", dropping)
+        rollup = collect(built_params(folder, url))
+    assert rollup.report.engine_stats["events_not_grouped"] >= 1
+    assert any("in no result row" in note for note in rollup.report.notes)
+
+
+def test_fields_lost_by_a_pipeline_are_counted_as_on_the_sql_engines(tmp_path, quiet_aws):
+    caller, service = role_session("111122223333", "app"), role_session("111122223333", "svc")
+    service["invokedBy"] = "lambda.amazonaws.com"  # AWS acting for you: not a caller, not counted
+    lost = sts(caller, "2025-06-01T00:00:01Z", None, endpoint_type="global")  # no host header
+    del lost["additionalEventData"]["RequestDetails"]["awsServingRegion"]
+    records = [lost, {**lost, "eventID": "00000000-0000-0000-0000-00000000aaaa", "eventTime": "2025-06-01T00:00:02Z"},
+               sts(caller, "2025-06-01T00:00:03Z", endpoint_type="global", serving="eu-west-1"),
+               sts(service, "2025-06-01T00:00:04Z", None),
+               sts(caller, "2025-04-01T00:00:00Z", None, endpoint_type="regional")]  # before the rollout
+    folder = trail(tmp_path, records)
+    params = {"start": "2025-03-01T00:00:00Z", "end": "2025-06-01T00:00:08Z"}
+    for _, url in endpoint_over(folder):
+        report = collect(validate({**built_params(folder, url).to_dict(), **params})).report
+    assert report.field_gaps == {"awsServingRegion": 2, "tlsDetails.clientProvidedHostHeader": 2}
+    assert any("of 3 STS calls since 2025-04-15" in note for note in report.notes)
+
+
+def test_the_samples_field_gaps_equal_the_lake_engines(logs, lake_endpoint):
+    _, url = logs
+    expected = collect(lake_params(lake_endpoint[1])).report
+    report = collect(logs_params(url)).report
+    assert report.field_gaps == expected.field_gaps
+    assert [note for note in report.notes if note.startswith("fields lost")] == \
+        [note for note in expected.notes if note.startswith("fields lost")]

@@ -205,3 +205,50 @@ def test_field_gaps_use_the_rollout_date_of_the_plan_views():
     from kit.views import ROLLOUT_DATE
 
     assert ROLLOUT == ROLLOUT_DATE.to_pydatetime()
+
+
+def test_the_verification_query_over_the_security_lake_table_counts_a_callers_calls(lake_athena, lake_folder,
+                                                                                    aws_env):
+    from kit.engines import aws
+    from kit.engines.security_lake import ParquetRunner, SecurityLakeAthenaRunner
+    from kit.queries import render_verification
+    from kit.verify import verification_step
+
+    service, url = lake_athena
+    arn = "arn:aws:iam::111122223333:role/payments-api"
+    params = validate({"source": "security-lake", **ATHENA, "endpoint_url": url, "output_location": "s3://results/",
+                       "accounts": ACCOUNT, **WINDOW})
+    expected = collect(validate({"source": "local", "path": str(SAMPLES / "trail"), "cache": False, "quiet": True,
+                                 "accounts": ACCOUNT, **WINDOW})).sts_calls
+    calls = expected[expected.principal_arn == arn].groupby("endpoint").calls.sum().to_dict()
+    sql = verification_step(ACCOUNT, [arn], params)  # the week after the window
+    assert f'FROM "{SECURITY_LAKE_DATABASE}"."{SECURITY_LAKE_TABLE}"' in sql and "element_at(unmapped" in sql
+    statement = render_verification(params, [arn, "arn:aws:iam::111122223333:user/nobody"])
+    for runner in (SecurityLakeAthenaRunner(params), None):
+        if runner is None:  # the same SQL over the local Parquet files (DuckDB)
+            local = validate({"source": "security-lake", "path": str(lake_folder), "accounts": ACCOUNT, **WINDOW})
+            runner, statement = ParquetRunner(lake_folder, local.start, local.end), render_verification(local, [arn])
+        _, rows, _ = aws.run(runner, statement)
+        counts = {row["endpoint"]: int(row["calls"]) for row in rows}
+        assert counts == calls and counts["global"] > 0
+        assert {row["principal_arn"] for row in rows} == {arn}
+
+
+def test_the_verification_step_of_local_security_lake_files_is_a_plan_command(lake_folder):
+    from kit.verify import verification_step
+
+    params = validate({"source": "security-lake", "path": str(lake_folder), **WINDOW})
+    step = verification_step(ACCOUNT, ["arn:aws:iam::111122223333:role/payments-api"], params)
+    assert step.startswith("sts-kit plan --source security-lake --path ") and "SELECT" not in step
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["logs", "--ocsf", "."], "--ocsf is for the athena endpoint"),
+    (["athena", "--ocsf", "{empty}"], "holds no .parquet files"),
+])
+def test_the_endpoint_command_refuses_ocsf_it_cannot_serve(argv, message, tmp_path, capsys):
+    from kit.localaws.__main__ import main as serve_main
+
+    with pytest.raises(SystemExit) as stopped:
+        serve_main([part.format(empty=tmp_path) for part in argv])
+    assert stopped.value.code == 2 and message in capsys.readouterr().err

@@ -26,8 +26,16 @@ slice is cut into ``SPLIT_PARTS`` half-open slices on whole seconds and re-run; 
 that still overflows is cut by recipient account (listed with the ``accounts`` query). Every log
 event's ``@timestamp`` falls in exactly one slice (``toMillis(@timestamp) >= start and < end``), and
 the deduplication stays inside one slice because copies of an event share its time and account.
+Account ids that are not 12 digits cannot be named in a query; their events are read together by
+a pattern (``Scope.other``) and a note says so.
 At most ``params.max_queries`` queries run at once; StartQuery refused for throttling or the
 concurrent-query quota (``LimitExceededException``) is retried with backoff.
+
+Checks that need no trust in undocumented behaviour: each query's ``recordsMatched`` is compared
+with the log events its rows stand for (``events_not_grouped``: a ``stats ... by`` that left out
+events missing a grouping field would show there), and the callers' post-rollout STS calls that
+lack endpointType, awsServingRegion or the host header are counted as ``field_gaps.sql`` counts
+them on the SQL engines (kit.fieldgaps).
 """
 from __future__ import annotations
 
@@ -41,8 +49,9 @@ from botocore.exceptions import ClientError
 from kit.engines.aws import POLL_FIRST, POLL_MAX, AwsError, calling, client
 from kit.engines.local import to_rollup
 from kit.errors import KitError, QueryError
-from kit.events import STS_SOURCE, Aggregator
-from kit.params import Params
+from kit import fieldgaps
+from kit.events import SKIP_DUPLICATE, SKIP_NO_HOST, STS_SOURCE, Aggregator, utc_text
+from kit.params import ACCOUNT_ID, Params
 from kit.queries.cwl import EVERY_EVENT, QUERIES, Scope, epoch_millis, render
 from kit.rollup import ReadReport, Rollup
 
@@ -63,8 +72,6 @@ MIN_SLICE_MS = 1_000
 BUSY_CODES = ("ThrottlingException", "LimitExceededException")
 MAX_BUSY_ROUNDS = 30
 """Consecutive rounds in which no query of ours ran and none could be started, before giving up."""
-SKIP_DUPLICATE = "duplicate event (same eventID delivered again)"
-"""The R1 skip reason (issue 9's contract; kit.events uses the same text)."""
 ACTIVITY_IP = {1: "service.amazonaws.com", 2: "AWS Internal", 3: "AWS Internal"}
 """What the activity query's ``ip_kind`` stands for, as a sourceIPAddress kit.events can judge."""
 sleep = time.sleep
@@ -93,11 +100,13 @@ class Slice:
 
 @dataclass
 class Result:
-    """What GetQueryResults said of one query: status, rows (field -> value) and bytes scanned."""
+    """What GetQueryResults said of one query: status, rows (field -> value), bytes scanned and
+    log events matched (None when the service did not say)."""
 
     status: str
     rows: list[dict[str, str]] = field(default_factory=list)
     scanned: int = 0
+    matched: int | None = None
 
 
 class Insights:
@@ -132,7 +141,10 @@ class Insights:
             rows += [{cell["field"]: cell.get("value", "") for cell in row if "field" in cell}
                      for row in answer.get("results", [])]
             if not answer.get("nextToken"):
-                return Result(status, rows, int(answer.get("statistics", {}).get("bytesScanned", 0)))
+                statistics = answer.get("statistics", {})
+                matched = statistics.get("recordsMatched")
+                return Result(status, rows, int(statistics.get("bytesScanned", 0)),
+                              None if matched is None else int(matched))
             request["nextToken"] = answer["nextToken"]
 
     def stop(self, query_id: str) -> None:
@@ -150,25 +162,32 @@ def split(item: Slice) -> list[Slice]:
         step = -(-length // SPLIT_PARTS // MIN_SLICE_MS) * MIN_SLICE_MS
         cuts = [*range(item.start_ms, item.end_ms, step), item.end_ms]
         return [Slice(item.query, low, high, item.scope) for low, high in zip(cuts, cuts[1:])]
-    accounts = item.scope.accounts
-    if accounts is None:
+    scope = item.scope
+    if scope.accounts is None:
         return [Slice("accounts", item.start_ms, item.end_ms, parent=item.query)]
-    if accounts and item.scope.unnamed:
-        scopes = [Scope(accounts), Scope((), unnamed=True)]
-    elif len(accounts) > 1:
-        scopes = [Scope(accounts[:len(accounts) // 2]), Scope(accounts[len(accounts) // 2:])]
+    groups = [part for part, wanted in ((Scope(scope.accounts), bool(scope.accounts)),
+                                        (Scope((), unnamed=True), scope.unnamed),
+                                        (Scope((), other=True), scope.other)) if wanted]
+    if len(groups) > 1:
+        scopes = groups
+    elif len(scope.accounts) > 1:
+        half = len(scope.accounts) // 2
+        scopes = [Scope(scope.accounts[:half]), Scope(scope.accounts[half:])]
     else:
+        who = ", ".join(scope.accounts) or ("no account id" if scope.unnamed else "account ids that are not 12 digits")
         raise KitError(f"Logs Insights returned {ROW_CAP:,} rows or more for one second "
-                       f"({item.start_ms} ms) of one account ({', '.join(accounts) or 'no account id'}); "
-                       "the kit cannot cut it smaller")
+                       f"({item.start_ms} ms) of one account ({who}); the kit cannot cut it smaller")
     return [Slice(item.query, item.start_ms, item.end_ms, scope) for scope in scopes]
 
 
 def by_account(listing: Slice, rows: list[dict[str, str]]) -> list[Slice]:
-    """The parent query of an ``accounts`` listing, once per half of the accounts listed."""
-    named = tuple(sorted({row["recipientAccountId"] for row in rows if row.get("recipientAccountId")}))
-    unnamed = any(not row.get("recipientAccountId") for row in rows)
-    return split(Slice(listing.parent, listing.start_ms, listing.end_ms, Scope(named, unnamed)))
+    """The parent query of an ``accounts`` listing, once per part of the accounts listed: halves of
+    the 12-digit ids, the events without an id, and those whose id is not 12 digits (read together)."""
+    listed = [row.get("recipientAccountId") or "" for row in rows]
+    named = tuple(sorted({account for account in listed if ACCOUNT_ID.match(account)}))
+    other = any(account and not ACCOUNT_ID.match(account) for account in listed)
+    scope = Scope(named, unnamed="" in listed, other=other)
+    return split(Slice(listing.parent, listing.start_ms, listing.end_ms, scope))
 
 
 def record_of(row: dict[str, str]) -> dict[str, Any]:
@@ -193,11 +212,19 @@ class Rollups:
         self.window_start = params.start.strftime("%Y-%m-%dT%H:%M:%SZ")
         self.aggregator = Aggregator(self.window_start, params.end.strftime("%Y-%m-%dT%H:%M:%SZ"), params.accounts)
         self.duplicates = 0
+        self.rollout = f"{fieldgaps.ROLLOUT:%Y-%m-%dT%H:%M:%SZ}"
+        self.gap_events = 0
+        """Callers' STS calls since the rollout (those ``field_gaps.sql`` counts on the SQL engines)."""
+        self.gaps = dict.fromkeys(fieldgaps.FIELDS, 0)
+        """Column of field_gaps.sql -> how many of those calls lack its field."""
 
-    def add(self, item: Slice, rows: list[dict[str, str]]) -> None:
+    def add(self, item: Slice, rows: list[dict[str, str]]) -> int:
+        """Judge the rows of one slice; the log events they stand for (duplicates included)."""
+        total = 0
         for row in rows:
             events, delivered = _count(row.pop("events", "0")), _count(row.pop("delivered", "0"))
             self.duplicates += delivered - events
+            total += delivered
             record = record_of(row)
             if item.query == "sts_events":
                 record["eventSource"] = STS_SOURCE
@@ -205,7 +232,28 @@ class Rollups:
                 record["eventTime"] = self.window_start
                 record["userAgent"] = record.pop("agent_head", "")
                 record["sourceIPAddress"] = ACTIVITY_IP.get(_count(record.pop("ip_kind", "0")), "")
+            before = dict(self.aggregator.skipped)
             self.aggregator.add([record] * events)
+            if item.query == "sts_events":
+                self.count_gaps(record, events, before)
+        return total
+
+    def count_gaps(self, record: dict[str, Any], events: int, before: dict[str, int]) -> None:
+        """Count the fields a post-rollout STS call lacks, if the rules counted it as a caller's call
+        (or could not judge it for want of a host header), as ``field_gaps.sql`` does."""
+        value = record.get("eventTime")
+        time = utc_text(value) if isinstance(value, str) else None
+        if time is None or time < self.rollout:
+            return
+        skipped = sum(count - before.get(reason, 0) for reason, count in self.aggregator.skipped.items()
+                      if reason != SKIP_NO_HOST)
+        judged = events - skipped
+        if judged <= 0:
+            return
+        self.gap_events += judged
+        columns = {name: column for column, name in fieldgaps.FIELDS.items()}
+        for name in fieldgaps.missing_in(record):
+            self.gaps[columns[name]] += judged
 
 
 def _count(value: str) -> int:
@@ -224,6 +272,10 @@ class Progress:
     overflowed: int = 0
     scanned: int = 0
     peak: int = 0
+    other_ids: int = 0
+    """Slices read for the events whose recipientAccountId is not a 12-digit id (``Scope.other``)."""
+    ungrouped: int = 0
+    """Log events a query matched (``recordsMatched``) that are in none of its rows."""
 
 
 def drive(insights: Insights, work: list[Slice], limit: int, rollups: Rollups) -> Progress:
@@ -261,7 +313,10 @@ def drive(insights: Insights, work: list[Slice], limit: int, rollups: Rollups) -
                 elif item.query == "accounts":
                     pending.extend(by_account(item, result.rows))
                 else:
-                    rollups.add(item, result.rows)
+                    progress.other_ids += item.scope.other
+                    grouped = rollups.add(item, result.rows)
+                    if result.matched is not None:
+                        progress.ungrouped += max(0, result.matched - grouped)
             pause = POLL_FIRST if finished else min(pause * 2, POLL_MAX)
     except BaseException:
         _stop_all(insights, running)
@@ -300,8 +355,18 @@ def collect(params: Params) -> Rollup:
         report.skip(reason, count)
     if rollups.duplicates:
         report.skip(SKIP_DUPLICATE, rollups.duplicates)
+    fieldgaps.record(report, rollups.gaps, rollups.gap_events)
+    if progress.ungrouped:
+        report.notes.append(f"Logs Insights: {progress.ungrouped:,} log events matched the queries but are in no "
+                            "result row (stats ... by may leave out events without a grouping field): "
+                            "the plan may miss calls; see docs/aws-engines.md")
+    if progress.other_ids:
+        report.notes.append(f"Logs Insights: {progress.other_ids} slice(s) over the row cap held events whose "
+                            "recipientAccountId is not a 12-digit account id; they were read together, by a "
+                            "pattern, and judged as every other event")
     report.engine_stats = {"engine": ENGINE, "log_groups": list(params.log_group), "queries": progress.queries,
                            "slices_overflowed": progress.overflowed, "max_in_flight": progress.peak,
+                           "events_not_grouped": progress.ungrouped,
                            "bytes_scanned": progress.scanned,
                            "estimated_cost_usd": round(progress.scanned * PRICE_PER_GB / 1e9, 6),
                            "price_assumed": f"${PRICE_PER_GB}/GB scanned (UNCONFIRMED Logs Insights price)"}

@@ -5,8 +5,9 @@ over the trail files of one folder, held as one log group (one log event per Clo
 It speaks the JSON 1.1 protocol of ``Logs_20140328`` (botocore's ``logs`` model) and runs only
 the kit's query shapes: a query string must be one of ``kit/queries/logs_insights/*.cwl`` with
 its placeholders holding numbers, the STS source and an account scope; the rest is refused as
-``MalformedQueryException``. Those shapes are then executed as written: the filter, the
-``fields`` expressions (coalesce, substr, strcontains) and ``stats count(*)/sum(...) by ...``
+``MalformedQueryException`` (the verification query, ``verify_callers.cwl``, takes an account
+and principal ARNs). Those shapes are then executed as written: the filter, the
+``fields`` expressions (coalesce, substr, strcontains) and ``stats count(*)/sum(...)/max(...) by ...``
 over the flattened events, in Python. Results stop at the query's ``limit`` (10,000 unless
 StartQuery names another, at most 100,000, served in pages of 10,000); StartQuery answers ``LimitExceededException`` past ``max_running`` queries; the
 faults of ``kit.localaws.base.Faults`` apply.
@@ -26,7 +27,7 @@ from typing import Any, Callable
 
 from kit import events
 from kit.localaws.base import Faults, ServiceError, page
-from kit.queries.cwl import QUERIES, string, template
+from kit.queries.cwl import OTHER_ACCOUNT_IDS, QUERIES, string, template
 from kit.trailfiles import InvalidTrailFile, read_records
 
 LOG_GROUP = "aws-cloudtrail-logs-local"
@@ -36,16 +37,22 @@ MAX_LIMIT = 100_000
 """The largest StartQuery ``limit`` the service model allows."""
 MAX_RUNNING = 30
 """Queries that may be Scheduled or Running at once before StartQuery answers LimitExceededException."""
-SHAPES = (*QUERIES, "accounts")
+SHAPES = (*QUERIES, "accounts", "verify_callers")
 
-_SCOPE = re.compile(r'^\n  and \((?:recipientAccountId in \[(?P<named>"\d{12}"(?:, "\d{12}")*)\])?'
-                    r'(?P<glue> or )?(?P<unnamed>not ispresent\(recipientAccountId\))?\)$')
-_COALESCE = re.compile(r"^coalesce\(([\w.@]+), ([\w.@]+)\)$")
+_SCOPE = re.compile(r'^\n  and \((?P<parts>.+)\)$')
+_SCOPE_PARTS = {"named": re.compile(r'^recipientAccountId in \[(?P<named>"\d{12}"(?:, "\d{12}")*)\]$'),
+                "unnamed": re.compile(r"^not ispresent\(recipientAccountId\)$"),
+                "other": re.compile(re.escape(OTHER_ACCOUNT_IDS).join("^$"))}
+"""The parts of an account scope (kit.queries.cwl.Scope.filter), joined by `` or `` in this order."""
+_COALESCE = re.compile(r"^coalesce\(([\w.@]+(?:, [\w.@]+)+)\)$")
 _SUBSTR = re.compile(r"^substr\(([\w.]+), (\d+), (\d+)\)$")
 _CONTAINS = re.compile(r'^(?:(\d+) \* )?strcontains\(([\w.]+), "([^"]*)"\)$')
 _STATS = re.compile(r"^stats (?P<aggregates>.+?) by (?P<keys>[\w.@, ]+)$")
 _COUNT = re.compile(r"^count\(\*\) as (\w+)$")
 _SUM = re.compile(r"^sum\((\w+)\) as (\w+)$")
+_MAX = re.compile(r"^max\(([\w.]+)\) as (\w+)$")
+_GLOBAL_HOST = re.compile(r"^sts-global\.")
+"""The verification query's host rule (``like /^sts-global[.]/`` in effect)."""
 
 
 @dataclass
@@ -131,10 +138,28 @@ def shape_pattern(name: str) -> re.Pattern[str]:
     """The query strings of shape ``name``: its template with numbers, the STS source and a scope."""
     text = re.escape(template(name))
     holes = {"start_ms": r"(?P<start_ms>\d{1,15})", "end_ms": r"(?P<end_ms>\d{1,15})",
-             "sts_source": re.escape(string(events.STS_SOURCE)), "scope": r"(?P<scope>(?:\n  and \([^\n]*\))?)"}
+             "sts_source": re.escape(string(events.STS_SOURCE)), "scope": r"(?P<scope>(?:\n  and \([^\n]*\))?)",
+             "account": r'(?P<account>"\d{12}")', "principals": r'(?P<principals>"[^"\n\\]+"(?:, "[^"\n\\]+")*)'}
     for key, hole in holes.items():
-        text = text.replace(re.escape("{" + key + "}"), hole)
+        first, *rest = text.split(re.escape("{" + key + "}"))
+        again = f"(?P={key})" if hole.startswith(f"(?P<{key}>") else hole  # a placeholder used twice: the same text
+        text = first + (hole + again.join(rest) if rest else "")
     return re.compile(text)
+
+
+def scope_parts(text: str) -> dict[str, str] | None:
+    """The parts of an account scope clause (name -> text, in ``_SCOPE_PARTS`` order), None if it is not one."""
+    clause = _SCOPE.match(text)
+    if not clause:
+        return None
+    parts, order = {}, list(_SCOPE_PARTS)
+    for piece in clause["parts"].split(" or "):
+        name = next((name for name in order if _SCOPE_PARTS[name].match(piece)), None)
+        if name is None:
+            return None
+        parts[name] = piece
+        order = order[order.index(name) + 1:]
+    return parts
 
 
 def commands(text: str) -> list[str]:
@@ -158,8 +183,8 @@ def top_level_items(text: str) -> list[str]:
 def expression(text: str) -> Callable[[dict[str, str]], str | None]:
     """The function of one ``fields`` expression of the kit's shapes."""
     if match := _COALESCE.match(text):
-        first, second = match.groups()
-        return lambda row: row.get(first) if row.get(first) is not None else row.get(second)
+        names = match[1].split(", ")
+        return lambda row: next((row[name] for name in names if row.get(name) is not None), None)
     if match := _SUBSTR.match(text):
         name, start, length = match[1], int(match[2]), int(match[3])
         return lambda row: None if row.get(name) is None else row[name][start:start + length]
@@ -190,23 +215,33 @@ def run_stats(rows: list[dict[str, str]], text: str) -> list[dict[str, str]]:
     if not match:
         raise ServiceError("MalformedQueryException", f"unsupported stats command {text!r}")
     keys = [key.strip() for key in match["keys"].split(",")]
-    counts, sums = [], []
+    counts, sums, maxima = [], [], []
     for aggregate in top_level_items(match["aggregates"]):
         if count := _COUNT.match(aggregate):
             counts.append(count[1])
         elif total := _SUM.match(aggregate):
             sums.append((total[1], total[2]))
+        elif most := _MAX.match(aggregate):
+            maxima.append((most[1], most[2]))
         else:
             raise ServiceError("MalformedQueryException", f"unsupported aggregate {aggregate!r}")
     groups: dict[tuple, dict[str, float]] = {}
+    latest: dict[tuple, str] = {}
+    """(group, name) -> the largest text value of a ``max`` aggregate (CloudTrail times sort as text)."""
     for row in rows:
-        group = groups.setdefault(tuple(row.get(key) for key in keys), dict.fromkeys([*counts, *(s[1] for s in sums)], 0))
+        group_key = tuple(row.get(key) for key in keys)
+        group = groups.setdefault(group_key, dict.fromkeys([*counts, *(s[1] for s in sums)], 0))
         for name in counts:
             group[name] += 1
         for source, name in sums:
             group[name] += float(row.get(source) or 0)
+        for source, name in maxima:
+            if row.get(source) is not None:
+                latest[(group_key, name)] = max(latest.get((group_key, name), ""), row[source])
     return [{**{key: value for key, value in zip(keys, group) if value is not None},
-             **{name: f"{value:g}" for name, value in totals.items()}} for group, totals in groups.items()]
+             **{name: f"{value:g}" for name, value in totals.items()},
+             **{name: latest[(group, name)] for _, name in maxima if (group, name) in latest}}
+            for group, totals in groups.items()]
 
 
 class LogsService:
@@ -278,14 +313,16 @@ class LogsService:
             if not found:
                 continue
             values: dict[str, Any] = {"start": int(found["start_ms"]), "end": int(found["end_ms"]),
-                                      "accounts": None, "unnamed": False}
+                                      "accounts": None, "unnamed": False, "other": False}
             if found.groupdict().get("scope"):
-                scope = _SCOPE.match(found["scope"])
-                if not scope or not (scope["named"] or scope["unnamed"]) or (
-                        bool(scope["glue"]) != bool(scope["named"] and scope["unnamed"])):
+                parts = scope_parts(found["scope"])
+                if parts is None:
                     break
-                values["accounts"] = set(re.findall(r"\d{12}", scope["named"] or ""))
-                values["unnamed"] = bool(scope["unnamed"])
+                values["accounts"] = set(re.findall(r"\d{12}", parts.get("named", "")))
+                values["unnamed"], values["other"] = "unnamed" in parts, "other" in parts
+            if found.groupdict().get("account"):
+                values["account"] = found["account"].strip('"')
+                values["principals"] = set(re.findall(r'"([^"]+)"', found["principals"]))
             return name, values
         raise ServiceError("MalformedQueryException", "this local endpoint runs only the kit's Logs Insights "
                            "queries (kit/queries/logs_insights)")
@@ -331,10 +368,32 @@ class LogsService:
             return False
         if shape == "activity_events" and source == events.STS_SOURCE:
             return False
+        if shape == "verify_callers":
+            return source == events.STS_SOURCE and LogsService.verifies(values, fields)
         if values["accounts"] is None:
             return True
         account = fields.get("recipientAccountId")
-        return account in values["accounts"] if account is not None else values["unnamed"]
+        if account is None:
+            return values["unnamed"]
+        return account in values["accounts"] or (values["other"] and not re.fullmatch(r"[0-9]{12}", account))
+
+    @staticmethod
+    def verifies(values: dict[str, Any], fields: dict[str, str]) -> bool:
+        """The verification query's filter beyond time and source: the account, a checked
+        principal and a global call (kit/queries/logs_insights/verify_callers.cwl, as written)."""
+        account, principals = values["account"], values["principals"]
+        if account not in (fields.get("userIdentity.accountId"), fields.get("recipientAccountId")):
+            return False
+        if not (fields.get("userIdentity.arn") in principals
+                or fields.get("userIdentity.sessionContext.sessionIssuer.arn") in principals
+                or (fields.get("userIdentity.type") in ("WebIdentityUser", "SAMLUser")
+                    and fields.get("requestParameters.roleArn") in principals)):
+            return False
+        kind = fields.get("additionalEventData.RequestDetails.endpointType")
+        host = fields.get("tlsDetails.clientProvidedHostHeader")
+        if kind is not None:
+            return kind == "global"
+        return host is not None and (host == "sts.amazonaws.com" or bool(_GLOBAL_HOST.match(host)))
 
     def get_query_results(self, body: dict[str, Any]) -> dict[str, Any]:
         query = self.query(body.get("queryId"))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kit import events
 from kit.params import ACCOUNT_ID, Params
-from kit.queries import RenderError
+from kit.queries import RenderError, principal_arn
 
 FOLDER = Path(__file__).resolve().parent / "logs_insights"
 QUERIES = ("sts_events", "activity_events")
@@ -23,6 +23,9 @@ MAX_QUERY_STRING = 10_000
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _TEXT = re.compile(r"^[A-Za-z0-9 .:/_-]{1,200}$")
+OTHER_ACCOUNT_IDS = "(ispresent(recipientAccountId) and recipientAccountId not like /^[0-9]{12}$/)"
+"""The events whose recipientAccountId is present but not a 12-digit id (a regular expression:
+CWL_QuerySyntax-operations-functions, "like"/"=~"), selected together since they cannot be named."""
 _LAST_MS = 253_402_300_799_999
 """9999-12-31T23:59:59.999Z: the largest time a query may name."""
 
@@ -35,6 +38,23 @@ def string(value: str) -> Cwl:
     """A double-quoted string literal of kit-owned text (letters, digits, spaces and ``.:/_-``)."""
     if not isinstance(value, str) or not _TEXT.match(value):
         raise RenderError(f"refusing to put {value!r} into a Logs Insights query: only plain kit-owned text")
+    return Cwl(f'"{value}"')
+
+
+def principal(value: str) -> Cwl:
+    """A double-quoted principal ARN: an IAM user, role or root ARN, or instance credentials
+    (``kit.verify.INSTANCE_PRINCIPAL``); neither admits a quote or a backslash."""
+    from kit.verify import INSTANCE_PRINCIPAL
+
+    if not (isinstance(value, str) and INSTANCE_PRINCIPAL.match(value)):
+        principal_arn(value)
+    return Cwl(f'"{value}"')
+
+
+def account_id(value: str) -> Cwl:
+    """A double-quoted 12-digit account id."""
+    if not isinstance(value, str) or not ACCOUNT_ID.match(value):
+        raise RenderError(f"{value!r} is not a 12-digit AWS account id")
     return Cwl(f'"{value}"')
 
 
@@ -55,11 +75,13 @@ def epoch_millis(value: datetime) -> int:
 @dataclass(frozen=True)
 class Scope:
     """Which events of a slice a query reads: all, or those of some accounts (and, with
-    ``unnamed``, those without a recipientAccountId)."""
+    ``unnamed``, those without a recipientAccountId; with ``other``, those whose recipientAccountId
+    is not a 12-digit account id, which cannot be named in a query)."""
 
     accounts: tuple[str, ...] | None = None
     """None: every event; else these recipient accounts."""
     unnamed: bool = False
+    other: bool = False
 
     def filter(self) -> Cwl:
         """The ``and (...)`` clause that selects the scope ('' for every event)."""
@@ -73,6 +95,8 @@ class Scope:
             parts.append(f"recipientAccountId in [{', '.join(string(account) for account in self.accounts)}]")
         if self.unnamed:
             parts.append("not ispresent(recipientAccountId)")
+        if self.other:
+            parts.append(OTHER_ACCOUNT_IDS)
         if not parts:
             raise RenderError("an account scope needs accounts or the events without one")
         return Cwl(f"\n  and ({' or '.join(parts)})")
@@ -113,6 +137,23 @@ def render(name: str, start_ms: int, end_ms: int, scope: Scope = EVERY_EVENT) ->
     if len(text) > MAX_QUERY_STRING:
         raise RenderError(f"Logs Insights query {name} is {len(text):,} characters, over the limit of "
                           f"{MAX_QUERY_STRING:,}")
+    return text
+
+
+def render_verification(params: Params, principals: list[str]) -> Cwl:
+    """The query that checks, in the window of ``params`` (start it after the change) and for its
+    one account, whether ``principals`` still call the global endpoint."""
+    if params.start is None or params.end is None or len(params.accounts) != 1:
+        raise RenderError("the verification query needs a time window and one account")
+    if not principals:
+        raise RenderError("no principals to verify")
+    text = fill(template("verify_callers"), {
+        "start_ms": millis(epoch_millis(params.start)), "end_ms": millis(epoch_millis(params.end)),
+        "sts_source": string(events.STS_SOURCE), "account": account_id(params.accounts[0]),
+        "principals": Cwl(", ".join(map(principal, sorted(set(principals)))))})
+    if len(text) > MAX_QUERY_STRING:
+        raise RenderError(f"the verification query is {len(text):,} characters, over the limit of "
+                          f"{MAX_QUERY_STRING:,}; verify fewer callers at once")
     return text
 
 
