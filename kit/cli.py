@@ -178,6 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KitError as error:
         print(f"sts-kit {command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (``| head``): nothing more to say, as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as error:
         where = f" ({error.filename})" if error.filename else ""
         print(f"sts-kit {command}: error: {error.strerror or error}{where}", file=sys.stderr)

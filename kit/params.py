@@ -264,9 +264,9 @@ SCHEMA: tuple[Param, ...] = (
           "(repeatable or comma-separated)", "NAME", "aws"),
     Param("max_queries", _int, 4, "logs-insights: queries in flight at once (within the concurrent-query quota)",
           "N", "aws"),
-    Param("aws_region", _region, None, "lake/athena/live policies: AWS Region of the service", "REGION", "aws"),
-    Param("aws_profile", _pattern(_PROFILE, "an AWS profile name"), None, "lake/athena/live policies: AWS profile", "NAME", "aws"),
-    Param("endpoint_url", _text, None, "lake/athena: endpoint URL (local endpoints for tests and workshops)",
+    Param("aws_region", _region, None, "AWS engines and live policies: AWS Region of the service", "REGION", "aws"),
+    Param("aws_profile", _pattern(_PROFILE, "an AWS profile name"), None, "AWS engines and live policies: AWS profile", "NAME", "aws"),
+    Param("endpoint_url", _text, None, "AWS engines: endpoint URL (local endpoints for tests and workshops)",
           "URL", "aws"),
     Param("policy_source", _policy_source, None,
           f"where SCPs and token settings come from: {', '.join(POLICY_SOURCES)} "

@@ -143,3 +143,13 @@ def test_ctrl_c_while_workers_read_exits_130_with_one_line_and_no_worker_left(tm
     assert run.returncode == 130 and err == "sts-kit plan: interrupted; nothing written\n"
     assert not alive(workers)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly():
+    """`sts-kit plan --dry-run | head -1`: the closed pipe is no error to report."""
+    process = subprocess.Popen([sys.executable, "-m", "kit", "plan", "--source", "athena", "--database", "d",
+                                "--table", "t", "--start", "2025-07-01", "--end", "2025-07-02", "--dry-run"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # before the kit has started: every write meets a closed pipe
+    assert process.wait(timeout=60) == 0
+    assert process.stderr.read() == b""
