@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     plan = commands.add_parser("plan", allow_abbrev=False, help="write plan.csv, quota.csv, summary.json and plan.md")
     _add_schema_options(plan)
+    plan.add_argument("--compare", metavar="DIR", help="a previous run's out folder: write changes.csv")
+    plan.add_argument("--fail-on", metavar="KINDS", help="exit 3 when found: new,regressed,priority-up,at-risk,p1")
     plan.add_argument("--dry-run", action="store_true", help="lake/athena: print the rollup SQL and exit, no AWS call")
     run = commands.add_parser("run", allow_abbrev=False, help="execute the notebooks with papermill into runs/<time>/")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
@@ -83,16 +85,22 @@ def run_plan(values: dict) -> int:
     from kit.plan import make_plan
     from kit.report import write_plan
 
+    from kit.campaign import cli_finish, cli_options
+    previous, fail_on = cli_options(values.pop("compare", None), values.pop("fail_on", None))
     params = validate({name: value for name, value in values.items() if value is not None})
     with folder_lock(params.out_dir):  # checked and locked before any work
         plan = make_plan(params)
         paths = write_plan(plan, params.out_dir)
+        found = cli_finish(plan, params.out_dir, previous, fail_on)
     counts = plan.summary["callers_per_priority"]
     print(f"{_count(len(plan.callers), 'caller')} of the global endpoint "
           f"({', '.join(f'{n} {p}' for p, n in counts.items())}); "
           f"{_count(len(plan.summary['at_risk_buckets']), 'quota bucket')} at risk; "
           f"{_count(plan.summary['files_invalid'], 'unreadable file')} skipped.")
     print(f"Plan written to {paths[0].parent}/ ({', '.join(p.name for p in paths)})")
+    if found:
+        print(f"sts-kit plan: {found}", file=sys.stderr)
+        return 3
     return 0
 
 

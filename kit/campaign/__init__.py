@@ -1,0 +1,25 @@
+"""The migration campaign: repeated runs compared (changes.csv), ``--fail-on`` for schedulers,
+the runs folder's history.csv, and the report an account owner reads (report.html)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def cli_options(compare: str | None, fail_on: str | None) -> tuple[Any, tuple[str, ...]]:
+    """``--compare`` and ``--fail-on`` checked before any work: the previous set and the kinds."""
+    from kit.campaign.compare import read_previous
+    from kit.campaign.failon import parse_fail_on
+
+    kinds = parse_fail_on(fail_on, compare is not None)
+    return (read_previous(Path(compare)) if compare else None), kinds
+
+
+def cli_finish(plan: Any, folder: Path, previous: Any, fail_on: tuple[str, ...]) -> str | None:
+    """After ``sts-kit plan`` wrote its set: the campaign files when comparing, and the --fail-on line."""
+    from kit.campaign.failon import findings
+    from kit.campaign.finish import finish
+
+    if previous is None:
+        return findings(fail_on, plan.summary, None)
+    return finish(plan, folder, previous, fail_on)

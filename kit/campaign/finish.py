@@ -1,0 +1,49 @@
+"""After a plan is written: compare it with the previous run, add changes.csv and the HTML
+reports to its set (rewritten whole by kit.outputs.write_set, manifest last), and say what
+``--fail-on`` found."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from kit.campaign.compare import Changes, Previous, compare
+from kit.campaign.failon import findings
+from kit.campaign.htmlreport import report_html
+from kit.errors import OutputError
+from kit.outputs import MANIFEST, csv_bytes, folder_lock, verify_set, write_set
+from kit.plan import Plan
+from kit.report import report_accounts
+
+
+def campaign_files(plan: Plan, changes: Changes | None) -> dict[str, bytes]:
+    """changes.csv (with a previous run), report.html and reports/<account>.html."""
+    table = changes.table if changes else None
+    accounts, _ = report_accounts(plan)
+    files = {"report.html": report_html(plan, accounts, table, "STS global endpoint migration").encode()}
+    files.update({f"reports/{account}.html":
+                  report_html(plan, [account], table, f"STS global endpoint migration: account {account}").encode()
+                  for account in accounts})
+    if changes is not None:
+        files["changes.csv"] = csv_bytes(changes.table)
+    return files
+
+
+def extend_set(folder: Path, extra: dict[str, bytes], summary_update: dict[str, Any]) -> list[Path]:
+    """Rewrite the complete set in ``folder`` with ``extra`` files and manifest entries added."""
+    with folder_lock(folder) as folder:
+        problems = verify_set(folder)
+        if problems:
+            raise OutputError(f"{folder}: {problems[0]}; the plan set must be complete before changes are added")
+        manifest = json.loads((folder / MANIFEST).read_text())
+        listed = manifest.pop("files")
+        files = {name: (folder / name).read_bytes() for name in listed if name not in extra}
+        return write_set(folder, {**files, **extra}, {**manifest, **summary_update})
+
+
+def finish(plan: Plan, folder: Path, previous: Previous | None, fail_on: tuple[str, ...]) -> str | None:
+    """Add the campaign files to the plan set in ``folder``; the ``--fail-on`` line, if any."""
+    changes = compare(plan, previous) if previous is not None else None
+    update = {"campaign": changes.campaign} if changes else {}
+    extend_set(Path(folder), campaign_files(plan, changes), update)
+    return findings(fail_on, plan.summary, changes.counts() if changes else None)
