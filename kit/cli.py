@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a notebook parameter (repeatable), as in papermill")
     run.add_argument("-f", "--parameters-file", type=Path, metavar="YAML", help="a YAML file of parameters")
     run.add_argument("--runs", type=Path, default=Path("runs"), metavar="DIR", help="where run folders go")
+    run.add_argument("--compare", metavar="DIR", help="compare with this run (default: the previous one in --runs)")
+    run.add_argument("--fail-on", metavar="KINDS", help="exit 3 when found: new,regressed,priority-up,at-risk,p1")
     commands.add_parser("params", help="list every parameter of plan, run and the notebooks: name, type, default")
     return parser
 
@@ -110,8 +112,14 @@ def run_notebooks(args: dict) -> int:
 
     parameters = load_parameters_file(args["parameters_file"]) if args["parameters_file"] else {}
     parameters.update(dict(args["parameter"]))
+    from kit.campaign import cli_options, run_finish
+    previous, fail_on = cli_options(args["compare"], args["fail_on"], default_previous=True)
     result = execute(parameters, args["runs"])
     print(f"Ran {len(result.notebooks)} notebooks in {result.seconds:.1f} s; run folder: {result.run_dir}")
+    found = run_finish(result.run_dir, args["runs"], previous, fail_on)
+    if found:
+        print(f"sts-kit run: {found}", file=sys.stderr)
+        return 3
     return 0
 
 

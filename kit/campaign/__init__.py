@@ -6,12 +6,14 @@ from pathlib import Path
 from typing import Any
 
 
-def cli_options(compare: str | None, fail_on: str | None) -> tuple[Any, tuple[str, ...]]:
-    """``--compare`` and ``--fail-on`` checked before any work: the previous set and the kinds."""
+def cli_options(compare: str | None, fail_on: str | None,
+                default_previous: bool = False) -> tuple[Any, tuple[str, ...]]:
+    """``--compare`` and ``--fail-on`` checked before any work: the previous set and the kinds
+    (``default_previous``: ``sts-kit run`` compares with the previous run in --runs by default)."""
     from kit.campaign.compare import read_previous
     from kit.campaign.failon import parse_fail_on
 
-    kinds = parse_fail_on(fail_on, compare is not None)
+    kinds = parse_fail_on(fail_on, default_previous or compare is not None)
     return (read_previous(Path(compare)) if compare else None), kinds
 
 
@@ -23,3 +25,10 @@ def cli_finish(plan: Any, folder: Path, previous: Any, fail_on: tuple[str, ...])
     if previous is None:
         return findings(fail_on, plan.summary, None)
     return finish(plan, folder, previous, fail_on)
+
+
+def run_finish(run_dir: Path, runs_root: Path, previous: Any, fail_on: tuple[str, ...]) -> str | None:
+    """After ``sts-kit run``: changes.csv, report.html and history.csv (kit.campaign.finish.after_run)."""
+    from kit.campaign.finish import after_run
+
+    return after_run(Path(run_dir), Path(runs_root), previous, fail_on)

@@ -47,3 +47,23 @@ def finish(plan: Plan, folder: Path, previous: Previous | None, fail_on: tuple[s
     update = {"campaign": changes.campaign} if changes else {}
     extend_set(Path(folder), campaign_files(plan, changes), update)
     return findings(fail_on, plan.summary, changes.counts() if changes else None)
+
+
+def after_run(run_dir: Path, runs_root: Path, previous: Previous | None, fail_on: tuple[str, ...]) -> str | None:
+    """After ``sts-kit run`` finished every notebook: compare with ``previous`` (default: the
+    previous complete run in ``runs_root``), add the campaign files to the run's set, append the
+    run to history.csv; the ``--fail-on`` line, if any. The plan is rebuilt from the run's
+    parameters (run.json) because the moves are verified against the rollup."""
+    from kit.campaign.compare import read_previous
+    from kit.campaign.history import previous_run, record_run
+    from kit.params import validate
+    from kit.plan import make_plan
+
+    if previous is None:
+        earlier = previous_run(runs_root, before=Path(run_dir).name)
+        previous = read_previous(earlier, "previous run") if earlier else None
+    record = json.loads((Path(run_dir) / "run.json").read_text())
+    plan = make_plan(validate(record["parameters"]))
+    found = finish(plan, Path(run_dir), previous, fail_on)
+    record_run(Path(run_dir), Path(runs_root))
+    return found
