@@ -24,13 +24,12 @@ _environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), aut
 
 def chart_uri(callers: pd.DataFrame) -> str:
     """Global calls per caller as a horizontal bar chart (coloured by priority), as a PNG data URI."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: leaves the notebook's backend alone
 
     top = callers.sort_values("global_calls").tail(20)
     colours = {"P1": "#c0392b", "P2": "#e67e22", "P3": "#7f8c8d"}
-    figure, axes = plt.subplots(figsize=(7.5, 0.9 + 0.32 * max(len(top), 1)))
+    figure = Figure(figsize=(7.5, 0.9 + 0.32 * max(len(top), 1)))
+    axes = figure.subplots()
     labels = [f"{arn.rsplit(':', 1)[-1][:40]} ({tool})" for arn, tool in zip(top.principal_arn, top.caller_tool)]
     axes.barh(range(len(top)), top.global_calls, color=[colours.get(p, "#95a5a6") for p in top.priority])
     axes.set_yticks(range(len(top)), labels, fontsize=8)
@@ -41,7 +40,6 @@ def chart_uri(callers: pd.DataFrame) -> str:
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
