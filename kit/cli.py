@@ -112,11 +112,12 @@ def run_notebooks(args: dict) -> int:
 
     parameters = load_parameters_file(args["parameters_file"]) if args["parameters_file"] else {}
     parameters.update(dict(args["parameter"]))
-    from kit.campaign import cli_options, run_finish
+    from kit.campaign import cli_options, run_finish, runs_folder
     previous, fail_on = cli_options(args["compare"], args["fail_on"], default_previous=True)
-    result = execute(parameters, args["runs"])
-    print(f"Ran {len(result.notebooks)} notebooks in {result.seconds:.1f} s; run folder: {result.run_dir}")
-    found = run_finish(result.run_dir, args["runs"], previous, fail_on)
+    with runs_folder(args["runs"]) as runs:  # an s3:// runs folder is staged here and uploaded
+        result = execute(parameters, runs)
+        print(f"Ran {len(result.notebooks)} notebooks in {result.seconds:.1f} s; run folder: {result.run_dir}")
+        found = run_finish(result.run_dir, runs, previous, fail_on)
     if found:
         print(f"sts-kit run: {found}", file=sys.stderr)
         return 3

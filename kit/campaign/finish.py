@@ -62,6 +62,8 @@ def after_run(run_dir: Path, runs_root: Path, previous: Previous | None, fail_on
     if previous is None:
         earlier = previous_run(runs_root, before=Path(run_dir).name)
         previous = read_previous(earlier, "previous run") if earlier else None
+        if previous is not None:
+            previous.folder = earlier.name  # the run's name: the same in the runs folder, local or on S3
     record = json.loads((Path(run_dir) / "run.json").read_text())
     plan = make_plan(validate(record["parameters"]))
     found = finish(plan, Path(run_dir), previous, fail_on)
