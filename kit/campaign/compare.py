@@ -106,7 +106,7 @@ def _state(priority: str, global_calls: Any) -> str:
 def compare(plan: Plan, previous: Previous) -> Changes:
     """The changes between ``previous`` and this ``plan`` (its rollup verifies moves)."""
     note = _window_note(previous, plan)
-    now = plan.callers.assign(**{column: plan.callers[column].astype(str) for column in CALLER_KEY})
+    now = plan.callers.assign(**{column: plan.callers[column].fillna("").astype(str) for column in CALLER_KEY})
     now_by_key = {tuple(row[:len(CALLER_KEY)]): row for row in
                   now[CALLER_KEY + ["priority", "global_calls"]].itertuples(index=False)}
     before_by_key = {tuple(row[:len(CALLER_KEY)]): row for row in
@@ -138,8 +138,7 @@ def compare(plan: Plan, previous: Previous) -> Changes:
             continue
         account, principal = key[0], key[1]
         if filtered and account not in filtered:
-            rows.append((*key, "gone", before.priority, "not read",
-                         f"account {account} is not in this run's --accounts: nothing is known{note}"))
+            unlisted.append({**dict(zip(CALLER_KEY, key)), "reason": "its account is not in this run's --accounts"})
             continue
         mine = sts[(sts.account_id == account) & (sts.principal_arn == principal)]
         regional = mine[mine.endpoint == "regional"]

@@ -6,17 +6,22 @@ rewritten whole and renamed into place (kit.outputs.write_file), under the runs 
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 
 from kit.callers import PRIORITIES
 from kit.campaign.compare import CHANGE_KINDS
-from kit.errors import InputError
+from kit.errors import InputError, OutputError
 from kit.outputs import MANIFEST, csv_bytes, folder_lock, verify_set, write_file
 
 HISTORY = "history.csv"
+LOCK_WAIT_SECONDS = 60.0
+"""How long a run waits for another one recording itself in the same runs folder."""
 ALL_ACCOUNTS = "all"
 HISTORY_COLUMNS = (["run", "time", "window_start", "window_end", "account_id", "callers", *PRIORITIES,
                     "global_calls", "at_risk_buckets"] + list(CHANGE_KINDS))
@@ -76,9 +81,24 @@ def read_history(runs_root: Path) -> pd.DataFrame:
     return table
 
 
+@contextlib.contextmanager
+def _waiting_lock(runs_root: Path, seconds: float = LOCK_WAIT_SECONDS) -> Iterator[Path]:
+    """The runs folder's lock, waiting while another run records itself (each holds it briefly)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with folder_lock(runs_root, "--runs") as root:
+                yield root
+                return
+        except OutputError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def record_run(run_dir: Path, runs_root: Path) -> Path:
     """Add (or replace) ``run_dir``'s rows in ``runs_root``/history.csv, runs in name order."""
-    with folder_lock(runs_root, "--runs") as root:
+    with _waiting_lock(Path(runs_root)) as root:
         table = read_history(root)
         table = pd.concat([table[table.run != Path(run_dir).name], run_rows(Path(run_dir))], ignore_index=True)
         table = table.sort_values(["run", "account_id"], key=lambda column: column.map(
