@@ -1,6 +1,7 @@
 """The migration campaign on the sample states: changes.csv, --compare, --fail-on and report.html."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -143,3 +144,12 @@ def test_record_values_are_text_in_changes_and_reports(tmp_path):
     assert "'=HYPERLINK" in text and "\n=" not in text and ",=" not in text
     page = (tmp_path / "p1" / "report.html").read_text()
     assert "=HYPERLINK(&#34;http://evil&#34;)" in page and "<b>x</b>" not in page
+
+
+def test_accounts_not_read_are_not_called_gone(campaign, tmp_path):
+    first, _, _ = campaign
+    assert main(["plan", "--accounts", "222233334444", "--out", str(tmp_path), "--compare", str(first)]) == 0
+    assert _changes(tmp_path).empty
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    skipped = {row["account_id"] for row in summary["campaign"]["not_listed"]}
+    assert skipped == {"111122223333", "333344445555", "444455556666"}
