@@ -9,7 +9,7 @@ from typing import Any
 
 from kit.campaign.compare import Changes, Previous, compare
 from kit.campaign.failon import findings
-from kit.campaign.htmlreport import report_html
+from kit.campaign.htmlreport import account_views, report_html
 from kit.errors import OutputError
 from kit.outputs import MANIFEST, csv_bytes, folder_lock, verify_set, write_set
 from kit.plan import Plan
@@ -18,12 +18,13 @@ from kit.report import report_accounts
 
 def campaign_files(plan: Plan, changes: Changes | None) -> dict[str, bytes]:
     """changes.csv (with a previous run), report.html and reports/<account>.html."""
-    table = changes.table if changes else None
-    accounts, _ = report_accounts(plan)
-    files = {"report.html": report_html(plan, accounts, table, "STS global endpoint migration").encode()}
-    files.update({f"reports/{account}.html":
-                  report_html(plan, [account], table, f"STS global endpoint migration: account {account}").encode()
-                  for account in accounts})
+    named, others = report_accounts(plan)  # a file is named after a 12-digit account id only
+    views = account_views(plan, sorted(named + others), changes.table if changes else None)
+    compared = changes is not None
+    files = {"report.html": report_html(plan, views, compared, "STS global endpoint migration").encode()}
+    files.update({f"reports/{account}.html": report_html(plan, {account: views[account]}, compared,
+                                                         f"STS global endpoint migration: account {account}").encode()
+                  for account in named})
     if changes is not None:
         files["changes.csv"] = csv_bytes(changes.table)
     return files

@@ -60,11 +60,16 @@ def _account_view(plan: Plan, account: str, changes: pd.DataFrame | None) -> dic
     }
 
 
-def report_html(plan: Plan, accounts: list[str], changes: pd.DataFrame | None, title: str) -> str:
-    """The page for ``accounts`` (one for an account report, all for the run's)."""
+def account_views(plan: Plan, accounts: list[str], changes: pd.DataFrame | None) -> dict[str, dict[str, Any]]:
+    """What the template shows of each account (its chart drawn once for every page that shows it)."""
+    return {account: _account_view(plan, account, changes) for account in accounts}
+
+
+def report_html(plan: Plan, views: dict[str, dict[str, Any]], compared: bool, title: str) -> str:
+    """The page for the accounts of ``views`` (one for an account report, all for the run's)."""
     window = plan.summary.get("window") or {}
-    risks = legend.risks_in(plan.callers[plan.callers.account_id.isin(accounts)].risks)
+    risks = legend.risks_in(plan.callers[plan.callers.account_id.isin(list(views))].risks)
     return _environment.get_template("report.html.j2").render(
-        title=title, window=window, source=plan.params.source, compared=changes is not None,
+        title=title, window=window, source=plan.params.source, compared=compared,
         priorities=legend.PRIORITIES, risks={name: text for name, text in legend.RISKS.items() if name in risks},
-        waves=legend.WAVES, accounts=[_account_view(plan, account, changes) for account in accounts])
+        waves=legend.WAVES, accounts=list(views.values()))

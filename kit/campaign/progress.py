@@ -3,6 +3,7 @@ made, before ``sts-kit run`` records it), the latest changes, a burn-down per ac
 sample campaign built from the three sample states for the workshop."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -10,9 +11,17 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from kit.callers import PRIORITIES
+from kit.outputs import HELD_LOCK_ENV
 from kit.campaign.history import ALL_ACCOUNTS, is_complete_run, previous_run, read_history, record_run, run_rows
 
 PRIORITY_COLOURS = {"P1": "#c0392b", "P2": "#e67e22", "P3": "#95a5a6"}
+
+
+def run_in_progress(out_dir: Path) -> Path | None:
+    """``out_dir`` when this kernel runs inside ``sts-kit run`` writing to it (the runner hands its
+    lock on the run folder to the kernels), else None."""
+    _, _, held = os.environ.get(HELD_LOCK_ENV, "").partition(":")
+    return Path(out_dir) if held and Path(held) == Path(out_dir).resolve() else None
 
 
 def campaign_history(runs_root: Path, current_run: Path | None = None) -> pd.DataFrame:
