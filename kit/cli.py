@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     plan = commands.add_parser("plan", allow_abbrev=False, help="write plan.csv, quota.csv, summary.json and plan.md")
     _add_schema_options(plan)
+    plan.add_argument("--compare", metavar="DIR", help="a previous run's out folder: write changes.csv")
+    plan.add_argument("--fail-on", metavar="KINDS", help="exit 3 when found: new,regressed,priority-up,at-risk,p1")
     plan.add_argument("--dry-run", action="store_true",
                       help="lake/athena/security-lake/logs-insights: print the rollup queries and exit, no AWS call")
     run = commands.add_parser("run", allow_abbrev=False, help="execute the notebooks with papermill into runs/<time>/")
@@ -68,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a notebook parameter (repeatable), as in papermill")
     run.add_argument("-f", "--parameters-file", type=Path, metavar="YAML", help="a YAML file of parameters")
     run.add_argument("--runs", type=Path, default=Path("runs"), metavar="DIR", help="where run folders go")
+    run.add_argument("--compare", metavar="DIR", help="compare with this run (default: the previous one in --runs)")
+    run.add_argument("--fail-on", metavar="KINDS", help="exit 3 when found: new,regressed,priority-up,at-risk,p1")
     commands.add_parser("params", help="list every parameter of plan, run and the notebooks: name, type, default")
     return parser
 
@@ -88,12 +92,18 @@ def run_plan(values: dict) -> int:
     from kit.plan import make_plan
     from kit.report import write_plan
 
+    from kit.campaign import cli_finish, cli_options
+    previous, fail_on = cli_options(values.pop("compare", None), values.pop("fail_on", None))
     params = validate({name: value for name, value in values.items() if value is not None})
     with folder_lock(params.out_dir):  # checked and locked before any work
         plan = make_plan(params)
         paths = write_plan(plan, params.out_dir)
+        found = cli_finish(plan, params.out_dir, previous, fail_on)
     print("\n".join(terminal_lines(plan.summary)))
     print(f"Plan written to {paths[0].parent}/ ({', '.join(p.name for p in paths)})")
+    if found:
+        print(f"sts-kit plan: {found}", file=sys.stderr)
+        return 3
     return 0
 
 
@@ -112,11 +122,18 @@ def run_notebooks(args: dict) -> int:
 
     parameters = load_parameters_file(args["parameters_file"]) if args["parameters_file"] else {}
     parameters.update(dict(args["parameter"]))
-    result = execute(parameters, args["runs"])
-    summary = _summary_of(result.run_dir)
+    from kit.campaign import cli_options, run_finish, runs_folder
+    previous, fail_on = cli_options(args["compare"], args["fail_on"], default_previous=True)
+    with runs_folder(args["runs"]) as runs:  # an s3:// runs folder is staged here and uploaded
+        result = execute(parameters, runs)
+        found = run_finish(result.run_dir, runs, previous, fail_on)
+        summary = _summary_of(result.run_dir)
     if summary:
         print("\n".join(terminal_lines(summary)))
     print(f"Ran {len(result.notebooks)} notebooks in {result.seconds:.1f} s; run folder: {result.run_dir}")
+    if found:
+        print(f"sts-kit run: {found}", file=sys.stderr)
+        return 3
     return 0
 
 

@@ -35,9 +35,9 @@ HELD_LOCK_ENV = "STS_KIT_HELD_LOCK"
 PAUSE_ENV = "STS_KIT_TEST_PAUSE_BETWEEN_FILES"
 """Seconds to pause after each staged file: lets tests kill a writer mid-set."""
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_OUR_NAMES = re.compile(r"^(plan\.csv|quota\.csv|plan\.md|reports/\d{12}\.md)$")
-_TEMP = re.compile(r"^\.(plan\.csv|quota\.csv|plan\.md|summary\.json|run\.json|rollup\.msgpack|rollup\.json"
-                   r"|\d{12}\.md)\.[a-z0-9_]{8}\.tmp$")
+_OUR_NAMES = re.compile(r"^(plan\.csv|quota\.csv|plan\.md|changes\.csv|report\.html|reports/\d{12}\.(md|html))$")
+_TEMP = re.compile(r"^\.(plan\.csv|quota\.csv|plan\.md|changes\.csv|report\.html|summary\.json|run\.json|rollup\.msgpack"
+                   r"|rollup\.json|\d{12}\.(md|html))\.[a-z0-9_]{8}\.tmp$")
 _held: dict[Path, int] = {}
 
 

@@ -38,7 +38,7 @@ def _run(tmp_path, *pairs):
     for name, value in pairs:
         argv += ["-p", name, value]
     code = main(argv)
-    folders = sorted(tmp_path.iterdir())
+    folders = sorted(path for path in tmp_path.iterdir() if path.is_dir())  # history.csv sits beside them
     return code, (folders[-1] if folders else None)
 
 

@@ -1,0 +1,67 @@
+"""history.csv of a runs folder and the previous complete run, on the three sample states."""
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from kit.campaign.history import ALL_ACCOUNTS, HISTORY_COLUMNS, previous_run, read_history, record_run
+from kit.cli import main
+from kit.errors import InputError
+from test_campaign import LATER, LATEST
+
+RUNS = ("20251001T000000Z", "20251101T000000Z", "20251201T000000Z")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A runs folder holding the samples, later and latest plans as consecutive runs."""
+    root = tmp_path_factory.mktemp("runs")
+    first, later, latest = (root / name for name in RUNS)
+    assert main(["plan", "--out", str(first)]) == 0
+    assert main(["plan", *LATER, "--out", str(later), "--compare", str(first)]) == 0
+    assert main(["plan", *LATEST, "--out", str(latest), "--compare", str(later)]) == 0
+    return root
+
+
+def test_history_has_a_row_per_run_and_account(runs, tmp_path):
+    root = shutil.copytree(runs, tmp_path / "runs")
+    for name in RUNS:
+        record_run(root / name, root)
+    history = read_history(root)
+    assert list(history.columns) == HISTORY_COLUMNS
+    whole = history[history.account_id == ALL_ACCOUNTS].set_index("run")
+    assert list(whole.index) == list(RUNS)
+    assert list(whole.callers) == [12, 10, 11] and list(whole.P1) == [6, 5, 5]
+    assert whole.loc[RUNS[1], ["new", "moved", "gone", "priority-up", "priority-down"]].tolist() == [1, 2, 1, 1, 1]
+    assert whole.loc[RUNS[2], "regressed"] == 1
+    per_account = history[history.account_id != ALL_ACCOUNTS].groupby("run")[["callers", "global_calls"]].sum()
+    pd.testing.assert_frame_equal(per_account, whole[["callers", "global_calls"]], check_names=False)
+    assert whole.loc[RUNS[0], "at_risk_buckets"] == 1
+
+
+def test_recording_a_run_again_replaces_its_rows(runs, tmp_path):
+    root = shutil.copytree(runs, tmp_path / "runs")
+    record_run(root / RUNS[0], root)
+    once = (root / "history.csv").read_bytes()
+    record_run(root / RUNS[0], root)
+    assert (root / "history.csv").read_bytes() == once
+    assert [path.name for path in root.iterdir() if path.name.startswith(".")] == []
+
+
+def test_previous_run_is_the_latest_complete_one_before(runs, tmp_path):
+    root = shutil.copytree(runs, tmp_path / "runs")
+    assert previous_run(root) == root / RUNS[2]
+    assert previous_run(root, before=RUNS[2]) == root / RUNS[1]
+    (root / RUNS[1] / "summary.json").unlink()  # killed while renaming: incomplete
+    assert previous_run(root, before=RUNS[2]) == root / RUNS[0]
+    assert previous_run(root, before=RUNS[0]) is None
+    assert previous_run(tmp_path / "nowhere") is None
+
+
+def test_a_foreign_history_file_is_refused(runs, tmp_path):
+    root = shutil.copytree(runs, tmp_path / "runs")
+    (root / "history.csv").write_text("=cmd,other\n1,2\n")
+    with pytest.raises(InputError, match="does not have the columns sts-kit writes"):
+        record_run(root / RUNS[0], root)
