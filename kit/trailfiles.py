@@ -21,6 +21,8 @@ from typing import Any
 import orjson
 from isal import igzip, isal_zlib
 
+from kit.judgedfields import judged_fields
+
 _DATED_FOLDER = re.compile(r"[/\\]CloudTrail[/\\][a-z0-9-]+[/\\](\d{4})[/\\](\d{2})[/\\](\d{2})[/\\]")
 _NOT_LOGS = ("CloudTrail-Digest", "CloudTrail-Insight")
 DELIVERY_LAG = timedelta(days=1)
@@ -152,9 +154,11 @@ def _reason(error: OSError, kind: str) -> str:
     return f"{kind} cannot be read ({error.strerror or error})"
 
 
-def read_records(path: str) -> list[Any]:
+def read_records(path: str, judged_only: bool = False) -> list[Any]:
     """The ``Records`` list of one trail file; ``InvalidTrailFile`` says why when there is none.
-    Opened without blocking: a FIFO put in place of a file after discovery is refused, not waited on."""
+    ``judged_only``: records hold only the fields the rules read (``kit.judgedfields``) when the
+    file has the expected shape, else all. Opened without blocking: a FIFO put in place of a file
+    after discovery is refused, not waited on."""
     try:
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
@@ -168,6 +172,10 @@ def read_records(path: str) -> list[Any]:
             data = gunzip(data)
         except (OSError, EOFError, isal_zlib.error) as error:
             raise InvalidTrailFile(f"not a complete gzip file ({error})") from None
+    if judged_only:
+        records = judged_fields(data)
+        if records is not None:
+            return records
     try:
         document = orjson.loads(data)
     except orjson.JSONDecodeError as error:

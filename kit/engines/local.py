@@ -67,7 +67,7 @@ def read_batch(paths: list[str], start: str, end: str, accounts: tuple[str, ...]
         invalid: dict[str, str] = {}
         for path in paths:
             try:
-                aggregator.add(read_records(path))
+                aggregator.add(read_records(path, judged_only=True))
             except InvalidTrailFile as error:
                 invalid[path] = str(error)
             except OSError as error:
