@@ -310,7 +310,8 @@ class Aggregator:
         endpoint_type, serving = _texts(details.get, ("endpointType", "awsServingRegion"))
         gaps = 1 + 2 * (not endpoint_type) + 4 * (not serving) + 8 * (not host) if time >= ROLLOUT_TIME else 0
         if not host:
-            return self._gapped(self._skip(SKIP_NO_HOST), gaps)
+            self._skip(SKIP_NO_HOST)
+            return (COUNTED_SKIP | self._gapped(gaps), SKIP_NO_HOST)
         principal, kind = principal_of(identity, get("requestParameters"))
         account = _str(identity.get("accountId")) or account_of_arn(principal) or recipient
         if self.accounts and account not in self.accounts:
@@ -322,20 +323,23 @@ class Aggregator:
         if shared:
             if (recipient or account) != account:
                 self.twins[shared] = (key, second, failed, time)
-                return self._gapped((COUNTED_TWIN, None), gaps)
+                return (COUNTED_TWIN | self._gapped(gaps), None)
             self.caller_copies.add(shared)
         entry = self._count(key, second, failed, time)
-        return self._gapped((COUNTED_STS_FAILED if failed else COUNTED_STS, (entry, second[-1])), gaps)
+        made = COUNTED_STS_FAILED if failed else COUNTED_STS
+        return (made | self._gapped(gaps) if gaps else made, (entry, second[-1]))
 
-    def _gapped(self, made: tuple, gaps: int, sign: int = 1) -> tuple:
-        """``made`` with the field gaps ``gaps`` (see ``KIND_BITS``) counted and in its kind."""
+    def _gapped(self, gaps: int, sign: int = 1) -> int:
+        """Count (``sign`` 1) or take out (-1) the field gaps ``gaps`` of one event; their bits in
+        its kind (see ``KIND_BITS``)."""
         if gaps:
             counts = self.field_gaps
             counts[0] += sign
-            for field in range(1, len(counts)):
-                if gaps >> field & 1:
-                    counts[field] += sign
-        return (made[0] | gaps << KIND_BITS, made[1])
+            if gaps > 1:
+                for field in range(1, len(counts)):
+                    if gaps >> field & 1:
+                        counts[field] += sign
+        return gaps << KIND_BITS
 
     def _count(self, key: tuple, second: tuple, failed: int, time: str) -> list:
         """Count one STS call; its ``sts`` entry."""
@@ -425,7 +429,7 @@ class Aggregator:
         activity = list(other.activity)
         for row in rows.tolist():
             kind, where = int(other.event_kinds[row]), int(other.event_refs[row])
-            self._gapped((0, None), kind >> KIND_BITS, sign=-1)
+            self._gapped(kind >> KIND_BITS, sign=-1)
             kind &= (1 << KIND_BITS) - 1
             if kind == COUNTED_SKIP and where >= 0:
                 _take(self.skipped, JUDGED_SKIPS[where], 1)
