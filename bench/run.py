@@ -127,11 +127,13 @@ def machine() -> str:
     """One line about the machine and the libraries."""
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    import msgspec
     import orjson
+    from importlib.metadata import version
 
     return (f"{cpu}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, "
             f"{platform.system()} {platform.release()}; Python {platform.python_version()}, "
-            f"pandas {pd.__version__}, orjson {orjson.__version__}")
+            f"pandas {pd.__version__}, orjson {orjson.__version__}, msgspec {msgspec.__version__}, isal {version('isal')}")
 
 
 def write_results(text: str) -> None:
@@ -151,8 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cached-max", type=int, default=3_000_000, help="largest scale of the cached re-run")
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
     rows = [bench_scale(int(scale), args.runs, args.baseline_max, args.cached_max, args.workers) for scale in args.scales.split(",")]
-    text = (f"{table(rows)}\n\nMedians of {args.runs} alternating runs. Machine: {machine()}.\n"
+    text = (f"{table(rows)}\n\nMedians of {args.runs} alternating runs. Machine: {machine()}. Load average "
+            f"(1 min, other sessions share the cores): {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.\n"
             f"Command: `python -m bench.run {' '.join(argv if argv is not None else sys.argv[1:])}`".rstrip() + "\n")
     print(text)
     write_results(text)

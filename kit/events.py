@@ -17,7 +17,10 @@ rules in ``kit/queries``. The rules (see README, "How events are judged"):
 * principals are stable: the role behind a session, the role id (``principal:AROA...``) of a
   resource account's copy, the session ARN of instance credentials (one caller per instance);
 * a field of an unexpected type is absent; ``eventTime`` is ISO 8601 with ``Z`` or an offset,
-  normalized to UTC; an impossible time is skipped as unparseable.
+  normalized to UTC; an impossible time is skipped as unparseable;
+* callers' STS calls since ``kit.fieldgaps.ROLLOUT`` (counted ones and those without a host header)
+  that lack endpointType, awsServingRegion or the host header are counted in ``field_gaps``, as the
+  SQL engines' ``field_gaps.sql`` counts them.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from kit.eventids import SeenIds, hash_ids
+from kit.fieldgaps import FIELDS, ROLLOUT
 from kit.regions import GLOBAL_ENDPOINT_REGION, GLOBAL_SERVICE_SOURCES
 from kit.rollup import DUPLICATE_REASON
 
@@ -53,7 +57,12 @@ JUDGED_SKIPS = (SKIP_NO_SOURCE, SKIP_GLOBAL_SERVICE, SKIP_SERVICE, SKIP_SERVICE_
                 SKIP_ACCOUNT, SKIP_NO_HOST)
 """Skip reasons an event can get after the duplicate check (their index is stored per event id)."""
 COUNTED_SKIP, COUNTED_STS, COUNTED_STS_FAILED, COUNTED_ACTIVITY, COUNTED_TWIN = range(5)
-"""What an event with an eventID contributed: ``Aggregator.event_kinds``."""
+"""What an event with an eventID contributed: the low bits of ``Aggregator.event_kinds`` ..."""
+KIND_BITS = 3
+"""... and above them its field gaps: 1 when counted in ``field_gaps``, plus 2, 4, 8 for each field of
+``kit.fieldgaps.FIELDS`` it lacks (in that order)."""
+ROLLOUT_TIME = ROLLOUT.strftime("%Y-%m-%dT%H:%M:%SZ")
+"""STS calls from this time on are checked for field gaps."""
 
 TIME_PATTERN = (r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
                 r"(\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])?$")
@@ -179,6 +188,8 @@ class Aggregator:
         self.caller_copies: set[str] = set()
         self.skipped: dict[str, int] = {}
         self.events = 0
+        self.field_gaps = [0] * (1 + len(FIELDS))
+        """Callers' STS calls since ``ROLLOUT_TIME``, then how many lack each field of ``kit.fieldgaps.FIELDS``."""
         self.outside: tuple[str, str] | None = None
         """Earliest and latest eventTime of the events outside the window."""
         self.event_ids = np.zeros(0, dtype=np.uint64)
@@ -197,7 +208,7 @@ class Aggregator:
         """In the aggregator that merges batches: the ids of the batches merged so far."""
 
     STATE = ("start", "end", "accounts", "sts", "seconds", "activity", "twins", "caller_copies", "skipped",
-             "events", "outside", "event_ids", "event_kinds", "event_refs", "event_seconds")
+             "events", "field_gaps", "outside", "event_ids", "event_kinds", "event_refs", "event_seconds")
     """What a sealed batch aggregator holds: dicts keyed by tuples of str, lists, sets, str, int,
     None and four numpy arrays (no objects of the kit)."""
 
@@ -295,14 +306,16 @@ class Aggregator:
                 or identity.get("type") == "AWSService" or (invoked_by and type(invoked_by) is str)):
             return self._skip(SKIP_SERVICE)  # AWS acting for you: never a caller
         host = _str(_dict(get("tlsDetails")).get("clientProvidedHostHeader"))
+        details = _dict(_dict(get("additionalEventData")).get("RequestDetails"))
+        endpoint_type, serving = _texts(details.get, ("endpointType", "awsServingRegion"))
+        gaps = 1 + 2 * (not endpoint_type) + 4 * (not serving) + 8 * (not host) if time >= ROLLOUT_TIME else 0
         if not host:
-            return self._skip(SKIP_NO_HOST)
+            self._skip(SKIP_NO_HOST)
+            return (COUNTED_SKIP | self._gapped(gaps), SKIP_NO_HOST)
         principal, kind = principal_of(identity, get("requestParameters"))
         account = _str(identity.get("accountId")) or account_of_arn(principal) or recipient
         if self.accounts and account not in self.accounts:
             return self._skip(SKIP_ACCOUNT)
-        details = _dict(_dict(get("additionalEventData")).get("RequestDetails"))
-        endpoint_type, serving = _texts(details.get, ("endpointType", "awsServingRegion"))
         endpoint = endpoint_of(endpoint_type, host)
         key = (account, principal, kind, agent, source_ip, name, host, endpoint, region, serving, time[:16])
         second = second_of(key, time[:19])
@@ -310,10 +323,23 @@ class Aggregator:
         if shared:
             if (recipient or account) != account:
                 self.twins[shared] = (key, second, failed, time)
-                return (COUNTED_TWIN, None)
+                return (COUNTED_TWIN | self._gapped(gaps), None)
             self.caller_copies.add(shared)
         entry = self._count(key, second, failed, time)
-        return (COUNTED_STS_FAILED if failed else COUNTED_STS, (entry, second[-1]))
+        made = COUNTED_STS_FAILED if failed else COUNTED_STS
+        return (made | self._gapped(gaps) if gaps else made, (entry, second[-1]))
+
+    def _gapped(self, gaps: int, sign: int = 1) -> int:
+        """Count (``sign`` 1) or take out (-1) the field gaps ``gaps`` of one event; their bits in
+        its kind (see ``KIND_BITS``)."""
+        if gaps:
+            counts = self.field_gaps
+            counts[0] += sign
+            if gaps > 1:
+                for field in range(1, len(counts)):
+                    if gaps >> field & 1:
+                        counts[field] += sign
+        return gaps << KIND_BITS
 
     def _count(self, key: tuple, second: tuple, failed: int, time: str) -> list:
         """Count one STS call; its ``sts`` entry."""
@@ -345,8 +371,10 @@ class Aggregator:
         activity = {key: index for index, key in enumerate(self.activity)}
         reasons = {reason: index for index, reason in enumerate(JUDGED_SKIPS)}
         kinds, refs, seconds = [], [], []
-        for kind, where in self._ids.values():
-            kinds.append(kind)
+        kind_mask = (1 << KIND_BITS) - 1
+        for kind_and_gaps, where in self._ids.values():
+            kinds.append(kind_and_gaps)
+            kind = kind_and_gaps & kind_mask
             if kind == COUNTED_SKIP:
                 refs.append(reasons.get(where, -1))
             elif kind == COUNTED_ACTIVITY:
@@ -368,6 +396,7 @@ class Aggregator:
         """Fold another sealed partial aggregator (of later files) into this one; its events
         whose eventID an earlier partial already counted are taken out again (duplicates)."""
         self.events += other.events
+        self.field_gaps = [mine + theirs for mine, theirs in zip(self.field_gaps, other.field_gaps)]
         for key, (calls, errors, first, last) in other.sts.items():
             entry = self.sts.get(key)
             if entry is None:
@@ -400,6 +429,8 @@ class Aggregator:
         activity = list(other.activity)
         for row in rows.tolist():
             kind, where = int(other.event_kinds[row]), int(other.event_refs[row])
+            self._gapped(kind >> KIND_BITS, sign=-1)
+            kind &= (1 << KIND_BITS) - 1
             if kind == COUNTED_SKIP and where >= 0:
                 _take(self.skipped, JUDGED_SKIPS[where], 1)
             elif kind == COUNTED_ACTIVITY:

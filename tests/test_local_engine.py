@@ -127,3 +127,32 @@ def test_the_progress_bar_shows_only_on_a_terminal_and_not_when_quiet(monkeypatc
         bar.set_postfix_str("1,000 events")
     if not shown:
         assert stderr.getvalue() == ""
+
+
+def test_field_gaps_are_counted_as_the_sql_engines_count_them(tmp_path, monkeypatch):
+    from builders import role_session, sts, write_trail
+    from kit import ocsf
+    from kit.engines import security_lake
+
+    monkeypatch.setattr(local, "BATCH_BYTES", 1)  # a batch per file: the duplicate is found across batches
+    account = "111122223333"
+    folder = tmp_path / "trail" / "AWSLogs" / account / "CloudTrail" / "eu-west-1" / "2025" / "05" / "02"
+    caller = role_session(account, "app")
+    dropped = [sts(caller, f"2025-05-02T10:00:0{second}Z", endpoint_type="global", region="eu-west-1")
+               for second in range(3)]
+    for record in dropped:  # the pipeline lost awsServingRegion
+        del record["additionalEventData"]["RequestDetails"]["awsServingRegion"]
+    before_rollout = sts(caller, "2025-04-02T10:00:00Z", endpoint_type="global", region="eu-west-1")
+    del before_rollout["additionalEventData"]["RequestDetails"]["awsServingRegion"]
+    no_host = sts(caller, "2025-05-02T11:00:00Z", host=None)
+    service = {**sts(caller, "2025-05-02T12:00:00Z"), "sourceIPAddress": "AWS Internal"}
+    write_trail(folder / "a.json.gz", [*dropped, before_rollout, no_host, service])
+    write_trail(folder / "b.json.gz", [dropped[0], sts(caller, "2025-05-02T13:00:00Z", endpoint_type="regional")])
+    window = {"start": "2025-04-01T00:00:00Z", "end": "2025-06-01T00:00:00Z", "quiet": True}
+    report = local.collect(validate({"source": "local", "path": tmp_path / "trail", "workers": 1, **window})).report
+    assert report.field_gaps == {"awsServingRegion": 4, "endpointType": 1, "tlsDetails.clientProvidedHostHeader": 1}
+    assert report.to_dict()["duplicates_dropped"] == 1
+    assert "of 5 STS calls since 2025-04-15, 4 without awsServingRegion" in report.notes[-1]
+    ocsf.write_lake(tmp_path / "trail", tmp_path / "lake")
+    lake = security_lake.collect(validate({"source": "security-lake", "path": tmp_path / "lake", **window})).report
+    assert lake.field_gaps == report.field_gaps

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import orjson
 
-from kit import eventids, events, trailfiles
+from kit import eventids, events, judgedfields, trailfiles
 from kit.engines import codec
 from kit.events import Aggregator
 from kit.trailfiles import TrailFile
@@ -30,7 +30,7 @@ from kit.trailfiles import TrailFile
 FORMAT = 2
 """Bump when what a batch result holds changes: older entries are then never looked up."""
 RULES = hashlib.sha256(b"".join(Path(module.__file__).read_bytes()
-                                 for module in (events, eventids, trailfiles))).hexdigest()
+                                 for module in (events, eventids, judgedfields, trailfiles))).hexdigest()
 """Fingerprint of the code that reads and judges events: a new kit version never reuses old verdicts."""
 MAGIC = b"sts-kit cache entry"
 ENTRY_SUFFIX = ".stscache"

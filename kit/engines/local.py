@@ -19,6 +19,7 @@ from typing import Iterator
 
 from tqdm import tqdm
 
+from kit import fieldgaps
 from kit.engines import cache
 from kit.errors import InputError
 from kit.events import Aggregator
@@ -66,7 +67,7 @@ def read_batch(paths: list[str], start: str, end: str, accounts: tuple[str, ...]
         invalid: dict[str, str] = {}
         for path in paths:
             try:
-                aggregator.add(read_records(path))
+                aggregator.add(read_records(path, judged_only=True))
             except InvalidTrailFile as error:
                 invalid[path] = str(error)
             except OSError as error:
@@ -166,6 +167,8 @@ def aggregate(found: Discovery, params: Params) -> tuple[Aggregator, ReadReport]
     report.events_read = total.events
     for reason, count in total.skipped.items():
         report.skip(reason, count)
+    events, *missing = total.field_gaps
+    fieldgaps.record(report, dict(zip(fieldgaps.FIELDS, missing)), events)
     if total.outside:
         report.notes.append(f"events outside the window range from {total.outside[0]} to {total.outside[1]}")
     return total, report
