@@ -28,7 +28,7 @@ lab: $(BIN)/sts-kit  ## JupyterLab on the notebooks
 
 CHROMIUM ?= /usr/bin/chromium
 
-browser-test: $(BIN)/sts-kit  ## the notebooks in JupyterLab in headless Chromium (screenshots in test-artifacts/)
+browser-test: $(BIN)/sts-kit  ## the notebooks in JupyterLab and report.html in headless Chromium (screenshots in test-artifacts/)
 	$(BIN)/python -m pip install --quiet -e '.[browser]'
 	@if [ ! -x $(CHROMIUM) ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -38,7 +38,7 @@ browser-test: $(BIN)/sts-kit  ## the notebooks in JupyterLab in headless Chromiu
 	         "(Debian/Ubuntu) or pass CHROMIUM=/path/to/chromium" >&2; exit 1; \
 	  fi; \
 	fi
-	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests/test_browser.py -m browser -p no:cacheprovider
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests/test_browser.py tests/test_campaign_browser.py -m browser -p no:cacheprovider
 
 samples: $(BIN)/sts-kit  ## regenerate data/samples from kit/synth.py (deterministic)
 	rm -rf data/samples/trail
