@@ -8,12 +8,16 @@ AccessDenied for the IAM query protocol) and forwards every other request to mot
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Iterator
 from urllib.parse import parse_qs
+
+import pytest
 
 SUMMARY = ('<GetAccountSummaryResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><GetAccountSummaryResult>'
            '<SummaryMap><entry><key>GlobalEndpointTokenVersion</key><value>{version}</value></entry>'
@@ -83,3 +87,24 @@ class _Handler(BaseHTTPRequestHandler):
         except urllib.error.HTTPError as error:
             status, data, kind = error.code, error.read(), error.headers.get("Content-Type", "")
         self._reply(status, data, kind)
+
+
+@contextlib.contextmanager
+def moto_on_loopback(patch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A moto server on 127.0.0.1 and dummy credentials in this process only (no shared config
+    files, no profile or endpoint from the environment); yields its URL."""
+    from moto.server import ThreadedMotoServer
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_SESSION_TOKEN": "testing", "AWS_CONFIG_FILE": "/nonexistent",
+                        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        patch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
+        patch.delenv(name, raising=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()

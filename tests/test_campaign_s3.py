@@ -11,6 +11,7 @@ from kit.campaign.history import record_run
 from kit.campaign.runstore import S3Location, S3Runs, s3_location, staged_runs
 from kit.cli import main
 from kit.errors import InputError
+from local_aws import moto_on_loopback
 from test_campaign import LATER
 
 BUCKET = "campaign-runs"
@@ -20,23 +21,11 @@ FIRST = "20251001T000000Z"
 @pytest.fixture(scope="module")
 def s3():
     """A moto server on loopback; boto3 finds it through AWS_ENDPOINT_URL_S3."""
-    from moto.server import ThreadedMotoServer
-
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_SESSION_TOKEN": "testing", "AWS_CONFIG_FILE": "/nonexistent",
-                            "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-            patch.setenv(name, value)
-        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
-            patch.delenv(name, raising=False)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        patch.setenv("AWS_ENDPOINT_URL_S3", f"http://{host}:{port}")
+    with pytest.MonkeyPatch.context() as patch, moto_on_loopback(patch) as url:
+        patch.setenv("AWS_ENDPOINT_URL_S3", url)
         client = boto3.client("s3")
         client.create_bucket(Bucket=BUCKET)
         yield client
-        server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 from kit.params import validate
 from kit.policy.annotate import annotate
 from kit.policy.live import load_live
-from local_aws import LocalAws
+from local_aws import LocalAws, moto_on_loopback
 
 MANAGEMENT = "123456789012"  # moto's default account: the organization's management account
 DENY = {"Version": "2012-10-17", "Statement": [{
@@ -23,20 +23,8 @@ def document(statements):
 @pytest.fixture(scope="module")
 def aws():
     """Dummy credentials in-process only, no shared config files, and a moto server on 127.0.0.1."""
-    from moto.server import ThreadedMotoServer
-
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_SESSION_TOKEN": "testing", "AWS_CONFIG_FILE": "/nonexistent",
-                            "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}.items():
-            patch.setenv(name, value)
-        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
-            patch.delenv(name, raising=False)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-        server.stop()
+    with pytest.MonkeyPatch.context() as patch, moto_on_loopback(patch) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -67,29 +67,19 @@ class Query:
     millis: int = 0
 
 
-class LocalService:
-    """Executes received Trino SQL on DuckDB and keeps the queries; subclasses add the operations."""
+class Dispatcher:
+    """Routes a request to its operation after the injected faults (throttling, denied actions);
+    a service sets ``target_prefix``, ``action_prefix``, ``faults``, ``calls``, ``lock`` and
+    ``operations``."""
 
     target_prefix = ""
     action_prefix = ""
-    finished = "FINISHED"
-    invalid_request = "InvalidRequestException"
-    inactive_query = "InvalidRequestException"
-    tables: frozenset[tuple[str, ...]] = frozenset()
-    """The tables queries may read (name parts, lower case); subclasses set it."""
-
-    def __init__(self, connection: duckdb.DuckDBPyConnection, scanned_bytes: int, faults: Faults | None = None) -> None:
-        guard.lock_down(connection)
-        self.connection = connection
-        self.scanned_bytes = scanned_bytes
-        self.faults = faults or Faults()
-        self.queries: dict[str, Query] = {}
-        self.calls: list[str] = []
-        """Every operation received, in order (tests read it)."""
-        self.lock = threading.Lock()
+    faults: Faults
+    calls: list[str]
+    lock: threading.Lock
 
     def operations(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
-        """Operation name -> handler; subclasses fill it."""
+        """Operation name -> handler; services fill it."""
         raise NotImplementedError
 
     def handle(self, target: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -108,6 +98,26 @@ class LocalService:
                                    f"authorized to perform: {self.action_prefix}:{operation} because no "
                                    "identity-based policy allows the action")
             return handler(body)
+
+
+class LocalService(Dispatcher):
+    """Executes received Trino SQL on DuckDB and keeps the queries; subclasses add the operations."""
+
+    finished = "FINISHED"
+    invalid_request = "InvalidRequestException"
+    inactive_query = "InvalidRequestException"
+    tables: frozenset[tuple[str, ...]] = frozenset()
+    """The tables queries may read (name parts, lower case); subclasses set it."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, scanned_bytes: int, faults: Faults | None = None) -> None:
+        guard.lock_down(connection)
+        self.connection = connection
+        self.scanned_bytes = scanned_bytes
+        self.faults = faults or Faults()
+        self.queries: dict[str, Query] = {}
+        self.calls: list[str] = []
+        """Every operation received, in order (tests read it)."""
+        self.lock = threading.Lock()
 
     def translate(self, statement: str) -> str:
         """Trino SQL as DuckDB SQL (``ServiceError`` when it does not parse or is not allowed)."""

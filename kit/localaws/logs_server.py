@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kit import events
-from kit.localaws.base import Faults, ServiceError, page
+from kit.localaws.base import Dispatcher, Faults, ServiceError, page
 from kit.queries.cwl import OTHER_ACCOUNT_IDS, QUERIES, string, template
 from kit.trailfiles import InvalidTrailFile, read_records
 
@@ -244,10 +244,11 @@ def run_stats(rows: list[dict[str, str]], text: str) -> list[dict[str, str]]:
             for group, totals in groups.items()]
 
 
-class LogsService:
+class LogsService(Dispatcher):
     """CloudWatch Logs (2014-03-28) Logs Insights operations on one log group."""
 
     target_prefix = "Logs_20140328"
+    action_prefix = "logs"
 
     def __init__(self, data: Path, faults: Faults | None = None, log_group: str = LOG_GROUP,
                  max_running: int = MAX_RUNNING) -> None:
@@ -262,23 +263,9 @@ class LogsService:
         self.peak_running = 0
         self.lock = threading.Lock()
 
-    def handle(self, target: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Answer one request (raises ``ServiceError``)."""
-        prefix, _, operation = target.rpartition(".")
-        handler = {"StartQuery": self.start_query, "GetQueryResults": self.get_query_results,
-                   "StopQuery": self.stop_query}.get(operation) if prefix == self.target_prefix else None
-        if handler is None:
-            raise ServiceError("UnknownOperationException", f"unknown operation {target!r}")
-        with self.lock:
-            self.calls.append(operation)
-            if self.faults.throttle > 0:
-                self.faults.throttle -= 1
-                raise ServiceError("ThrottlingException", "Rate exceeded")
-            if operation in self.faults.deny or "*" in self.faults.deny:
-                raise ServiceError("AccessDeniedException", "User: arn:aws:iam::000000000000:user/local is not "
-                                   f"authorized to perform: logs:{operation} because no identity-based policy "
-                                   "allows the action")
-            return handler(body)
+    def operations(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+        return {"StartQuery": self.start_query, "GetQueryResults": self.get_query_results,
+                "StopQuery": self.stop_query}
 
     def running(self) -> int:
         return sum(query.status in ("Scheduled", "Running") for query in self.queries.values())
