@@ -19,7 +19,7 @@ from typing import Iterator
 
 from tqdm import tqdm
 
-from kit import fieldgaps
+from kit import fieldgaps, secondcounts
 from kit.engines import cache
 from kit.errors import InputError
 from kit.events import Aggregator
@@ -190,6 +190,7 @@ def to_rollup(aggregator: Aggregator, report: ReadReport) -> Rollup:
     aggregator.activity.clear()
     seconds = seconds_frame(*aggregator.second_rows())
     aggregator.second_keys.clear()
+    aggregator.second_codes, aggregator.second_times, aggregator.second_calls = secondcounts.empty()
     return Rollup(sts, activity, seconds, report)
 
 
