@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from kit import secondcounts
 from kit.eventids import SeenIds, hash_ids
 from kit.fieldgaps import FIELDS, ROLLOUT
 from kit.regions import GLOBAL_ENDPOINT_REGION, GLOBAL_SERVICE_SOURCES
@@ -183,6 +184,13 @@ class Aggregator:
         self.accounts = frozenset(accounts)
         self.sts: dict[tuple, list] = {}
         self.seconds: dict[tuple, int] = {}
+        """Until ``seal`` (and for ``settle_twins``): calls per ``second_of`` key."""
+        self.second_keys: dict[tuple, int] = {}
+        """After ``seal``: the code of each caller key of ``seconds`` (its first five fields) ..."""
+        self.second_codes, self.second_times, self.second_calls = secondcounts.empty()
+        """... and the per-second calls as arrays (see kit.secondcounts)."""
+        self._second_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        """In the aggregator that merges batches: per-second rows not compacted yet."""
         self.activity: dict[tuple, int] = {}
         self.twins: dict[str, tuple] = {}
         self.caller_copies: set[str] = set()
@@ -207,10 +215,11 @@ class Aggregator:
         self._seen: SeenIds | None = None
         """In the aggregator that merges batches: the ids of the batches merged so far."""
 
-    STATE = ("start", "end", "accounts", "sts", "seconds", "activity", "twins", "caller_copies", "skipped",
+    STATE = ("start", "end", "accounts", "sts", "second_keys", "second_codes", "second_times", "second_calls",
+             "activity", "twins", "caller_copies", "skipped",
              "events", "field_gaps", "outside", "event_ids", "event_kinds", "event_refs", "event_seconds")
     """What a sealed batch aggregator holds: dicts keyed by tuples of str, lists, sets, str, int,
-    None and four numpy arrays (no objects of the kit)."""
+    None and numpy arrays (no objects of the kit)."""
 
     def state(self) -> dict[str, Any]:
         """The plain data of a sealed aggregator (for a cache entry)."""
@@ -391,6 +400,9 @@ class Aggregator:
         self.event_refs = np.array(refs, dtype=np.int32)
         self.event_seconds = np.array(seconds, dtype="datetime64[s]").view(np.int64)
         self._ids = {}
+        self.second_codes, self.second_times, self.second_calls = secondcounts.from_counts(self.seconds,
+                                                                                            self.second_keys)
+        self.seconds = {}
 
     def merge(self, other: "Aggregator") -> None:
         """Fold another sealed partial aggregator (of later files) into this one; its events
@@ -406,7 +418,9 @@ class Aggregator:
                 entry[1] += errors
                 entry[2] = min(entry[2], first)
                 entry[3] = max(entry[3], last)
-        for target, source in ((self.seconds, other.seconds), (self.activity, other.activity),
+        self._add_second_rows(secondcounts.recode(other.second_codes, other.second_keys, self.second_keys),
+                              other.second_times, other.second_calls)
+        for target, source in ((self.activity, other.activity),
                                (self.skipped, other.skipped)):
             for key, count in source.items():
                 target[key] = target.get(key, 0) + count
@@ -427,6 +441,7 @@ class Aggregator:
         ``first_seen``/``last_seen`` stay right."""
         sts = list(other.sts)
         activity = list(other.activity)
+        second_codes, second_times = [], []
         for row in rows.tolist():
             kind, where = int(other.event_kinds[row]), int(other.event_refs[row])
             self._gapped(kind >> KIND_BITS, sign=-1)
@@ -442,9 +457,39 @@ class Aggregator:
                 entry[1] -= kind == COUNTED_STS_FAILED
                 if not entry[0]:
                     del self.sts[key]
-                second = str(other.event_seconds[row].astype("datetime64[s]"))
-                _take(self.seconds, second_of(key, second), 1)
+                caller = second_of(key, "")[:-1]
+                second_codes.append(self.second_keys.setdefault(caller, len(self.second_keys)))
+                second_times.append(int(other.event_seconds[row]))
             self._skip(SKIP_DUPLICATE)
+        if second_codes:
+            self._add_second_rows(np.array(second_codes, secondcounts.CODE), np.array(second_times, secondcounts.TIME),
+                                  np.full(len(second_codes), -1, secondcounts.CALLS))
+
+    def _add_second_rows(self, codes: np.ndarray, times: np.ndarray, calls: np.ndarray) -> None:
+        """Add per-second rows (codes of ``second_keys``); compacts once the rows not compacted yet
+        outnumber the compacted ones (memory stays within about twice the distinct rows)."""
+        if not len(codes):
+            return
+        self._second_parts.append((codes, times, calls))
+        waiting = sum(len(part[0]) for part in self._second_parts)
+        if waiting > max(len(self.second_codes), 1 << 18):
+            self._compact_seconds()
+
+    def _compact_seconds(self) -> None:
+        """Fold the waiting per-second rows and the ``seconds`` dict into the compact arrays."""
+        parts = [(self.second_codes, self.second_times, self.second_calls), *self._second_parts,
+                 secondcounts.from_counts(self.seconds, self.second_keys)]
+        self._second_parts, self.seconds = [], {}
+        self.second_codes, self.second_times, self.second_calls = secondcounts.compact(
+            *(np.concatenate([part[index] for part in parts]) for index in range(3)))
+
+    def second_rows(self) -> tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray]:
+        """All per-second counts, compacted: (caller keys by code, codes, times, calls)."""
+        self._compact_seconds()
+        keys: list[tuple] = [()] * len(self.second_keys)
+        for key, code in self.second_keys.items():
+            keys[code] = key
+        return keys, self.second_codes, self.second_times, self.second_calls
 
     @property
     def ids_bytes(self) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
 STS_CALL_KEYS = ("account_id", "principal_arn", "principal_type", "user_agent", "source_ip",
@@ -92,3 +93,18 @@ def frame(values: list[Sequence[Any]], columns: tuple[str, ...]) -> pd.DataFrame
         else:
             data[column] = series.fillna("").astype(str)
     return pd.DataFrame(data, columns=list(columns))
+
+
+def seconds_frame(keys: Sequence[tuple], codes: np.ndarray, times: np.ndarray, calls: np.ndarray) -> pd.DataFrame:
+    """The ``seconds`` table from compact rows (see kit.secondcounts): ``keys[code]`` holds the
+    first five columns, ``times`` seconds since 1970 (UTC); the dtypes of ``frame``."""
+    sample = [[""]] * (len(SECOND_KEYS) - 1) + [["1970-01-01T00:00:00"], [0]]
+    like = frame(sample if len(codes) else [], SECOND_COLUMNS)  # what ``frame`` gives rows like these
+    data = {}
+    for index, column in enumerate(SECOND_KEYS[:-1]):
+        parts = np.empty(len(keys), dtype=object)
+        parts[:] = [key[index] for key in keys]
+        data[column] = pd.Series(parts[codes], dtype=object).fillna("").astype(str)
+    data["second"] = pd.Series(pd.to_datetime(times, unit="s", utc=True)).astype(like.second.dtype)
+    data["calls"] = pd.Series(calls, dtype="int64")
+    return pd.DataFrame(data, columns=list(SECOND_COLUMNS))

@@ -127,7 +127,7 @@ def test_corrupt_truncated_foreign_and_planted_entries_are_ignored_named_and_rep
         lambda data: data[:-1] + bytes([data[-1] ^ 1]),                           # one bit flipped
         lambda data: pickle.dumps(_Planted(str(planted))),                        # a planted pickle
         lambda data: entries[0].read_bytes(),                                     # another batch's entry
-        lambda data: data.replace(b'"format":2', b'"format":9', 1),              # another format
+        lambda data: data.replace(b'"format":%d' % cache.FORMAT, b'"format":99', 1),  # another format
         lambda data: b"",                                                         # empty
     ]
     original = entries[0].read_bytes()

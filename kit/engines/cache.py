@@ -22,15 +22,16 @@ from typing import Any, Sequence
 
 import orjson
 
-from kit import eventids, events, judgedfields, trailfiles
+from kit import eventids, events, fieldgaps, judgedfields, regions, rollup, secondcounts, trailfiles
 from kit.engines import codec
 from kit.events import Aggregator
 from kit.trailfiles import TrailFile
 
-FORMAT = 2
+FORMAT = 3
 """Bump when what a batch result holds changes: older entries are then never looked up."""
-RULES = hashlib.sha256(b"".join(Path(module.__file__).read_bytes()
-                                 for module in (events, eventids, judgedfields, trailfiles))).hexdigest()
+RULE_MODULES = (events, eventids, secondcounts, fieldgaps, regions, rollup, judgedfields, trailfiles)
+"""The modules whose code or constants shape a batch's state: events and every kit module it reads."""
+RULES = hashlib.sha256(b"".join(Path(module.__file__).read_bytes() for module in RULE_MODULES)).hexdigest()
 """Fingerprint of the code that reads and judges events: a new kit version never reuses old verdicts."""
 MAGIC = b"sts-kit cache entry"
 ENTRY_SUFFIX = ".stscache"

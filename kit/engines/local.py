@@ -19,13 +19,12 @@ from typing import Iterator
 
 from tqdm import tqdm
 
-from kit import fieldgaps
+from kit import fieldgaps, secondcounts
 from kit.engines import cache
 from kit.errors import InputError
 from kit.events import Aggregator
 from kit.params import Params
-from kit.rollup import (ACTIVITY_COLUMNS, SECOND_COLUMNS, STS_CALL_COLUMNS, ReadReport, Rollup,
-                        frame)
+from kit.rollup import ACTIVITY_COLUMNS, STS_CALL_COLUMNS, ReadReport, Rollup, frame, seconds_frame
 from kit.trailfiles import Discovery, InvalidTrailFile, TrailFile, discover, read_records
 
 BATCH_BYTES = 4 * 1024 * 1024
@@ -189,8 +188,9 @@ def to_rollup(aggregator: Aggregator, report: ReadReport) -> Rollup:
     aggregator.sts.clear()
     activity = frame([*zip(*aggregator.activity), tuple(aggregator.activity.values())], ACTIVITY_COLUMNS)
     aggregator.activity.clear()
-    seconds = frame([*zip(*aggregator.seconds), tuple(aggregator.seconds.values())], SECOND_COLUMNS)
-    aggregator.seconds.clear()
+    seconds = seconds_frame(*aggregator.second_rows())
+    aggregator.second_keys.clear()
+    aggregator.second_codes, aggregator.second_times, aggregator.second_calls = secondcounts.empty()
     return Rollup(sts, activity, seconds, report)
 
 
