@@ -4,10 +4,11 @@ from __future__ import annotations
 import pandas as pd
 
 from kit.callers import CALLER_KEY, global_calls
+from kit.fieldgaps import ROLLOUT
 from kit.plan import Plan
 from kit.regions import GLOBAL_ENDPOINT_REGION, is_opt_in
 
-ROLLOUT_DATE = pd.Timestamp("2025-04-15", tz="UTC")
+ROLLOUT_DATE = pd.Timestamp(ROLLOUT)
 """By then AWS served global calls locally in every Region enabled by default (eu-north-1 first)."""
 
 

@@ -200,13 +200,6 @@ def test_local_files_outside_the_window_are_not_read(lake_folder):
     assert 0 < report.engine_stats["bytes_scanned"] < every / 10 and report.events_read > 0
 
 
-def test_field_gaps_use_the_rollout_date_of_the_plan_views():
-    from kit.fieldgaps import ROLLOUT
-    from kit.views import ROLLOUT_DATE
-
-    assert ROLLOUT == ROLLOUT_DATE.to_pydatetime()
-
-
 def test_the_verification_query_over_the_security_lake_table_counts_a_callers_calls(lake_athena, lake_folder,
                                                                                     aws_env):
     from kit.engines import aws
