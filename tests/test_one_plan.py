@@ -18,6 +18,7 @@ from kit.engines import collect
 from kit.errors import InputError
 from kit.params import SCHEMA, validate
 from kit.queries import render_all
+from kit.campaign.finish import after_run
 from kit.runner import run_notebooks, source_notebooks
 from kit.version import git_commit, kit_version
 
@@ -92,6 +93,9 @@ def test_a_lake_run_queries_once_and_every_notebook_shows_the_same_plan(lake, tm
     assert [step["status"] for step in record["notebooks"]] == ["done"] * len(source_notebooks())
     assert all(step["seconds"] > 0 for step in record["notebooks"])
     assert record["rollup"]["sha256"] == hashlib.sha256((result.run_dir / "rollup.msgpack").read_bytes()).hexdigest()
+    queries = service.calls.count("StartQuery")
+    after_run(result.run_dir, tmp_path / "runs", None, ())  # what `sts-kit run` does next: no new queries
+    assert service.calls.count("StartQuery") == queries and (result.run_dir / "report.html").is_file()
 
 
 def test_a_notebook_without_a_stored_rollup_computes_the_plan_itself(samples_rollup, tmp_path, capsys):

@@ -54,7 +54,9 @@ def after_run(run_dir: Path, runs_root: Path, previous: Previous | None, fail_on
     """After ``sts-kit run`` finished every notebook: compare with ``previous`` (default: the
     previous complete run in ``runs_root``), add the campaign files to the run's set, append the
     run to history.csv; the ``--fail-on`` line, if any. The plan is rebuilt from the run's
-    parameters (run.json) because the moves are verified against the rollup."""
+    parameters (run.json) and the rollup the run stored (no second set of queries), because the
+    moves are verified against the rollup."""
+    from kit import rollupfile
     from kit.campaign.compare import read_previous
     from kit.campaign.history import previous_run, record_run
     from kit.params import validate
@@ -66,7 +68,8 @@ def after_run(run_dir: Path, runs_root: Path, previous: Previous | None, fail_on
         if previous is not None:
             previous.folder = earlier.name  # the run's name: the same in the runs folder, local or on S3
     record = json.loads((Path(run_dir) / "run.json").read_text())
-    plan = make_plan(validate(record["parameters"]))
+    params = validate(record["parameters"])
+    plan = make_plan(params, rollupfile.load(params))
     found = finish(plan, Path(run_dir), previous, fail_on)
     record_run(Path(run_dir), Path(runs_root))
     return found

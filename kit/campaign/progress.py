@@ -111,6 +111,7 @@ def sample_campaign(runs_root: Path) -> Path:
 def run_changes(params, runs_root: Path) -> pd.DataFrame:
     """The changes of the run writing to ``params.out_dir``: its changes.csv, or (``sts-kit run``
     adds that file only after the notebooks) a comparison with the previous complete run."""
+    from kit import rollupfile
     from kit.campaign.compare import compare, read_previous
     from kit.plan import make_plan
 
@@ -120,7 +121,8 @@ def run_changes(params, runs_root: Path) -> pd.DataFrame:
     previous = previous_run(runs_root, before=out_dir.name)
     if previous is None:
         return pd.DataFrame()
-    return compare(make_plan(params), read_previous(previous, "previous run")).table
+    plan = make_plan(params, rollupfile.load(params))  # the run's stored rollup: no second set of queries
+    return compare(plan, read_previous(previous, "previous run")).table
 
 
 def change_counts(changes: pd.DataFrame) -> str:
