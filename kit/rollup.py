@@ -7,6 +7,8 @@ everything after (callers, quota, plan, charts) is pandas over them.
                ``calls``, ``errors``, ``first_seen``, ``last_seen``.
 ``activity``   non-STS calls per principal and Region (global services left out).
 ``seconds``    STS calls per caller, quota bucket and second, for the peak-second maths.
+``signals``    evidence of breakage per caller, signal, endpoint and Region (``kit.signals``).
+``throttled``  throttled STS calls per caller, quota bucket and second (the ``seconds`` columns).
 """
 from __future__ import annotations
 
@@ -22,12 +24,17 @@ STS_CALL_COLUMNS = STS_CALL_KEYS + ("calls", "errors", "first_seen", "last_seen"
 ACTIVITY_COLUMNS = ("account_id", "principal_arn", "region", "calls")
 SECOND_KEYS = ("account_id", "principal_arn", "user_agent", "bucket", "bucket_region", "second")
 SECOND_COLUMNS = SECOND_KEYS + ("calls",)
+SIGNAL_KEYS = ("account_id", "principal_arn", "user_agent", "signal", "endpoint", "region")
+SIGNAL_COLUMNS = SIGNAL_KEYS + ("events", "sessions", "first_seen", "last_seen", "example_event_id")
+"""``kit.signals``: events and distinct issued sessions per caller (the issuing caller for the token
+signals), signal, endpoint and Region, their first and last eventTime and the smallest eventID."""
+THROTTLED_COLUMNS = SECOND_COLUMNS
 
 DUPLICATE_REASON = "duplicate event (same eventID delivered again)"
 """The skip reason of an event whose eventID was already counted (``kit.events.SKIP_DUPLICATE``)."""
 
 _TIME_COLUMNS = ("minute", "first_seen", "last_seen", "second")
-_INT_COLUMNS = ("calls", "errors")
+_INT_COLUMNS = ("calls", "errors", "events", "sessions")
 
 
 @dataclass
@@ -72,12 +79,14 @@ class ReadReport:
 
 @dataclass
 class Rollup:
-    """The three rollup tables plus the read report."""
+    """The rollup tables plus the read report."""
 
     sts_calls: pd.DataFrame
     activity: pd.DataFrame
     seconds: pd.DataFrame
     report: ReadReport
+    signals: pd.DataFrame = field(default_factory=lambda: frame([], SIGNAL_COLUMNS))
+    throttled: pd.DataFrame = field(default_factory=lambda: frame([], THROTTLED_COLUMNS))
 
 
 def frame(values: list[Sequence[Any]], columns: tuple[str, ...]) -> pd.DataFrame:

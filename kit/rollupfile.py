@@ -24,16 +24,18 @@ from kit.engines import codec
 from kit.errors import InputError
 from kit.outputs import write_file
 from kit.params import Params
-from kit.rollup import ACTIVITY_COLUMNS, SECOND_COLUMNS, STS_CALL_COLUMNS, ReadReport, Rollup
+from kit.rollup import (ACTIVITY_COLUMNS, SECOND_COLUMNS, SIGNAL_COLUMNS, STS_CALL_COLUMNS, THROTTLED_COLUMNS, ReadReport,
+                         Rollup)
 
 ROLLUP_FILE = "rollup.msgpack"
 ROLLUP_MANIFEST = "rollup.json"
-FORMAT = 1
+FORMAT = 2
 PLAN_ONLY = frozenset({"out_dir", "ip_ranges", "quota", "quota_overrides", "risk_threshold", "policy_source",
                        "policies", "quiet", "workers", "cache", "max_queries"})
 """Parameters that change the plan or how events are read, never which events the rollup holds."""
 _TEXT_DTYPES = ("object", "str", "string")
-_TABLES = {"sts_calls": STS_CALL_COLUMNS, "activity": ACTIVITY_COLUMNS, "seconds": SECOND_COLUMNS}
+_TABLES = {"sts_calls": STS_CALL_COLUMNS, "activity": ACTIVITY_COLUMNS, "seconds": SECOND_COLUMNS,
+           "signals": SIGNAL_COLUMNS, "throttled": THROTTLED_COLUMNS}
 
 
 def selection(params: Params) -> dict[str, Any]:
@@ -89,8 +91,8 @@ def rollup_from_bytes(data: bytes) -> Rollup:
     fields = {field.name for field in dataclasses.fields(ReadReport)}
     if not isinstance(tables, dict) or not isinstance(report, dict) or set(report) != fields:
         raise ValueError("the rollup file lacks its tables or its read report")
-    return Rollup(*(_table(tables.get(name), columns, name) for name, columns in _TABLES.items()),
-                  ReadReport(**report))
+    read = {name: _table(tables.get(name), columns, name) for name, columns in _TABLES.items()}
+    return Rollup(read.pop("sts_calls"), read.pop("activity"), read.pop("seconds"), ReadReport(**report), **read)
 
 
 def save(rollup: Rollup, params: Params, folder: Path) -> dict[str, Any]:
