@@ -191,3 +191,31 @@ def projection(series: pd.DataFrame, limit: int, threshold: float, title: str) -
     figure.autofmt_xdate()
     figure.tight_layout()
     return figure
+
+
+def throttled(series: pd.DataFrame, limit: int, title: str) -> Figure:
+    """A bucket's STS calls second by second around its throttled burst, the throttled calls drawn
+    over them in red, against the bucket's quota."""
+    figure, axes = plt.subplots(figsize=(11, 4))
+    index = series.index.tz_localize(None) if getattr(series.index, "tz", None) else series.index
+    width = pd.Timedelta(seconds=0.8)
+    axes.bar(index, series.calls - series.throttled, width, color="#1f77b4", label="calls served")
+    axes.bar(index, series.throttled, width, bottom=series.calls - series.throttled, color=OVER_QUOTA,
+             label="calls throttled (ThrottlingException)")
+    axes.axhline(limit, color=OVER_QUOTA, linewidth=1, linestyle="--", label=f"quota {limit:,}/s")
+    if len(series) and series.throttled.any():
+        worst = series.throttled.idxmax()
+        x = worst.tz_localize(None) if getattr(worst, "tzinfo", None) else worst
+        total = int(series.calls.loc[worst])
+        text = (f"{int(series.throttled.loc[worst]):,} of {total:,} calls throttled at {x:%H:%M:%S}; "
+                f"{int(series.throttled.sum()):,} throttled in {int((series.throttled > 0).sum())} s")
+        axes.annotate(text, xy=(x, total), xytext=(index[0], max(total, limit) * 1.12), fontsize=9,
+                      fontweight="bold", color=OVER_QUOTA, arrowprops={"arrowstyle": "->", "color": OVER_QUOTA})
+        axes.set_ylim(0, max(total, limit) * 1.3)
+    axes.set_xlabel("second (UTC)")
+    axes.set_ylabel("STS requests per second")
+    axes.set_title(title, fontsize=10)
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    return figure

@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", allow_abbrev=False, help="write plan.csv, quota.csv, summary.json and plan.md")
     _add_schema_options(plan)
     plan.add_argument("--compare", metavar="DIR", help="a previous run's out folder: write changes.csv")
-    plan.add_argument("--fail-on", metavar="KINDS", help="exit 3 when found: new,regressed,priority-up,at-risk,p1")
+    plan.add_argument("--fail-on", metavar="KINDS", help="exit 3 when found: new,regressed,priority-up,at-risk,p1,breakage")
     plan.add_argument("--dry-run", action="store_true",
                       help="lake/athena/security-lake/logs-insights: print the rollup queries and exit, no AWS call")
     run = commands.add_parser("run", allow_abbrev=False, help="execute the notebooks with papermill into runs/<time>/")
@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-f", "--parameters-file", type=Path, metavar="YAML", help="a YAML file of parameters")
     run.add_argument("--runs", type=Path, default=Path("runs"), metavar="DIR", help="where run folders go")
     run.add_argument("--compare", metavar="DIR", help="compare with this run (default: the previous one in --runs)")
-    run.add_argument("--fail-on", metavar="KINDS", help="exit 3 when found: new,regressed,priority-up,at-risk,p1")
+    run.add_argument("--fail-on", metavar="KINDS", help="exit 3 when found: new,regressed,priority-up,at-risk,p1,breakage")
     commands.add_parser("params", help="list every parameter of plan, run and the notebooks: name, type, default")
     return parser
 

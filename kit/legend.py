@@ -10,7 +10,8 @@ import pandas as pd
 
 PRIORITIES = {
     "P1": "served in us-east-1 for a workload that runs elsewhere (outside AWS, an opt-in Region, or a "
-          "Region whose global calls still go to us-east-1, e.g. custom DNS): it depends on us-east-1; move first",
+          "Region whose global calls still go to us-east-1, e.g. custom DNS): it depends on us-east-1; move first. "
+          "Also any caller whose calls CloudTrail shows failing today (live breakage)",
     "P2": "the rest: served in its own Region since the 2025 change, or the evidence cannot tell (workload "
           "Region unknown, no call since the change)",
     "P3": "the workload runs in us-east-1: moving changes no serving Region",
@@ -29,6 +30,13 @@ RISKS = {
     "requested-region-policy": "a policy would deny the call once it reports its own Region",
     "token-v1": "relies on version 1 global tokens from an opt-in Region",
     "region-config": "the tool falls back to the global endpoint, or fails, without a configured Region",
+    "token-v1-in-use": "sessions it got from the global endpoint were used in an opt-in Region (they fail there "
+                       "unless the account issues version 2 tokens)",
+    "token-rejected": "an opt-in Region refused sessions it got from the global endpoint (live breakage)",
+    "region-disabled": "STS refused its calls: the Region is not enabled or STS is not activated there (live breakage)",
+    "sts-throttled": "STS throttled its calls (live breakage; see the throttled seconds in notebook 3)",
+    "signature-region": "its requests were signed for the wrong Region (live breakage)",
+    "scp-deny": "a service control policy denied its STS calls (live breakage)",
 }
 
 WAVES = {

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from kit import breakage
 from kit.callers import CALLER_KEY, PRIORITIES, build_callers, global_seconds, home_regions
 from kit.engines import collect
 from kit.errors import InputError
@@ -33,6 +34,8 @@ class Plan:
     policy: dict[str, Any] = field(default_factory=dict)
     addresses: dict[str, Any] = field(default_factory=dict)
     """What classified source addresses: the bundled database (name, date) and any --ip-ranges file."""
+    signals: pd.DataFrame = field(default_factory=lambda: breakage.signal_table(pd.DataFrame(), pd.DataFrame()))
+    """signals.csv: evidence of breakage per caller, signal and Region (kit.breakage)."""
 
 
 def mark_quota_risks(callers: pd.DataFrame, quota: pd.DataFrame) -> pd.DataFrame:
@@ -59,8 +62,10 @@ def plan_from_rollup(rollup: Rollup, params: Params) -> Plan:
     callers = callers.merge(stages[CALLER_KEY + ["wave"]], on=CALLER_KEY, how="left")
     callers["wave"] = callers.wave.fillna(1).astype("int64")
     callers, policy = annotate(callers, *load_policies(params, callers))
+    signals = breakage.signal_table(rollup.signals, callers)
+    callers = breakage.apply(callers, signals)
     return Plan(params, rollup, callers, quota, stages, homes, seconds, policy=policy,
-                addresses=addresses.describe())
+                addresses=addresses.describe(), signals=signals)
 
 
 def summarize(plan: Plan, seconds: float) -> dict[str, Any]:
@@ -82,6 +87,7 @@ def summarize(plan: Plan, seconds: float) -> dict[str, Any]:
              "quota": int(row.quota)}
             for row in at_risk.itertuples()
         ],
+        "signals": breakage.summary(plan.signals),
         "policy": plan.policy,
         "address_database": plan.addresses,
         "duration_seconds": round(seconds, 3),

@@ -1,7 +1,7 @@
 """What changes how to read a plan, in a few sentences: the summary line and the notes that
 ``sts-kit plan`` and ``sts-kit run`` print and plan.md opens with, all from summary.json.
 
-Notes: the address database that told where callers run (and its date, or the --ip-ranges
+Notes: live breakage CloudTrail recorded (kit.signals), the address database that told where callers run (and its date, or the --ip-ranges
 file), policies not evaluated, fields lost in the delivered events, bytes scanned and the
 estimated cost of an AWS engine, unreadable files, and the engine's own notes (cache not used,
 files outside the window...). Sentences may hold `code spans` (file names); plan.md escapes the
@@ -10,6 +10,8 @@ rest (kit.report.md_prose).
 from __future__ import annotations
 
 from typing import Any
+
+from kit.signals import LIVE_BREAKAGE
 
 TERMINAL_NOTES = 4
 """Notes printed on the terminal; the rest are in plan.md."""
@@ -66,9 +68,19 @@ def _field_gap_notes(summary: dict[str, Any]) -> list[str]:
     return ["fields lost: " + ", ".join(f"{count:,} STS calls without {field}" for field, count in gaps.items())]
 
 
+def _breakage_note(signals: dict[str, Any]) -> list[str]:
+    """'live breakage: 412 token-rejected, 88 sts-throttled events...' when CloudTrail shows calls failing."""
+    live = {code: counts for code, counts in signals.items() if code in LIVE_BREAKAGE and counts.get("events")}
+    if not live:
+        return []
+    return ["live breakage in CloudTrail: " + ", ".join(f"{counts['events']:,} {code}" for code, counts in live.items())
+            + " events (evidence of breakage in plan.md and `signals.csv`; such callers are P1)"]
+
+
 def reading_notes(summary: dict[str, Any]) -> list[str]:
     """Every note that changes how to read the plan, most consequential first."""
-    notes = [str(note) for note in summary.get("notes", []) if str(note).startswith("fields lost:")]
+    notes = _breakage_note(summary.get("signals") or {})
+    notes += [str(note) for note in summary.get("notes", []) if str(note).startswith("fields lost:")]
     notes += _field_gap_notes(summary)
     notes += _policy_notes(summary.get("policy") or {})
     if summary.get("files_invalid"):

@@ -22,7 +22,7 @@ from kit.params import ACCOUNT_ID
 from kit.plan import Plan
 from kit.readnotes import reading_notes
 
-PLAN_FILES = ("plan.csv", "quota.csv", "summary.json", "plan.md")
+PLAN_FILES = ("plan.csv", "quota.csv", "signals.csv", "summary.json", "plan.md")
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]|])")
 _AUTOLINK = re.compile(r"(?i)(://|www\.)")
@@ -99,6 +99,8 @@ def account_markdown(plan: Plan, account: str) -> str:
         lines.append(f"- Fix ({md_text(row.action)}, wave {row.wave}): {md_prose(row.fix)}")
         if row.region_note:
             lines.append(f"- Note: {md_prose(row.region_note)}")
+        if row.breakage:
+            lines.append(f"- Evidence of breakage: {md_text(row.breakage)}.")
         lines += policy_lines(row)
         lines.append("")
     risky = quota[quota.at_risk]
@@ -129,6 +131,16 @@ def notes_markdown(summary: dict[str, Any]) -> list[str]:
     return ["**Notes**", ""] + [f"- {md_prose(note[:1].upper() + note[1:])}." for note in notes] + [""] if notes else []
 
 
+def breakage_markdown(plan: Plan) -> list[str]:
+    """The evidence of breakage (signals.csv) as a table, when there is any."""
+    table = plan.signals
+    if table.empty:
+        return []
+    shown = _csv_ready(table).assign(in_plan=table.in_plan.map({True: "yes", False: "no"}))
+    return ["**Evidence of breakage** (CloudTrail records these failures; `signals.csv` holds every row)", "",
+            _markdown_table(shown), ""]
+
+
 def plan_markdown(plan: Plan) -> str:
     """plan.md: notes and legend first, then the whole plan, account by account."""
     summary = plan.summary
@@ -144,6 +156,7 @@ def plan_markdown(plan: Plan) -> str:
     ]
     head += notes_markdown({**summary, "address_database": plan.addresses, "policy": plan.policy})
     head += opening(plan, plan.callers, accounts)
+    head += breakage_markdown(plan)
     return "\n".join(head + [account_markdown(plan, account) for account in accounts]) + "\n"
 
 
@@ -166,7 +179,7 @@ def account_report(plan: Plan, account: str) -> str:
 def plan_files(plan: Plan, reports: bool = False) -> tuple[dict[str, bytes], dict[str, Any]]:
     """The bytes of each file of the set, and the summary its manifest holds."""
     files = {"plan.csv": csv_bytes(_csv_ready(plan.callers)), "quota.csv": csv_bytes(_csv_ready(plan.quota)),
-             "plan.md": plan_markdown(plan).encode()}
+             "signals.csv": csv_bytes(_csv_ready(plan.signals)), "plan.md": plan_markdown(plan).encode()}
     summary = dict(plan.summary)
     if reports:
         valid, refused = report_accounts(plan)

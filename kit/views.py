@@ -6,6 +6,7 @@ import pandas as pd
 from kit.callers import CALLER_KEY, global_calls
 from kit.fieldgaps import ROLLOUT
 from kit.plan import Plan
+from kit.quota import Quotas
 from kit.regions import GLOBAL_ENDPOINT_REGION, is_opt_in
 
 ROLLOUT_DATE = pd.Timestamp(ROLLOUT)
@@ -111,3 +112,48 @@ def projection_series(plan: Plan, account: str, region: str, around: int = 20) -
     peak = table.projected.idxmax()
     index = pd.date_range(peak - pd.Timedelta(seconds=around), peak + pd.Timedelta(seconds=around), freq="s")
     return table.reindex(index, fill_value=0).rename_axis("second")
+
+
+def throttled_buckets(plan: Plan) -> pd.DataFrame:
+    """The buckets (account, endpoint, Region) whose STS calls were throttled: throttled calls,
+    seconds with throttling, the worst second and the bucket's quota."""
+    throttled = plan.rollup.throttled
+    columns = ["account_id", "bucket", "region", "throttled_calls", "throttled_seconds", "worst_second", "quota"]
+    if throttled.empty:
+        return pd.DataFrame(columns=columns)
+    per_second = throttled.groupby(["account_id", "bucket", "bucket_region", "second"]).calls.sum().reset_index()
+    grouped = per_second.sort_values(["calls", "second"], ascending=[False, True]).groupby(
+        ["account_id", "bucket", "bucket_region"], sort=True)
+    table = grouped.agg(throttled_calls=("calls", "sum"), throttled_seconds=("second", "nunique"),
+                        worst_second=("second", "first")).reset_index().rename(columns={"bucket_region": "region"})
+    quotas = Quotas(plan.params.quota, plan.params.quota_overrides)
+    table["quota"] = [quotas.of(account, region, bucket)
+                      for account, region, bucket in zip(table.account_id, table.region, table.bucket)]
+    return table[columns]
+
+
+def throttled_series(plan: Plan, account: str, bucket: str, region: str, around: int = 5) -> pd.DataFrame:
+    """Second by second around a bucket's worst throttled burst (its throttled seconds within a
+    minute of the worst one, ``around`` seconds either side): every STS call of the bucket
+    (``calls``, throttled ones included, as CloudTrail logs them) and the throttled ones."""
+    def of_bucket(table: pd.DataFrame) -> pd.Series:
+        rows = table[(table.account_id == account) & (table.bucket == bucket) & (table.bucket_region == region)]
+        return rows.groupby("second").calls.sum()
+
+    throttled = of_bucket(plan.rollup.throttled)
+    table = pd.DataFrame({"calls": of_bucket(plan.rollup.seconds), "throttled": throttled}).fillna(0).astype("int64")
+    if throttled.empty:
+        return table.iloc[0:0].rename_axis("second")
+    worst = throttled.sort_values(ascending=False, kind="stable").index[0]
+    burst = throttled.index[abs(throttled.index - worst) <= pd.Timedelta(minutes=1)]
+    index = pd.date_range(burst.min() - pd.Timedelta(seconds=around), burst.max() + pd.Timedelta(seconds=around),
+                          freq="s")
+    return table.reindex(index, fill_value=0).rename_axis("second")
+
+
+def broken_callers(plan: Plan) -> pd.DataFrame:
+    """The plan's callers with evidence of breakage, live breakage first."""
+    callers = plan.callers
+    rows = callers[callers.breakage != ""].sort_values("breakage_events", ascending=False, kind="stable")
+    return rows[["account_id", "principal_arn", "caller_tool", "priority", "breakage_events", "breakage",
+                 "priority_reason"]].reset_index(drop=True)

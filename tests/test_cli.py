@@ -44,7 +44,7 @@ def test_python_dash_m_and_the_console_script_share_main(tmp_path):
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert f"Plan written to {out}/" in done.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["plan.csv", "plan.md", "quota.csv", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["plan.csv", "plan.md", "quota.csv", "signals.csv", "summary.json"]
 
 
 def _out_cases(tmp_path: Path) -> dict[str, tuple[Path, str]]:

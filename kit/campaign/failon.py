@@ -4,8 +4,9 @@ from __future__ import annotations
 from typing import Any
 
 from kit.errors import InputError
+from kit.signals import LIVE_BREAKAGE
 
-FAIL_ON_KINDS = ("new", "regressed", "priority-up", "at-risk", "p1")
+FAIL_ON_KINDS = ("new", "regressed", "priority-up", "at-risk", "p1", "breakage")
 NEEDS_PREVIOUS = ("new", "regressed", "priority-up")
 EXIT_FOUND = 3
 
@@ -35,4 +36,9 @@ def findings(kinds: tuple[str, ...], summary: dict[str, Any], changes: dict[str,
             found.append(f"{len(summary['at_risk_buckets'])} quota buckets at risk")
         elif kind == "p1" and summary.get("callers_per_priority", {}).get("P1"):
             found.append(f"{summary['callers_per_priority']['P1']} P1 callers")
+        elif kind == "breakage":
+            live = sum(counts.get("events", 0) for code, counts in (summary.get("signals") or {}).items()
+                       if code in LIVE_BREAKAGE)
+            if live:
+                found.append(f"{live:,} events of live breakage")
     return f"found {', '.join(found)} (--fail-on {','.join(kinds)})" if found else None
