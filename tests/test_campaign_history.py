@@ -65,3 +65,19 @@ def test_a_foreign_history_file_is_refused(runs, tmp_path):
     (root / "history.csv").write_text("=cmd,other\n1,2\n")
     with pytest.raises(InputError, match="does not have the columns sts-kit writes"):
         record_run(root / RUNS[0], root)
+
+
+def test_a_history_from_before_breakage_events_is_carried_on(runs, tmp_path):
+    root = shutil.copytree(runs, tmp_path / "runs")
+    record_run(root / RUNS[0], root)
+    old = pd.read_csv(root / "history.csv", dtype=str, keep_default_na=False).drop(columns="breakage_events")
+    old.to_csv(root / "history.csv", index=False)  # as an earlier kit wrote it
+    old_plan = pd.read_csv(root / RUNS[1] / "plan.csv", dtype=str, keep_default_na=False)
+    assert "breakage_events" in old_plan
+    record_run(root / RUNS[1], root)
+    history = read_history(root)
+    assert list(history.columns) == HISTORY_COLUMNS
+    first = history[(history.run == RUNS[0]) & (history.account_id == ALL_ACCOUNTS)]
+    assert first.breakage_events.tolist() == [0]
+    second = history[(history.run == RUNS[1]) & (history.account_id != ALL_ACCOUNTS)]
+    assert second.breakage_events.sum() == old_plan.breakage_events.astype(int).sum()

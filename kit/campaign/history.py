@@ -24,7 +24,9 @@ LOCK_WAIT_SECONDS = 60.0
 """How long a run waits for another one recording itself in the same runs folder."""
 ALL_ACCOUNTS = "all"
 HISTORY_COLUMNS = (["run", "time", "window_start", "window_end", "account_id", "callers", *PRIORITIES,
-                    "global_calls", "at_risk_buckets"] + list(CHANGE_KINDS))
+                    "global_calls", "at_risk_buckets"] + list(CHANGE_KINDS) + ["breakage_events"])
+ADDED_COLUMNS = {"breakage_events": 0}
+"""Columns added since the first history.csv, with the value earlier runs get (their plan.csv lacks them)."""
 
 
 def is_complete_run(folder: Path) -> bool:
@@ -66,7 +68,8 @@ def run_rows(run_dir: Path) -> pd.DataFrame:
                      "window_end": window.get("end", ""), "account_id": account, "callers": len(own),
                      **{p: int((own.priority == p).sum()) for p in PRIORITIES},
                      "global_calls": int(own.global_calls.sum()), "at_risk_buckets": len(mine(risky)),
-                     **{kind: int((changed.change == kind).sum()) for kind in CHANGE_KINDS}})
+                     **{kind: int((changed.change == kind).sum()) for kind in CHANGE_KINDS},
+                     "breakage_events": int(own.breakage_events.sum()) if "breakage_events" in own else 0})
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
 
 
@@ -76,6 +79,9 @@ def read_history(runs_root: Path) -> pd.DataFrame:
     if not path.exists():
         return pd.DataFrame(columns=HISTORY_COLUMNS)
     table = pd.read_csv(path, dtype={"run": str, "account_id": str}, keep_default_na=False)
+    older = [column for column in HISTORY_COLUMNS if column not in ADDED_COLUMNS]
+    if list(table.columns) == older:  # written by an earlier version: its runs get the added columns' value
+        table = table.assign(**ADDED_COLUMNS)
     if list(table.columns) != HISTORY_COLUMNS:
         raise InputError(f"{path} does not have the columns sts-kit writes; move it away and run again")
     return table
