@@ -1,4 +1,4 @@
-"""The local endpoints speak the services' JSON 1.1 protocols, so botocore sees real answers."""
+"""The local endpoints speak the services' wire protocols (JSON 1.1, and REST-JSON where botocore uses it), so botocore sees real answers."""
 from __future__ import annotations
 
 import json
@@ -171,3 +171,35 @@ def test_every_query_the_kit_renders_still_runs(lake, athena):
     ran_in_athena = [query.state for key, query in athena_service.queries.items() if key not in known]
     assert ran_in_lake == ["FINISHED"] * (len(ROLLUP_QUERIES) + 1)
     assert ran_in_athena == ["SUCCEEDED"] * (len(ROLLUP_QUERIES) + 1)
+
+
+def athena_json11(url: str, operation: str, body: dict) -> dict:
+    """One Athena call as botocore before 1.44 sent it: JSON 1.1 with X-Amz-Target."""
+    request = urllib.request.Request(url, json.dumps(body).encode(), {
+        "X-Amz-Target": f"AmazonAthena.{operation}", "Content-Type": "application/x-amz-json-1.1"})
+    with urllib.request.urlopen(request) as answer:
+        assert answer.headers["Content-Type"] == "application/x-amz-json-1.1"
+        return json.loads(answer.read())
+
+
+def test_athena_answers_json_1_1_and_the_rest_routes_of_botocores_model(athena):
+    """botocore moved Athena to REST-JSON: a client of either protocol gets the same answers."""
+    service, url = athena
+    statement = 'SELECT count(*) AS n FROM "cloudtrail"."cloudtrail_logs"'
+    old = athena_json11(url, "StartQueryExecution", {"QueryString": statement, "WorkGroup": "primary"})
+    for _ in range(3):
+        athena_json11(url, "GetQueryExecution", {"QueryExecutionId": old["QueryExecutionId"]})
+    old_rows = athena_json11(url, "GetQueryResults", {"QueryExecutionId": old["QueryExecutionId"]})
+    client = boto3.client("athena", endpoint_url=url, region_name="us-east-1", config=NO_RETRY)
+    new = client.start_query_execution(QueryString=statement, WorkGroup="primary")
+    for _ in range(3):
+        client.get_query_execution(QueryExecutionId=new["QueryExecutionId"])
+    new_rows = client.get_query_results(QueryExecutionId=new["QueryExecutionId"], MaxResults=10)
+    assert new_rows["ResultSet"]["Rows"] == old_rows["ResultSet"]["Rows"]
+    assert int(new_rows["ResultSet"]["Rows"][1]["Data"][0]["VarCharValue"]) > 0
+    metadata = client.get_table_metadata(CatalogName="AwsDataCatalog", DatabaseName="cloudtrail",
+                                         TableName="cloudtrail_logs")["TableMetadata"]
+    assert metadata["Name"] == "cloudtrail_logs"
+    assert error_code(lambda: client.get_query_execution(QueryExecutionId="nope")) == "InvalidRequestException"
+    assert error_code(lambda: client.get_table_metadata(CatalogName="AwsDataCatalog", DatabaseName="cloudtrail",
+                                                        TableName="nope")) == "MetadataException"

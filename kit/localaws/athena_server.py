@@ -25,6 +25,7 @@ class AthenaService(LocalService):
     """Athena (2017-05-18) query execution operations on one CloudTrail table."""
 
     target_prefix = "AmazonAthena"
+    service_name = "athena"
     action_prefix = "athena"
     finished = "SUCCEEDED"
 

@@ -4,9 +4,11 @@ answers. Only the kit's kind of query runs (``kit.localaws.guard``): one SELECT 
 tables, on a DuckDB connection locked once the tables are loaded; anything else is refused the
 way the service refuses a bad statement (``invalid_request``).
 
-Protocol: ``POST /`` with ``X-Amz-Target: <prefix>.<Operation>`` and a JSON body; answers are
-``application/x-amz-json-1.1``; errors are ``{"__type": code, "message": ...}`` with an HTTP
-status, so botocore raises ``ClientError`` with that code (and retries ``ThrottlingException``).
+Protocols: JSON 1.1 (``POST /`` with ``X-Amz-Target: <prefix>.<Operation>`` and a JSON body,
+answers ``application/x-amz-json-1.1``) and, for services botocore now reaches over REST-JSON, the
+routes of botocore's model (``kit.localaws.restjson``). Errors are ``{"__type": code, "message": ...}``
+with an HTTP status (and ``x-amzn-ErrorType``), so botocore raises ``ClientError`` with that code
+(and retries ``ThrottlingException``).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from typing import Any, Callable
 import duckdb
 from sqlglot.errors import SqlglotError
 
-from kit.localaws import guard
+from kit.localaws import guard, restjson
 
 JSON_11 = "application/x-amz-json-1.1"
 
@@ -74,6 +76,8 @@ class Dispatcher:
 
     target_prefix = ""
     action_prefix = ""
+    service_name = ""
+    """botocore's name of the service (its model gives the REST-JSON routes)."""
     faults: Faults
     calls: list[str]
     lock: threading.Lock
@@ -82,8 +86,16 @@ class Dispatcher:
         """Operation name -> handler; services fill it."""
         raise NotImplementedError
 
+    def handle_rest(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Answer one REST-JSON request (raises ``ServiceError``)."""
+        found = restjson.read(self.service_name, tuple(self.operations()), method, path, body)
+        if found is None:
+            raise ServiceError("UnknownOperationException", f"unknown operation {method} {path}", 404)
+        operation, params = found
+        return self.handle(f"{self.target_prefix}.{operation}", params)
+
     def handle(self, target: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Answer one request (raises ``ServiceError``)."""
+        """Answer one JSON 1.1 request (raises ``ServiceError``)."""
         prefix, _, operation = target.rpartition(".")
         handler = self.operations().get(operation) if prefix == self.target_prefix else None
         if handler is None:
@@ -208,22 +220,34 @@ def _text(value: Any) -> str | None:
 class _Handler(BaseHTTPRequestHandler):
     service: LocalService
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def _answer(self) -> None:
+        """Read one request in either protocol and write the service's answer."""
+        target = self.headers.get("X-Amz-Target")
         length = int(self.headers.get("Content-Length") or 0)
         try:
             body = json.loads(self.rfile.read(length) or b"{}")
-            answer, status = self.service.handle(self.headers.get("X-Amz-Target", ""), body), 200
+            if not isinstance(body, dict):
+                raise json.JSONDecodeError("not an object", "", 0)
+            if target is not None:
+                answer = self.service.handle(target, body)
+            else:
+                answer = self.service.handle_rest(self.command, self.path, body)
+            status = 200
         except ServiceError as error:
             answer, status = {"__type": error.code, "message": error.message}, error.status
         except json.JSONDecodeError:
-            answer, status = {"__type": "SerializationException", "message": "body is not JSON"}, 400
+            answer, status = {"__type": "SerializationException", "message": "body is not a JSON object"}, 400
         data = json.dumps(answer).encode()
         self.send_response(status)
-        self.send_header("Content-Type", JSON_11)
+        self.send_header("Content-Type", JSON_11 if target is not None else restjson.REST_JSON)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        if status >= 300:
+            self.send_header("x-amzn-ErrorType", str(answer["__type"]))
         self.end_headers()
         self.wfile.write(data)
+
+    do_POST = do_GET = do_PUT = do_DELETE = _answer  # noqa: N815 (http.server's naming)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
         """Quiet: tests and workshops read the service's ``calls`` instead."""

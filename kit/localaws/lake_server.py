@@ -22,6 +22,7 @@ class LakeService(LocalService):
     """CloudTrail (2013-11-01) query operations on one event data store."""
 
     target_prefix = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101"
+    service_name = "cloudtrail"
     action_prefix = "cloudtrail"
     finished = "FINISHED"
     invalid_request = "InvalidQueryStatementException"

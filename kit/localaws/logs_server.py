@@ -248,6 +248,7 @@ class LogsService(Dispatcher):
     """CloudWatch Logs (2014-03-28) Logs Insights operations on one log group."""
 
     target_prefix = "Logs_20140328"
+    service_name = "logs"
     action_prefix = "logs"
 
     def __init__(self, data: Path, faults: Faults | None = None, log_group: str = LOG_GROUP,
