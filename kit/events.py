@@ -18,6 +18,9 @@ rules in ``kit/queries``. The rules (see README, "How events are judged"):
   resource account's copy, the session ARN of instance credentials (one caller per instance);
 * a field of an unexpected type is absent; ``eventTime`` is ISO 8601 with ``Z`` or an offset,
   normalized to UTC; an impossible time is skipped as unparseable;
+* evidence of breakage (``kit.signals``) is counted by ``kit.signalcounts``: the signal of every counted
+  caller STS call, the keys successful global calls issue, and every event's use of a key in an
+  opt-in Region;
 * callers' STS calls since ``kit.fieldgaps.ROLLOUT`` (counted ones and those without a host header)
   that lack endpointType, awsServingRegion or the host header are counted in ``field_gaps``, as the
   SQL engines' ``field_gaps.sql`` counts them.
@@ -31,6 +34,8 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from kit import secondcounts
+from kit.signalcounts import SignalCounts
+from kit.signals import issued_key
 from kit.eventids import SeenIds, hash_ids
 from kit.fieldgaps import FIELDS, ROLLOUT
 from kit.regions import GLOBAL_ENDPOINT_REGION, GLOBAL_SERVICE_SOURCES
@@ -117,7 +122,7 @@ def _texts(get: Callable[[str], Any], names: tuple[str, ...]) -> list[str]:
 
 
 _STS_FIELDS = ("sourceIPAddress", "userAgent", "awsRegion", "eventName", "recipientAccountId", "errorCode",
-               "sharedEventID")
+               "sharedEventID", "errorMessage", "eventID")
 
 
 def endpoint_of(endpoint_type: str | None, host: str) -> str:
@@ -214,23 +219,29 @@ class Aggregator:
         """Until ``seal``: eventID -> what the event contributed (also finds repeats in the batch)."""
         self._seen: SeenIds | None = None
         """In the aggregator that merges batches: the ids of the batches merged so far."""
+        self.breakage = SignalCounts()
+        """Evidence of breakage (kit.signals) found so far."""
 
     STATE = ("start", "end", "accounts", "sts", "second_keys", "second_codes", "second_times", "second_calls",
              "activity", "twins", "caller_copies", "skipped",
-             "events", "field_gaps", "outside", "event_ids", "event_kinds", "event_refs", "event_seconds")
+             "events", "field_gaps", "outside", "event_ids", "event_kinds", "event_refs", "event_seconds",
+             "breakage")
     """What a sealed batch aggregator holds: dicts keyed by tuples of str, lists, sets, str, int,
-    None and numpy arrays (no objects of the kit)."""
+    None and numpy arrays (no objects of the kit: ``breakage`` as its own state)."""
 
     def state(self) -> dict[str, Any]:
         """The plain data of a sealed aggregator (for a cache entry)."""
-        return {name: getattr(self, name) for name in self.STATE}
+        state = {name: getattr(self, name) for name in self.STATE}
+        state["breakage"] = self.breakage.state()
+        return state
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "Aggregator":
-        """The aggregator of ``state()``."""
+        """The aggregator of ``state()`` (``ValueError`` when its signal counts are malformed)."""
         aggregator = cls(state["start"], state["end"], state["accounts"])
         for name in cls.STATE:
             setattr(aggregator, name, state[name])
+        aggregator.breakage = SignalCounts.from_state(state["breakage"])
         return aggregator
 
     def __getstate__(self) -> dict[str, Any]:
@@ -249,7 +260,7 @@ class Aggregator:
         self.events += len(records)
         start, end, ids = self.start, self.end, self._ids
         good_hours, minute_seconds = _GOOD_HOURS, _MINUTE_SECONDS
-        add_sts, add_activity, skip = self._add_sts, self._add_activity, self._skip
+        add_sts, add_activity, skip, use = self._add_sts, self._add_activity, self._skip, self.breakage.use
         for record in records:
             if type(record) is not dict:
                 skip(SKIP_NOT_OBJECT)
@@ -274,6 +285,7 @@ class Aggregator:
             elif event_id in ids:
                 skip(SKIP_DUPLICATE)
                 continue
+            use(record, time, event_id)
             source = get("eventSource")
             if source == STS_SOURCE:
                 made = add_sts(record, time)
@@ -309,7 +321,7 @@ class Aggregator:
         identity = get("userIdentity")
         if type(identity) is not dict:
             identity = {}
-        source_ip, agent, region, name, recipient, error, shared = _texts(get, _STS_FIELDS)
+        source_ip, agent, region, name, recipient, error, shared, message, event_id = _texts(get, _STS_FIELDS)
         invoked_by = identity.get("invokedBy")
         if (source_ip == "AWS Internal" or source_ip.endswith(".amazonaws.com") or agent.startswith("aws-internal/")
                 or identity.get("type") == "AWSService" or (invoked_by and type(invoked_by) is str)):
@@ -329,12 +341,14 @@ class Aggregator:
         key = (account, principal, kind, agent, source_ip, name, host, endpoint, region, serving, time[:16])
         second = second_of(key, time[:19])
         failed = 1 if error else 0
+        issued = issued_key(get("responseElements")) if endpoint == "global" and not error and not message else ""
+        outcome = (error, message, issued, event_id or None)
         if shared:
             if (recipient or account) != account:
-                self.twins[shared] = (key, second, failed, time)
+                self.twins[shared] = (key, second, failed, time, *outcome)
                 return (COUNTED_TWIN | self._gapped(gaps), None)
             self.caller_copies.add(shared)
-        entry = self._count(key, second, failed, time)
+        entry = self._count(key, second, failed, time, outcome)
         made = COUNTED_STS_FAILED if failed else COUNTED_STS
         return (made | self._gapped(gaps) if gaps else made, (entry, second[-1]))
 
@@ -350,8 +364,10 @@ class Aggregator:
                         counts[field] += sign
         return gaps << KIND_BITS
 
-    def _count(self, key: tuple, second: tuple, failed: int, time: str) -> list:
-        """Count one STS call; its ``sts`` entry."""
+    def _count(self, key: tuple, second: tuple, failed: int, time: str, outcome: tuple) -> list:
+        """Count one STS call (``outcome``: error code, message, issued key, eventID); its ``sts`` entry."""
+        if failed or outcome[1] or outcome[2]:
+            self.breakage.call(second, *outcome)
         entry = self.sts.get(key)
         if entry is None:
             entry = self.sts[(*self._shared(key[:-1]), key[-1])] = [1, failed, time, time]
@@ -400,6 +416,7 @@ class Aggregator:
         self.event_refs = np.array(refs, dtype=np.int32)
         self.event_seconds = np.array(seconds, dtype="datetime64[s]").view(np.int64)
         self._ids = {}
+        self.breakage.seal()
         self.second_codes, self.second_times, self.second_calls = secondcounts.from_counts(self.seconds,
                                                                                             self.second_keys)
         self.seconds = {}
@@ -432,6 +449,7 @@ class Aggregator:
         if self._seen is None:
             self._seen = SeenIds()
         repeated = np.flatnonzero(self._seen.add(other.event_ids))
+        self.breakage.merge(other.breakage, other.event_ids[repeated])
         if len(repeated):
             self._forget(other, repeated)
 
@@ -498,11 +516,11 @@ class Aggregator:
 
     def settle_twins(self) -> None:
         """Count resource-account copies whose caller-account copy never arrived; drop the rest."""
-        for shared, (key, second, failed, time) in self.twins.items():
+        for shared, (key, second, failed, time, *outcome) in self.twins.items():
             if shared in self.caller_copies:
                 self._skip(SKIP_TWIN)
             else:
-                self._count(key, second, failed, time)
+                self._count(key, second, failed, time, tuple(outcome))
         self.twins.clear()
 
 

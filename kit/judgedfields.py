@@ -1,7 +1,7 @@
 """Typed partial decoding of trail files: only the fields ``kit.events`` reads, the rest skipped.
 
 ``msgspec`` decodes a trail file into the same plain dicts ``orjson`` would make, minus every field
-the rules never read (``responseElements``, credentials, resources...): fewer Python objects to
+the rules never read (most of ``responseElements``, resources...): fewer Python objects to
 build and free. Values the rules type-check themselves are ``Any``; the objects on the way to them
 must be objects (or null). A file of any other shape (a record that is no object, ``userIdentity``
 as text...) raises ``msgspec.ValidationError`` and is read again by the full parser, so its
@@ -24,6 +24,7 @@ class _SessionContext(TypedDict, total=False):
 
 class _Identity(TypedDict, total=False):
     type: Any
+    accessKeyId: Any
     arn: Any
     accountId: Any
     principalId: Any
@@ -49,6 +50,14 @@ class _RequestParameters(TypedDict, total=False):
     roleArn: Any
 
 
+class _Credentials(TypedDict, total=False):
+    accessKeyId: Any
+
+
+class _ResponseElements(TypedDict, total=False):
+    credentials: Optional[_Credentials]
+
+
 class JudgedRecord(TypedDict, total=False):
     """The fields of a CloudTrail record that ``kit.events.Aggregator`` and ``kit.fieldgaps`` read."""
 
@@ -61,11 +70,13 @@ class JudgedRecord(TypedDict, total=False):
     userAgent: Any
     recipientAccountId: Any
     errorCode: Any
+    errorMessage: Any
     sharedEventID: Any
     userIdentity: Optional[_Identity]
     tlsDetails: Optional[_Tls]
     additionalEventData: Optional[_AdditionalEventData]
     requestParameters: Optional[_RequestParameters]
+    responseElements: Optional[_ResponseElements]
 
 
 class _TrailDocument(TypedDict):

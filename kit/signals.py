@@ -21,15 +21,23 @@ Who a signal belongs to: the STS call's caller (account, principal, user agent, 
 the rollup table ``signals`` (``kit.rollup.SIGNAL_COLUMNS``), one per caller, signal, endpoint and
 Region; per-second throttled STS calls in the table ``throttled`` (``kit.rollup.SECOND_COLUMNS``).
 
+``endpoint`` and ``region`` of a row: for the STS-call signals, the call's endpoint and its quota
+bucket's Region (``bucket_region`` of the ``seconds`` table: ``awsRegion`` for a Regional call, the
+serving Region, else us-east-1, for a global one); for the token signals, ``global`` (the issuing
+endpoint) and the ``awsRegion`` of the use.
+
 Counting rules shared by the engines:
 
 * only events of the window, each eventID once (duplicates dropped, as for the other tables);
 * a STS call counts for an error signal when it is a counted caller call (the ``sts_calls`` rules:
-  not AWS acting for you, with a host header, of a selected account, a cross-account twin once);
+  not AWS acting for you, with a host header, of a selected account, a cross-account twin once)
+  and ``sts_signal(errorCode, errorMessage)`` names a signal; a throttled one also counts in
+  ``throttled`` for its caller, bucket and second;
 * an issuance is a counted caller STS call with endpoint ``global``, no ``errorCode`` and a string
   ``responseElements.credentials.accessKeyId``; a use is any event of the window (any source,
   never the issuing call itself) with that key as ``userIdentity.accessKeyId`` in an opt-in Region
-  (``kit.regions.is_opt_in``), counted once per ``sharedEventID`` when it has one;
+  (``kit.regions.is_opt_in``), counted once per ``sharedEventID`` when it has one; every use counts
+  for ``token-v1-in-use`` and a rejected one (``is_rejected``) for ``token-rejected`` as well;
 * ``events``: how many; ``sessions``: distinct issued keys among them (0 for the STS-call signals);
   ``first_seen``/``last_seen``: their eventTimes; ``example_event_id``: the smallest eventID
   among them ('' when none has one), so every engine names the same example.

