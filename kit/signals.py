@@ -36,7 +36,8 @@ Counting rules shared by the engines:
 * an issuance is a counted caller STS call with endpoint ``global``, no ``errorCode`` and a string
   ``responseElements.credentials.accessKeyId``; a use is any event of the window (any source,
   never the issuing call itself) with that key as ``userIdentity.accessKeyId`` in an opt-in Region
-  (``kit.regions.is_opt_in``), counted once per ``sharedEventID`` when it has one; every use counts
+  (``kit.regions.is_opt_in``), counted once per ``sharedEventID`` when it has one (the copy with the
+  smallest eventID, so the example below is the same whichever copies an engine sees first); every use counts
   for ``token-v1-in-use`` and a rejected one (``is_rejected``) for ``token-rejected`` as well;
 * ``events``: how many; ``sessions``: distinct issued keys among them (0 for the STS-call signals);
   ``first_seen``/``last_seen``: their eventTimes; ``example_event_id``: the smallest eventID
