@@ -21,7 +21,8 @@ from kit.errors import KitError, QueryError
 from kit.events import SKIP_TWIN
 from kit.params import Params
 from kit.queries import render_all
-from kit.rollup import ACTIVITY_COLUMNS, SECOND_COLUMNS, STS_CALL_COLUMNS, ReadReport, Rollup, frame
+from kit.rollup import (ACTIVITY_COLUMNS, SECOND_COLUMNS, SIGNAL_COLUMNS, STS_CALL_COLUMNS, THROTTLED_COLUMNS,
+                         ReadReport, Rollup, frame)
 from kit.tableshape import TableShape
 
 RETRIES = {"mode": "standard", "max_attempts": 8}
@@ -29,7 +30,8 @@ RETRIES = {"mode": "standard", "max_attempts": 8}
 POLL_FIRST, POLL_MAX = 0.2, 5.0
 """Seconds between status calls: from POLL_FIRST, doubling up to POLL_MAX."""
 COLUMNS = {"sts_calls": STS_CALL_COLUMNS, "activity": ACTIVITY_COLUMNS, "seconds": SECOND_COLUMNS,
-           "skips": ("reason", "events"), "field_gaps": ("events", *fieldgaps.FIELDS)}
+           "skips": ("reason", "events"), "field_gaps": ("events", *fieldgaps.FIELDS),
+           "signals": SIGNAL_COLUMNS, "throttled": THROTTLED_COLUMNS}
 COUNTED = ("sts", "activity")
 _NEVER_NULL = frozenset(("calls", "events", "reason", "account_id"))
 """Result columns every row has (the others may be null, and Lake then leaves their cell out)."""
@@ -166,4 +168,5 @@ def run_queries(runner: Runner, params: Params, price_per_byte: float, price_not
     report.engine_stats = {"engine": runner.engine, "queries": stats,
                            "bytes_scanned": sum(item["bytes_scanned"] for item in stats.values()),
                            "estimated_cost_usd": round(billed * price_per_byte, 6), "price_assumed": price_note}
-    return Rollup(tables["sts_calls"], tables["activity"], tables["seconds"], report)
+    return Rollup(tables["sts_calls"], tables["activity"], tables["seconds"], report,
+                  signals=tables["signals"], throttled=tables["throttled"])

@@ -61,7 +61,7 @@ class ParquetRunner:
         self.connection.execute("SET enable_progress_bar = false")
         self.connection.execute(f'CREATE SCHEMA "{LOCAL_OCSF[0]}"')
         try:
-            # the window's files are read once into memory; the five queries then run on that table
+            # the window's files are read once into memory; the rollup queries then run on that table
             self.connection.sql("SELECT * FROM read_parquet(?, hive_partitioning = true, hive_types_autocast = false, "
                                 "union_by_name = true)", params=[files or [str(every[0])]]).create_view("files")
             self.connection.execute(f'CREATE TABLE "{LOCAL_OCSF[0]}"."{LOCAL_OCSF[1]}" AS SELECT * FROM files'

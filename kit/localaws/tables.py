@@ -1,8 +1,8 @@
 """Trail files loaded into DuckDB, shaped as CloudTrail Lake and Athena hold the events.
 
-Lake: ``useridentity``/``tlsdetails`` structs, ``requestparameters``/``additionaleventdata`` as
-MAP(VARCHAR, VARCHAR) whose nested objects are JSON text, ``eventtime`` a TIMESTAMP.
-Athena (the standard CloudTrail table): the same structs, those two columns as JSON strings,
+Lake: ``useridentity``/``tlsdetails`` structs, ``requestparameters``/``responseelements``/
+``additionaleventdata`` as MAP(VARCHAR, VARCHAR) whose nested objects are JSON text, ``eventtime`` a
+TIMESTAMP. Athena (the standard CloudTrail table): the same structs, those three columns as JSON strings,
 ``eventtime`` a string, plus the partition columns ``account``, ``region`` and ``timestamp``.
 Records a service would not ingest (not an object, no eventTime; for Lake also a time that
 names no instant) are left out. A field of an unexpected type (``tlsDetails`` a string,
@@ -38,6 +38,8 @@ _IDENTITY_FIELDS = ("type", "principalid", "arn", "accountid", "accesskeyid", "u
                     "identityprovider")
 _ISSUER_FIELDS = ("type", "principalid", "arn", "accountid", "username")
 _TLS_FIELDS = ("tlsversion", "ciphersuite", "clientprovidedhostheader")
+_NESTED = ("requestParameters", "responseElements", "additionalEventData")
+"""Objects held as MAP(VARCHAR, VARCHAR) in Lake and as JSON text in Athena."""
 
 
 def _struct(value: Any, fields: tuple[str, ...]) -> dict[str, Any] | None:
@@ -93,7 +95,7 @@ def _row(path: str, record: dict[str, Any], time: str, json_columns: bool) -> di
     row["eventtime"] = time
     row["useridentity"] = _identity(record.get("userIdentity"))
     row["tlsdetails"] = _struct(record.get("tlsDetails"), _TLS_FIELDS)
-    for key in ("requestParameters", "additionalEventData"):
+    for key in _NESTED:
         value = record.get(key)
         if json_columns:
             row[key.lower()] = orjson.dumps(value).decode() if isinstance(value, dict) else None
@@ -112,7 +114,7 @@ def load(connection: duckdb.DuckDBPyConnection, root: Path, table: str, athena: 
     columns = {name: "VARCHAR" for name in _FLAT}
     columns.update(eventtime="VARCHAR" if athena else "TIMESTAMP", useridentity=_IDENTITY, tlsdetails=_TLS)
     nested = "VARCHAR" if athena else "MAP(VARCHAR, VARCHAR)"
-    columns.update(requestparameters=nested, additionaleventdata=nested)
+    columns.update({key.lower(): nested for key in _NESTED})
     if athena:
         columns.update(account="VARCHAR", region="VARCHAR", timestamp="VARCHAR")
     size = 0

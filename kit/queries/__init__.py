@@ -1,9 +1,11 @@
 """The rollup queries, kept as SQL files here, and the renderer that fills them.
 
-Each ``<name>.sql`` (``sts_calls``, ``activity``, ``seconds``, ``skips``) is written once in
-Trino SQL and includes the fragment ``_judged.sql`` that applies the rules of ``kit.events``.
-Lake and Athena differ only in how nested fields and the event time are read: ``DIALECTS``.
-Placeholders ``{name}`` are filled only with ``Sql`` fragments made here from validated values.
+Each ``<name>.sql`` (``sts_calls``, ``activity``, ``seconds``, ``skips``, ``field_gaps``,
+``signals``, ``throttled``) is written once in Trino SQL and includes the fragment ``_judged.sql``
+that applies the rules of ``kit.events``; ``signals`` and ``throttled`` also include
+``_signals.sql``, the tests of ``kit.signals.sts_signal``. Lake and Athena differ only in how nested
+fields and the event time are read: ``DIALECTS``. Placeholders ``{name}`` are filled only with
+``Sql`` fragments made here from validated values.
 """
 from __future__ import annotations
 
@@ -11,21 +13,25 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterable
 
-from kit import events, ocsf
+from kit import events, ocsf, regions, signals
 from kit.errors import KitError
 from kit.fieldgaps import ROLLOUT
 from kit.params import ACCOUNT_ID, IDENTIFIER, Params
-from kit.regions import GLOBAL_ENDPOINT_REGION, GLOBAL_SERVICE_SOURCES
+from kit.regions import DEFAULT_REGIONS, GLOBAL_ENDPOINT_REGION, GLOBAL_SERVICE_SOURCES
 from kit.tableshape import KIT_TABLE, SECURITY_LAKE_TABLE, SKIP_NO_HOST_COLUMN, TableShape
 from kit.trailfiles import DELIVERY_LAG
 
 FOLDER = Path(__file__).resolve().parent
-ROLLUP_QUERIES = ("sts_calls", "activity", "seconds", "skips", "field_gaps")
+ROLLUP_QUERIES = ("sts_calls", "activity", "seconds", "skips", "field_gaps", "signals", "throttled")
 LOCAL_OCSF = ("security_lake", "events")
 """The table of local Security Lake Parquet files the security-lake engine queries with DuckDB."""
 MAX_STATEMENT = 10_000
 """CloudTrail Lake's limit on ``QueryStatement`` (characters); Athena's is far larger."""
+MAX_ATHENA_STATEMENT = 262_144
+"""Athena's limit on ``QueryString`` (botocore's model of StartQueryExecution): what the athena and
+security-lake queries are checked against (local Parquet files have none)."""
 
 _PLACEHOLDER = re.compile(r"(?<!\$)\{([a-z_]+)\}")
 """``{name}``; ``${name}`` is left alone (Athena projection templates)."""
@@ -33,6 +39,10 @@ _STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,127}$")
 _STORE_ARN = re.compile(r"^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore/([A-Za-z0-9-]{3,128})$")
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(root|(user|role)/[A-Za-z0-9+=,.@_/-]{1,512})$")
 _TEXT = re.compile(r"^[A-Za-z0-9 .,:;()/'_-]{1,200}$")
+_PATTERN = re.compile(r"^[A-Za-z0-9 .,:;()/_^$\\\[\]{}+*?|-]{1,200}$")
+REGION_DISABLED_CODE = "RegionDisabledException"
+"""The errorCode ``kit.signals.sts_signal`` reads as ``region-disabled`` (the module names no constant
+for it; tests check this one against the function)."""
 
 
 class RenderError(KitError):
@@ -48,6 +58,22 @@ def string(value: str) -> Sql:
     if not isinstance(value, str) or not _TEXT.match(value):
         raise RenderError(f"refusing to put {value!r} into a query: only plain kit-owned text is allowed")
     return Sql("'" + value.replace("'", "''") + "'")
+
+
+def strings(values: Iterable[str]) -> Sql:
+    """``'a', 'b'``: ``string`` literals for ``IN (...)``, in sorted order."""
+    return Sql(", ".join(string(value) for value in sorted(values)))
+
+
+def pattern(value: str) -> Sql:
+    """A quoted regular expression of kit-owned text (no quotes; it must compile)."""
+    if not isinstance(value, str) or not _PATTERN.match(value):
+        raise RenderError(f"refusing to put {value!r} into a query: not a plain kit-owned pattern")
+    try:
+        re.compile(value)
+    except re.error as error:
+        raise RenderError(f"{value!r} is not a regular expression: {error}") from None
+    return Sql(f"'{value}'")
 
 
 def principal_arn(value: str) -> Sql:
@@ -158,25 +184,31 @@ DIALECTS = {
         "serving_region": "json_extract_scalar(element_at(additionaleventdata, 'RequestDetails'), "
                           "'$.awsServingRegion')",
         "role_arn": "element_at(requestparameters, 'roleArn')",
+        "issued_key": "try(json_extract(element_at(responseelements, 'credentials'), '$.accessKeyId'))",
     }, "eventtime >= {start} AND eventtime < {end}", "TIMESTAMP '%Y-%m-%d %H:%M:%S'", partitioned=False),
     "athena": Dialect({
         "time_text": _PARSED_TIME,
         "endpoint_type": "json_extract_scalar(additionaleventdata, '$.RequestDetails.endpointType')",
         "serving_region": "json_extract_scalar(additionaleventdata, '$.RequestDetails.awsServingRegion')",
         "role_arn": "json_extract_scalar(requestparameters, '$.roleArn')",
+        "issued_key": "json_extract(responseelements, '$.credentials.accessKeyId')",
     }, "eventtime <> ''", "'%Y-%m-%dT%H:%M:%SZ'", partitioned=True),
     "security-lake": Dialect({
         "time_text": "date_format(time_dt, '%Y-%m-%dT%H:%i:%sZ')",
         "endpoint_type": "ocsf_endpoint_type",
         "serving_region": "ocsf_serving_region",
         "role_arn": "json_extract_scalar(requestparameters, '$.roleArn')",
+        "issued_key": "json_extract(responseelements, '$.credentials.accessKeyId')",
     }, "time_dt >= {start} AND time_dt < {end}", "TIMESTAMP '%Y-%m-%d %H:%M:%S'", partitioned=True,
         shape=SECURITY_LAKE_TABLE),
 }
-"""Lake: ``additionaleventdata``/``requestparameters`` are map<string,string> (nested objects as JSON
-text), ``eventtime`` a timestamp (UTC). Athena's CloudTrail table: JSON strings, ``eventtime`` the
-string of the trail file, parsed here (ISO 8601, offsets normalized to UTC). Security Lake: OCSF rows
-reshaped by ``security_lake_events.sql``, ``time_dt`` a timestamp."""
+"""Lake: ``additionaleventdata``/``requestparameters``/``responseelements`` are map<string,string>
+(nested objects as JSON text, UNCONFIRMED for ``credentials`` as for ``RequestDetails``: sts-facts §3),
+``eventtime`` a timestamp (UTC). Athena's CloudTrail table: JSON strings, ``eventtime`` the string of
+the trail file, parsed here (ISO 8601, offsets normalized to UTC). Security Lake: OCSF rows reshaped
+by ``security_lake_events.sql``, ``time_dt`` a timestamp. ``{issued_key}`` is the JSON value of
+``responseElements.credentials.accessKeyId`` (``try``: a ``credentials`` text that is not JSON has
+none), so the queries can tell a string from other types."""
 
 SKIP_REASONS = {name.lower(): value for name, value in vars(events).items() if name.startswith("SKIP_")}
 """``skip_service`` -> ``kit.events.SKIP_SERVICE`` and so on: the placeholders of the skip reasons."""
@@ -241,19 +273,41 @@ def values(params: Params, shape: TableShape | None = None) -> dict[str, Sql]:
                partition_filter=dialect.partition_filter(params.start, params.end, shape),
                rollout=string(f"{ROLLOUT:%Y-%m-%dT%H:%M:%SZ}"),
                selected=accounts_in("account", params.accounts),
-               global_sources=Sql(", ".join(string(source) for source in sorted(GLOBAL_SERVICE_SOURCES))),
+               global_sources=strings(GLOBAL_SERVICE_SOURCES),
                global_region=string(GLOBAL_ENDPOINT_REGION), sts_source=string(events.STS_SOURCE))
     out.update(dialect.host_values(shape))
+    out.update(signal_values())
     out["judged"] = fill(template("_judged"), out)
+    out["sts_signal"] = fill(template("_signals"), out)
     return out
 
 
+def signal_values() -> dict[str, Sql]:
+    """The placeholders of ``_signals.sql`` and ``signals.sql``: the signal codes and error tests of
+    ``kit.signals`` and the opt-in Region test of ``kit.regions.is_opt_in``, as literals."""
+    return {
+        "token_in_use": string(signals.TOKEN_IN_USE), "token_rejected": string(signals.TOKEN_REJECTED),
+        "region_disabled": string(signals.REGION_DISABLED), "throttled": string(signals.THROTTLED),
+        "signature_region": string(signals.SIGNATURE_REGION), "scp_deny": string(signals.SCP_DENY),
+        "region_disabled_code": string(REGION_DISABLED_CODE),
+        "rejected_codes": strings(signals.REJECTED_CODES), "rejected_message": string(signals.REJECTED_MESSAGE),
+        "throttling_codes": strings(signals.THROTTLING_CODES),
+        "throttling_message": string(signals.THROTTLING_MESSAGE),
+        "signature_code": string(signals.SIGNATURE_CODE), "signature_message": string(signals.SIGNATURE_MESSAGE),
+        "denied_codes": strings(signals.DENIED_CODES), "scp_message": string(signals.SCP_MESSAGE),
+        "default_regions": strings(DEFAULT_REGIONS), "region_code": pattern(regions._REGION_CODE.pattern),
+    }
+
+
 def render(name: str, params: Params, shape: TableShape | None = None) -> Sql:
-    """The statement of query ``name`` for ``params``, checked against Lake's length limit."""
+    """The statement of query ``name`` for ``params``, checked against the length limit of the
+    service that runs it (Lake's 10,000 characters, Athena's for the others)."""
     sql = fill(template(name), values(params, shape))
-    if len(sql) > MAX_STATEMENT:
-        raise RenderError(f"query {name} is {len(sql):,} characters, over CloudTrail Lake's limit of "
-                          f"{MAX_STATEMENT:,}; select fewer accounts (--accounts) or query them in several runs")
+    limit, service = ((MAX_STATEMENT, "CloudTrail Lake") if params.source == "lake"
+                      else (MAX_ATHENA_STATEMENT, "Athena"))
+    if len(sql) > limit:
+        raise RenderError(f"query {name} is {len(sql):,} characters, over {service}'s limit of "
+                          f"{limit:,}; select fewer accounts (--accounts) or query them in several runs")
     return sql
 
 

@@ -1,12 +1,14 @@
 -- name: _judged (fragment, included as {judged} by every rollup query)
 -- engines: lake, athena (nested fields and time read through the dialect's field expressions)
--- returns: CTEs raw -> windowed -> principals -> accounts -> judged (one row per event of the
+-- returns: CTEs raw -> windowed -> principals -> accounts -> selection (chosen: the account is
+--          selected; the account list appears once) -> judged (one row per event of the
 --          window, or with an unparseable time, with its verdict: 'sts', 'activity' or a
 --          kit.events skip reason) -> sts -> counted (STS calls after the cross-account twin
 --          dedupe of kit.events.Aggregator.settle_twins); an eventID counts once (R1)
 -- parameters: {store}, {start}, {end}, {prefilter}, {partition_filter}, {selected}, {sts_source},
 --          {global_sources}, {global_region}, the skip reasons {skip_*} and the
---          dialect fields {time_text}, {endpoint_type}, {serving_region}, {role_arn}, and the
+--          dialect fields {time_text}, {endpoint_type}, {serving_region}, {role_arn}, {issued_key}
+--          (the JSON value of responseElements.credentials.accessKeyId, read by signals.sql), and the
 --          table-shape pieces {host} (host header expression) and {host_missing}
 --          (kit.queries.Dialect.host_values)
 raw AS (
@@ -15,11 +17,13 @@ raw AS (
     coalesce(eventsource, '') AS source, coalesce(eventname, '') AS event_name,
     coalesce(awsregion, '') AS region, coalesce(sourceipaddress, '') AS source_ip,
     coalesce(useragent, '') AS user_agent, coalesce(errorcode, '') AS error_code,
+    coalesce(errormessage, '') AS error_message, {issued_key} AS issued_key,
     coalesce(recipientaccountid, '') AS recipient, coalesce(sharedeventid, '') AS shared_id,
     coalesce({host}, '') AS host,
     coalesce(useridentity.type, '') AS kind, coalesce(useridentity.arn, '') AS arn,
     coalesce(useridentity.accountid, '') AS identity_account,
     coalesce(useridentity.principalid, '') AS principal_id,
+    coalesce(useridentity.accesskeyid, '') AS key_used,
     coalesce(useridentity.username, '') AS user_name,
     coalesce(useridentity.invokedby, '') AS invoked_by,
     coalesce(useridentity.sessioncontext.sessionissuer.arn, '') AS issuer_arn,
@@ -59,23 +63,24 @@ accounts AS (
     ELSE coalesce(nullif(identity_account, ''), nullif(recipient, ''), '') END AS account
   FROM principals
 ),
+selection AS (SELECT accounts.*, {selected} AS chosen FROM accounts),
 judged AS (
-  SELECT accounts.*, CASE
+  SELECT selection.*, CASE
     WHEN event_time IS NULL THEN {skip_bad_time}
     WHEN event_id <> '' AND id_copy > 1 THEN {skip_duplicate}
     WHEN source = {sts_source} THEN CASE
       WHEN source_ip = 'AWS Internal' OR source_ip LIKE '%.amazonaws.com' OR user_agent LIKE 'aws-internal/%'
         OR kind = 'AWSService' OR invoked_by <> '' THEN {skip_service}
       WHEN {host_missing} THEN {skip_no_host}
-      WHEN NOT ({selected}) THEN {skip_account}
+      WHEN NOT chosen THEN {skip_account}
       ELSE 'sts' END
     WHEN source = '' THEN {skip_no_source}
     WHEN source IN ({global_sources}) THEN {skip_global_service}
     WHEN kind = 'AWSService' OR (principal = '' AND invoked_by <> '') THEN {skip_service_activity}
     WHEN principal = '' THEN {skip_no_principal}
-    WHEN NOT ({selected}) THEN {skip_account}
+    WHEN NOT chosen THEN {skip_account}
     ELSE 'activity' END AS verdict
-  FROM accounts
+  FROM selection
 ),
 sts AS (
   SELECT judged.*,

@@ -3,7 +3,11 @@
 -- returns: one row per OCSF API Activity event of CloudTrail management events (kit.ocsf), with
 --          the columns of the kit's CloudTrail table that _judged.sql reads, so every rule is shared;
 --          the OCSF field of each is that of the OCSF 1.5.0 CloudTrail API Activity dossier.
---          ocsf_endpoint_type, ocsf_serving_region: the unmapped keys of additionalEventData.RequestDetails
+--          ocsf_endpoint_type, ocsf_serving_region: the unmapped keys of additionalEventData.RequestDetails.
+--          Read by signals.sql: errorCode -> api.response.error, errorMessage -> api.response.message,
+--          responseElements -> api.response.data (JSON text), userIdentity.accessKeyId ->
+--          actor.user.credential_uid (the v1.5.0 dossier's table, ocsf/examples
+--          mappings/markdown/AWS/v1.5.0/CloudTrail/API Activity/README.md; not actor.session.uid)
 -- parameters: {ocsf_table} ("database"."table"), {unmapped_host}, {unmapped_endpoint_type},
 --          {unmapped_serving_region}, {unmapped_shared_id} (unmapped keys, see kit.ocsf)
 (SELECT time_dt, eventday,
@@ -13,6 +17,8 @@
     api.service.name AS eventsource,
     api.operation AS eventname,
     api.response.error AS errorcode,
+    api.response.message AS errormessage,
+    api.response.data AS responseelements,
     api.request.data AS requestparameters,
     cloud.region AS awsregion,
     cloud.account.uid AS recipientaccountid,
