@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 import boto3
+import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
@@ -24,7 +25,7 @@ from kit.localaws.base import Faults
 from kit.localaws.logs_server import LOG_GROUP, LogsService, shape_pattern
 from kit.params import SAMPLES_DIR, validate
 from kit.queries import RenderError
-from kit.queries.cwl import FOLDER, QUERIES, Scope, millis, render, template
+from kit.queries.cwl import FOLDER, QUERIES, Scope, fixed_values, millis, render, template
 
 CAP = 100
 """A row cap small enough that the samples need many slices."""
@@ -59,16 +60,24 @@ def tiles(service: LogsService, shape: str) -> list[tuple[int, int]]:
     return sorted((query.values["start"], query.values["end"]) for query in done)
 
 
+def assert_same_signals(got, expected) -> None:
+    for name in ("signals", "throttled"):
+        pd.testing.assert_frame_equal(ordered(getattr(got, name)), ordered(getattr(expected, name)))
+
+
 def test_the_rollup_equals_the_local_engine(logs, local_rollup):
     service, url = logs
     rollup = collect(logs_params(url))
     assert_same_rollup(rollup, local_rollup)
+    assert_same_signals(rollup, local_rollup)
     written = json.loads((SAMPLES_DIR / "manifest.json").read_text())["events_written"]
     assert rollup.report.events_read == len(service.events) == written
     stats = rollup.report.engine_stats
     total = sum(event.size for event in service.events)
-    assert stats["queries"] == 2 + 4 * stats["slices_overflowed"]  # an overflowing slice is cut in four
-    assert stats["bytes_scanned"] >= 2 * total > 0
+    # an overflowing slice is cut in four; then one issued_keys query per chunk of used keys
+    assert stats["queries"] == len(QUERIES) + stats["key_queries"] + 4 * stats["slices_overflowed"]
+    assert stats["key_queries"] >= 1 and stats["keys_looked_up"] > 0
+    assert stats["bytes_scanned"] >= len(QUERIES) * total > 0
     assert stats["estimated_cost_usd"] > 0 and "UNCONFIRMED" in stats["price_assumed"]
     assert "StopQuery" not in service.calls
 
@@ -79,11 +88,12 @@ def test_a_small_row_cap_needs_many_slices_and_loses_no_row(logs, local_rollup, 
     service.queries.clear()
     rollup = collect(logs_params(url))
     assert_same_rollup(rollup, local_rollup)
+    assert_same_signals(rollup, local_rollup)
     assert rollup.report.engine_stats["slices_overflowed"] > 20
     start, end = li.epoch_millis(logs_params(url).start), li.epoch_millis(logs_params(url).end)
+    assert len(tiles(service, "sts_events")) > 10 and len(tiles(service, "activity_events")) > 10
     for shape in QUERIES:
         slices = tiles(service, shape)
-        assert len(slices) > 10
         assert slices[0][0] == start and slices[-1][1] == end
         assert all(left[1] == right[0] for left, right in zip(slices, slices[1:])), "gap or overlap"
 
@@ -233,7 +243,7 @@ def test_a_failed_query_raises_with_its_id_and_stops_the_others(logs, faults, st
     error = caught.value
     assert (error.engine, error.status) == ("logs-insights", status)
     assert error.query_id in service.queries and error.query_id in str(error)
-    assert service.calls.count("StopQuery") == 1
+    assert service.calls.count("StopQuery") == len(QUERIES) - 1
 
 
 def test_ctrl_c_stops_the_running_queries(logs, monkeypatch):
@@ -247,8 +257,8 @@ def test_ctrl_c_stops_the_running_queries(logs, monkeypatch):
     service.queries.clear()
     with pytest.raises(KeyboardInterrupt):
         collect(logs_params(url))
-    assert service.calls == ["StartQuery", "StartQuery", "StopQuery", "StopQuery"]
-    assert [query.status for query in service.queries.values()] == ["Cancelled", "Cancelled"]
+    assert service.calls == ["StartQuery"] * len(QUERIES) + ["StopQuery"] * len(QUERIES)
+    assert [query.status for query in service.queries.values()] == ["Cancelled"] * len(QUERIES)
 
 
 def test_access_denied_names_the_missing_permission(logs):
@@ -371,7 +381,8 @@ def test_the_query_files_follow_the_conventions():
         assert any(line.startswith("# returns:") for line in header)
         assert any(line.startswith("# parameters:") for line in header)
         body = template(path.stem)
-        assert set(re.findall(r"\{([a-z_]+)\}", body)) <= {"start_ms", "end_ms", "sts_source", "scope", "account", "principals"}
+        assert set(re.findall(r"\{([a-z_]+)\}", body)) <= {"start_ms", "end_ms", "sts_source", "scope", "account",
+                                                             "principals", "keys", *fixed_values()}
         assert "#" not in body
 
 

@@ -31,6 +31,21 @@ a pattern (``Scope.other``) and a note says so.
 At most ``params.max_queries`` queries run at once; StartQuery refused for throttling or the
 concurrent-query quota (``LimitExceededException``) is retried with backoff.
 
+Evidence of breakage (``kit.signals``): the STS rows carry ``errorMessage`` and, per row, the
+smallest eventID (``example_key``, encoded so that Logs Insights' natural sort agrees with plain
+text order: ``kit.queries.cwl.sortable``); the aggregator gets that id on one of the row's records,
+so the error signals and ``throttled`` come out as the local engine counts them, example included.
+The token join runs in two steps, since the query language has no join: ``token_uses`` groups the
+uses of ``ASIA...`` keys in opt-in Regions (any source) per key, Region and error, each use once
+(eventID and sharedEventID deduplicated inside the query), with first and last eventTime and the
+smallest eventID; once every slice of it is in, ``issued_keys`` looks up the STS calls that issued
+those keys, as many keys per query as its 10,000 characters hold (``key_chunks``), each over the
+window from its start to a minute after the first use of its keys (a session is issued before it
+is used). Both feed a second ``Aggregator`` (``Rollups.tokens``: their events are already counted
+in the first), rebuilt as the uses and calls they stand for; the token rows of its ``signals``
+join the rollup's. Uses of one second cut by account (over the row cap) are deduplicated per
+account part only: a note says when that happened.
+
 Checks that need no trust in undocumented behaviour: each query's ``recordsMatched`` is compared
 with the log events its rows stand for (``events_not_grouped``: a ``stats ... by`` that left out
 events missing a grouping field would show there), and the callers' post-rollout STS calls that
@@ -42,8 +57,10 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Iterator
 
+import pandas as pd
 from botocore.exceptions import ClientError
 
 from kit.engines.aws import POLL_FIRST, POLL_MAX, AwsError, calling, client
@@ -52,8 +69,10 @@ from kit.errors import KitError, QueryError
 from kit import fieldgaps
 from kit.events import SKIP_DUPLICATE, SKIP_NO_HOST, STS_SOURCE, Aggregator, utc_text
 from kit.params import ACCOUNT_ID, Params
-from kit.queries.cwl import EVERY_EVENT, QUERIES, Scope, epoch_millis, render
-from kit.rollup import ReadReport, Rollup
+from kit.queries.cwl import (ACCESS_KEY, EVERY_EVENT, KEY_QUERY, QUERIES, Scope, epoch_millis, event_id_of,
+                             key_chunks, render)
+from kit.rollup import SIGNAL_COLUMNS, ReadReport, Rollup, frame
+from kit.signals import TOKEN_SIGNALS
 
 ENGINE = "logs-insights"
 PRICE_PER_GB = 0.005
@@ -72,6 +91,12 @@ MIN_SLICE_MS = 1_000
 BUSY_CODES = ("ThrottlingException", "LimitExceededException")
 MAX_BUSY_ROUNDS = 30
 """Consecutive rounds in which no query of ours ran and none could be started, before giving up."""
+KEYS_PER_QUERY = 500
+"""At most this many access keys in one ``issued_keys`` query; its 10,000 characters hold about 350
+``ASIA`` keys of 20 characters, so the length decides unless this is lower (tests lower it)."""
+ISSUE_MARGIN_MS = 60_000
+"""An ``issued_keys`` slice ends this long after the first use of its keys: the call that issued a
+session comes before its uses; the margin covers the clocks of two services."""
 ACTIVITY_IP = {1: "service.amazonaws.com", 2: "AWS Internal", 3: "AWS Internal"}
 """What the activity query's ``ip_kind`` stands for, as a sourceIPAddress kit.events can judge."""
 sleep = time.sleep
@@ -88,9 +113,11 @@ class Slice:
     end_ms: int
     scope: Scope = EVERY_EVENT
     parent: str = ""
+    keys: tuple[str, ...] = ()
+    """The access keys an ``issued_keys`` query looks up."""
 
     def text(self) -> str:
-        return render(self.query, self.start_ms, self.end_ms, self.scope)
+        return render(self.query, self.start_ms, self.end_ms, self.scope, self.keys)
 
     @property
     def cap(self) -> int:
@@ -153,15 +180,23 @@ class Insights:
 
 
 def split(item: Slice) -> list[Slice]:
-    """Shorter slices covering ``item`` exactly: parts of whole seconds, else halves of its
-    accounts; an ``accounts`` listing when a one-second slice of every account overflowed."""
+    """Shorter slices covering ``item`` exactly: parts of whole seconds, else halves of its keys
+    (``issued_keys``) or of its accounts; an ``accounts`` listing when a one-second slice of every
+    account overflowed."""
     length = item.end_ms - item.start_ms
     if item.query == "accounts":
         raise KitError(f"more than {LISTING_CAP:,} accounts wrote events in one second ({item.start_ms} ms)")
     if length > MIN_SLICE_MS:
         step = -(-length // SPLIT_PARTS // MIN_SLICE_MS) * MIN_SLICE_MS
         cuts = [*range(item.start_ms, item.end_ms, step), item.end_ms]
-        return [Slice(item.query, low, high, item.scope) for low, high in zip(cuts, cuts[1:])]
+        return [Slice(item.query, low, high, item.scope, keys=item.keys) for low, high in zip(cuts, cuts[1:])]
+    if item.keys:
+        if len(item.keys) == 1:
+            raise KitError(f"Logs Insights returned {ROW_CAP:,} rows or more for the calls that issued one "
+                           f"access key in one second ({item.start_ms} ms); the kit cannot cut it smaller")
+        half = len(item.keys) // 2
+        return [Slice(item.query, item.start_ms, item.end_ms, keys=keys) for keys in (item.keys[:half],
+                                                                                      item.keys[half:])]
     scope = item.scope
     if scope.accounts is None:
         return [Slice("accounts", item.start_ms, item.end_ms, parent=item.query)]
@@ -205,12 +240,46 @@ def record_of(row: dict[str, str]) -> dict[str, Any]:
     return record
 
 
+def use_records(row: dict[str, str]) -> list[dict[str, Any]]:
+    """The uses a ``token_uses`` row stands for, as records ``kit.events`` counts once each (no
+    sharedEventID: the query counted each use once): the first at ``first_time`` with the row's
+    example eventID, the last at ``last_time``, the others at ``first_time``."""
+    use: dict[str, Any] = {"userIdentity": {"accessKeyId": row.get("userIdentity.accessKeyId", "")}}
+    for name, path in (("awsRegion", "awsRegion"), ("errorCode", "errorCode"), ("errorMessage", "message_head")):
+        if path in row:
+            use[name] = row[path]
+    first, last = ({**use, "eventTime": row[name]} if name in row else use for name in ("first_time", "last_time"))
+    events = _count(row.get("events", "0"))
+    records = [first] * (events - 1) + [last] if events > 1 else [first] * events
+    example = example_id(row.get("example_key", ""))
+    if records and example:
+        records[0] = {**first, "eventID": example}
+    return records
+
+
+def example_id(text: str) -> str:
+    """The eventID a row's ``example_key`` ``text`` encodes ('' when it has none)."""
+    try:
+        return event_id_of(text)
+    except ValueError as error:
+        raise AwsError(f"Logs Insights returned an example_key that is not an encoded eventID: {error}") from None
+
+
 class Rollups:
-    """Judges the rows of every slice into one ``Aggregator`` and counts what they stood for."""
+    """Judges the rows of every slice into one ``Aggregator`` and counts what they stood for; the
+    token join's rows go to a second one (``tokens``)."""
 
     def __init__(self, params: Params) -> None:
         self.window_start = params.start.strftime("%Y-%m-%dT%H:%M:%SZ")
-        self.aggregator = Aggregator(self.window_start, params.end.strftime("%Y-%m-%dT%H:%M:%SZ"), params.accounts)
+        window_end = params.end.strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.aggregator = Aggregator(self.window_start, window_end, params.accounts)
+        self.tokens = Aggregator(self.window_start, window_end, params.accounts)
+        """The uses and issuing calls of ``token_uses`` and ``issued_keys``: only its token signals
+        are kept, since ``aggregator`` counts those events already."""
+        self.first_uses: dict[str, str] = {}
+        """Access key used in an opt-in Region -> the eventTime of its first use."""
+        self.unnamed_keys: set[str] = set()
+        """Used keys that are not ``ACCESS_KEY``-shaped, so no query can name them."""
         self.duplicates = 0
         self.rollout = f"{fieldgaps.ROLLOUT:%Y-%m-%dT%H:%M:%SZ}"
         self.gap_events = 0
@@ -220,12 +289,19 @@ class Rollups:
 
     def add(self, item: Slice, rows: list[dict[str, str]]) -> int:
         """Judge the rows of one slice; the log events they stand for (duplicates included)."""
+        if item.query == "token_uses":
+            return self.add_uses(rows)
         total = 0
         for row in rows:
             events, delivered = _count(row.pop("events", "0")), _count(row.pop("delivered", "0"))
-            self.duplicates += delivered - events
             total += delivered
+            example = example_id(row.pop("example_key", ""))
             record = record_of(row)
+            if item.query == KEY_QUERY:
+                record["eventSource"] = STS_SOURCE
+                self.tokens.add([record] * events)
+                continue
+            self.duplicates += delivered - events
             if item.query == "sts_events":
                 record["eventSource"] = STS_SOURCE
             else:
@@ -233,9 +309,25 @@ class Rollups:
                 record["userAgent"] = record.pop("agent_head", "")
                 record["sourceIPAddress"] = ACTIVITY_IP.get(_count(record.pop("ip_kind", "0")), "")
             before = dict(self.aggregator.skipped)
-            self.aggregator.add([record] * events)
+            first = [{**record, "eventID": example}] if example and events else []
+            self.aggregator.add(first + [record] * (events - len(first)))
             if item.query == "sts_events":
                 self.count_gaps(record, events, before)
+        return total
+
+    def add_uses(self, rows: list[dict[str, str]]) -> int:
+        """Count the uses of ``token_uses`` rows in ``tokens`` and note each key's first use; the
+        log events they stand for."""
+        total = 0
+        for row in rows:
+            total += _count(row.get("delivered", "0"))
+            records = use_records(row)
+            self.tokens.add(records)
+            key, first = row.get("userIdentity.accessKeyId", ""), row.get("first_time", "")
+            if not ACCESS_KEY.match(key):
+                self.unnamed_keys.add(key)
+            elif records and (key not in self.first_uses or first < self.first_uses[key]):
+                self.first_uses[key] = first
         return total
 
     def count_gaps(self, record: dict[str, Any], events: int, before: dict[str, int]) -> None:
@@ -276,6 +368,14 @@ class Progress:
     """Slices read for the events whose recipientAccountId is not a 12-digit id (``Scope.other``)."""
     ungrouped: int = 0
     """Log events a query matched (``recordsMatched``) that are in none of its rows."""
+    split_uses: int = 0
+    """``token_uses`` slices read per account part (a second over the row cap)."""
+
+    def add(self, other: "Progress") -> None:
+        """Count a later ``drive`` too (the peak is the larger one)."""
+        for name in ("queries", "overflowed", "scanned", "other_ids", "ungrouped", "split_uses"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.peak = max(self.peak, other.peak)
 
 
 def drive(insights: Insights, work: list[Slice], limit: int, rollups: Rollups) -> Progress:
@@ -314,6 +414,7 @@ def drive(insights: Insights, work: list[Slice], limit: int, rollups: Rollups) -
                     pending.extend(by_account(item, result.rows))
                 else:
                     progress.other_ids += item.scope.other
+                    progress.split_uses += item.query == "token_uses" and item.scope.accounts is not None
                     grouped = rollups.add(item, result.rows)
                     if result.matched is not None:
                         progress.ungrouped += max(0, result.matched - grouped)
@@ -340,13 +441,42 @@ def first_slices(params: Params) -> Iterator[Slice]:
         yield Slice(name, start, end)
 
 
+def key_slices(params: Params, first_uses: dict[str, str]) -> list[Slice]:
+    """The ``issued_keys`` queries for the keys of ``first_uses``: keys in order of first use, as
+    many per query as fit, each over the window from its start to ``ISSUE_MARGIN_MS`` after the
+    latest first use of its keys (whole seconds)."""
+    start, end = epoch_millis(params.start), epoch_millis(params.end)
+    keys = sorted(first_uses, key=lambda key: (first_uses[key], key))
+    slices = []
+    for chunk in key_chunks(keys, start, end, KEYS_PER_QUERY):
+        used = utc_text(first_uses[chunk[-1]])
+        stop = end if used is None else epoch_millis(datetime.fromisoformat(used)) + ISSUE_MARGIN_MS + MIN_SLICE_MS
+        slices.append(Slice(KEY_QUERY, start, max(start + MIN_SLICE_MS, min(end, stop)), keys=chunk))
+    return slices
+
+
+def token_signals(rollup: Rollup, tokens: Aggregator) -> Rollup:
+    """``rollup`` with the token signals of the join's aggregator added to its ``signals``."""
+    tokens.settle_twins()
+    tokens.seal()  # the issued keys become the hashes the join looks up
+    column = SIGNAL_COLUMNS.index("signal")
+    rows = [row for row in tokens.breakage.rows()[0] if row[column] in TOKEN_SIGNALS]
+    if rows:
+        found = frame([*zip(*rows)], SIGNAL_COLUMNS)
+        rollup.signals = pd.concat([rollup.signals, found], ignore_index=True) if len(rollup.signals) else found
+    return rollup
+
+
 def collect(params: Params) -> Rollup:
-    """The rollup of the log groups ``params.log_group`` over the window."""
+    """The rollup of the log groups ``params.log_group`` over the window: the slices of ``QUERIES``,
+    then the ``issued_keys`` lookups of the keys their uses name."""
     work = list(first_slices(params))  # rendered (and checked) before the first call
     for item in work:
         item.text()
     insights, rollups = Insights(params), Rollups(params)
     progress = drive(insights, work, params.max_queries, rollups)
+    lookups = key_slices(params, rollups.first_uses)
+    progress.add(drive(insights, lookups, params.max_queries, rollups))
     aggregator = rollups.aggregator
     aggregator.settle_twins()
     report = ReadReport(sources=[f"{ENGINE} {','.join(params.log_group)}"])
@@ -364,10 +494,19 @@ def collect(params: Params) -> Rollup:
         report.notes.append(f"Logs Insights: {progress.other_ids} slice(s) over the row cap held events whose "
                             "recipientAccountId is not a 12-digit account id; they were read together, by a "
                             "pattern, and judged as every other event")
+    if progress.split_uses:
+        report.notes.append(f"Logs Insights: the uses of temporary keys in {progress.split_uses} one-second slice(s) "
+                            "over the row cap were read per account: a use logged in two accounts may count twice "
+                            "in token-v1-in-use there")
+    if rollups.unnamed_keys:
+        report.notes.append(f"Logs Insights: {len(rollups.unnamed_keys)} access key(s) used in opt-in Regions are not "
+                            "shaped like STS keys and cannot be named in a query; their issuing calls were not "
+                            "looked up")
     report.engine_stats = {"engine": ENGINE, "log_groups": list(params.log_group), "queries": progress.queries,
                            "slices_overflowed": progress.overflowed, "max_in_flight": progress.peak,
+                           "keys_looked_up": len(rollups.first_uses), "key_queries": len(lookups),
                            "events_not_grouped": progress.ungrouped,
                            "bytes_scanned": progress.scanned,
                            "estimated_cost_usd": round(progress.scanned * PRICE_PER_GB / 1e9, 6),
                            "price_assumed": f"${PRICE_PER_GB}/GB scanned (UNCONFIRMED Logs Insights price)"}
-    return to_rollup(aggregator, report)
+    return token_signals(to_rollup(aggregator, report), rollups.tokens)

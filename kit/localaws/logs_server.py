@@ -4,11 +4,14 @@ over the trail files of one folder, held as one log group (one log event per Clo
 
 It speaks the JSON 1.1 protocol of ``Logs_20140328`` (botocore's ``logs`` model) and runs only
 the kit's query shapes: a query string must be one of ``kit/queries/logs_insights/*.cwl`` with
-its placeholders holding numbers, the STS source and an account scope; the rest is refused as
-``MalformedQueryException`` (the verification query, ``verify_callers.cwl``, takes an account
-and principal ARNs). Those shapes are then executed as written: the filter, the
-``fields`` expressions (coalesce, substr, strcontains) and ``stats count(*)/sum(...)/max(...) by ...``
-over the flattened events, in Python. Results stop at the query's ``limit`` (10,000 unless
+its placeholders holding numbers, an account scope and the kit's fixed text
+(``kit.queries.cwl.fixed_values``); the rest is refused as ``MalformedQueryException`` (the
+verification query, ``verify_callers.cwl``, takes an account and principal ARNs; ``issued_keys``
+temporary access key ids). Those shapes are then executed as written: the filter, the ``fields``
+expressions (coalesce, substr, strcontains, nested replace) and
+``stats count(*)/sum(...)/min(...)/max(...) by ...`` over the flattened events, in Python (``min``
+and ``max`` of text in plain text order: the kit only takes them of texts on which Logs Insights'
+natural sort agrees). Results stop at the query's ``limit`` (10,000 unless
 StartQuery names another, at most 100,000, served in pages of 10,000); StartQuery answers ``LimitExceededException`` past ``max_running`` queries; the
 faults of ``kit.localaws.base.Faults`` apply.
 """
@@ -27,7 +30,8 @@ from typing import Any, Callable
 
 from kit import events
 from kit.localaws.base import Dispatcher, Faults, ServiceError, page
-from kit.queries.cwl import OTHER_ACCOUNT_IDS, QUERIES, string, template
+from kit.queries.cwl import ACCESS_KEY, KEY_QUERY, OTHER_ACCOUNT_IDS, QUERIES, fixed_values, template
+from kit.regions import DEFAULT_REGIONS, is_region_code
 from kit.trailfiles import InvalidTrailFile, read_records
 
 LOG_GROUP = "aws-cloudtrail-logs-local"
@@ -37,7 +41,7 @@ MAX_LIMIT = 100_000
 """The largest StartQuery ``limit`` the service model allows."""
 MAX_RUNNING = 30
 """Queries that may be Scheduled or Running at once before StartQuery answers LimitExceededException."""
-SHAPES = (*QUERIES, "accounts", "verify_callers")
+SHAPES = (*QUERIES, KEY_QUERY, "accounts", "verify_callers")
 
 _SCOPE = re.compile(r'^\n  and \((?P<parts>.+)\)$')
 _SCOPE_PARTS = {"named": re.compile(r'^recipientAccountId in \[(?P<named>"\d{12}"(?:, "\d{12}")*)\]$'),
@@ -46,11 +50,14 @@ _SCOPE_PARTS = {"named": re.compile(r'^recipientAccountId in \[(?P<named>"\d{12}
 """The parts of an account scope (kit.queries.cwl.Scope.filter), joined by `` or `` in this order."""
 _COALESCE = re.compile(r"^coalesce\(([\w.@]+(?:, [\w.@]+)+)\)$")
 _SUBSTR = re.compile(r"^substr\(([\w.]+), (\d+), (\d+)\)$")
+_REPLACE = re.compile(r'^replace\((.+), "([^"]*)", "([^"]*)"\)$')
+_FIELD = re.compile(r"^[\w.@]+$")
 _CONTAINS = re.compile(r'^(?:(\d+) \* )?strcontains\(([\w.]+), "([^"]*)"\)$')
 _STATS = re.compile(r"^stats (?P<aggregates>.+?) by (?P<keys>[\w.@, ]+)$")
 _COUNT = re.compile(r"^count\(\*\) as (\w+)$")
 _SUM = re.compile(r"^sum\((\w+)\) as (\w+)$")
-_MAX = re.compile(r"^max\(([\w.]+)\) as (\w+)$")
+_EXTREMES = {"min": min, "max": max}
+_EXTREME = re.compile(r"^(min|max)\(([\w.]+)\) as (\w+)$")
 _GLOBAL_HOST = re.compile(r"^sts-global\.")
 """The verification query's host rule (``like /^sts-global[.]/`` in effect)."""
 
@@ -135,11 +142,15 @@ def load(data: Path) -> tuple[list[LogEvent], int]:
 
 
 def shape_pattern(name: str) -> re.Pattern[str]:
-    """The query strings of shape ``name``: its template with numbers, the STS source and a scope."""
+    """The query strings of shape ``name``: its template with numbers, a scope, access keys and the
+    kit's fixed text."""
     text = re.escape(template(name))
+    access_key = ACCESS_KEY.pattern.strip("^$")
     holes = {"start_ms": r"(?P<start_ms>\d{1,15})", "end_ms": r"(?P<end_ms>\d{1,15})",
-             "sts_source": re.escape(string(events.STS_SOURCE)), "scope": r"(?P<scope>(?:\n  and \([^\n]*\))?)",
-             "account": r'(?P<account>"\d{12}")', "principals": r'(?P<principals>"[^"\n\\]+"(?:, "[^"\n\\]+")*)'}
+             "scope": r"(?P<scope>(?:\n  and \([^\n]*\))?)", "account": r'(?P<account>"\d{12}")',
+             "principals": r'(?P<principals>"[^"\n\\]+"(?:, "[^"\n\\]+")*)',
+             "keys": f'(?P<keys>"{access_key}"(?:, "{access_key}")*)',
+             **{placeholder: re.escape(value) for placeholder, value in fixed_values().items()}}
     for key, hole in holes.items():
         first, *rest = text.split(re.escape("{" + key + "}"))
         again = f"(?P={key})" if hole.startswith(f"(?P<{key}>") else hole  # a placeholder used twice: the same text
@@ -182,6 +193,14 @@ def top_level_items(text: str) -> list[str]:
 
 def expression(text: str) -> Callable[[dict[str, str]], str | None]:
     """The function of one ``fields`` expression of the kit's shapes."""
+    if match := _REPLACE.match(text):
+        inner, old, new = match[1], match[2], match[3]
+        value = (lambda row: row.get(inner)) if _FIELD.match(inner) else expression(inner)
+
+        def replaced(row: dict[str, str]) -> str | None:
+            text = value(row)
+            return None if text is None else text.replace(old, new)
+        return replaced
     if match := _COALESCE.match(text):
         names = match[1].split(", ")
         return lambda row: next((row[name] for name in names if row.get(name) is not None), None)
@@ -215,19 +234,19 @@ def run_stats(rows: list[dict[str, str]], text: str) -> list[dict[str, str]]:
     if not match:
         raise ServiceError("MalformedQueryException", f"unsupported stats command {text!r}")
     keys = [key.strip() for key in match["keys"].split(",")]
-    counts, sums, maxima = [], [], []
+    counts, sums, extremes = [], [], []
     for aggregate in top_level_items(match["aggregates"]):
         if count := _COUNT.match(aggregate):
             counts.append(count[1])
         elif total := _SUM.match(aggregate):
             sums.append((total[1], total[2]))
-        elif most := _MAX.match(aggregate):
-            maxima.append((most[1], most[2]))
+        elif extreme := _EXTREME.match(aggregate):
+            extremes.append((_EXTREMES[extreme[1]], extreme[2], extreme[3]))
         else:
             raise ServiceError("MalformedQueryException", f"unsupported aggregate {aggregate!r}")
     groups: dict[tuple, dict[str, float]] = {}
-    latest: dict[tuple, str] = {}
-    """(group, name) -> the largest text value of a ``max`` aggregate (CloudTrail times sort as text)."""
+    found: dict[tuple, str] = {}
+    """(group, name) -> the smallest or largest text value of a ``min`` or ``max`` aggregate."""
     for row in rows:
         group_key = tuple(row.get(key) for key in keys)
         group = groups.setdefault(group_key, dict.fromkeys([*counts, *(s[1] for s in sums)], 0))
@@ -235,12 +254,13 @@ def run_stats(rows: list[dict[str, str]], text: str) -> list[dict[str, str]]:
             group[name] += 1
         for source, name in sums:
             group[name] += float(row.get(source) or 0)
-        for source, name in maxima:
+        for pick, source, name in extremes:
             if row.get(source) is not None:
-                latest[(group_key, name)] = max(latest.get((group_key, name), ""), row[source])
+                known = found.get((group_key, name))
+                found[(group_key, name)] = row[source] if known is None else pick(known, row[source])
     return [{**{key: value for key, value in zip(keys, group) if value is not None},
              **{name: f"{value:g}" for name, value in totals.items()},
-             **{name: latest[(group, name)] for _, name in maxima if (group, name) in latest}}
+             **{name: found[(group, name)] for _, _, name in extremes if (group, name) in found}}
             for group, totals in groups.items()]
 
 
@@ -311,6 +331,8 @@ class LogsService(Dispatcher):
             if found.groupdict().get("account"):
                 values["account"] = found["account"].strip('"')
                 values["principals"] = set(re.findall(r'"([^"]+)"', found["principals"]))
+            if found.groupdict().get("keys"):
+                values["keys"] = set(re.findall(r'"([^"]+)"', found["keys"]))
             return name, values
         raise ServiceError("MalformedQueryException", "this local endpoint runs only the kit's Logs Insights "
                            "queries (kit/queries/logs_insights)")
@@ -358,12 +380,25 @@ class LogsService(Dispatcher):
             return False
         if shape == "verify_callers":
             return source == events.STS_SOURCE and LogsService.verifies(values, fields)
+        if shape == KEY_QUERY:
+            issued = fields.get("responseElements.credentials.accessKeyId")
+            return source == events.STS_SOURCE and issued in values["keys"]
+        if shape == "token_uses" and not LogsService.opt_in_use(fields):
+            return False
         if values["accounts"] is None:
             return True
         account = fields.get("recipientAccountId")
         if account is None:
             return values["unnamed"]
         return account in values["accounts"] or (values["other"] and not re.fullmatch(r"[0-9]{12}", account))
+
+    @staticmethod
+    def opt_in_use(fields: dict[str, str]) -> bool:
+        """``token_uses``' filter beyond time and scope, as written: an ``ASIA`` key, an awsRegion
+        that is not a default Region and is shaped like a Region code."""
+        region = fields.get("awsRegion")
+        return ((fields.get("userIdentity.accessKeyId") or "").startswith("ASIA") and region is not None
+                and region not in DEFAULT_REGIONS and is_region_code(region))
 
     @staticmethod
     def verifies(values: dict[str, Any], fields: dict[str, str]) -> bool:

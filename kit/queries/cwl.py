@@ -2,7 +2,15 @@
 
 The files are written in the CloudWatch Logs Insights query language; ``#`` lines are their
 header. Placeholders ``{name}`` are filled only with ``Cwl`` fragments made here from validated
-values: epoch milliseconds, kit-owned string literals and 12-digit account ids.
+values: epoch milliseconds, kit-owned string literals, 12-digit account ids, temporary access key
+ids, and the constants of ``fixed_values`` (default Regions, the Region-code pattern...).
+
+Example event ids: ``kit.signals`` names the smallest eventID of a signal's events. Logs Insights
+orders text by a natural sort (CWL_QuerySyntax-Sort: runs of digits compare as numbers), so
+``min(eventID)`` could name another id than a plain text order. The queries therefore take the
+minimum of ``sortable(eventID)``: the id with ``/`` written ``/-`` and each digit ``/A``..``/J``.
+That text has no digit, every character of a CloudTrail eventID (hex digits and ``-``) keeps its
+order, and the natural and the plain order agree on it; ``event_id_of`` turns it back.
 """
 from __future__ import annotations
 
@@ -10,16 +18,24 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Sequence
 
-from kit import events
+from kit import events, regions, signals
 from kit.params import ACCOUNT_ID, Params
 from kit.queries import RenderError, principal_arn
 
 FOLDER = Path(__file__).resolve().parent / "logs_insights"
-QUERIES = ("sts_events", "activity_events")
-"""The queries of one slice; ``accounts`` is run only to cut an overflowing second by account."""
+QUERIES = ("sts_events", "activity_events", "token_uses")
+"""The queries of one slice; ``accounts`` is run only to cut an overflowing second by account, and
+``issued_keys`` (``KEY_QUERY``) once every use is known, for the keys the uses name."""
+KEY_QUERY = "issued_keys"
 MAX_QUERY_STRING = 10_000
-"""StartQuery ``queryString``: at most 10,000 characters (botocore's service model)."""
+"""StartQuery ``queryString``: at most 10,000 characters (botocore's ``logs`` service model,
+``QueryString`` max 10000, checked 2026; the API Reference page API_StartQuery says the same length
+constraint, UNCONFIRMED here: not in the stored documentation)."""
+ACCESS_KEY = re.compile(r"^ASIA[A-Z0-9]{12,124}$")
+"""A temporary access key id as STS issues them: ``ASIA`` and upper-case letters and digits, 16 to
+128 characters in all (IAM's limits for an access key id)."""
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _TEXT = re.compile(r"^[A-Za-z0-9 .:/_-]{1,200}$")
@@ -28,6 +44,9 @@ OTHER_ACCOUNT_IDS = "(ispresent(recipientAccountId) and recipientAccountId not l
 CWL_QuerySyntax-operations-functions, "like"/"=~"), selected together since they cannot be named."""
 _LAST_MS = 253_402_300_799_999
 """9999-12-31T23:59:59.999Z: the largest time a query may name."""
+_SORTABLE = (("/", "/-"), *((digit, "/" + letter) for digit, letter in zip("0123456789", "ABCDEFGHIJ")))
+"""``sortable``'s replacements, in the order they are applied (the escape character first)."""
+_UNSORTABLE = {code[1]: text for text, code in _SORTABLE}
 
 
 class Cwl(str):
@@ -56,6 +75,47 @@ def account_id(value: str) -> Cwl:
     if not isinstance(value, str) or not ACCOUNT_ID.match(value):
         raise RenderError(f"{value!r} is not a 12-digit AWS account id")
     return Cwl(f'"{value}"')
+
+
+def access_key(value: str) -> Cwl:
+    """A double-quoted temporary access key id (``ACCESS_KEY``)."""
+    if not isinstance(value, str) or not ACCESS_KEY.match(value):
+        raise RenderError(f"{value!r} is not a temporary access key id")
+    return Cwl(f'"{value}"')
+
+
+def regex(value: str) -> Cwl:
+    """A Logs Insights regular expression literal ``/.../`` of a kit-owned pattern."""
+    if not isinstance(value, str) or not value or "/" in value or "\n" in value:
+        raise RenderError(f"refusing to put {value!r} into a query as a regular expression")
+    try:
+        re.compile(value)
+    except re.error as error:
+        raise RenderError(f"{value!r} is not a regular expression: {error}") from None
+    return Cwl(f"/{value}/")
+
+
+def sortable(field: str) -> Cwl:
+    """The expression of field ``field`` with ``/`` written ``/-`` and digits ``/A``..``/J`` (see the module)."""
+    if not re.match(r"^[A-Za-z][A-Za-z0-9.]*$", field):
+        raise RenderError(f"{field!r} is not a field name")
+    text = field
+    for old, new in _SORTABLE:
+        text = f"replace({text}, {string(old)}, {string(new)})"
+    return Cwl(text)
+
+
+def event_id_of(text: str) -> str:
+    """The eventID whose ``sortable`` form is ``text``; ValueError when ``text`` is not one."""
+    out, chars = [], iter(text)
+    for char in chars:
+        if char == "/":
+            code = next(chars, "")
+            if code not in _UNSORTABLE:
+                raise ValueError(f"{text!r} is not an encoded eventID")
+            char = _UNSORTABLE[code]
+        out.append(char)
+    return "".join(out)
 
 
 def millis(value: int) -> Cwl:
@@ -128,16 +188,48 @@ def fill(text: str, values: dict[str, Cwl]) -> Cwl:
     return Cwl(_PLACEHOLDER.sub(replace, text))
 
 
-def render(name: str, start_ms: int, end_ms: int, scope: Scope = EVERY_EVENT) -> Cwl:
-    """Query ``name`` over the half-open slice [start_ms, end_ms) of ``scope``."""
+def fixed_values() -> dict[str, Cwl]:
+    """The placeholders whose text never changes: the STS source, the opt-in Region test of
+    ``kit.regions.is_opt_in`` (default Regions, Region-code pattern), the length of
+    ``kit.signals.REJECTED_MESSAGE`` and the sortable eventID."""
+    return {"sts_source": string(events.STS_SOURCE),
+            "default_regions": Cwl(", ".join(string(region) for region in sorted(regions.DEFAULT_REGIONS))),
+            "region_code": regex(regions._REGION_CODE.pattern),
+            "message_head": Cwl(str(len(signals.REJECTED_MESSAGE))), "sortable_event_id": sortable("eventID")}
+
+
+def render(name: str, start_ms: int, end_ms: int, scope: Scope = EVERY_EVENT, keys: Sequence[str] = ()) -> Cwl:
+    """Query ``name`` over the half-open slice [start_ms, end_ms) of ``scope`` (``keys``: the access
+    key ids of ``issued_keys``)."""
     if end_ms <= start_ms:
         raise RenderError(f"empty slice: {start_ms} to {end_ms}")
-    text = fill(template(name), {"start_ms": millis(start_ms), "end_ms": millis(end_ms),
-                                 "sts_source": string(events.STS_SOURCE), "scope": scope.filter()})
+    values = {"start_ms": millis(start_ms), "end_ms": millis(end_ms), "scope": scope.filter(), **fixed_values()}
+    if keys:
+        values["keys"] = Cwl(", ".join(map(access_key, keys)))
+    text = fill(template(name), values)
     if len(text) > MAX_QUERY_STRING:
         raise RenderError(f"Logs Insights query {name} is {len(text):,} characters, over the limit of "
                           f"{MAX_QUERY_STRING:,}")
     return text
+
+
+def key_chunks(keys: Sequence[str], start_ms: int, end_ms: int, most: int) -> list[tuple[str, ...]]:
+    """``keys`` in their order, cut into runs of at most ``most`` whose ``issued_keys`` query over
+    [start_ms, end_ms) stays within ``MAX_QUERY_STRING`` (any slice of the same window: same length)."""
+    if not keys:
+        return []
+    base = len(render(KEY_QUERY, start_ms, end_ms, keys=keys[:1])) - len(access_key(keys[0]))
+    chunks: list[tuple[str, ...]] = []
+    chunk: list[str] = []
+    length = base
+    for key in keys:
+        cost = len(access_key(key)) + 2 * bool(chunk)  # ', ' between literals
+        if chunk and (len(chunk) >= most or length + cost > MAX_QUERY_STRING):
+            chunks.append(tuple(chunk))
+            chunk, length, cost = [], base, cost - 2
+        chunk.append(key)
+        length += cost
+    return [*chunks, tuple(chunk)]
 
 
 def render_verification(params: Params, principals: list[str]) -> Cwl:
@@ -159,7 +251,8 @@ def render_verification(params: Params, principals: list[str]) -> Cwl:
 
 def render_all(params: Params) -> dict[str, str]:
     """The queries over the whole window of ``params`` (what ``--dry-run`` prints); the engine
-    runs the same text over slices of the window when a query would return too many rows."""
+    runs the same text over slices of the window when a query would return too many rows, then
+    ``issued_keys`` for the keys the rows of ``token_uses`` name (so it is not among these)."""
     if params.start is None or params.end is None:
         raise RenderError("the Logs Insights queries need a time window (start before end)")
     start, end = epoch_millis(params.start), epoch_millis(params.end)
