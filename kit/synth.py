@@ -1,15 +1,19 @@
 """A deterministic CloudTrail of a fictional organization, for tests, notebooks and benchmarks.
 
 Run ``python -m kit.synth --out data/samples``. The organization ``o-a1b2c3d4e5`` has four
-accounts and fourteen STS callers (C1..C14) that cover the cases the kit must tell apart: global
-callers served locally after the 2025 rollout, callers still served in us-east-1 (opt-in Region,
-outside AWS on a home ISP, a developer laptop or Azure, custom DNS, unknown Region), instance
-credentials (``aws:ec2-instance``) on an EC2 us-east-1 address, a legacy-default SDK configured for
-the global endpoint in ap-northeast-2, Regional callers, cross-account twins, AWS services,
-per-second bursts for the quota check, legacy events without tlsDetails and malformed files.
+accounts and nineteen STS callers (C1..C14, C16..C20; C15 appears in ``kit.synthstates``) that cover
+the cases the kit must tell apart: global callers served locally after the 2025 rollout, callers
+still served in us-east-1 (opt-in Region, outside AWS on a home ISP, a developer laptop or Azure,
+custom DNS, unknown Region), instance credentials (``aws:ec2-instance``) on an EC2 us-east-1
+address, a legacy-default SDK configured for the global endpoint in ap-northeast-2, Regional
+callers, cross-account twins, AWS services, per-second bursts for the quota check, legacy events
+without tlsDetails and malformed files. C16..C20 carry the evidence of breakage of
+``kit.signals``: global-endpoint sessions used in opt-in ap-east-1 and refused there (with a
+redelivered file), a throttled burst, an SCP deny, RegionDisabledException and
+SignatureDoesNotMatch; each draws from its own random generator, so C1..C14 are as before.
 Public addresses are real: AWS ones are in ip-ranges.json (and in the bundled address database),
 Azure's in Azure's published ranges, the ISP ones in no cloud's ranges.
-Facts behind the behaviour: ../shared/reference/sts-facts.md §1, §2, §4, §8.
+Facts behind the behaviour: ../shared/reference/sts-facts.md §1, §2, §4, §7, §8, §9.
 
 Output (``OUT``): ``trail/AWSLogs/<org>/<account>/CloudTrail/<region>/YYYY/MM/DD/*.json.gz``,
 ``ip-ranges.json`` (a sample subset of AWS's file) and ``manifest.json`` (what was written).
@@ -52,8 +56,9 @@ DEFAULT_ROLLOUT = date(2025, 4, 15)
 """Day the global endpoint starts serving calls locally in the other Regions enabled by default."""
 GLOBAL_HOST = "sts.amazonaws.com"
 MAX_EVENTS_PER_FILE = 1000
-BASELINE_DAILY_EVENTS = 12_410
-"""About how many events besides the bursts ``write_org`` writes at scale 1 (sets the ``events_target`` scale)."""
+BASELINE_DAILY_EVENTS = 13_830
+"""About how many events besides the bursts ``write_org`` writes at scale 1 (sets the ``events_target`` scale;
+C16..C20 added 1,420)."""
 
 TLS13 = ("TLSv1.3", "TLS_AES_128_GCM_SHA256")
 TLS12 = ("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256")
@@ -70,13 +75,57 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 @dataclass(frozen=True)
 class Activity:
-    """Non-STS calls a caller makes each active day: ``per_day`` calls of ``names`` on ``resource``."""
+    """Non-STS calls a caller makes each active day: ``per_day`` calls of ``names`` on ``resource``
+    (owned by account ``owner`` when it is another account's: the call is then logged in both)."""
 
     source: str
     names: tuple[str, ...]
     region: str
     per_day: tuple[int, int]
     resource: str
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A caller's ``operations`` on the days ``first`` to ``last`` (inclusive; None: every later day)
+    all fail with ``code`` and ``message`` (``{arn}``: the calling identity, ``{target}``: the role
+    asked for, ``{account}``: the caller's account, ``{home}``: its Region). ``logs_request``: the
+    event keeps its requestParameters (an authorization failure; not a request STS could not read)."""
+
+    first: date
+    last: date | None
+    operations: tuple[str, ...]
+    code: str
+    message: str
+    logs_request: bool = True
+
+    def applies(self, operation: str, day: date) -> bool:
+        return operation in self.operations and self.first <= day and (self.last is None or day <= self.last)
+
+
+@dataclass(frozen=True)
+class SessionUses:
+    """What a caller does with each session its AssumeRole calls hand out: calls signed with the issued
+    key (``responseElements.credentials.accessKeyId``, then ``userIdentity.accessKeyId``) a few seconds
+    to half an hour later. ``activity``: calls per session (``per_day`` read per session);
+    ``occasional``: calls a share ``occasional_share`` of the sessions also make. From
+    ``rejected_from`` the account's global endpoint issues version 1 tokens: every use in an opt-in
+    Region is refused (the error of ``REJECTED_BY_SOURCE``) and retried ``retries`` times."""
+
+    activity: tuple[Activity, ...]
+    rejected_from: date
+    occasional: tuple[Activity, ...] = ()
+    occasional_share: float = 0.0
+    retries: int = 2
+
+
+REJECTED_BY_SOURCE = {
+    "sqs.amazonaws.com": ("InvalidClientTokenId", "The security token included in the request is invalid."),
+    "kinesis.amazonaws.com": ("UnrecognizedClientException", "The security token included in the request is invalid."),
+}
+"""How a service answers a call signed with a session token it does not accept (a version 1 token
+of the global endpoint in an opt-in Region)."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +152,9 @@ class Caller:
     web_identity: tuple[str, str] | None = None
     event_version: str = "1.08"
     tls: tuple[str, str] = TLS13
+    since: date | None = None
+    failures: tuple[Failure, ...] = ()
+    session_uses: SessionUses | None = None
 
     @property
     def account(self) -> str:
@@ -198,6 +250,89 @@ CALLERS += (
 """C12 assumes roles from a developer laptop on a home ISP address; C13 is an EC2 instance calling with
 its instance credentials (one stable session per instance); C14 runs in ap-northeast-2, outside the 16
 legacy Regions, so its legacy-default Ruby SDK calls the global endpoint only because it is configured to."""
+
+# Evidence of breakage (issue 15; the rules are kit/signals.py). C15 is the caller kit.synthstates adds
+# in the later states, so these are C16..C20. Each runs in hours no other caller of its account uses,
+# so the files of C1..C14 stay as they were; each global caller here is P1 by where it runs, so its
+# priority is the same with or without the evidence (and in the later states, which keep them).
+_DENIED_BY_SCP = ("User: {arn} is not authorized to perform: sts:AssumeRole on resource: {target} "
+                  "with an explicit deny in a service control policy")
+_REGION_DISABLED = ("STS is not activated in this region for account:{account}. Your account administrator "
+                    "can activate STS in this region using the IAM Console.")
+CALLERS += (
+    # token-v1-in-use and token-rejected: a settlement feed on ECS in Hong Kong (opt-in ap-east-1). The
+    # Kotlin SDK's StsAssumeRoleCredentialsProvider has no Region configured, so it calls the global
+    # endpoint (served in us-east-1). Each session of role/hk-feed-publisher it gets is used in
+    # ap-east-1 (SQS, Kinesis, and a queue of the payments account: logged in both accounts with one
+    # sharedEventID), now and then in eu-central-1, a Region enabled by default (a DR queue: v1 tokens
+    # work there, never counted; data-platform's SCPs allow eu-*, us-east-1 and ap-east-1).
+    # data-platform issued version 2 tokens until an account baseline reset GlobalEndpointTokenVersion
+    # to v1Token on 2025-08-11 (data/samples/policies/mapping.yaml says v1Token): from then every use
+    # in ap-east-1 is refused and retried twice. One hour of refused uses is delivered twice (same
+    # eventIDs: see write_redelivered).
+    Caller("C16", "arn:aws:iam::222233334444:role/hk-settlement-feed",
+           "aws-sdk-kotlin/1.0.41 ua/2.0 api/sts#1.0.41 os/linux#5.10.201 lang/kotlin#1.9.21 md/javaVersion#17.0.9 "
+           "md/jvmName#OpenJDK_64-Bit_Server_VM md/jvmVersion#17.0.9+8-LTS exec-env/AWS_ECS_FARGATE",
+           "18.162.0.0/16", "ap-east-1", ("AssumeRole",), "arn:aws:iam::222233334444:role/hk-feed-publisher",
+           session_format="ecs-task-{hex}", calls_per_day=(1, 2), active_share=0.9, hours=(5, 6),
+           since=date(2025, 7, 1),
+           activity=(Activity("s3.amazonaws.com", ("GetObject",), "ap-east-1", (1, 2),
+                              "hk-settlement-files-222233334444"),),
+           session_uses=SessionUses(
+               activity=(Activity("sqs.amazonaws.com", ("SendMessage",), "ap-east-1", (1, 3), "hk-settlement-feed"),
+                         Activity("kinesis.amazonaws.com", ("PutRecord",), "ap-east-1", (0, 1), "hk-settlement-audit"),
+                         Activity("sqs.amazonaws.com", ("SendMessage",), "ap-east-1", (0, 1), "hk-settlement-inbox",
+                                  owner="111122223333")),
+               occasional=(Activity("sqs.amazonaws.com", ("SendMessage",), "eu-central-1", (1, 1),
+                                    "hk-settlement-feed-dr"),),
+               occasional_share=0.1, rejected_from=date(2025, 8, 11))),
+    # sts-throttled: a load-test harness in the company's data centre (a public address in no cloud's
+    # ranges: served in us-east-1) assumes a role for every virtual user. Nightly runs are small; on
+    # 2025-08-12 a test ramps to 705 calls in one second (THROTTLED_BURSTS): what passes the 600/s of
+    # ci-tools' global bucket in us-east-1 is answered ThrottlingException "Rate exceeded". Its calls
+    # go to API Gateway, which CloudTrail does not log: no workload Region.
+    Caller("C17", "arn:aws:iam::333344445555:user/perf-harness",
+           "Boto3/1.26.90 Python/3.9.16 Linux/4.18.0-477.10.1.el8_8.x86_64 Botocore/1.29.90", "81.2.69.128/28",
+           None, ("AssumeRole",), "arn:aws:iam::333344445555:role/perf-sut-client", amazon_dns=False,
+           calls_per_day=(1, 4), active_share=0.6, hours=(3, 4)),
+    # scp-deny: a GDPR export job in eu-west-2 behind custom DNS (its global calls are served in
+    # us-east-1), deployed 2025-08-18. Its legacy-default boto3 calls the global endpoint, which
+    # reports aws:RequestedRegion us-east-1, and the payments OU's SCP "GdprRolesStayInEu"
+    # (data/samples/policies/scp-payments-gdpr-eu-only.json) denies gdpr-* roles outside eu-*: every
+    # AssumeRole is denied; GetCallerIdentity (no policy can deny it) passes. sts.eu-west-2 would pass.
+    Caller("C18", "arn:aws:iam::111122223333:role/gdpr-export",
+           "Boto3/1.28.62 md/Botocore#1.31.62 ua/2.0 os/linux#5.10.198-187.748.amzn2.x86_64 md/arch#x86_64 "
+           "lang/python#3.11.6 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.31.62", "10.70.0.0/16",
+           "eu-west-2", ("GetCallerIdentity", "AssumeRole"), "arn:aws:iam::111122223333:role/eu-customer-data-reader",
+           amazon_dns=False, calls_per_day=(2, 4), hours=(20, 22), since=date(2025, 8, 18),
+           failures=(Failure(date(2025, 8, 18), None, ("AssumeRole",), "AccessDenied", _DENIED_BY_SCP),),
+           activity=(Activity("s3.amazonaws.com", ("GetObject", "PutObject"), "eu-west-2", (1, 2),
+                              "gdpr-exports-111122223333"),)),
+    # region-disabled: Terraform on GitHub's runners (Azure) bootstrapping a Zurich stack with Regional
+    # STS in opt-in eu-central-2, which ci-tools never enabled: two days of RegionDisabledException.
+    # A Regional-only caller: its signal is listed, it is not in the plan.
+    Caller("C19", "arn:aws:iam::333344445555:role/zurich-bootstrap",
+           "APN/1.0 HashiCorp/1.0 Terraform/1.9.5 (+https://www.terraform.io) terraform-provider-aws/5.64.0 "
+           "(+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.30.4 ua/2.0 os/linux "
+           "lang/go#1.22.5 md/GOOS#linux md/GOARCH#amd64 api/sts#1.30.5", "20.55.12.0/24", "eu-central-2",
+           ("GetCallerIdentity", "AssumeRole"), "arn:aws:iam::333344445555:role/zurich-admin", endpoint="regional",
+           amazon_dns=False, session_format="GitHubActions", calls_per_day=(2, 3), hours=(19, 20),
+           days=(date(2025, 6, 3), date(2025, 6, 4)),
+           failures=(Failure(date(2025, 6, 3), None, ("GetCallerIdentity", "AssumeRole"), "RegionDisabledException",
+                             _REGION_DISABLED),)),
+    # signature-region: a PHP dashboard builder at a hosting provider (outside AWS) with an IAM user's
+    # keys. On 2025-07-08 a release set the STS client's endpoint to https://sts.amazonaws.com while
+    # its Region stayed eu-central-1, so the SDK scoped the signature to eu-central-1 and STS answered
+    # SignatureDoesNotMatch until the release was rolled back four days later.
+    Caller("C20", "arn:aws:iam::222233334444:user/dashboard-builder",
+           "aws-sdk-php/3.281.6 OS/Linux/6.1.0-13-amd64 lang/php/8.1.27 GuzzleHttp/7", "88.198.54.0/28",
+           "eu-central-1", ("GetCallerIdentity", "AssumeRole"), "arn:aws:iam::222233334444:role/dashboard-reader",
+           amazon_dns=False, calls_per_day=(1, 3), active_share=0.7, hours=(21, 23),
+           failures=(Failure(date(2025, 7, 8), date(2025, 7, 11), ("GetCallerIdentity", "AssumeRole"),
+                             "SignatureDoesNotMatch", "Credential should be scoped to a valid region, not '{home}'. ",
+                             logs_request=False),),
+           activity=(Activity("s3.amazonaws.com", ("GetObject",), "eu-central-1", (1, 2), "dashboards-222233334444"),)),
+)
 CALLER_BY_ID = {caller.id: caller for caller in CALLERS}
 
 SERVICE_ROLES = {
@@ -227,14 +362,37 @@ BURSTS = (
 )
 
 
+@dataclass(frozen=True)
+class ThrottledBurst:
+    """One caller's STS calls second by second from ``start`` (``calls``, half AssumeRole): in each
+    second the calls past ``quota`` are answered ``error`` (sts-throttled)."""
+
+    caller_id: str
+    start: str
+    calls: tuple[int, ...]
+    quota: int = 600
+    error: tuple[str, str] = ("ThrottlingException", "Rate exceeded")
+
+    @property
+    def throttled(self) -> int:
+        return sum(max(0, calls - self.quota) for calls in self.calls)
+
+
+THROTTLED_BURSTS = (ThrottledBurst("C17", "2025-08-12T03:00:00Z", (160, 672, 705, 118)),)
+"""The load test of C17: 1,655 calls in 4 s in ci-tools' global bucket (us-east-1), 177 throttled."""
+
+
 def _parse_time(value: str) -> datetime:
     """``2025-03-01T00:00:00Z`` as an aware datetime."""
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-BURST_EVENTS = sum(rate * burst.seconds for burst in BURSTS for _, rate in burst.rates)
-_BURST_SECONDS = frozenset(_parse_time(burst.start) + timedelta(seconds=offset)
-                           for burst in BURSTS for offset in range(burst.seconds))
+BURST_EVENTS = (sum(rate * burst.seconds for burst in BURSTS for _, rate in burst.rates)
+                + sum(sum(burst.calls) for burst in THROTTLED_BURSTS))
+_BURST_SECONDS = frozenset([_parse_time(burst.start) + timedelta(seconds=offset)
+                            for burst in BURSTS for offset in range(burst.seconds)]
+                           + [_parse_time(burst.start) + timedelta(seconds=offset)
+                              for burst in THROTTLED_BURSTS for offset in range(len(burst.calls))])
 
 
 # --- small value makers --------------------------------------------------------------------
@@ -408,12 +566,16 @@ def activity_event(*, identity: dict[str, Any], when: datetime, event_source: st
                    aws_region: str, source_ip: str, user_agent: str, recipient: str, rng: random.Random,
                    request_parameters: dict | None, resources: list | None = None, read_only: bool = True,
                    data_event: bool = False, additional: dict[str, Any] | None = None,
-                   host: str | None = None) -> Event:
-    """One non-STS call (management or data event)."""
+                   host: str | None = None, error: tuple[str, str] | None = None,
+                   shared_event_id: str | None = None) -> Event:
+    """One non-STS call (management or data event); ``error``: (errorCode, errorMessage) of a failed one."""
     event: Event = {"eventVersion": "1.08", "userIdentity": identity, "eventTime": timestamp(when),
                     "eventSource": event_source, "eventName": event_name, "awsRegion": aws_region,
-                    "sourceIPAddress": source_ip, "userAgent": user_agent,
-                    "requestParameters": request_parameters, "responseElements": None}
+                    "sourceIPAddress": source_ip, "userAgent": user_agent}
+    if error:
+        event["errorCode"], event["errorMessage"] = error
+    event["requestParameters"] = request_parameters
+    event["responseElements"] = None
     if additional:
         event["additionalEventData"] = additional
     s3 = event_source == "s3.amazonaws.com"
@@ -425,6 +587,8 @@ def activity_event(*, identity: dict[str, Any], when: datetime, event_source: st
     event["eventType"] = "AwsApiCall"
     event["managementEvent"] = not data_event
     event["recipientAccountId"] = recipient
+    if shared_event_id:
+        event["sharedEventID"] = shared_event_id
     event["eventCategory"] = "Data" if data_event else "Management"
     event["tlsDetails"] = tls_details(host or f"{event_source.split('.')[0]}.{aws_region}.amazonaws.com")
     return event
@@ -502,14 +666,35 @@ def _operation_fields(caller: Caller, session: Session, operation: str, when: da
             "response_elements": _assumed(target, name, rng, when), "resources": [_role_resource(target)]}
 
 
+def _scripted_failure(caller: Caller, session: Session, operation: str, when: datetime
+                      ) -> tuple[tuple[str, str], dict[str, Any]] | None:
+    """(errorCode, errorMessage) and requestParameters of a call a ``Failure`` of the caller covers."""
+    failure = next((f for f in caller.failures if f.applies(operation, when.date())), None)
+    if failure is None:
+        return None
+    message = failure.message.format(arn=session.identity.get("arn", ""), target=caller.target_role or "",
+                                     account=caller.account, home=caller.region or "")
+    request: dict[str, Any] = {}
+    if failure.logs_request and operation == "AssumeRole":
+        request = {"request_parameters": {"roleArn": caller.target_role or "",
+                                          "roleSessionName": f"{_name(caller.arn)}-{int(when.timestamp())}",
+                                          "durationSeconds": 3600}}
+    return (failure.code, message), request
+
+
 def caller_sts_events(caller: Caller, session: Session, when: datetime, operation: str, rng: random.Random,
-                      *, index: int = 0, may_fail: bool = True) -> list[Event]:
-    """The event(s) of one STS call: two for a successful cross-account AssumeRole."""
+                      *, index: int = 0, may_fail: bool = True, error: tuple[str, str] | None = None) -> list[Event]:
+    """The event(s) of one STS call: two for a successful cross-account AssumeRole. ``error``: the
+    call fails with it (errorCode, errorMessage), as do the calls a ``Failure`` of the caller covers."""
     regional = caller.endpoint == "regional"
     serving = (caller.region or GLOBAL_ENDPOINT_REGION) if regional else global_serving_region(caller, when.date())
     fields: dict[str, Any] = {}
-    failed = may_fail and operation == "AssumeRole" and rng.random() < caller.error_rate
-    if failed:
+    scripted = (error, {}) if error else _scripted_failure(caller, session, operation, when)
+    failed = bool(scripted) or (may_fail and operation == "AssumeRole" and rng.random() < caller.error_rate)
+    if scripted:
+        fields["error"], request = scripted
+        fields.update(request)
+    elif failed:
         fields["error"] = ("AccessDenied", f"User: {session.identity['arn']} is not authorized to perform: "
                                            f"sts:AssumeRole on resource: {caller.target_role}")
     else:
@@ -557,6 +742,13 @@ def _activity_fields(activity: Activity, name: str, account: str, rng: random.Ra
     if service == "iam":
         return {"request_parameters": {"roleName": resource} if name == "GetRole" else None,
                 "host": "iam.amazonaws.com"}
+    if service == "sqs":
+        owner = activity.owner or account
+        return {"request_parameters": {"queueUrl": f"https://sqs.{region}.amazonaws.com/{owner}/{resource}",
+                                       "messageBody": "HIDDEN_DUE_TO_SECURITY_REASONS"},
+                "resources": [{"accountId": owner, "type": "AWS::SQS::Queue",
+                               "ARN": f"arn:aws:sqs:{region}:{owner}:{resource}"}],
+                "read_only": False, "data_event": True}
     key = {"cloudformation": "stackName", "lambda": "functionName"}[service]
     return {"request_parameters": {key: resource}}
 
@@ -570,6 +762,43 @@ def caller_activity_event(caller: Caller, session: Session, activity: Activity, 
                           source_ip=rng.choice(caller_ips(caller.id, caller.network)),
                           user_agent=caller.user_agent, recipient=caller.account, rng=rng,
                           **_activity_fields(activity, name, caller.account, rng))
+
+
+def issued_session_events(caller: Caller, issuing: Event, rng: random.Random) -> list[Event]:
+    """The calls ``caller`` makes with the session its STS event ``issuing`` handed out (``caller.session_uses``):
+    each signed with the issued access key; in an opt-in Region from ``rejected_from`` refused and
+    retried; a call on another account's resource logged in both accounts with one sharedEventID."""
+    uses = caller.session_uses
+    response = issuing.get("responseElements") or {}
+    if uses is None or "errorCode" in issuing or "credentials" not in response:
+        return []
+    session_arn = response["assumedRoleUser"]["arn"]
+    identity = role_session_identity(caller.target_role or "", session_arn.rsplit("/", 1)[-1],
+                                     response["credentials"]["accessKeyId"], issuing["eventTime"])
+    issued = _parse_time(issuing["eventTime"])
+    plan = [(activity, rng.randint(*activity.per_day)) for activity in uses.activity]
+    if rng.random() < uses.occasional_share:
+        plan += [(activity, rng.randint(*activity.per_day)) for activity in uses.occasional]
+    events: list[Event] = []
+    for activity, count in plan:
+        for _ in range(count):
+            when = issued + timedelta(seconds=rng.randint(5, 1800))
+            rejected = is_opt_in(activity.region) and when.date() >= uses.rejected_from
+            name = rng.choice(activity.names)
+            for _attempt in range(1 + uses.retries if rejected else 1):
+                cross = None if rejected or activity.owner in (None, caller.account) else activity.owner
+                event = activity_event(identity=identity, when=when, event_source=activity.source, event_name=name,
+                                       aws_region=activity.region,
+                                       source_ip=rng.choice(caller_ips(caller.id, caller.network)),
+                                       user_agent=caller.user_agent, recipient=caller.account, rng=rng,
+                                       error=REJECTED_BY_SOURCE[activity.source] if rejected else None,
+                                       shared_event_id=uuid_like(rng) if cross else None,
+                                       **_activity_fields(activity, name, caller.account, rng))
+                events.append(event)
+                if cross:
+                    events.append(cross_account_twin(event, cross, uuid_like(rng)))
+                when += timedelta(seconds=rng.randint(1, 3))
+    return events
 
 
 # --- days ----------------------------------------------------------------------------------
@@ -597,6 +826,8 @@ def work_hour(caller: Caller, day: date, seed: int) -> int:
 def caller_day_events(caller: Caller, day: date, seed: int, scale: float = 1.0) -> list[Event]:
     """Everything ``caller`` logs on ``day``: its STS calls and its activity."""
     rng = random.Random(f"{seed}:{caller.id}:{day}")
+    if caller.since and day < caller.since:
+        return []
     active = day in caller.days if caller.days is not None else rng.random() < caller.active_share
     if not active:
         return []
@@ -604,8 +835,12 @@ def caller_day_events(caller: Caller, day: date, seed: int, scale: float = 1.0) 
     hour = work_hour(caller, day, seed)
     events: list[Event] = []
     calls = _day_times(day, hour, _scaled(rng.randint(*caller.calls_per_day), scale), rng)
+    uses_rng = random.Random(f"{seed}:{caller.id}:{day}:uses")
     for index, when in enumerate(calls):
-        events += caller_sts_events(caller, session, when, rng.choice(caller.operations), rng, index=index)
+        sts = caller_sts_events(caller, session, when, rng.choice(caller.operations), rng, index=index)
+        events += sts
+        if caller.session_uses:
+            events += issued_session_events(caller, sts[0], uses_rng)
     for activity in caller.activity:
         for when in _day_times(day, hour, _scaled(rng.randint(*activity.per_day), scale), rng):
             events.append(caller_activity_event(caller, session, activity, when, rng))
@@ -641,6 +876,24 @@ def burst_events(burst: Burst, seed: int) -> list[tuple[str, Event]]:
     return pairs
 
 
+def throttled_burst_events(burst: ThrottledBurst, seed: int) -> list[tuple[str, Event]]:
+    """(caller id, event) of every call of a throttled burst; past the quota a call is throttled."""
+    start = _parse_time(burst.start)
+    rng = random.Random(f"{seed}:throttled:{burst.start}")
+    caller = CALLER_BY_ID[burst.caller_id]
+    session = open_session(caller, start.date(), seed)
+    pairs = []
+    for offset, calls in enumerate(burst.calls):
+        when = start + timedelta(seconds=offset)
+        throttled = set(rng.sample(range(calls), max(0, calls - burst.quota)))
+        for index in range(calls):
+            operation = "AssumeRole" if rng.random() < 0.5 else "GetCallerIdentity"
+            error = burst.error if index in throttled else None
+            pairs += [(caller.id, event) for event in
+                      caller_sts_events(caller, session, when, operation, rng, may_fail=False, error=error)]
+    return pairs
+
+
 def sample_days() -> Iterator[date]:
     """Every day of the sample window."""
     day, end = _parse_time(SAMPLE_START).date(), _parse_time(SAMPLE_END).date()
@@ -657,6 +910,8 @@ def day_events(day: date, seed: int, scale: float = 1.0) -> list[tuple[str, Even
               for event in service_day_events(account, day, seed, scale)]
     pairs += [pair for burst in BURSTS if _parse_time(burst.start).date() == day
               for pair in burst_events(burst, seed)]
+    pairs += [pair for burst in THROTTLED_BURSTS if _parse_time(burst.start).date() == day
+              for pair in throttled_burst_events(burst, seed)]
     pairs.sort(key=lambda pair: pair[1]["eventTime"])
     return pairs
 
@@ -837,6 +1092,22 @@ def write_digest(trail: Path, account: str = "444455556666") -> Path:
                                          "digestEndTime": "2025-05-01T00:00:00Z", "logFiles": []})
 
 
+def write_redelivered(trail: Path, seed: int) -> tuple[Path, list[Event]]:
+    """CloudTrail delivering a log file twice: a copy, under another name, of the first file of C16's
+    refused uses in ap-east-1 (every record again with the same eventID); its path and records."""
+    rng = random.Random(f"{seed}:redelivered")
+    uses = CALLER_BY_ID["C16"].session_uses
+    assert uses is not None
+    month = f"{uses.rejected_from:%Y/%m}"
+    for source in _log_files(trail, "222233334444", "ap-east-1", month):
+        records = json.loads(gzip.decompress(source.read_bytes()))["Records"]
+        if any(record.get("errorCode") for record in records):
+            target = source.with_name(f"{source.name.rsplit('_', 1)[0]}_{file_suffix(rng)}.json.gz")
+            target.write_bytes(source.read_bytes())
+            return target, records
+    raise ValueError(f"no refused use of C16 in {month}")
+
+
 def write_samples(out_dir: str | Path, seed: int = 2025) -> dict[str, Any]:
     """The sample data set: the org trail plus malformed and digest files, and ``manifest.json``.
 
@@ -848,13 +1119,23 @@ def write_samples(out_dir: str | Path, seed: int = 2025) -> dict[str, Any]:
     trail = out / "trail"
     malformed, (caller_id, valid) = write_malformed(trail, seed)
     digest = write_digest(trail)
-    manifest["events_written"] += 1
+    redelivered, again = write_redelivered(trail, seed)
+    manifest["events_written"] += 1 + len(again)
     manifest["events_by_account"][valid["recipientAccountId"]] += 1
+    manifest["events_by_account"]["222233334444"] += len(again)
     manifest["events_by_caller"][caller_id] += 1
+    manifest["events_by_caller"]["C16"] += len(again)
+    manifest["log_files"] += 1
     manifest["malformed_files"] = [path.relative_to(out).as_posix() for path in malformed]
     manifest["digest_files"] = [digest.relative_to(out).as_posix()]
+    manifest["redelivered_files"] = [redelivered.relative_to(out).as_posix()]
     manifest["bursts"] = [{"start": burst.start, "seconds": burst.seconds, "calls_per_second": dict(burst.rates)}
                           for burst in BURSTS]
+    manifest["throttled_bursts"] = [{"caller": burst.caller_id, "start": burst.start, "calls_per_second":
+                                     list(burst.calls), "quota": burst.quota, "throttled": burst.throttled,
+                                     "error": list(burst.error)} for burst in THROTTLED_BURSTS]
+    manifest["breakage"] = {"token-v1-in-use": ["C16"], "token-rejected": ["C16"], "sts-throttled": ["C17"],
+                            "scp-deny": ["C18"], "region-disabled": ["C19"], "signature-region": ["C20"]}
     _write_json(out / "manifest.json", manifest)
     return manifest
 

@@ -10,6 +10,11 @@ month, deterministic like ``kit.synth`` (whose own samples this module leaves al
   log collector in opt-in af-south-1, starts calling the global endpoint (new).
 * latest: as later, except C1's Regional setting was rolled back (regressed).
 
+The callers with evidence of breakage (C16..C20 of ``kit.synth``) carry on unchanged, each still P1
+by where it runs: C16's global-endpoint sessions are still refused in ap-east-1 and C18 is still
+denied by its SCP; C17's throttled burst, C19's two days and C20's two failing days are in the
+samples only.
+
 Plan each with ``sts-kit plan --source local --path data/samples-later/trail --start
 2025-09-01T00:00:00Z --end 2025-10-01T00:00:00Z --ip-ranges data/samples-later/ip-ranges.json``.
 """

@@ -102,8 +102,10 @@ def test_the_terminal_gets_one_summary_line_a_few_notes_and_no_more():
 def test_sts_kit_plan_prints_summary_notes_then_where(tmp_path, capsys):
     assert main(["plan", "--out", str(tmp_path), "--policy-source", "none"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("12 callers of the global endpoint") and lines[-1].startswith("Plan written to")
-    assert "note: policies not evaluated" in lines[1] and len(lines) <= 2 + readnotes.TERMINAL_NOTES + 1
+    assert lines[0].startswith("16 callers of the global endpoint") and lines[-1].startswith("Plan written to")
+    assert lines[1].startswith("note: live breakage in CloudTrail: 237 token-rejected, 5 region-disabled, "
+                               "177 sts-throttled, 3 signature-region, 24 scp-deny events")  # C16..C20
+    assert "note: policies not evaluated" in lines[2] and len(lines) <= 2 + readnotes.TERMINAL_NOTES + 1
     assert "Policies not evaluated" in (tmp_path / "plan.md").read_text()
 
 

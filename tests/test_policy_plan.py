@@ -1,4 +1,5 @@
-"""The policy check in the samples' plan: exactly one unsafe move, explained; offline degradation; parameters."""
+"""The policy check in the samples' plan: one unsafe move and one that depends on an unknown Region, explained;
+a move an SCP denies today and allows after; offline degradation; parameters."""
 import json
 import shutil
 
@@ -42,13 +43,25 @@ def by_role(plan, role):
 def test_samples_flag_exactly_the_sso_broker_move_with_the_deciding_statement(samples):
     plan, _ = samples
     flagged = plan.callers[plan.callers.risks.str.contains("requested-region-policy")]
-    assert list(flagged.principal_arn) == ["arn:aws:iam::444455556666:role/sso-broker"]
-    row = flagged.iloc[0]
+    assert list(flagged.principal_arn) == ["arn:aws:iam::333344445555:user/perf-harness",
+                                           "arn:aws:iam::444455556666:role/sso-broker"]
+    row = flagged.iloc[1]
     assert row.policy_outcome == "denied-after" and row.workload_region == "us-west-2"
     assert row.policy_findings == (
         "scp p-ids4m8w1z 'DenyOutsideApprovedRegions' statement DenyOthers: denies sts:AssumeRole "
         "in us-west-2 after the move; allowed today only because the global endpoint "
         "reports us-east-1")
+    harness = flagged.iloc[0]  # C17: outside AWS, no workload Region; ci-tools denies AssumeRole in ap-*
+    assert harness.policy_outcome == "region-dependent" and harness.workload_region == ""
+    assert harness.policy_findings.startswith("scp p-cit6h1j4c 'DenyAssumeRoleInApac' statement DenyAssumeInApac: "
+                                              "denies sts:AssumeRole in ap-northeast-1, ")
+
+
+def test_a_global_call_an_scp_denies_today_is_allowed_after_the_move(samples):
+    row = by_role(samples[0], "gdpr-export")  # C18: its AssumeRole calls end in scp-deny
+    assert row.policy_outcome == "allowed-after" and "requested-region-policy" not in row.risks
+    assert row.policy_findings == ("scp p-pay4g8d2r 'GdprRolesStayInEu' statement GdprRolesStayInEu: denies "
+                                   "sts:AssumeRole in us-east-1 today; allowed in eu-west-2 after the move")
 
 
 def test_not_action_exempted_move_is_not_flagged_but_explained(samples):
@@ -63,7 +76,7 @@ def test_token_and_region_config_codes(samples):
     assert "token-v1" in by_role(plan, "hk-ingest").risks.split(";")
     assert "not valid in opt-in ap-east-1" in by_role(plan, "hk-ingest").token_note
     assert [arn for arn, risks in zip(plan.callers.principal_arn, plan.callers.risks) if "token-v1" in risks] == \
-        ["arn:aws:iam::222233334444:role/hk-ingest"]
+        ["arn:aws:iam::222233334444:role/hk-ingest", "arn:aws:iam::222233334444:role/hk-settlement-feed"]
     assert "region-config" in by_role(plan, "sso-broker").risks.split(";")
     movers = plan.callers[plan.callers.target_endpoint != ""]
     assert movers.token_note.str.len().gt(0).all()
@@ -76,7 +89,7 @@ def test_plan_files_keep_the_columns_and_carry_the_policy(samples):
     assert list(written.columns) == CALLER_COLUMNS + ["wave"] + POLICY_COLUMNS + BREAKAGE_COLUMNS
     policy = plan.summary["policy"]
     assert policy["accounts_checked"] == ["111122223333", "222233334444", "333344445555", "444455556666"]
-    assert policy["findings"] == 1 and policy["callers_flagged"] == 1 and policy["accounts_not_checked"] == {}
+    assert policy["findings"] == 2 and policy["callers_flagged"] == 2 and policy["accounts_not_checked"] == {}
     assert policy["token_versions"]["222233334444"] == "v1Token"
     markdown = (out / "plan.md").read_text()
     assert "- Policies (checked): denied-after — scp p-ids4m8w1z 'DenyOutsideApprovedRegions' statement DenyOthers" \

@@ -1,7 +1,8 @@
 """The plan of the shipped samples, as a careful analyst would write it by hand.
 
-The fictional organization is described in kit/synth.py (callers C1-C14). Counts are checked
-against an independent pass over the raw files, not against numbers copied from a run.
+The fictional organization is described in kit/synth.py (callers C1-C14 and C16-C20; C19 calls only
+Regional STS, so it is not in the plan). Counts are checked against an independent pass over the raw
+files, not against numbers copied from a run (the signals' own: tests/test_samples_breakage.py).
 
 Depends on the event-layer rules of issue 9 (R3): instance credentials (``aws:ec2-instance``) are one
 principal per instance, its session ARN (``INSTANCE``).
@@ -43,6 +44,17 @@ EXPECTED = {  # principal -> (tool, version, workload Region, origin, priority, 
     "222233334444:role/report-lambda": ("aws-sdk-js", "2.1400.0", "us-east-1", "aws-default-region", "P3", set(),
                                         "set-regional-flag"),
     INSTANCE: ("boto3", "1.28.57", "us-east-1", "aws-default-region", "P3", set(), "upgrade"),
+    # C16..C20: evidence of breakage (the signal codes join the risks); each is P1 by where it runs too
+    "222233334444:role/hk-settlement-feed": ("aws-sdk-kotlin", "1.0.41", "ap-east-1", "aws-opt-in-region", "P1",
+                                             {"opt-in-region", "token-v1", "token-v1-in-use", "token-rejected"},
+                                             "set-region"),
+    "333344445555:user/perf-harness": ("boto3", "1.26.90", "", "outside-aws", "P1",
+                                       {"outside-aws", "region-unknown", "errors", "requested-region-policy",
+                                        "sts-throttled"}, "upgrade"),
+    "111122223333:role/gdpr-export": ("boto3", "1.28.62", "eu-west-2", "aws-default-region", "P1",
+                                      {"custom-dns", "errors", "scp-deny"}, "upgrade"),
+    "222233334444:user/dashboard-builder": ("aws-sdk-php", "3.281.6", "eu-central-1", "outside-aws", "P1",
+                                            {"outside-aws", "errors", "signature-region"}, "upgrade"),
 }
 EVIDENCE = {  # principal -> (origin_evidence pattern, priority_reason)
     "222233334444:role/hk-ingest": (r"workload in opt-in Region ap-east-1 \(activity\)", "opt-in Region"),
@@ -63,6 +75,17 @@ EVIDENCE = {  # principal -> (origin_evidence pattern, priority_reason)
                                         r"\(activity\)", "workload in us-east-1"),
     INSTANCE: (r"EC2 us-east-1 address 3\.\d+\.\d+\.\d+ .*workload in us-east-1 \(AWS address\)",
                "workload in us-east-1"),
+    "222233334444:role/hk-settlement-feed": (r"workload in opt-in Region ap-east-1 \(activity\)",
+                                             "live breakage: 237 calls failing (token-rejected); otherwise P1: "
+                                             "opt-in Region"),
+    "333344445555:user/perf-harness": (r"public address 81\.2\.69\.\d+, not AWS \(\+\d more\)",
+                                       "live breakage: 177 calls failing (sts-throttled); otherwise P1: outside AWS"),
+    "111122223333:role/gdpr-export": (r"private address 10\.70\..*; workload in eu-west-2 \(activity\)",
+                                      "live breakage: 24 calls failing (scp-deny); otherwise P1: served in us-east-1 "
+                                      "since the change for a workload in eu-west-2"),
+    "222233334444:user/dashboard-builder": (r"public address 88\.198\.54\.\d+, not AWS \(\+\d more\)",
+                                            "live breakage: 3 calls failing (signature-region); otherwise P1: "
+                                            "outside AWS"),
 }
 
 
@@ -119,8 +142,9 @@ def test_global_call_counts_match_an_independent_count(plan, raw_records):
         twin = r.get("sharedEventID") and r["recipientAccountId"] != r["userIdentity"].get("accountId")
         if r["eventSource"] == "sts.amazonaws.com" and host and is_global and not twin:
             identity = r["userIdentity"]
+            web = identity["type"] in ("WebIdentityUser", "SAMLUser")  # no ARN: the role asked for
             arn = ((identity.get("sessionContext") or {}).get("sessionIssuer") or {}).get("arn") \
-                or (r.get("requestParameters") or {}).get("roleArn") or identity["arn"]
+                or (web and (r.get("requestParameters") or {}).get("roleArn")) or identity["arn"]
             if arn.endswith(":role/aws:ec2-instance"):  # instance credentials: one principal per instance
                 arn = identity["arn"]
             expected[_short(arn)] += 1
@@ -128,7 +152,7 @@ def test_global_call_counts_match_an_independent_count(plan, raw_records):
 
 
 def test_cross_account_twins_are_counted_once(plan, raw_records):
-    twins = sum(1 for r in raw_records if r.get("sharedEventID")
+    twins = sum(1 for r in raw_records if r.get("sharedEventID") and r["eventSource"] == "sts.amazonaws.com"
                 and r["recipientAccountId"] != r["userIdentity"].get("accountId"))
     assert twins > 0
     assert plan.summary["events_skipped"]["cross-account copy of a call counted in the caller's account"] == twins
@@ -141,9 +165,11 @@ def test_quota_break_is_found_second_by_second(plan):
     assert regional.at_risk and regional.headroom_pct < 0
     assert quota.loc[("111122223333", "eu-west-1", "global"), "peak_rps_now"] == 320
     assert [(b["account_id"], b["region"], b["bucket"]) for b in plan.summary["at_risk_buckets"]] == [
-        ("111122223333", "eu-west-1", "regional")]
+        ("111122223333", "eu-west-1", "regional"), ("333344445555", "us-east-1", "global")]
     payments = plan.callers.set_index("principal_arn").loc["arn:aws:iam::111122223333:role/payments-api"]
     assert payments.peak_rps == 320 and payments.wave == 0  # alone it already breaks the bucket
+    throttled = quota.loc[("333344445555", "us-east-1", "global")]  # C17's load test, throttled past 600/s
+    assert (throttled.peak_rps_now, throttled.projected_peak_rps) == (705, 705) and throttled.at_risk
 
 
 def test_bad_files_and_records_are_skipped_named_and_counted(plan):
