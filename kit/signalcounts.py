@@ -24,7 +24,7 @@ import numpy as np
 
 from kit.eventids import hash_ids
 from kit.regions import DEFAULT_REGIONS, is_opt_in
-from kit.signals import THROTTLED, TOKEN_IN_USE, TOKEN_REJECTED, is_rejected, sts_signal
+from kit.signals import THROTTLED, TOKEN_IN_USE, TOKEN_REJECTED, is_rejected, issued_key, sts_signal
 
 _OPT_IN: dict[Any, bool] = {}
 """awsRegion value -> whether it is an opt-in Region (a few dozen values, asked for every event)."""
@@ -118,8 +118,8 @@ class SignalCounts:
             return
         identity = record.get("userIdentity")
         key = identity.get("accessKeyId") if type(identity) is dict else None
-        if type(key) is not str or not key:
-            return
+        if type(key) is not str or not key or issued_key(record.get("responseElements")) == key:
+            return  # no key, or the issuing call itself
         error, message = (value if type(value) is str else "" for value in (record.get("errorCode"),
                                                                              record.get("errorMessage")))
         use_key = (key, region, is_rejected(error, message))
@@ -163,11 +163,7 @@ class SignalCounts:
     def seal(self) -> None:
         """End a batch: event ids and issued keys become 64-bit hashes."""
         self.refs = dict(zip(hash_ids(list(self.refs)).tolist(), self.refs.values()))
-        if self._issued:
-            keys, codes = zip(*self._issued)
-            self.issued_hashes = hash_ids(list(keys))
-            self.issued_codes = np.array(codes, np.int32)
-        self._issued = []
+        self._hash_issued()
         hashed = dict(zip(hash_ids([key for key, _, _ in self.uses]).tolist(), (key for key, _, _ in self.uses)))
         by_text = {text: hashed_key for hashed_key, text in hashed.items()}
         self.uses = {(by_text[key], region, rejected): entry for (key, region, rejected), entry in self.uses.items()}
@@ -175,6 +171,14 @@ class SignalCounts:
                            for shared, (key, region, rejected) in self.use_shared.items()}
         self.refs = {event: [(kind, (by_text[key[0]], *key[1:]) if kind == "use" else key, extra)
                              for kind, key, extra in made] for event, made in self.refs.items()}
+
+    def _hash_issued(self) -> None:
+        """The keys issued since the last call join ``issued_hashes`` as hashes."""
+        if self._issued:
+            keys, codes = zip(*self._issued)
+            self.issued_hashes = np.concatenate((self.issued_hashes, hash_ids(list(keys))))
+            self.issued_codes = np.concatenate((self.issued_codes, np.array(codes, np.int32)))
+        self._issued = []
 
     def merge(self, other: "SignalCounts", repeated: np.ndarray) -> None:
         """Fold a sealed batch in; ``repeated``: hashes of its event ids counted by an earlier batch,
@@ -209,6 +213,7 @@ class SignalCounts:
 
     def rows(self) -> tuple[list[tuple], dict[tuple, int]]:
         """(signals rows as ``kit.rollup.SIGNAL_COLUMNS`` tuples, throttled calls per second key)."""
+        self._hash_issued()  # keys issued after the last batch: resource-account copies settled at the end
         rows = [(*key, events, 0, first, last, example) for key, (events, first, last, example) in self.calls.items()
                 if events > 0]
         used = [(key, entry) for key, entry in self.uses.items() if entry[0] > 0]

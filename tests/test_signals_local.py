@@ -162,3 +162,18 @@ def test_the_issuing_account_must_be_selected(trail):
     rows = signal_rows(run(trail, cache=False, accounts=[B]))
     assert rows == {(f"arn:aws:iam::{B}:role/app", "token-v1-in-use", "global", "ap-east-1"):
                     (1, 1, "2025-07-01T10:15:00Z", "2025-07-01T10:15:00Z", "u-9")}
+
+
+def test_an_issuance_known_only_from_the_resource_accounts_copy_counts(tmp_path):
+    """The caller's own copy of the issuing call is missing: its twin, settled after every batch, issues."""
+    twin = {**issue("2025-07-01T10:00:00Z", "ASIATWIN"), "sharedEventID": "twin-1", "recipientAccountId": B}
+    write_trail(tmp_path / "trail" / "a.json.gz", [twin, use("ASIATWIN", "2025-07-01T10:05:00Z", "ap-east-1")])
+    rows = signal_rows(run(tmp_path / "trail", cache=False))
+    assert rows[(APP, "token-v1-in-use", "global", "ap-east-1")][:2] == (1, 1)
+
+
+def test_the_issuing_call_is_never_its_own_use(tmp_path):
+    own = issue("2025-07-01T10:00:00Z", "ASIASELF", region="ap-east-1")
+    own["userIdentity"] = {**own["userIdentity"], "accessKeyId": "ASIASELF"}
+    write_trail(tmp_path / "trail" / "a.json.gz", [own])
+    assert signal_rows(run(tmp_path / "trail", cache=False)) == {}
