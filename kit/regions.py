@@ -34,12 +34,13 @@ GLOBAL_SERVICE_SOURCES = frozenset({
 })
 """Event sources whose events say us-east-1 whatever Region the caller runs in."""
 
-_REGION_CODE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+REGION_CODE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+"""The shape of a Region code (the SQL and Logs Insights queries render its pattern)."""
 
 
 def is_region_code(value: str) -> bool:
     """True when ``value`` is shaped like an AWS Region code (``eu-west-1``, ``us-gov-west-1``)."""
-    return bool(_REGION_CODE.match(value))
+    return bool(REGION_CODE.match(value))
 
 
 def is_opt_in(region: str) -> bool:

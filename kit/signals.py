@@ -61,6 +61,7 @@ TOKEN_SIGNALS = (TOKEN_IN_USE, TOKEN_REJECTED)
 LIVE_BREAKAGE = (TOKEN_REJECTED, REGION_DISABLED, THROTTLED, SIGNATURE_REGION, SCP_DENY)
 """Signals that show calls failing today: they make a caller P1."""
 
+REGION_DISABLED_CODE = "RegionDisabledException"
 REJECTED_CODES = ("InvalidClientTokenId", "UnrecognizedClientException")
 REJECTED_MESSAGE = "The security token included in the request is invalid"
 """A use whose token the Region refused: one of these error codes, or this message start."""
@@ -79,7 +80,7 @@ def sts_signal(error_code: str, error_message: str) -> str:
     The SQL engines express the same tests with the constants above (``kit/queries/_signals.sql``)."""
     if not error_code and not error_message:
         return ""
-    if error_code == "RegionDisabledException":
+    if error_code == REGION_DISABLED_CODE:
         return REGION_DISABLED
     if error_code in THROTTLING_CODES or error_message.startswith(THROTTLING_MESSAGE):
         return THROTTLED

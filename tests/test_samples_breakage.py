@@ -440,3 +440,22 @@ def test_reference_counts_of_every_signal(state):
     assert {key[-1]: calls for key, calls in throttled.items()} == EXPECTED_THROTTLED[state]
     assert {key[:5] for key in throttled} <= {(*key[:3], key[4], key[5]) for key in rows if key[3] == THROTTLED}
     assert sum(throttled.values()) == totals[THROTTLED]
+
+
+@pytest.mark.parametrize("state", list(STATES))
+def test_the_local_engine_finds_the_reference_counts(state):
+    """The kit's own engine agrees with the reference above; the SQL and Logs Insights engines are
+    held equal to it on the samples (tests/test_signals_sql.py, tests/test_logs_insights.py)."""
+    from kit.engines import collect
+    from kit.params import validate
+
+    start, end = STATES[state]
+    rollup = collect(validate({"source": "local", "path": str(DATA / state / "trail"), "start": start, "end": end,
+                               "cache": False}))
+    got = {(row.principal_arn, row.signal, row.endpoint, row.region):
+           (row.events, row.sessions, f"{row.first_seen:%Y-%m-%dT%H:%M:%SZ}", f"{row.last_seen:%Y-%m-%dT%H:%M:%SZ}",
+            row.example_event_id) for row in rollup.signals.itertuples()}
+    assert got == EXPECTED[state]
+    throttled = {f"{second:%Y-%m-%dT%H:%M:%SZ}": calls for second, calls in zip(rollup.throttled.second,
+                                                                               rollup.throttled.calls)}
+    assert throttled == EXPECTED_THROTTLED[state]

@@ -21,7 +21,8 @@ from kit.engines import collect
 from kit.localaws.athena_server import SECURITY_LAKE_DATABASE, SECURITY_LAKE_TABLE, AthenaService
 from kit.localaws.lake_server import STORE_ID, LakeService
 from kit.params import validate
-from kit.queries import REGION_DISABLED_CODE, RenderError, pattern, render, string, strings, values
+from kit.queries import RenderError, pattern, render, string, strings, values
+from kit.signals import REGION_DISABLED_CODE
 from kit.rollup import SIGNAL_COLUMNS, THROTTLED_COLUMNS, Rollup, frame
 
 A, B, C = "111122223333", "222233334444", "333344445555"
@@ -254,7 +255,7 @@ def test_the_queries_render_the_contracts_literals():
     params = validate({"source": "lake", "event_data_store": STORE_ID, **WINDOW})
     sql = render("signals", params)
     assert strings(regions.DEFAULT_REGIONS) in sql and string(signals.REJECTED_MESSAGE) in sql
-    assert strings(signals.REJECTED_CODES) in sql and f"'{regions._REGION_CODE.pattern}'" in sql
+    assert strings(signals.REJECTED_CODES) in sql and f"'{regions.REGION_CODE.pattern}'" in sql
     assert string(signals.TOKEN_IN_USE) in sql and string(signals.TOKEN_REJECTED) in sql
     assert string(signals.THROTTLED) in render("throttled", params)
     for bad in ("x' OR '1'='1", "(unclosed", "line\nbreak"):

@@ -40,9 +40,6 @@ _STORE_ARN = re.compile(r"^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:eventdata
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(root|(user|role)/[A-Za-z0-9+=,.@_/-]{1,512})$")
 _TEXT = re.compile(r"^[A-Za-z0-9 .,:;()/'_-]{1,200}$")
 _PATTERN = re.compile(r"^[A-Za-z0-9 .,:;()/_^$\\\[\]{}+*?|-]{1,200}$")
-REGION_DISABLED_CODE = "RegionDisabledException"
-"""The errorCode ``kit.signals.sts_signal`` reads as ``region-disabled`` (the module names no constant
-for it; tests check this one against the function)."""
 
 
 class RenderError(KitError):
@@ -289,13 +286,13 @@ def signal_values() -> dict[str, Sql]:
         "token_in_use": string(signals.TOKEN_IN_USE), "token_rejected": string(signals.TOKEN_REJECTED),
         "region_disabled": string(signals.REGION_DISABLED), "throttled": string(signals.THROTTLED),
         "signature_region": string(signals.SIGNATURE_REGION), "scp_deny": string(signals.SCP_DENY),
-        "region_disabled_code": string(REGION_DISABLED_CODE),
+        "region_disabled_code": string(signals.REGION_DISABLED_CODE),
         "rejected_codes": strings(signals.REJECTED_CODES), "rejected_message": string(signals.REJECTED_MESSAGE),
         "throttling_codes": strings(signals.THROTTLING_CODES),
         "throttling_message": string(signals.THROTTLING_MESSAGE),
         "signature_code": string(signals.SIGNATURE_CODE), "signature_message": string(signals.SIGNATURE_MESSAGE),
         "denied_codes": strings(signals.DENIED_CODES), "scp_message": string(signals.SCP_MESSAGE),
-        "default_regions": strings(DEFAULT_REGIONS), "region_code": pattern(regions._REGION_CODE.pattern),
+        "default_regions": strings(DEFAULT_REGIONS), "region_code": pattern(regions.REGION_CODE.pattern),
     }
 
 

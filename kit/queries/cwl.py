@@ -194,7 +194,7 @@ def fixed_values() -> dict[str, Cwl]:
     ``kit.signals.REJECTED_MESSAGE`` and the sortable eventID."""
     return {"sts_source": string(events.STS_SOURCE),
             "default_regions": Cwl(", ".join(string(region) for region in sorted(regions.DEFAULT_REGIONS))),
-            "region_code": regex(regions._REGION_CODE.pattern),
+            "region_code": regex(regions.REGION_CODE.pattern),
             "message_head": Cwl(str(len(signals.REJECTED_MESSAGE))), "sortable_event_id": sortable("eventID")}
 
 
