@@ -157,14 +157,18 @@ def timed(function: Callable[[], Any]) -> float:
         gc.enable()
 
 
-def measure_formats(aggregator: Aggregator, runs: int, folder: Path) -> list[tuple[str, float, float, int]]:
-    """(candidate, write ms, read ms, bytes): medians of ``runs``, file write and read included."""
+def measure_formats(aggregator: Aggregator, sealed: Aggregator, runs: int,
+                    folder: Path) -> list[tuple[str, float, float, int]]:
+    """(candidate, write ms, read ms, bytes): medians of ``runs``, file write and read included. The
+    whole-state candidates store ``sealed`` (what a worker stores), the table ones the dict tables of
+    ``aggregator`` (the same batch before ``seal``)."""
     rows = []
     for name, (write, read) in candidates().items():
         path = folder / "entry"
         writes, reads = [], []
+        stored = aggregator if "tables only" in name else sealed
         for _ in range(runs):
-            writes.append(timed(lambda: path.write_bytes(write(aggregator))))
+            writes.append(timed(lambda: path.write_bytes(write(stored))))
             reads.append(timed(lambda: read(path.read_bytes())))
         rows.append((name, statistics.median(writes) * 1000, statistics.median(reads) * 1000, path.stat().st_size))
     return rows
@@ -220,11 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         for label, paths in inputs.items():
-            aggregator = _read(paths)[0]
+            aggregator, sealed = _read(paths)[0], _read(paths)[0]
+            sealed.seal()
             print(f"\n{label}: {len(paths)} files, {aggregator.events:,} events, {len(aggregator.sts):,} sts keys, "
                   f"{len(aggregator.seconds):,} second keys, {len(aggregator.activity):,} activity keys")
             print("| format | write ms | read ms | bytes |\n|---|---:|---:|---:|")
-            for name, write, read, size in measure_formats(aggregator, args.runs, folder):
+            for name, write, read, size in measure_formats(aggregator, sealed, args.runs, folder):
                 print(f"| {name} | {write:.1f} | {read:.1f} | {size:,} |")
         if not args.plan_runs:
             return 0

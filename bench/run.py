@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import psutil
@@ -29,16 +30,30 @@ WINDOW = ("2025-03-01", "2025-09-01")
 MARKERS = ("<!-- bench table -->", "<!-- /bench table -->")
 
 
-def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
-    """(seconds, peak RSS bytes of the process tree, stdout) of one command."""
+class Measured(NamedTuple):
+    """What one command took."""
+
+    seconds: float
+    peak: int
+    """Peak RSS of the process tree, bytes (pages shared by forked processes counted in each)."""
+    out: str
+    peak_pss: int = 0
+    """Peak PSS of the process tree, bytes (a page shared by n processes counts 1/n in each), when asked."""
+
+
+def measure(command: list[str], env: dict[str, str] | None = None, shared_pages: bool = False) -> Measured:
+    """Wall time, peak memory of the process tree (polled) and stdout of one command; the peak PSS
+    too with ``shared_pages`` (Linux)."""
     began = time.perf_counter()
     process = psutil.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            env={**os.environ, **(env or {})})
-    peak = 0
+    peak = peak_pss = 0
     while process.poll() is None:
         try:
             tree = [process, *process.children(recursive=True)]
             peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            if shared_pages:
+                peak_pss = max(peak_pss, sum(p.memory_full_info().pss for p in tree if p.is_running()))
         except psutil.Error:
             pass
         time.sleep(0.05)
@@ -46,7 +61,7 @@ def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[floa
     out, err = process.communicate()
     if process.returncode:
         raise RuntimeError(f"{' '.join(command)} failed:\n{err}")
-    return seconds, peak, out
+    return Measured(seconds, peak, out, peak_pss)
 
 
 def commands(trail: Path, out: Path, workers: int) -> dict[str, list[str]]:
@@ -90,7 +105,7 @@ def bench_scale(events: int, runs: int, baseline_max: int, cached_max: int, work
         outputs: dict[str, str] = {}
         for run in range(runs):
             for name in names[run % len(names):] + names[:run % len(names)]:
-                seconds, peak, outputs[name] = measure(todo[name])
+                seconds, peak, outputs[name], _ = measure(todo[name])
                 times[name].append(seconds)
                 peaks[name].append(peak)
                 print(f"  {events:,} events, run {run + 1}: {name} {seconds:.1f} s, {peak / 2**20:.0f} MB", flush=True)

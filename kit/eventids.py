@@ -28,15 +28,21 @@ class SeenIds:
         self.runs: list[np.ndarray] = []
         """Sorted, distinct hashes; each run at least twice as long as the next."""
 
-    def add(self, ids: np.ndarray) -> np.ndarray:
-        """Record ``ids`` (distinct uint64 hashes); True where an id had been recorded before."""
+    def contains(self, ids: np.ndarray) -> np.ndarray:
+        """True where an id of ``ids`` (uint64 hashes) was recorded before; records nothing."""
         seen = np.zeros(len(ids), dtype=bool)
-        if not len(ids):
-            return seen
         for run in self.runs:
             where = np.minimum(np.searchsorted(run, ids), len(run) - 1)
             seen |= run[where] == ids
-        self.runs.append(np.sort(ids[~seen]))
+        return seen
+
+    def add(self, ids: np.ndarray) -> np.ndarray:
+        """Record ``ids`` (distinct uint64 hashes); True where an id had been recorded before."""
+        seen = self.contains(ids)
+        unseen = ids[~seen]
+        if not len(unseen):
+            return seen  # no empty run: the searches above need a last element
+        self.runs.append(np.sort(unseen))
         while len(self.runs) > 1 and len(self.runs[-2]) < 2 * len(self.runs[-1]):
             last = self.runs.pop()
             self.runs[-1] = np.sort(np.concatenate((self.runs[-1], last)), kind="stable")

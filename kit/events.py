@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from kit import secondcounts
+from kit import secondcounts, stscounts
 from kit.signalcounts import SignalCounts
 from kit.signals import issued_key
 from kit.eventids import SeenIds, hash_ids
@@ -67,6 +67,11 @@ COUNTED_SKIP, COUNTED_STS, COUNTED_STS_FAILED, COUNTED_ACTIVITY, COUNTED_TWIN = 
 KIND_BITS = 3
 """... and above them its field gaps: 1 when counted in ``field_gaps``, plus 2, 4, 8 for each field of
 ``kit.fieldgaps.FIELDS`` it lacks (in that order)."""
+FOLD_SHARE = 0.25
+FOLD_ROWS = 1 << 17
+"""Rows of later batches wait (in parts) until they outnumber ``FOLD_SHARE`` of the merged rows (and
+``FOLD_ROWS``); then they are compacted and folded in (one column copied at a time): the parent holds
+the merged rows plus about a quarter more, and copies each merged row about 1 / FOLD_SHARE times."""
 ROLLOUT_TIME = ROLLOUT.strftime("%Y-%m-%dT%H:%M:%SZ")
 """STS calls from this time on are checked for field gaps."""
 
@@ -188,6 +193,13 @@ class Aggregator:
         self.end = end
         self.accounts = frozenset(accounts)
         self.sts: dict[tuple, list] = {}
+        """Until ``seal`` (and for ``settle_twins``): [calls, errors, first, last] per ``sts`` key."""
+        self.sts_keys: dict[tuple, int] = {}
+        """After ``seal``: the code of each caller key of ``sts`` (all its fields but the minute) ..."""
+        self.sts_slots, self.sts_calls, self.sts_errors, self.sts_first, self.sts_last = stscounts.empty()
+        """... and the per-minute rows as arrays (see kit.stscounts)."""
+        self._sts_parts: list[stscounts.Rows] = []
+        """In the aggregator that merges batches: per-minute rows not compacted yet, each sorted by slot."""
         self.seconds: dict[tuple, int] = {}
         """Until ``seal`` (and for ``settle_twins``): calls per ``second_of`` key."""
         self.second_keys: dict[tuple, int] = {}
@@ -198,7 +210,13 @@ class Aggregator:
         """In the aggregator that merges batches: per-second rows not compacted yet."""
         self.activity: dict[tuple, int] = {}
         self.twins: dict[str, tuple] = {}
+        """Resource-account copies (by sharedEventID) waiting for their caller's copy (``settle_twins``)."""
         self.caller_copies: set[str] = set()
+        """The sharedEventIDs of this batch's caller copies."""
+        self._copies: SeenIds | None = None
+        """In the aggregator that merges batches: hashes of the merged batches' caller copies ..."""
+        self._settled: SeenIds | None = None
+        """... and of the sharedEventIDs whose twin was left out for its caller's copy (once each)."""
         self.skipped: dict[str, int] = {}
         self.events = 0
         self.field_gaps = [0] * (1 + len(FIELDS))
@@ -210,7 +228,7 @@ class Aggregator:
         self.event_kinds = np.zeros(0, dtype=np.uint8)
         """... what each contributed (COUNTED_*) ..."""
         self.event_refs = np.zeros(0, dtype=np.int32)
-        """... where (index of its sts or activity key, or of its JUDGED_SKIPS reason) ..."""
+        """... where (index of its per-minute row or activity key, or of its JUDGED_SKIPS reason) ..."""
         self.event_seconds = np.zeros(0, dtype=np.int64)
         """... and, for STS calls, when (seconds since 1970, UTC: the time of its ``seconds`` key)."""
         self.names: dict[str, str] = {}
@@ -222,7 +240,8 @@ class Aggregator:
         self.breakage = SignalCounts()
         """Evidence of breakage (kit.signals) found so far."""
 
-    STATE = ("start", "end", "accounts", "sts", "second_keys", "second_codes", "second_times", "second_calls",
+    STATE = ("start", "end", "accounts", "sts_keys", "sts_slots", "sts_calls", "sts_errors", "sts_first",
+             "sts_last", "second_keys", "second_codes", "second_times", "second_calls",
              "activity", "twins", "caller_copies", "skipped",
              "events", "field_gaps", "outside", "event_ids", "event_kinds", "event_refs", "event_seconds",
              "breakage")
@@ -341,7 +360,7 @@ class Aggregator:
         key = (account, principal, kind, agent, source_ip, name, host, endpoint, region, serving, time[:16])
         second = second_of(key, time[:19])
         failed = 1 if error else 0
-        issued = issued_key(get("responseElements")) if endpoint == "global" and not error and not message else ""
+        issued = issued_key(get("responseElements")) if endpoint == "global" and not error else ""
         outcome = (error, message, issued, event_id or None)
         if shared:
             if (recipient or account) != account:
@@ -420,21 +439,14 @@ class Aggregator:
         self.second_codes, self.second_times, self.second_calls = secondcounts.from_counts(self.seconds,
                                                                                             self.second_keys)
         self.seconds = {}
+        self._set_sts_rows(stscounts.from_entries(self.sts, self.sts_keys, self.layout))
+        self.sts = {}
 
     def merge(self, other: "Aggregator") -> None:
         """Fold another sealed partial aggregator (of later files) into this one; its events
         whose eventID an earlier partial already counted are taken out again (duplicates)."""
         self.events += other.events
         self.field_gaps = [mine + theirs for mine, theirs in zip(self.field_gaps, other.field_gaps)]
-        for key, (calls, errors, first, last) in other.sts.items():
-            entry = self.sts.get(key)
-            if entry is None:
-                self.sts[key] = [calls, errors, first, last]
-            else:
-                entry[0] += calls
-                entry[1] += errors
-                entry[2] = min(entry[2], first)
-                entry[3] = max(entry[3], last)
         self._add_second_rows(secondcounts.recode(other.second_codes, other.second_keys, self.second_keys),
                               other.second_times, other.second_calls)
         for target, source in ((self.activity, other.activity),
@@ -444,22 +456,24 @@ class Aggregator:
         if other.outside:
             spans = [span for span in (self.outside, other.outside) if span]
             self.outside = (min(s[0] for s in spans), max(s[1] for s in spans))
-        self.caller_copies |= other.caller_copies
-        self.twins.update(other.twins)
+        self._merge_twins(other)
         if self._seen is None:
             self._seen = SeenIds()
         repeated = np.flatnonzero(self._seen.add(other.event_ids))
         self.breakage.merge(other.breakage, other.event_ids[repeated])
+        rows = other._sts_arrays()
         if len(repeated):
-            self._forget(other, repeated)
+            rows = self._forget(other, repeated, rows)
+        self._merge_sts_rows(stscounts.recode(rows[0], other.sts_keys, self.sts_keys, self.layout), *rows[1:])
 
-    def _forget(self, other: "Aggregator", rows: np.ndarray) -> None:
-        """Take out what the events ``rows`` of ``other`` (already merged) contributed, and count
-        them as duplicates. A duplicate has the same fields as the copy kept, so the times of
-        ``first_seen``/``last_seen`` stay right."""
-        sts = list(other.sts)
+    def _forget(self, other: "Aggregator", rows: np.ndarray, sts_rows: stscounts.Rows) -> stscounts.Rows:
+        """Take out what the events ``rows`` of ``other`` (merged but for its per-minute rows
+        ``sts_rows``) contributed and count them as duplicates; returns ``sts_rows`` less them. A
+        duplicate has the same fields as the copy kept, so the times of ``first_seen``/``last_seen``
+        stay right."""
         activity = list(other.activity)
-        second_codes, second_times = [], []
+        sts_keys, layout = _by_code(other.sts_keys), self.layout
+        second_codes, second_times, taken, failed = [], [], [], []
         for row in rows.tolist():
             kind, where = int(other.event_kinds[row]), int(other.event_refs[row])
             self._gapped(kind >> KIND_BITS, sign=-1)
@@ -469,45 +483,134 @@ class Aggregator:
             elif kind == COUNTED_ACTIVITY:
                 _take(self.activity, activity[where], 1)
             elif kind in (COUNTED_STS, COUNTED_STS_FAILED):
-                key = sts[where]
-                entry = self.sts[key]
-                entry[0] -= 1
-                entry[1] -= kind == COUNTED_STS_FAILED
-                if not entry[0]:
-                    del self.sts[key]
-                caller = second_of(key, "")[:-1]
+                taken.append(where)
+                failed.append(kind == COUNTED_STS_FAILED)
+                caller = second_of((*sts_keys[int(layout.codes(sts_rows[0][where]))], ""), "")[:-1]
                 second_codes.append(self.second_keys.setdefault(caller, len(self.second_keys)))
                 second_times.append(int(other.event_seconds[row]))
             self._skip(SKIP_DUPLICATE)
         if second_codes:
             self._add_second_rows(np.array(second_codes, secondcounts.CODE), np.array(second_times, secondcounts.TIME),
                                   np.full(len(second_codes), -1, secondcounts.CALLS))
+        return stscounts.take_out(sts_rows, np.array(taken, np.intp), np.array(failed, bool)) if taken else sts_rows
+
+    def _merge_twins(self, other: "Aggregator") -> None:
+        """Leave out the twins of merged batches as soon as their caller's copy is merged (once per
+        sharedEventID, as ``settle_twins`` would at the end); the others wait, the latest copy of each
+        sharedEventID kept. The caller copies are kept as 64-bit hashes."""
+        if self._copies is None or self._settled is None:
+            self._copies, self._settled = SeenIds(), SeenIds()
+        self._copies.add(hash_ids(list(other.caller_copies)))
+        copied = [shared for shared in other.caller_copies if shared in self.twins]
+        for shared in copied:
+            del self.twins[shared]
+        if other.twins:
+            theirs = list(other.twins)
+            for shared, has_copy in zip(theirs, self._copies.contains(hash_ids(theirs)).tolist()):
+                if has_copy:
+                    copied.append(shared)
+                else:
+                    self.twins[shared] = other.twins[shared]
+        settled_now = np.count_nonzero(~self._settled.add(hash_ids(list(dict.fromkeys(copied)))))
+        if settled_now:
+            self.skipped[SKIP_TWIN] = self.skipped.get(SKIP_TWIN, 0) + settled_now
+
+    @property
+    def layout(self) -> stscounts.Layout:
+        """How ``sts_slots`` hold a caller key code and a minute of this aggregator's window."""
+        return stscounts.Layout.of_window(self.start, self.end)
+
+    def _sts_arrays(self) -> stscounts.Rows:
+        """The per-minute rows held as arrays: a sealed batch's in the order its event refs point
+        into, the merged ones (after a compaction) sorted by slot."""
+        return self.sts_slots, self.sts_calls, self.sts_errors, self.sts_first, self.sts_last
+
+    def _set_sts_rows(self, rows: stscounts.Rows) -> None:
+        self.sts_slots, self.sts_calls, self.sts_errors, self.sts_first, self.sts_last = rows
+
+    def _merge_sts_rows(self, slots: np.ndarray, calls: np.ndarray, errors: np.ndarray, first: np.ndarray,
+                        last: np.ndarray) -> None:
+        """Add a batch's per-minute rows (slots of ``sts_keys`` codes): a row that duplicates
+        emptied stays only when a merged or waiting row has its slot; folds them into the compact
+        arrays once the rows waiting outnumber a ``FOLD_SHARE`` of the folded ones."""
+        rows = (slots, calls, errors, first, last)
+        emptied = np.flatnonzero(calls == 0)
+        if len(emptied):
+            self._fold_sts_entries()
+            held = np.zeros(len(emptied), bool)
+            for part in (self._sts_arrays(), *self._sts_parts):
+                held |= stscounts.holds(part[0], slots[emptied])
+            kept = np.ones(len(slots), bool)
+            kept[emptied[~held]] = False
+            rows = stscounts.select(rows, kept)
+        if not len(rows[0]):
+            return
+        self._sts_parts.append(stscounts.sort(rows))
+        if sum(len(part[0]) for part in self._sts_parts) > max(len(self.sts_slots) * FOLD_SHARE, FOLD_ROWS):
+            self._compact_sts()
+
+    def _fold_sts_entries(self) -> None:
+        """Move the entries of the ``sts`` dict into the waiting per-minute rows."""
+        if self.sts:
+            self._sts_parts.append(stscounts.sort(stscounts.from_entries(self.sts, self.sts_keys, self.layout)))
+            self.sts = {}
+
+    def _compact_sts(self) -> None:
+        """Fold the waiting per-minute rows and the ``sts`` dict into the compact arrays."""
+        self._fold_sts_entries()
+        waiting = stscounts.compact(self._sts_parts, drop_empty=False)  # emptied rows widen merged ones
+        self._sts_parts = []
+        merged = list(self._sts_arrays())
+        self._set_sts_rows(stscounts.empty())
+        stscounts.fold(merged, waiting)
+        self._set_sts_rows(tuple(merged))
+
+    def sts_rows(self) -> tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                np.ndarray, np.ndarray]:
+        """All per-minute STS rows, compacted, in the order of their caller keys then minutes:
+        (caller keys by code, codes, minutes, calls, errors, first and last call, times in seconds
+        since 1970, UTC)."""
+        self._compact_sts()
+        layout, keys = self.layout, _by_code(self.sts_keys)
+        slots, calls, errors, first, last = stscounts.select(self._sts_arrays(),
+                                                             stscounts.key_order(self._sts_arrays(), keys, layout))
+        minutes = layout.minutes(slots)
+        return keys, layout.codes(slots), minutes, calls, errors, minutes + first, minutes + last
+
+    def release_sts_rows(self) -> None:
+        """Drop the per-minute STS rows and their keys (once their table is built: memory)."""
+        self.sts, self.sts_keys, self._sts_parts = {}, {}, []
+        self._set_sts_rows(stscounts.empty())
 
     def _add_second_rows(self, codes: np.ndarray, times: np.ndarray, calls: np.ndarray) -> None:
-        """Add per-second rows (codes of ``second_keys``); compacts once the rows not compacted yet
-        outnumber the compacted ones (memory stays within about twice the distinct rows)."""
+        """Add per-second rows (codes of ``second_keys``); folds them into the compact arrays once the
+        rows waiting outnumber a ``FOLD_SHARE`` of the folded ones."""
         if not len(codes):
             return
         self._second_parts.append((codes, times, calls))
-        waiting = sum(len(part[0]) for part in self._second_parts)
-        if waiting > max(len(self.second_codes), 1 << 18):
+        if sum(len(part[0]) for part in self._second_parts) > max(len(self.second_codes) * FOLD_SHARE, FOLD_ROWS):
             self._compact_seconds()
 
     def _compact_seconds(self) -> None:
         """Fold the waiting per-second rows and the ``seconds`` dict into the compact arrays."""
-        parts = [(self.second_codes, self.second_times, self.second_calls), *self._second_parts,
-                 secondcounts.from_counts(self.seconds, self.second_keys)]
+        parts = [*self._second_parts, secondcounts.from_counts(self.seconds, self.second_keys)]
         self._second_parts, self.seconds = [], {}
-        self.second_codes, self.second_times, self.second_calls = secondcounts.compact(
-            *(np.concatenate([part[index] for part in parts]) for index in range(3)))
+        waiting = secondcounts.compact(*(np.concatenate([part[index] for part in parts]) for index in range(3)))
+        del parts
+        merged = [self.second_codes, self.second_times, self.second_calls]
+        self.second_codes, self.second_times, self.second_calls = secondcounts.empty()
+        secondcounts.fold(merged, waiting)
+        self.second_codes, self.second_times, self.second_calls = merged
 
     def second_rows(self) -> tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray]:
         """All per-second counts, compacted: (caller keys by code, codes, times, calls)."""
         self._compact_seconds()
-        keys: list[tuple] = [()] * len(self.second_keys)
-        for key, code in self.second_keys.items():
-            keys[code] = key
-        return keys, self.second_codes, self.second_times, self.second_calls
+        return _by_code(self.second_keys), self.second_codes, self.second_times, self.second_calls
+
+    def release_merge_state(self) -> None:
+        """Drop what only merging needs, the hashes of event ids and caller copies (once every batch
+        is merged and the twins settled: memory)."""
+        self._seen = self._copies = self._settled = None
 
     @property
     def ids_bytes(self) -> int:
@@ -515,13 +618,22 @@ class Aggregator:
         return self._seen.nbytes if self._seen else 0
 
     def settle_twins(self) -> None:
-        """Count resource-account copies whose caller-account copy never arrived; drop the rest."""
+        """Count resource-account copies whose caller-account copy never arrived; drop the rest (the
+        twins of merged batches with a caller copy are gone already)."""
         for shared, (key, second, failed, time, *outcome) in self.twins.items():
             if shared in self.caller_copies:
                 self._skip(SKIP_TWIN)
             else:
                 self._count(key, second, failed, time, tuple(outcome))
         self.twins.clear()
+
+
+def _by_code(table: dict[tuple, int]) -> list[tuple]:
+    """The keys of a key table (key -> code 0, 1, ...) in the order of their codes."""
+    keys: list[tuple] = [()] * len(table)
+    for key, code in table.items():
+        keys[code] = key
+    return keys
 
 
 def _take(counts: dict, key: Any, amount: int) -> None:

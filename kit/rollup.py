@@ -104,16 +104,35 @@ def frame(values: list[Sequence[Any]], columns: tuple[str, ...]) -> pd.DataFrame
     return pd.DataFrame(data, columns=list(columns))
 
 
+def coded_frame(columns: tuple[str, ...], keys: Sequence[tuple], codes: np.ndarray,
+                values: dict[str, np.ndarray]) -> pd.DataFrame:
+    """A rollup table from compact rows, with the dtypes of ``frame``: ``keys[code]`` holds the first
+    columns (texts, converted once per key), ``values`` the others (times in seconds since 1970, UTC)."""
+    texts = columns[:len(columns) - len(values)]
+    sample = [["1970-01-01T00:00:00"] if column in _TIME_COLUMNS else [0] if column in _INT_COLUMNS else [""]
+              for column in columns]
+    dtypes = frame(sample if len(codes) else [], columns).dtypes  # what ``frame`` gives rows like these
+    data = {}
+    for index, column in enumerate(texts):
+        distinct = pd.Series([key[index] for key in keys], dtype=object).fillna("").astype(str)
+        data[column] = pd.Series(distinct.array.take(codes))
+    for column, column_values in values.items():
+        if column in _TIME_COLUMNS:
+            data[column] = pd.Series(pd.to_datetime(column_values, unit="s", utc=True)).astype(dtypes[column])
+        else:
+            data[column] = pd.Series(column_values, dtype=dtypes[column])
+    return pd.DataFrame(data, columns=list(columns))
+
+
 def seconds_frame(keys: Sequence[tuple], codes: np.ndarray, times: np.ndarray, calls: np.ndarray) -> pd.DataFrame:
     """The ``seconds`` table from compact rows (see kit.secondcounts): ``keys[code]`` holds the
     first five columns, ``times`` seconds since 1970 (UTC); the dtypes of ``frame``."""
-    sample = [[""]] * (len(SECOND_KEYS) - 1) + [["1970-01-01T00:00:00"], [0]]
-    like = frame(sample if len(codes) else [], SECOND_COLUMNS)  # what ``frame`` gives rows like these
-    data = {}
-    for index, column in enumerate(SECOND_KEYS[:-1]):
-        parts = np.empty(len(keys), dtype=object)
-        parts[:] = [key[index] for key in keys]
-        data[column] = pd.Series(parts[codes], dtype=object).fillna("").astype(str)
-    data["second"] = pd.Series(pd.to_datetime(times, unit="s", utc=True)).astype(like.second.dtype)
-    data["calls"] = pd.Series(calls, dtype="int64")
-    return pd.DataFrame(data, columns=list(SECOND_COLUMNS))
+    return coded_frame(SECOND_COLUMNS, keys, codes, {"second": times, "calls": calls})
+
+
+def sts_calls_frame(keys: Sequence[tuple], codes: np.ndarray, minutes: np.ndarray, calls: np.ndarray,
+                    errors: np.ndarray, first: np.ndarray, last: np.ndarray) -> pd.DataFrame:
+    """The ``sts_calls`` table from compact rows (see kit.stscounts): ``keys[code]`` holds the first
+    ten columns, ``minutes``, ``first`` and ``last`` seconds since 1970 (UTC); the dtypes of ``frame``."""
+    return coded_frame(STS_CALL_COLUMNS, keys, codes, {"minute": minutes, "calls": calls, "errors": errors,
+                                                       "first_seen": first, "last_seen": last})

@@ -1,9 +1,10 @@
 """The per-second STS counts as compact arrays: a code per caller key, seconds since 1970, calls.
 
 A batch counts its calls per (caller key, second) in a dict; sealed, they become three numpy arrays
-(``codes`` into the batch's key table, ``times``, ``calls``) of 16 bytes a row, merged across batches
-by concatenating and summing equal (code, time) rows after a sort. Taking a duplicate out again
-is a row of -1 calls; rows that sum to zero are dropped when compacting.
+(``codes`` into the batch's key table, ``times``, ``calls``) of 16 bytes a row. Across batches, rows
+wait in parts that are compacted (sorted by code then time, equal rows summed) and folded into the
+merged rows (``fold``: sums added in place, new rows inserted; a copy of one column at a time, not of
+everything). Taking a duplicate out again is a row of -1 calls; rows that sum to zero are dropped.
 """
 from __future__ import annotations
 
@@ -50,3 +51,47 @@ def recode(codes: np.ndarray, keys: dict[tuple, int], table: dict[tuple, int]) -
     for key, code in keys.items():
         mapping[code] = table.setdefault(key, len(table))
     return mapping[codes]
+
+
+def fold(merged: list[np.ndarray], rows: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    """Add compacted ``rows`` to the compacted rows ``merged`` ([codes, times, calls], updated in
+    place: calls summed in its own array, new rows inserted, zero sums dropped)."""
+    codes, times, calls = merged
+    if len(codes) and len(rows[0]):
+        low = min(int(times.min()), int(rows[1].min()))
+        span = max(int(times.max()), int(rows[1].max())) - low + 1
+        if (max(int(codes[-1]), int(rows[0][-1])) + 1) * span < 2 ** 63:  # one int64 key per row
+            keys = codes.astype(np.int64) * span + (times - low)
+            columns = [calls, codes, times]
+            del codes, times, calls
+            merged.clear()  # the old columns are freed one by one as their copies are made
+            fold_sorted(keys, rows[0].astype(np.int64) * span + (rows[1] - low), columns, [rows[2], *rows[:2]],
+                        [np.add, None, None])
+            merged.extend((columns[1], columns[2], columns[0]))
+            return
+    merged[:] = compact(*(np.concatenate((mine, theirs)) for mine, theirs in zip(merged, rows)))
+
+
+def fold_sorted(keys: np.ndarray, new_keys: np.ndarray, columns: list[np.ndarray], new_columns: list[np.ndarray],
+                reducers: list[np.ufunc | None]) -> None:
+    """Fold rows of distinct ascending int64 ``new_keys`` (values in ``new_columns``) into rows of
+    distinct ascending ``keys`` (values in ``columns``, a list updated in place): a row whose key is
+    there is reduced into that row (``reducers[i]`` on column i, in place; None keeps the value), the
+    others are inserted in key order, one column at a time (an old column can be freed before the
+    next is copied). The first column counts calls: rows left with none are dropped."""
+    where = np.searchsorted(keys, new_keys)
+    found = where < len(keys)
+    found[found] = keys[where[found]] == new_keys[found]
+    del keys
+    at = where[found]
+    for column, new_column, reduce in zip(columns, new_columns, reducers):
+        if reduce is not None:
+            column[at] = reduce(column[at], new_column[found])
+    added = ~found
+    at = where[added]
+    for index, new_column in enumerate(new_columns):
+        columns[index] = np.insert(columns[index], at, new_column[added])
+    kept = columns[0] != 0
+    if not kept.all():
+        for index, column in enumerate(columns):
+            columns[index] = column[kept]

@@ -177,3 +177,11 @@ def test_the_issuing_call_is_never_its_own_use(tmp_path):
     own["userIdentity"] = {**own["userIdentity"], "accessKeyId": "ASIASELF"}
     write_trail(tmp_path / "trail" / "a.json.gz", [own])
     assert signal_rows(run(tmp_path / "trail", cache=False)) == {}
+
+
+def test_an_issuance_is_a_global_call_without_an_error_code_whatever_its_message(tmp_path):
+    """kit.signals: an issuance has no errorCode; a message alone does not undo it."""
+    noted = {**issue("2025-07-01T10:00:00Z", "ASIANOTED"), "errorMessage": "a note from a proxy"}
+    write_trail(tmp_path / "trail" / "a.json.gz", [noted, use("ASIANOTED", "2025-07-01T10:05:00Z", "ap-east-1")])
+    assert signal_rows(run(tmp_path / "trail", cache=False))[(APP, "token-v1-in-use", "global", "ap-east-1")][:2] \
+        == (1, 1)

@@ -24,8 +24,8 @@ from kit.engines import cache
 from kit.errors import InputError
 from kit.events import Aggregator
 from kit.params import Params
-from kit.rollup import (ACTIVITY_COLUMNS, SIGNAL_COLUMNS, STS_CALL_COLUMNS, THROTTLED_COLUMNS, ReadReport, Rollup,
-                         frame, seconds_frame)
+from kit.rollup import (ACTIVITY_COLUMNS, SIGNAL_COLUMNS, THROTTLED_COLUMNS, ReadReport, Rollup, frame, seconds_frame,
+                         sts_calls_frame)
 from kit.trailfiles import Discovery, InvalidTrailFile, TrailFile, discover, read_records
 
 BATCH_BYTES = 4 * 1024 * 1024
@@ -185,8 +185,9 @@ def _cache_refused(report: ReadReport) -> bool:
 
 def to_rollup(aggregator: Aggregator, report: ReadReport) -> Rollup:
     """Rollup tables from a settled aggregator, emptied table by table as it goes (memory)."""
-    sts = frame([*zip(*aggregator.sts), *zip(*aggregator.sts.values())], STS_CALL_COLUMNS)
-    aggregator.sts.clear()
+    aggregator.release_merge_state()
+    sts = sts_calls_frame(*aggregator.sts_rows())
+    aggregator.release_sts_rows()
     activity = frame([*zip(*aggregator.activity), tuple(aggregator.activity.values())], ACTIVITY_COLUMNS)
     aggregator.activity.clear()
     seconds = seconds_frame(*aggregator.second_rows())

@@ -1,0 +1,98 @@
+"""Where the memory of a plan run goes: peak RSS of the process tree (and of the parent) per stage.
+
+``python -m bench.memory --path bench/data/org-10000000/trail [--tree DIR]`` runs ``sts-kit plan
+--source local --no-cache`` in this process (with ``DIR``'s ``kit`` first on ``sys.path`` when
+given, e.g. a ``git archive`` of the commit before a change), polls the RSS of the process and its
+workers every 20 ms, and prints the peak within each stage: reading (``aggregate``), the rollup
+tables (``to_rollup``) and the plan's steps. A stage's peak includes what earlier stages left.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+STAGES = {"kit.engines.local": ("aggregate", "to_rollup"),
+          "kit.plan": ("home_regions", "global_seconds", "build_callers", "regional_calls", "quota_table",
+                       "stage_moves")}
+WINDOW = ("2025-03-01", "2025-09-01")
+
+
+class StagePeaks:
+    """Peak RSS (tree, parent) per stage, sampled by a thread."""
+
+    def __init__(self) -> None:
+        self.stage = "start-up"
+        self.peaks: dict[str, tuple[int, int]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            try:
+                parent = me.memory_info().rss
+                tree = parent + sum(child.memory_info().rss for child in me.children(recursive=True))
+            except psutil.Error:
+                continue
+            old = self.peaks.get(self.stage, (0, 0))
+            self.peaks[self.stage] = (max(old[0], tree), max(old[1], parent))
+            time.sleep(0.02)
+
+    def wrap(self, module: object, name: str) -> None:
+        """Count the calls of ``module.name`` as the stage ``name`` (then back to "between stages")."""
+        function = getattr(module, name)
+
+        def staged(*args, **kwargs):
+            self.stage = name
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.stage = "between stages"
+        setattr(module, name, staged)
+
+    def __enter__(self) -> "StagePeaks":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(0.05)
+        self._stop.set()
+        self._thread.join()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``--path TRAIL [--tree DIR]``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--path", type=Path, required=True)
+    parser.add_argument("--tree", type=Path, help="a folder holding the kit package to measure")
+    args = parser.parse_args(argv)
+    if args.tree:
+        sys.path.insert(0, str(args.tree.resolve()))
+    import importlib
+
+    from kit.cli import main as kit_main
+
+    peaks = StagePeaks()
+    for module, names in STAGES.items():
+        for name in names:
+            peaks.wrap(importlib.import_module(module), name)
+    with tempfile.TemporaryDirectory() as out, peaks:
+        began = time.perf_counter()
+        kit_main(["plan", "--source", "local", "--path", str(args.path), "--start", WINDOW[0], "--end", WINDOW[1],
+                  "--no-cache", "--quiet", "--out", out])
+        took = time.perf_counter() - began
+    print(f"kit: {sys.modules['kit'].__file__}, {took:.1f} s")
+    print("| stage | peak RSS of the tree, MB | of the parent, MB |\n|---|---:|---:|")
+    for stage, (tree, parent) in peaks.peaks.items():
+        print(f"| {stage} | {tree / 2**20:.0f} | {parent / 2**20:.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""The quota maths on arrays (kit.quota.KeyedSeconds) gives the tables of the pandas way it replaced,
+kept here as the reference: on random per-second rows, with ties, waves, callers too big alone,
+and with no rows of a kind."""
+from __future__ import annotations
+
+import random
+
+import pandas as pd
+import pytest
+
+from kit.callers import CALLER_KEY, global_seconds
+from kit.quota import Quotas, quota_columns, quota_table, regional_calls, stage_moves
+from kit.rollup import ACTIVITY_COLUMNS, SECOND_COLUMNS, STS_CALL_COLUMNS, ReadReport, Rollup, frame
+
+ACCOUNTS = ("111122223333", "444455556666")
+REGIONS = ("eu-west-1", "us-east-1", "ap-south-1")
+BUCKET_KEY = ["account_id", "region", "second"]
+
+
+def reference_series(table: pd.DataFrame, region_column: str) -> pd.Series:
+    return table.rename(columns={region_column: "region"}).groupby(BUCKET_KEY).calls.sum()
+
+
+def reference_peaks(series: pd.Series, name: str) -> pd.DataFrame:
+    if series.empty:
+        return pd.DataFrame(columns=["account_id", "region", name, f"{name}_second"])
+    table = series.rename(name).reset_index().sort_values([name, "second"], ascending=[False, True])
+    top = table.drop_duplicates(["account_id", "region"])
+    return top.rename(columns={"second": f"{name}_second"})[["account_id", "region", name, f"{name}_second"]]
+
+
+def reference_quota_table(regional: pd.Series, global_rows: pd.DataFrame, quotas: Quotas,
+                          threshold: float) -> pd.DataFrame:
+    moving = global_rows[global_rows.workload_region != ""]
+    staying = global_rows[global_rows.workload_region == ""]
+    projected = pd.concat([regional, reference_series(moving, "workload_region")]).groupby(level=BUCKET_KEY).sum()
+    movers = (moving.drop_duplicates(CALLER_KEY).groupby(["account_id", "workload_region"]).size()
+              .rename("moving_callers").reset_index().rename(columns={"workload_region": "region"}))
+    regional_table = (reference_peaks(projected, "projected_peak_rps")
+                      .merge(reference_peaks(regional, "peak_rps_now"), on=["account_id", "region"], how="outer")
+                      .merge(movers, on=["account_id", "region"], how="left").assign(bucket="regional"))
+    global_table = (reference_peaks(reference_series(global_rows, "bucket_region"), "peak_rps_now")
+                    .merge(reference_peaks(reference_series(staying, "bucket_region"), "projected_peak_rps"),
+                           on=["account_id", "region"], how="left").assign(bucket="global", moving_callers=0))
+    return quota_columns(regional_table, global_table, quotas, threshold)
+
+
+def reference_stage_moves(regional: pd.Series, global_rows: pd.DataFrame, quotas: Quotas,
+                          threshold: float) -> pd.DataFrame:
+    moving = global_rows[global_rows.workload_region != ""]
+    rows = []
+    for (account, region), group in moving.groupby(["account_id", "workload_region"]):
+        limit = threshold * quotas.of(account, region)
+        known = (account, region) in regional.index.droplevel(2)
+        base = regional[(account, region)] if known else pd.Series(dtype="int64")
+        per_caller = {key: part.groupby("second").calls.sum() for key, part in group.groupby(CALLER_KEY)}
+        order = sorted(per_caller, key=lambda key: (-per_caller[key].max(), key))
+        load, wave = base.copy(), 1
+        for key in order:
+            candidate = load.add(per_caller[key], fill_value=0)
+            alone = base.add(per_caller[key], fill_value=0).max()
+            if alone >= limit:
+                rows.append((*key, 0, int(candidate.max())))
+                continue
+            if candidate.max() >= limit:
+                wave += 1
+                load = base.add(per_caller[key], fill_value=0)
+            else:
+                load = candidate
+            rows.append((*key, wave, int(load.max())))
+    return pd.DataFrame(rows, columns=CALLER_KEY + ["wave", "bucket_peak_after_wave"])
+
+
+def random_rollup(seed: int, rows: int, buckets: tuple[str, ...] = ("global", "regional")) -> tuple[Rollup, dict]:
+    """Per-second rows of a few callers over a few seconds (ties and overlaps), and homes."""
+    rng = random.Random(seed)
+    counts: dict[tuple, int] = {}
+    for _ in range(rows):
+        account = rng.choice(ACCOUNTS)
+        key = (account, f"arn:aws:iam::{account}:role/r{rng.randrange(5)}", rng.choice(["aws-cli/2", "Boto3/1.34"]),
+               rng.choice(buckets), rng.choice(REGIONS), f"2025-07-01T10:00:{rng.randrange(12):02d}")
+        counts[key] = counts.get(key, 0) + rng.randint(1, 4)
+    seconds = frame([*zip(*counts), tuple(counts.values())], SECOND_COLUMNS)
+    homes = {(account, f"arn:aws:iam::{account}:role/r{role}"): rng.choice([*REGIONS, ""])
+             for account in ACCOUNTS for role in range(5)}
+    return Rollup(frame([], STS_CALL_COLUMNS), frame([], ACTIVITY_COLUMNS), seconds, ReadReport()), homes
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("buckets", [("global", "regional"), ("global",), ("regional",)])
+def test_the_quota_tables_equal_the_pandas_way(seed, buckets):
+    rollup, homes = random_rollup(seed, 40 + 30 * seed, buckets)
+    global_rows = global_seconds(rollup, homes)
+    quotas = Quotas(12, {(ACCOUNTS[0], "eu-west-1"): 20, (ACCOUNTS[1], "us-east-1/global"): 9})
+    regional_rows = rollup.seconds[rollup.seconds.bucket == "regional"]
+    reference_regional = reference_series(regional_rows, "bucket_region")
+    regional = regional_calls(rollup)
+    for threshold in (0.5, 0.8):
+        expected = reference_quota_table(reference_regional, global_rows, quotas, threshold)
+        table = quota_table(regional, global_rows, quotas, threshold)
+        assert table.to_csv(index=False) == expected.to_csv(index=False)
+        pd.testing.assert_frame_equal(table, expected, check_dtype=False)
+        expected_waves = reference_stage_moves(reference_regional, global_rows, quotas, threshold)
+        waves = stage_moves(regional, global_rows, quotas, threshold)
+        assert waves.to_csv(index=False) == expected_waves.to_csv(index=False)
+
+
+def test_no_rows_at_all():
+    rollup, _ = random_rollup(0, 0)
+    global_rows = global_seconds(rollup, {})
+    quotas = Quotas()
+    expected = reference_quota_table(reference_series(rollup.seconds, "bucket_region"), global_rows, quotas, 0.8)
+    assert quota_table(regional_calls(rollup), global_rows, quotas, 0.8).to_csv(index=False) == expected.to_csv(index=False)
+    assert stage_moves(regional_calls(rollup), global_rows, quotas, 0.8).empty

@@ -1,0 +1,202 @@
+"""The per-minute STS rows as compact arrays: merged by sorting, duplicates taken out across batches,
+the same rows as the dict they replace, the same table."""
+from __future__ import annotations
+
+import copy
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from builders import role_session, sts, user
+from kit import stscounts
+from kit.events import COUNTED_STS, COUNTED_STS_FAILED, KIND_BITS, Aggregator
+from kit.rollup import STS_CALL_COLUMNS, frame, sts_calls_frame
+
+WINDOW = ("2025-07-01T00:00:00Z", "2025-07-02T00:00:00Z")
+LAYOUT = stscounts.Layout.of_window(*WINDOW)
+A, B = "111122223333", "444455556666"
+
+
+def rows(*values: tuple[int, int, int, int, int]) -> stscounts.Rows:
+    """Rows from (slot, calls, errors, first, last) tuples."""
+    columns = list(zip(*values)) or [()] * 5
+    return tuple(np.array(column, dtype) for column, dtype in  # type: ignore[return-value]
+                 zip(columns, (stscounts.SLOT, stscounts.COUNT, stscounts.COUNT, stscounts.SECOND, stscounts.SECOND)))
+
+
+def as_tuples(compact: stscounts.Rows) -> list[tuple]:
+    return list(zip(*(column.tolist() for column in compact)))
+
+
+def test_the_layout_puts_a_code_and_a_minute_of_the_window_in_one_slot():
+    assert LAYOUT.span == 24 * 60 + 1
+    minute = np.datetime64("2025-07-01T10:07", "m").astype(np.int64)
+    slot = 3 * LAYOUT.span + minute - LAYOUT.start
+    assert LAYOUT.codes(np.array([slot])).tolist() == [3]
+    assert LAYOUT.minutes(np.array([slot])).tolist() == [minute * 60]
+
+
+def test_compact_sums_widens_sorts_and_drops_rows_of_no_calls():
+    first = rows((7, 2, 1, 30, 40), (3, 1, 0, 5, 5), (9, 1, 1, 0, 0))
+    second = rows((3, 2, 2, 1, 59), (7, 0, 0, 10, 50), (9, -1, -1, 0, 0), (4, 0, 0, 1, 1))
+    assert as_tuples(stscounts.compact([first, second])) == [(3, 3, 2, 1, 59), (7, 2, 1, 10, 50)]
+    assert as_tuples(stscounts.compact([rows(), rows()])) == []
+
+
+def test_take_out_leaves_the_times_and_the_rows_it_was_given():
+    given = rows((1, 3, 2, 4, 9), (2, 1, 0, 0, 0))
+    taken = stscounts.take_out(given, np.array([0, 0, 1]), np.array([True, False, False]))
+    assert as_tuples(taken) == [(1, 1, 1, 4, 9), (2, 0, 0, 0, 0)]
+    assert as_tuples(given) == [(1, 3, 2, 4, 9), (2, 1, 0, 0, 0)]
+
+
+def test_holds_finds_slots_in_sorted_ones():
+    assert stscounts.holds(np.array([2, 5, 9]), np.array([9, 1, 5, 10, 2])).tolist() == [True, False, True, False, True]
+    assert stscounts.holds(np.zeros(0, stscounts.SLOT), np.array([1])).tolist() == [False]
+
+
+def random_batches(seed: int, batches: int = 8, events: int = 150, altered: float = 0.3) -> list[list[dict]]:
+    """Batches of STS calls of a few callers in a few minutes; later batches repeat earlier events:
+    identical copies (a redelivered file) and, a share ``altered`` of them, copies of other content
+    under the same eventID."""
+    rng = random.Random(seed)
+    identities = [user(A, "alice"), user(B, "bob"), role_session(A, "app"), role_session(B, "job", "j")]
+    hosts = ["sts.amazonaws.com", "sts.eu-west-1.amazonaws.com"]
+    made: list[dict] = []
+    out = []
+    for _ in range(batches):
+        batch = []
+        for _ in range(events):
+            if made and rng.random() < 0.15:
+                record = copy.deepcopy(rng.choice(made))
+                if rng.random() < altered:  # same eventID, other content
+                    record["eventTime"] = f"2025-07-01T10:{rng.randrange(4):02d}:{rng.randrange(60):02d}Z"
+                    record["userIdentity"] = rng.choice(identities)
+            else:
+                record = sts(rng.choice(identities), f"2025-07-01T10:{rng.randrange(4):02d}:{rng.randrange(60):02d}Z",
+                             rng.choice(hosts), error=rng.choice([None, None, "AccessDenied"]),
+                             ip=rng.choice(["10.0.0.1", "10.0.0.2"]))
+                made.append(record)
+            batch.append(record)
+        out.append(batch)
+    return out
+
+
+def reference(batches: list[list[dict]]) -> dict[tuple, list]:
+    """The per-minute rows as the dict merge did them: entries summed and widened batch after batch,
+    then the batch's events already counted by an earlier batch taken out (an entry at zero deleted)."""
+    total: dict[tuple, list] = {}
+    seen: set[str] = set()
+    for records in batches:
+        batch = Aggregator(*WINDOW)
+        batch.add(records)
+        for key, (calls, errors, first, last) in batch.sts.items():
+            entry = total.setdefault(key, [0, 0, first, last])
+            entry[0] += calls
+            entry[1] += errors
+            entry[2], entry[3] = min(entry[2], first), max(entry[3], last)
+        keys = {id(entry): key for key, entry in batch.sts.items()}
+        for event_id, (kind, where) in batch._ids.items():
+            kind &= (1 << KIND_BITS) - 1
+            if event_id in seen and kind in (COUNTED_STS, COUNTED_STS_FAILED):
+                key = keys[id(where[0])]
+                total[key][0] -= 1
+                total[key][1] -= kind == COUNTED_STS_FAILED
+                if not total[key][0]:
+                    del total[key]
+        seen |= set(batch._ids)
+    return total
+
+
+def merged(batches: list[list[dict]], compact_every: int) -> Aggregator:
+    """The batches sealed and merged as the local engine does, compacting after every
+    ``compact_every`` batches (as when the waiting rows outnumber the compacted ones)."""
+    total = Aggregator(*WINDOW)
+    for number, records in enumerate(batches, 1):
+        batch = Aggregator(*WINDOW)
+        batch.add(records)
+        batch.seal()
+        total.merge(batch)
+        if number % compact_every == 0:
+            total._compact_sts()
+            total._compact_seconds()
+    return total
+
+
+def as_entries(aggregator: Aggregator) -> dict[tuple, list]:
+    """The rows of ``sts_rows`` keyed and valued like the dict entries."""
+    keys, codes, minutes, calls, errors, first, last = aggregator.sts_rows()
+    def text(seconds: np.ndarray, unit: str) -> list[str]:
+        return np.asarray(seconds, dtype="datetime64[s]").astype(f"datetime64[{unit}]").astype(str).tolist()
+    return {(*keys[code], minute): [count, failed, f"{start}Z", f"{end}Z"]
+            for code, minute, count, failed, start, end in zip(codes.tolist(), text(minutes, "m"), calls.tolist(),
+                                                               errors.tolist(), text(first, "s"), text(last, "s"))}
+
+
+def first_copies_per_second(batches: list[list[dict]]) -> dict[tuple, int]:
+    """Calls per ``seconds`` key of the first copy of every eventID (what counts)."""
+    seen: set[str] = set()
+    first = [record for batch in batches for record in batch
+             if record["eventID"] not in seen and not seen.add(record["eventID"])]
+    one = Aggregator(*WINDOW)
+    one.add(first)
+    return one.seconds
+
+
+def per_second(aggregator: Aggregator) -> dict[tuple, int]:
+    keys, codes, times, calls = aggregator.second_rows()
+    seconds = np.asarray(times, dtype="datetime64[s]").astype(str)
+    return {(*keys[code], second): count for code, second, count in zip(codes.tolist(), seconds, calls.tolist())}
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("compact_every", [1, 3, 100])
+def test_merged_batches_equal_the_dict_merge_with_duplicates_across_batches(seed, compact_every):
+    batches = random_batches(seed)
+    expected = reference(batches)
+    total = merged(batches, compact_every)
+    assert total.skipped.get("duplicate event (same eventID delivered again)", 0) > 50
+    entries = as_entries(total)
+    assert entries == expected
+    assert list(entries) == sorted(entries), "ordered by caller key, then minute"
+    assert per_second(total) == first_copies_per_second(batches), "the folded per-second rows"
+
+
+def test_the_rows_do_not_depend_on_how_the_input_was_cut_into_batches():
+    """(Copies of other content under one eventID do: within a batch the later copy is never
+    counted, across batches its times stay in the row's first and last seen, as they did.)"""
+    batches = random_batches(11, altered=0)
+    one = merged([[record for batch in batches for record in batch]], 1).sts_rows()
+    several = merged(batches, 2).sts_rows()
+    first, second = sts_calls_frame(*one), sts_calls_frame(*several)
+    pd.testing.assert_frame_equal(first, second, check_exact=True)
+
+
+def test_twins_settled_after_the_merge_join_the_rows_of_their_minute():
+    caller, resource = role_session(A, "app"), role_session(A, "app")
+    twin = sts(resource, "2025-07-01T10:00:30Z", recipient=B, shared="shared-1")
+    counted = sts(caller, "2025-07-01T10:00:10Z")
+    batch = Aggregator(*WINDOW)
+    batch.add([counted, twin])
+    batch.seal()
+    total = Aggregator(*WINDOW)
+    total.merge(batch)
+    total.settle_twins()
+    assert list(as_entries(total).values()) == [[2, 0, "2025-07-01T10:00:10Z", "2025-07-01T10:00:30Z"]]
+
+
+def test_the_sts_calls_frame_equals_the_frame_of_the_same_rows():
+    batch = Aggregator(*WINDOW)
+    batch.add([r for records in random_batches(5, batches=1) for r in records])
+    plain = frame([*zip(*batch.sts), *zip(*batch.sts.values())], STS_CALL_COLUMNS)
+    total = Aggregator(*WINDOW)
+    batch.seal()
+    total.merge(batch)
+    compact = sts_calls_frame(*total.sts_rows())
+    ordered = list(STS_CALL_COLUMNS[:11])
+    assert compact.dtypes.equals(plain.dtypes)
+    pd.testing.assert_frame_equal(compact, plain.sort_values(ordered).reset_index(drop=True), check_exact=True)
+    empty = Aggregator(*WINDOW).sts_rows()
+    assert sts_calls_frame(*empty).dtypes.equals(frame([], STS_CALL_COLUMNS).dtypes)

@@ -1,0 +1,79 @@
+"""Cross-account twins across batches: the merging aggregator leaves a twin out as soon as its
+caller's copy is merged (before or after it) and keeps only hashes of the caller copies; the counts
+equal those of one batch holding every record, whatever the order and the cut."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from builders import role_session, sts
+from kit.events import SKIP_DUPLICATE, SKIP_TWIN, Aggregator
+
+WINDOW = ("2025-07-01T00:00:00Z", "2025-07-02T00:00:00Z")
+A, B = "111122223333", "444455556666"
+
+
+def call_pair(number: int) -> tuple[dict, dict]:
+    """A cross-account call logged in the caller's account A and in the resource account B."""
+    time = f"2025-07-01T10:{number % 60:02d}:{number * 7 % 60:02d}Z"
+    caller = sts(role_session(A, "app"), time, name="AssumeRole", shared=f"shared-{number}")
+    return caller, {**caller, "eventID": f"twin-{number}", "recipientAccountId": B}
+
+
+def records(seed: int) -> list[dict]:
+    """Pairs, twins alone (their caller copy never delivered), a second twin event under one
+    sharedEventID, and redelivered copies of some records."""
+    rng = random.Random(seed)
+    out: list[dict] = []
+    for number in range(40):
+        caller, twin = call_pair(number)
+        if number % 5:
+            out.append(caller)
+        out.append(twin)
+        if number % 9 == 0:
+            out.append({**twin, "eventID": f"other-twin-{number}", "eventTime": "2025-07-01T11:00:00Z"})
+    out += [dict(record) for record in rng.sample(out, 15)]
+    rng.shuffle(out)
+    return out
+
+
+def summary(aggregator: Aggregator) -> tuple:
+    aggregator.settle_twins()
+    keys, codes, minutes, calls, errors, first, last = aggregator.sts_rows()
+    rows = sorted(zip([keys[code] for code in codes.tolist()], minutes.tolist(), calls.tolist(), first.tolist(),
+                      last.tolist()))
+    return dict(aggregator.skipped), rows
+
+
+def one_batch(everything: list[dict]) -> tuple:
+    aggregator = Aggregator(*WINDOW)
+    aggregator.add(everything)
+    return summary(aggregator)
+
+
+def batches(everything: list[dict], size: int) -> tuple:
+    total = Aggregator(*WINDOW)
+    for start in range(0, len(everything), size):
+        batch = Aggregator(*WINDOW)
+        batch.add(everything[start:start + size])
+        batch.seal()
+        total.merge(batch)
+    assert len(total.twins) <= 8 + 5, "twins with a caller copy merged do not wait for the end"
+    return summary(total)
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("size", [1, 7, 30])
+def test_twins_count_as_in_one_batch_whatever_the_order_and_the_cut(seed, size):
+    everything = records(seed)
+    expected = one_batch(everything)
+    assert expected[0][SKIP_TWIN] == 32 and expected[0][SKIP_DUPLICATE] == 15
+    assert batches(everything, size) == expected
+
+
+def test_a_twin_redelivered_after_its_caller_copy_is_left_out_once():
+    caller, twin = call_pair(1)
+    skipped, rows = batches([twin, caller, dict(twin), dict(twin)], 1)
+    assert skipped == {SKIP_TWIN: 1, SKIP_DUPLICATE: 2}
+    assert [row[2] for row in rows] == [1]
