@@ -164,8 +164,8 @@ class SignalCounts:
         """End a batch: event ids and issued keys become 64-bit hashes."""
         self.refs = dict(zip(hash_ids(list(self.refs)).tolist(), self.refs.values()))
         self._hash_issued()
-        hashed = dict(zip(hash_ids([key for key, _, _ in self.uses]).tolist(), (key for key, _, _ in self.uses)))
-        by_text = {text: hashed_key for hashed_key, text in hashed.items()}
+        texts = [key for key, _, _ in self.uses]
+        by_text = dict(zip(texts, hash_ids(texts).tolist()))
         self.uses = {(by_text[key], region, rejected): entry for (key, region, rejected), entry in self.uses.items()}
         self.use_shared = {shared: (by_text[key], region, rejected)
                            for shared, (key, region, rejected) in self.use_shared.items()}

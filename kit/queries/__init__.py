@@ -62,15 +62,20 @@ def strings(values: Iterable[str]) -> Sql:
     return Sql(", ".join(string(value) for value in sorted(values)))
 
 
-def pattern(value: str) -> Sql:
-    """A quoted regular expression of kit-owned text (no quotes; it must compile)."""
-    if not isinstance(value, str) or not _PATTERN.match(value):
-        raise RenderError(f"refusing to put {value!r} into a query: not a plain kit-owned pattern")
+def compiles(value: str) -> str:
+    """``value`` when it is a regular expression (``RenderError`` saying why not)."""
     try:
         re.compile(value)
     except re.error as error:
         raise RenderError(f"{value!r} is not a regular expression: {error}") from None
-    return Sql(f"'{value}'")
+    return value
+
+
+def pattern(value: str) -> Sql:
+    """A quoted regular expression of kit-owned text (no quotes; it must compile)."""
+    if not isinstance(value, str) or not _PATTERN.match(value):
+        raise RenderError(f"refusing to put {value!r} into a query: not a plain kit-owned pattern")
+    return Sql(f"'{compiles(value)}'")
 
 
 def principal_arn(value: str) -> Sql:
