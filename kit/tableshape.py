@@ -1,5 +1,5 @@
-"""The shape of a user's table, read before querying it: which date partitions it has and whether
-it has the host header, from its columns and partition keys (Athena ``GetTableMetadata``).
+"""The shape of a user's table, read before querying it: which date and account partitions it has and
+whether it has the host header, from its columns and partition keys (Athena ``GetTableMetadata``).
 
 CloudTrail tables in use differ: the kit's DDL (partitions account, region, ``timestamp``), the
 Athena User Guide's single-Region projection table (``timestamp`` only), the Knowledge Center's
@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from kit.errors import KitError
 
 DAY_SCHEMES = ("timestamp", "year_month_day", "eventday", "none")
+ACCOUNT_KEYS = ("account", "accountid")
+"""Names of the partition key of the account whose folder holds the file: the kit's DDL and the
+Knowledge Center's table (``account``), Security Lake's (``accountid``)."""
 
 SKIP_NO_HOST_COLUMN = "STS call without endpointType, in a table without a tlsdetails column: endpoint unknown"
 """Skip reason of STS events a table without the host header cannot judge (events before 2025)."""
@@ -32,15 +35,18 @@ class TableShape:
     """year/month/day partitions are integers (else zero-padded strings, as CloudTrail's folders)."""
     host_column: bool = True
     """The table has ``tlsdetails.clientprovidedhostheader``."""
+    account_key: str = ""
+    """The partition key of the logging account (one of ``ACCOUNT_KEYS``), '' when there is none."""
 
     def describe(self) -> str:
-        """One line for notes: 'day partitions: year_month_day; no tlsdetails column'."""
+        """One line for notes: 'day partitions: year_month_day; account partition: account; no tlsdetails column'."""
         host = "host header column" if self.host_column else "no tlsdetails column"
-        return f"day partitions: {self.day_partitions}; {host}"
+        account = f"; account partition: {self.account_key}" if self.account_key else ""
+        return f"day partitions: {self.day_partitions}{account}; {host}"
 
 
-KIT_TABLE = TableShape()
-SECURITY_LAKE_TABLE = TableShape(day_partitions="eventday")
+KIT_TABLE = TableShape(account_key="account")
+SECURITY_LAKE_TABLE = TableShape(day_partitions="eventday", account_key="accountid")
 
 CLOUDTRAIL_COLUMNS = ("eventtime", "eventsource", "eventname", "awsregion", "useridentity")
 OCSF_COLUMNS = ("time_dt", "api", "actor", "cloud", "unmapped")
@@ -68,4 +74,5 @@ def shape_of(table: str, columns: list[dict], partition_keys: list[dict], ocsf: 
         days = "none"
     numeric = days == "year_month_day" and keys["year"] not in ("string", "varchar")
     host = ocsf or "clientprovidedhostheader" in data.get("tlsdetails", "")
-    return TableShape(days, numeric, host)
+    account = next((name for name in ACCOUNT_KEYS if name in keys), "")
+    return TableShape(days, numeric, host, account)

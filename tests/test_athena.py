@@ -1,21 +1,34 @@
 """The Athena engine against the local Athena endpoint (real boto3, real wire protocol)."""
 from __future__ import annotations
 
+import os
+from datetime import datetime, timezone
+
+import pandas as pd
 import pytest
 from botocore.stub import Stubber
 
 import kit.engines.aws as aws
-from aws_endpoints import (assert_same_rollup, athena, athena_endpoint, athena_params, aws_env,  # noqa: F401
-                           interrupt_polling, local_rollup, plan_argv, run_in, samples_plan)
+from aws_endpoints import (SAMPLES, assert_same_rollup, athena, athena_endpoint, athena_params, aws_env,  # noqa: F401
+                           interrupt_polling, local_rollup, ordered, plan_argv, run_in, samples_plan)
 from kit.cli import main
 from kit.engines import collect
-from kit.engines.athena import AthenaRunner
+from kit.engines.athena import MINIMUM_BYTES, AthenaRunner
 from kit.engines.aws import AccessDenied
 from kit.errors import ParameterError, QueryError
 from kit.localaws.base import Faults
-from kit.queries import ROLLUP_QUERIES
+from kit.params import validate
+from kit.queries import ACCOUNT_PRUNED, ROLLUP_QUERIES
+from kit.trailfiles import discover
 
 QID = "0123abcd-0000-1111-2222-333344445555"
+
+
+def trail_bytes(account: str = "") -> int:
+    """The bytes on disk of the samples' trail files (all of the window's), or of one account's folder."""
+    folder = f"{os.sep}{account}{os.sep}CloudTrail{os.sep}" if account else ""
+    ever = (datetime(2000, 1, 1, tzinfo=timezone.utc), datetime(2100, 1, 1, tzinfo=timezone.utc))
+    return sum(found.size for found in discover(SAMPLES / "trail", *ever).files if folder in found.path)
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +42,37 @@ def test_rollup_equals_the_local_engine(athena_rollup, local_rollup):
     assert_same_rollup(rollup, local_rollup)
     stats = rollup.report.engine_stats
     assert stats["engine"] == "athena" and stats["bytes_scanned"] > 0
-    assert stats["estimated_cost_usd"] == round(stats["bytes_scanned"] * 5 / 1e12, 6)
-    assert calls[0] == "GetTableMetadata" and stats["table_shape"] == "day partitions: timestamp; host header column"
+    billed = sum(max(query["bytes_scanned"], MINIMUM_BYTES) for query in stats["queries"].values())
+    assert stats["estimated_cost_usd"] == round(billed * 5 / 1e12, 6)  # each query under Athena's 10 MB minimum
+    assert calls[0] == "GetTableMetadata"
+    assert stats["table_shape"] == "day partitions: timestamp; account partition: account; host header column"
     assert calls.count("StartQueryExecution") == len(ROLLUP_QUERIES) and calls.count("GetQueryResults") >= 17
+
+
+def test_each_query_scans_the_window_s_files_once(athena_rollup):
+    stats = athena_rollup[0].report.engine_stats
+    assert {name: query["bytes_scanned"] for name, query in stats["queries"].items()} == \
+        dict.fromkeys(ROLLUP_QUERIES, trail_bytes())
+    assert not any(query["account_pruned"] for query in stats["queries"].values())
+
+
+@pytest.mark.parametrize("account", ["111122223333", "222233334444", "333344445555"])
+def test_selected_accounts_scan_less_and_keep_their_rollup(athena_endpoint, athena_rollup, account):
+    """Other accounts' folders hold copies of the selected callers' calls: 222233334444's messages to
+    a queue of 111122223333 (activity), 333344445555's roles assumed in 444455556666 (STS)."""
+    service, url = athena_endpoint
+    pruned = run_in(service, url, athena_params(url, accounts=account))
+    expected = collect(validate({"accounts": account}))
+    assert_same_rollup(pruned, expected)
+    for name in ("signals", "throttled"):  # an empty table's column types differ between engines
+        want = ordered(getattr(expected, name))
+        pd.testing.assert_frame_equal(ordered(getattr(pruned, name)), want, check_dtype=len(want) > 0)
+    assert len(pruned.sts_calls) and set(pruned.sts_calls.account_id) == {account}
+    queries = pruned.report.engine_stats["queries"]
+    assert {name: (query["bytes_scanned"], query["account_pruned"]) for name, query in queries.items()} == {
+        name: (trail_bytes(account), True) if name in ACCOUNT_PRUNED else (trail_bytes(), False)
+        for name in ROLLUP_QUERIES}
+    assert 0 < pruned.report.engine_stats["bytes_scanned"] < athena_rollup[0].report.engine_stats["bytes_scanned"]
 
 
 def test_result_cells_are_read_by_column_name(athena):

@@ -20,9 +20,9 @@ from kit.queries import render
 from kit.tableshape import KIT_TABLE, SKIP_NO_HOST_COLUMN, TableShape, TableShapeError, shape_of
 
 KC = "cloudtrail_logs_kc"
-SHAPES = {"cloudtrail_logs": "day partitions: timestamp; host header column",
+SHAPES = {"cloudtrail_logs": "day partitions: timestamp; account partition: account; host header column",
           "cloudtrail_logs_projection": "day partitions: timestamp; host header column",
-          KC: "day partitions: year_month_day; no tlsdetails column",
+          KC: "day partitions: year_month_day; account partition: account; no tlsdetails column",
           "cloudtrail_logs_flat": "day partitions: none; host header column"}
 APRIL = "2025-04-01T00:00:00Z"
 """From here on every sample STS event carries endpointType: a table without tlsdetails judges them all."""
@@ -117,7 +117,7 @@ def test_a_missing_table_is_a_one_line_error(athena, capsys):
     ([("timestamp", "string")], [("tlsdetails", "struct<tlsversion:string,clientprovidedhostheader:string>")],
      TableShape("timestamp", False, True)),
     ([("account", "string"), ("region", "string"), ("year", "string"), ("month", "string"), ("day", "string")],
-     [], TableShape("year_month_day", False, False)),
+     [], TableShape("year_month_day", False, False, "account")),
     ([("year", "int"), ("month", "int"), ("day", "int")], [], TableShape("year_month_day", True, False)),
     ([], [("tlsdetails", "struct<clientprovidedhostheader:string>")], TableShape("none", False, True)),
 ])

@@ -12,9 +12,11 @@ from kit.athena_ddl import ddl
 from kit.cli import main
 from kit.engines.aws import COLUMNS
 from kit.params import validate
-from kit.queries import (FOLDER, MAX_STATEMENT, ROLLUP_QUERIES, RenderError, Sql, accounts_in, fill, identifier,
-                         render, render_all, store_id, string)
+from kit.queries import (ACCOUNT_PRUNED, FOLDER, MAX_STATEMENT, ROLLUP_QUERIES, RenderError, Sql, account_pruned,
+                         accounts_in, fill, identifier, render, render_all, store_id, string)
 from kit.localaws.lake_server import STORE_ID
+from kit.localaws.scans import ScanMeter
+from kit.tableshape import TableShape
 
 PARAMS = {"lake": lake_params(None, accounts="111122223333,222233334444"), "athena": athena_params(None)}
 
@@ -137,3 +139,42 @@ def test_instance_credentials_are_named_after_the_verification_query():
     assert only.startswith("-- instance credentials") and "SELECT" not in only
     with pytest.raises(RenderError, match="not an IAM user, role or root ARN"):
         verification_step("222233334444", [instance + "') OR (1=1"], params)
+
+
+PRUNED = "\n    AND \"account\" IN ('111122223333', '222233334444')"
+"""The account restriction of the kit's table for --accounts 111122223333,222233334444."""
+
+
+@pytest.mark.parametrize("name", ROLLUP_QUERIES)
+def test_selected_accounts_prune_the_account_partition_of_the_queries_that_allow_it(name):
+    selected = athena_params(None, accounts="111122223333,222233334444")
+    tables = parsed(render(name, selected)).find_all(exp.Table)
+    scan = next(table for table in tables if table.name == "cloudtrail_logs")
+    store = scan.find_ancestor(exp.Select).args["where"].sql("trino")
+    assert (PRUNED in render(name, selected)) == (name in ACCOUNT_PRUNED) == account_pruned(name, selected)
+    assert ("\"account\" IN ('111122223333', '222233334444')" in store) == (name in ACCOUNT_PRUNED)
+    assert "\"account\" IN" not in render(name, athena_params(None))  # no selection
+    assert "\"account\" IN" not in render(name, selected, TableShape())  # no account partition
+    assert "\"account\" IN" not in render(name, PARAMS["lake"])  # an event data store has no partitions
+    lake = validate({"source": "security-lake", "database": "db", "table": "t", "accounts": "111122223333",
+                     "start": "2025-03-01", "end": "2025-09-01"})
+    assert ("AND \"accountid\" IN ('111122223333')" in render(name, lake)) == (name in ACCOUNT_PRUNED)
+
+
+@pytest.mark.parametrize("source", ["lake", "athena", "security-lake"])
+def test_every_rollup_query_scans_the_store_once(source):
+    """Counted as Trino runs a query: a CTE is computed again wherever it is named."""
+    params = {"lake": PARAMS["lake"], "athena": athena_params(None, accounts="111122223333"),
+              "security-lake": validate({"source": "security-lake", "database": "db", "table": "t",
+                                         "start": "2025-03-01", "end": "2025-09-01"})}[source]
+    meter = ScanMeter()
+    meter.add_files("one", [{"account": "111122223333", "timestamp": "2025/05/01", "eventday": "20250501",
+                             "accountid": "111122223333", "bytes": 1}])
+    for name, keys in ((("cloudtrail", "cloudtrail_logs"), ("account", "timestamp")),
+                       (("db", "t"), ("accountid", "eventday")), ((STORE_ID.lower(),), ())):
+        meter.tables[name] = ("one", keys)
+    assert {name: meter.bytes_read(parsed(sql).sql("trino")) for name, sql in render_all(params).items()} == \
+        dict.fromkeys(ROLLUP_QUERIES, 1)
+    twice = ("WITH a AS (SELECT eventid FROM cloudtrail.cloudtrail_logs), b AS (SELECT * FROM a) "
+             "SELECT * FROM a JOIN b USING (eventid) JOIN b AS c USING (eventid)")
+    assert meter.bytes_read(twice) == 3

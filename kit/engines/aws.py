@@ -20,7 +20,7 @@ from kit import fieldgaps
 from kit.errors import KitError, QueryError
 from kit.events import SKIP_TWIN
 from kit.params import Params
-from kit.queries import render_all
+from kit.queries import account_pruned, render_all
 from kit.rollup import (ACTIVITY_COLUMNS, SECOND_COLUMNS, SIGNAL_COLUMNS, STS_CALL_COLUMNS, THROTTLED_COLUMNS,
                          ReadReport, Rollup, frame)
 from kit.tableshape import TableShape
@@ -143,8 +143,9 @@ def columns_of(rows: list[dict[str, str | None]], columns: tuple[str, ...], engi
 
 def run_queries(runner: Runner, params: Params, price_per_byte: float, price_note: str,
                 minimum_bytes: int = 0, shape: TableShape | None = None) -> Rollup:
-    """Run every rollup query; the rollup and a report with skips, field gaps, bytes scanned and
-    estimated cost. ``shape``: that of the table read, when the engine read it first.
+    """Run every rollup query; the rollup and a report with skips, field gaps, bytes scanned (and
+    whether the query read only the selected accounts' partitions) and estimated cost. ``shape``:
+    that of the table read, when the engine read it first.
 
     Every query is rendered (and its literals checked) before the first call."""
     statements = render_all(params, shape)
@@ -153,7 +154,8 @@ def run_queries(runner: Runner, params: Params, price_per_byte: float, price_not
     for name, sql in statements.items():
         query_id, rows, scanned = run(runner, sql)
         tables[name] = frame(columns_of(rows, COLUMNS[name], runner.engine, query_id), COLUMNS[name])
-        stats[name] = {"query_id": query_id, "bytes_scanned": scanned}
+        stats[name] = {"query_id": query_id, "bytes_scanned": scanned,
+                       "account_pruned": account_pruned(name, params, shape)}
     billed = sum(max(item["bytes_scanned"], minimum_bytes) for item in stats.values())
     report = ReadReport(sources=[f"{runner.engine} {runner.source}"])
     skips = tables.pop("skips")

@@ -1,7 +1,9 @@
 """A local Athena endpoint: StartQueryExecution, GetQueryExecution, GetQueryResults,
 StopQueryExecution and GetTableMetadata over the trail files of one folder, held as the kit's
 CloudTrail table and as the other table shapes users have (``tables.SHAPES``), and optionally over
-Security Lake Parquet files held as Security Lake's CloudTrail table."""
+Security Lake Parquet files held as Security Lake's CloudTrail table. ``DataScannedInBytes`` is
+what Athena would read: per scan of a table, the files (compressed) of the partitions its
+predicates select (``kit.localaws.scans``)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +12,9 @@ from typing import Any, Callable
 import duckdb
 
 from kit.localaws.base import Faults, LocalService, Query, ServiceError, page
-from kit.localaws.tables import OCSF_PARTITION_KEYS, PARTITION_KEYS, derive_shapes, load, load_ocsf, table_metadata
+from kit.localaws.scans import ScanMeter
+from kit.localaws.tables import (OCSF_PARTITION_KEYS, PARTITION_KEYS, derive_shapes, load, load_ocsf, ocsf_files,
+                                 table_metadata, trail_files)
 
 DATABASE = "cloudtrail"
 TABLE = "cloudtrail_logs"
@@ -35,23 +39,36 @@ class AthenaService(LocalService):
         connection.execute("SET enable_progress_bar = false")
         connection.execute(f'CREATE SCHEMA "{database}"')
         self.database = database
-        size = load(connection, data, f'"{database}"."{table}"', athena=True)
+        load(connection, data, f'"{database}"."{table}"', athena=True)
         self.metadata = {(database, table): PARTITION_KEYS[TABLE]}
         """(database, table) -> partition keys: what GetTableMetadata answers."""
         if table == TABLE:
             derive_shapes(connection, database, table)
             self.metadata.update({(database, name): keys for name, keys in PARTITION_KEYS.items()})
+        self.meter = ScanMeter()
+        self.meter.add_files("trail", trail_files(data))
+        for name, keys in self.metadata.items():
+            self.meter.serve(*name, "trail", keys)
         if ocsf is not None:
             connection.execute(f'CREATE SCHEMA "{SECURITY_LAKE_DATABASE}"')
-            size += load_ocsf(connection, ocsf, f'"{SECURITY_LAKE_DATABASE}"."{SECURITY_LAKE_TABLE}"')
+            load_ocsf(connection, ocsf, f'"{SECURITY_LAKE_DATABASE}"."{SECURITY_LAKE_TABLE}"')
             self.metadata[(SECURITY_LAKE_DATABASE, SECURITY_LAKE_TABLE)] = OCSF_PARTITION_KEYS
+            self.meter.add_files("ocsf", ocsf_files(ocsf))
+            self.meter.serve(SECURITY_LAKE_DATABASE, SECURITY_LAKE_TABLE, "ocsf", OCSF_PARTITION_KEYS)
+        self.meter.lock()
         self.tables = frozenset((name.lower(), table_name.lower()) for name, table_name in self.metadata)
-        super().__init__(connection, size, faults)
+        super().__init__(connection, faults)
 
     def operations(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
         return {"StartQueryExecution": self.start_query_execution, "GetQueryExecution": self.get_query_execution,
                 "GetQueryResults": self.get_query_results, "StopQueryExecution": self.stop_query_execution,
                 "GetTableMetadata": self.get_table_metadata}
+
+    def submit(self, statement: str) -> Query:
+        """Accept a query, with the bytes its scans will read."""
+        query = super().submit(statement)
+        query.scanned = self.meter.bytes_read(statement)
+        return query
 
     def time_out(self, query: Query) -> None:
         """Athena has no TIMED_OUT state: the query fails with a timeout reason."""
@@ -71,7 +88,7 @@ class AthenaService(LocalService):
         status: dict[str, Any] = {"State": query.state, "SubmissionDateTime": query.created}
         if query.error:
             status["StateChangeReason"] = query.error
-        scanned = self.scanned_bytes if query.state == self.finished else 0
+        scanned = query.scanned if query.state == self.finished else 0
         return {"QueryExecution": {
             "QueryExecutionId": query.id, "Query": query.statement, "StatementType": "DML", "Status": status,
             "Statistics": {"DataScannedInBytes": scanned, "EngineExecutionTimeInMillis": query.millis},

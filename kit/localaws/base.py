@@ -67,6 +67,8 @@ class Query:
     types: list[str] = field(default_factory=list)
     rows: list[list[str | None]] = field(default_factory=list)
     millis: int = 0
+    scanned: int = 0
+    """Bytes the query reads, where the service counts them per query (Athena)."""
 
 
 class Dispatcher:
@@ -121,10 +123,9 @@ class LocalService(Dispatcher):
     tables: frozenset[tuple[str, ...]] = frozenset()
     """The tables queries may read (name parts, lower case); subclasses set it."""
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection, scanned_bytes: int, faults: Faults | None = None) -> None:
+    def __init__(self, connection: duckdb.DuckDBPyConnection, faults: Faults | None = None) -> None:
         guard.lock_down(connection)
         self.connection = connection
-        self.scanned_bytes = scanned_bytes
         self.faults = faults or Faults()
         self.queries: dict[str, Query] = {}
         self.calls: list[str] = []

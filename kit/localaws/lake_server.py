@@ -33,7 +33,9 @@ class LakeService(LocalService):
         self.store_id = store_id
         self.tables = frozenset({(store_id.lower(),)})
         self.arn = f"arn:aws:cloudtrail:{REGION}:{OWNER}:eventdatastore/{store_id}"
-        super().__init__(connection, load(connection, data, f'"{store_id}"', athena=False), faults)
+        self.scanned_bytes = load(connection, data, f'"{store_id}"', athena=False)
+        """What every query reads: the events' JSON size (an event data store has no partitions)."""
+        super().__init__(connection, faults)
 
     def operations(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
         return {"StartQuery": self.start_query, "DescribeQuery": self.describe_query,

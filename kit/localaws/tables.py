@@ -131,6 +131,20 @@ def load(connection: duckdb.DuckDBPyConnection, root: Path, table: str, athena: 
 
 
 
+def trail_files(root: Path) -> list[dict[str, Any]]:
+    """Every trail file under ``root`` as the Athena table's partitions see it: account, region and
+    ``timestamp`` (yyyy/MM/dd) from its S3-layout folder (NULL outside that layout), that day as year,
+    month and day (the Knowledge Center's table), and its size on disk (compressed) in ``bytes``."""
+    rows = []
+    for trail_file in discover(root, *_ALL_TIME).files:
+        folder, day = _FOLDER.search(trail_file.path), delivery_date(trail_file.path)
+        stamp = f"{day:%Y/%m/%d}" if day else None
+        year, month, dd = stamp.split("/") if stamp else (None, None, None)
+        rows.append({"account": folder[1] if folder else None, "region": folder[2] if folder else None,
+                     "timestamp": stamp, "year": year, "month": month, "day": dd, "bytes": trail_file.size})
+    return rows
+
+
 SHAPES = {
     "cloudtrail_logs_projection": ("account, region", ""),
     "cloudtrail_logs_kc": ("tlsdetails, \"timestamp\"", ", split_part(\"timestamp\", '/', 1) AS year, "
@@ -154,16 +168,26 @@ def derive_shapes(connection: duckdb.DuckDBPyConnection, schema: str, source: st
                            f'FROM "{schema}"."{source}"')
 
 
-def load_ocsf(connection: duckdb.DuckDBPyConnection, folder: Path, table: str) -> int:
+def load_ocsf(connection: duckdb.DuckDBPyConnection, folder: Path, table: str) -> None:
     """Create ``table`` from Security Lake Parquet files under ``folder`` (partition folders become
-    the lower-case columns region, accountid, eventday, as in Security Lake's Glue tables); their bytes."""
+    the lower-case columns region, accountid, eventday, as in Security Lake's Glue tables)."""
     files = sorted(str(path) for path in Path(folder).rglob("*.parquet"))
     connection.sql("SELECT * FROM read_parquet(?, hive_partitioning = true, hive_types_autocast = false, "
                    "union_by_name = true)", params=[files]).create_view("ocsf_files")
     connection.execute(f"CREATE TABLE {table} AS SELECT * EXCLUDE (region, accountId, eventDay), region, "
                        "accountId AS accountid, eventDay AS eventday FROM ocsf_files")
     connection.execute("DROP VIEW ocsf_files")
-    return sum(Path(name).stat().st_size for name in files)
+
+
+def ocsf_files(folder: Path) -> list[dict[str, Any]]:
+    """Every Parquet file under ``folder`` with the partitions of Security Lake's table (region,
+    accountid, eventday from its ``key=value`` folders; NULL when absent) and its size in ``bytes``."""
+    rows = []
+    for path in sorted(Path(folder).rglob("*.parquet")):
+        values = dict(part.split("=", 1) for part in path.parent.parts if "=" in part)
+        values = {key.lower(): value for key, value in values.items()}
+        rows.append({key: values.get(key) for key in OCSF_PARTITION_KEYS} | {"bytes": path.stat().st_size})
+    return rows
 
 
 def hive_type(kind: Any) -> str:

@@ -25,6 +25,16 @@ from kit.trailfiles import DELIVERY_LAG
 
 FOLDER = Path(__file__).resolve().parent
 ROLLUP_QUERIES = ("sts_calls", "activity", "seconds", "skips", "field_gaps", "signals", "throttled")
+ACCOUNT_PRUNED = ("sts_calls", "seconds", "throttled")
+"""The rollup queries that read only the selected accounts' partitions (``--accounts`` on a table with
+an account partition): they count the selected callers' STS calls (``counted``), each logged in the
+caller's own account, whose folder is that account's partition. Another account logs only the
+resource account's copy of a cross-account call (same sharedEventID), which kit.events counts only
+when the caller's copy is missing, and it is never missing when the caller's account is logged to
+the table (a selected account that is not, known only from other accounts' copies, gets no rows in
+these three queries). The other queries read every account, as the local engine does: activity
+counts both copies of a cross-account call, signals finds the uses of issued keys in the account of
+the role assumed, field_gaps counts the callers' STS calls in either account, and skips every event."""
 LOCAL_OCSF = ("security_lake", "events")
 """The table of local Security Lake Parquet files the security-lake engine queries with DuckDB."""
 MAX_STATEMENT = 10_000
@@ -144,21 +154,35 @@ class Dialect:
         times as text, those whose time must be parsed first)."""
         return Sql(self.prefilter.format(start=self.time(start), end=self.time(end)))
 
-    def partition_filter(self, start: datetime, end: datetime, shape: TableShape | None = None) -> Sql:
-        """The day partitions that may hold the window's events (delivery may lag a day), if any."""
-        days = (shape or self.shape).day_partitions if self.partitioned else "none"
+    def partition_filter(self, start: datetime, end: datetime, shape: TableShape | None = None,
+                         accounts: tuple[str, ...] = ()) -> Sql:
+        """The day partitions that may hold the window's events (delivery may lag a day), if any, and
+        the partitions of ``accounts`` when the table has an account partition."""
+        return Sql(self._days(start, end, shape or self.shape) + self._accounts(shape or self.shape, accounts))
+
+    def _days(self, start: datetime, end: datetime, shape: TableShape) -> str:
+        days = shape.day_partitions if self.partitioned else "none"
         first, last = _utc(start) - DELIVERY_LAG, _utc(end) + DELIVERY_LAG
         if days == "timestamp":
-            return Sql(f"\n    AND \"timestamp\" BETWEEN '{first:%Y/%m/%d}' AND '{last:%Y/%m/%d}'")
+            return f"\n    AND \"timestamp\" BETWEEN '{first:%Y/%m/%d}' AND '{last:%Y/%m/%d}'"
         if days == "eventday":
-            return Sql(f"\n    AND eventday BETWEEN '{first:%Y%m%d}' AND '{last:%Y%m%d}'")
-        if days == "year_month_day" and (shape or self.shape).numeric_days:
-            return Sql(f"\n    AND year BETWEEN {first.year} AND {last.year} AND year * 10000 + month * 100 + day "
-                       f"BETWEEN {first:%Y%m%d} AND {last:%Y%m%d}")
+            return f"\n    AND eventday BETWEEN '{first:%Y%m%d}' AND '{last:%Y%m%d}'"
+        if days == "year_month_day" and shape.numeric_days:
+            return (f"\n    AND year BETWEEN {first.year} AND {last.year} AND year * 10000 + month * 100 + day "
+                    f"BETWEEN {first:%Y%m%d} AND {last:%Y%m%d}")
         if days == "year_month_day":
-            return Sql(f"\n    AND year BETWEEN '{first.year}' AND '{last.year}' "
-                       f"AND concat(year, '/', month, '/', day) BETWEEN '{first:%Y/%m/%d}' AND '{last:%Y/%m/%d}'")
-        return Sql("")
+            return (f"\n    AND year BETWEEN '{first.year}' AND '{last.year}' "
+                    f"AND concat(year, '/', month, '/', day) BETWEEN '{first:%Y/%m/%d}' AND '{last:%Y/%m/%d}'")
+        return ""
+
+    def _accounts(self, shape: TableShape, accounts: tuple[str, ...]) -> str:
+        if not self.prunes_accounts(shape, accounts):
+            return ""
+        return f"\n    AND {accounts_in(identifier(shape.account_key), accounts)}"
+
+    def prunes_accounts(self, shape: TableShape, accounts: tuple[str, ...]) -> bool:
+        """Whether ``accounts`` bound the account partition of a table of ``shape``."""
+        return bool(self.partitioned and shape.account_key and accounts)
 
     def host_values(self, shape: TableShape | None = None) -> dict[str, Sql]:
         """The shape-dependent pieces of _judged.sql: {host}, {host_missing} and, for a table without
@@ -261,9 +285,10 @@ def _no_sql(params: Params) -> RenderError:
     return RenderError(f"source {params.source!r} reads trail files: only lake, athena and security-lake run SQL")
 
 
-def values(params: Params, shape: TableShape | None = None) -> dict[str, Sql]:
+def values(params: Params, shape: TableShape | None = None, prune_accounts: bool = False) -> dict[str, Sql]:
     """Every placeholder value of the rollup queries for ``params`` over a table of ``shape``
-    (default: the dialect's own shape)."""
+    (default: the dialect's own shape); ``prune_accounts``: read only the partitions of the selected
+    accounts (``ACCOUNT_PRUNED``)."""
     dialect = DIALECTS.get(params.source)
     if dialect is None:
         raise _no_sql(params)
@@ -272,7 +297,8 @@ def values(params: Params, shape: TableShape | None = None) -> dict[str, Sql]:
     out = {**{key: Sql(value) for key, value in dialect.fields.items()}, **{key: string(value) for key, value in SKIP_REASONS.items()}}
     out.update(store=store(params), start=text_time(params.start), end=text_time(params.end),
                prefilter=dialect.window(params.start, params.end),
-               partition_filter=dialect.partition_filter(params.start, params.end, shape),
+               partition_filter=dialect.partition_filter(params.start, params.end, shape,
+                                                         params.accounts if prune_accounts else ()),
                rollout=string(f"{ROLLOUT:%Y-%m-%dT%H:%M:%SZ}"),
                selected=accounts_in("account", params.accounts),
                global_sources=strings(GLOBAL_SERVICE_SOURCES),
@@ -304,13 +330,19 @@ def signal_values() -> dict[str, Sql]:
 def render(name: str, params: Params, shape: TableShape | None = None) -> Sql:
     """The statement of query ``name`` for ``params``, checked against the length limit of the
     service that runs it (Lake's 10,000 characters, Athena's for the others)."""
-    sql = fill(template(name), values(params, shape))
+    sql = fill(template(name), values(params, shape, name in ACCOUNT_PRUNED))
     limit, service = ((MAX_STATEMENT, "CloudTrail Lake") if params.source == "lake"
                       else (MAX_ATHENA_STATEMENT, "Athena"))
     if len(sql) > limit:
         raise RenderError(f"query {name} is {len(sql):,} characters, over {service}'s limit of "
                           f"{limit:,}; select fewer accounts (--accounts) or query them in several runs")
     return sql
+
+
+def account_pruned(name: str, params: Params, shape: TableShape | None = None) -> bool:
+    """Whether rollup query ``name`` reads only the selected accounts' partitions (``ACCOUNT_PRUNED``)."""
+    dialect = DIALECTS.get(params.source)
+    return bool(name in ACCOUNT_PRUNED and dialect and dialect.prunes_accounts(shape or dialect.shape, params.accounts))
 
 
 def render_all(params: Params, shape: TableShape | None = None) -> dict[str, str]:

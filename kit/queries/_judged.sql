@@ -3,10 +3,19 @@
 -- returns: CTEs raw -> windowed -> principals -> accounts -> selection (chosen: the account is
 --          selected; the account list appears once) -> judged (one row per event of the
 --          window, or with an unparseable time, with its verdict: 'sts', 'activity' or a
---          kit.events skip reason) -> sts -> counted (STS calls after the cross-account twin
---          dedupe of kit.events.Aggregator.settle_twins); an eventID counts once (R1)
--- parameters: {store}, {start}, {end}, {prefilter}, {partition_filter}, {selected}, {sts_source},
---          {global_sources}, {global_region}, the skip reasons {skip_*} and the
+--          kit.events skip reason) -> sts (endpoint; twin: a verdict 'sts' copy logged in another
+--          account than the caller's) -> ranked (twin_copy: the latest copy first among the twins
+--          of a sharedEventID; caller_copied: its caller's copy is there) -> settled (counts: an STS
+--          call counted after the cross-account twin dedupe of kit.events.Aggregator.settle_twins;
+--          bucket_region) -> counted (the rows that count); an eventID counts once (R1).
+--          Each CTE reads only the one before it, with window functions instead of joins, so a
+--          query that reads one of them reads the store once (Trino inlines a CTE wherever it is
+--          named: naming two CTEs of this chain in one query would scan the store twice); rows
+--          the windows do not compare are partitioned apart by event_id, so no window partition
+--          holds every event.
+-- parameters: {store}, {start}, {end}, {prefilter}, {partition_filter} (day partitions and, for
+--          the queries of kit.queries.ACCOUNT_PRUNED, the selected accounts' partitions), {selected},
+--          {sts_source}, {global_sources}, {global_region}, the skip reasons {skip_*} and the
 --          dialect fields {time_text}, {endpoint_type}, {serving_region}, {role_arn}, {issued_key}
 --          (the JSON value of responseElements.credentials.accessKeyId, read by signals.sql), and the
 --          table-shape pieces {host} (host header expression) and {host_missing}
@@ -86,15 +95,21 @@ sts AS (
   SELECT judged.*,
     CASE WHEN endpoint_type IN ('global', 'regional') THEN endpoint_type
       WHEN host = 'sts.amazonaws.com' OR host LIKE 'sts-global.%' THEN 'global' ELSE 'regional' END AS endpoint,
-    shared_id <> '' AND coalesce(nullif(recipient, ''), account) <> account AS twin
-  FROM judged WHERE verdict = 'sts'
+    verdict = 'sts' AND shared_id <> '' AND coalesce(nullif(recipient, ''), account) <> account AS twin
+  FROM judged
 ),
-caller_copies AS (SELECT DISTINCT shared_id FROM sts WHERE shared_id <> '' AND NOT twin),
-ranked AS (SELECT sts.*, row_number() OVER (PARTITION BY shared_id, twin ORDER BY event_time DESC) AS twin_copy
-  FROM sts),
-counted AS (
-  SELECT ranked.*,
+ranked AS (
+  SELECT sts.*,
+    row_number() OVER (PARTITION BY twin, shared_id, CASE WHEN NOT twin THEN event_id END
+      ORDER BY event_time DESC) AS twin_copy,
+    max(CASE WHEN verdict = 'sts' AND NOT twin THEN 1 ELSE 0 END)
+      OVER (PARTITION BY shared_id, CASE WHEN shared_id = '' THEN event_id END) = 1 AS caller_copied
+  FROM sts
+),
+settled AS (
+  SELECT ranked.*, verdict = 'sts' AND (NOT twin OR (twin_copy = 1 AND NOT caller_copied)) AS counts,
     CASE WHEN endpoint = 'regional' THEN region ELSE coalesce(nullif(serving_region, ''), {global_region}) END
       AS bucket_region
-  FROM ranked WHERE NOT twin OR (twin_copy = 1 AND shared_id NOT IN (SELECT shared_id FROM caller_copies))
-)
+  FROM ranked
+),
+counted AS (SELECT * FROM settled WHERE counts)

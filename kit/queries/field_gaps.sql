@@ -2,6 +2,7 @@
 -- engines: lake, athena, security-lake
 -- returns: one row: events (callers' STS calls since the 2025 rollout, kit.fieldgaps.ROLLOUT)
 --          and, per field, how many of them lack it: endpoint_type, serving_region, host
+-- scans: the store once (judged), every account: both copies of a cross-account call count
 -- parameters: those of _judged.sql, plus {rollout} (ISO 8601 text, compared with event_time)
 WITH {judged}
 SELECT count(*) AS events,

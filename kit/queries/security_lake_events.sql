@@ -1,7 +1,8 @@
 -- name: security_lake_events (fragment, the {store} of the rollup queries for --source security-lake)
 -- engines: security-lake (DuckDB over local Parquet files; Athena over the Security Lake table)
 -- returns: one row per OCSF API Activity event of CloudTrail management events (kit.ocsf), with
---          the columns of the kit's CloudTrail table that _judged.sql reads, so every rule is shared;
+--          the columns of the kit's CloudTrail table that _judged.sql reads, so every rule is shared,
+--          and the partitions eventday and accountid, which {partition_filter} bounds;
 --          the OCSF field of each is that of the OCSF 1.5.0 CloudTrail API Activity dossier.
 --          ocsf_endpoint_type, ocsf_serving_region: the unmapped keys of additionalEventData.RequestDetails.
 --          Read by signals.sql: errorCode -> api.response.error, errorMessage -> api.response.message,
@@ -10,7 +11,7 @@
 --          mappings/markdown/AWS/v1.5.0/CloudTrail/API Activity/README.md; not actor.session.uid)
 -- parameters: {ocsf_table} ("database"."table"), {unmapped_host}, {unmapped_endpoint_type},
 --          {unmapped_serving_region}, {unmapped_shared_id} (unmapped keys, see kit.ocsf)
-(SELECT time_dt, eventday,
+(SELECT time_dt, eventday, accountid,
     metadata.uid AS eventid,
     metadata.product.version AS eventversion,
     metadata.event_code AS eventtype,

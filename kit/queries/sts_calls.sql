@@ -3,6 +3,8 @@
 -- returns: kit.rollup.STS_CALL_COLUMNS, one row per STS caller and minute: account_id, principal_arn,
 --          principal_type, user_agent, source_ip, event_name, host, endpoint, event_region,
 --          serving_region, minute, calls, errors, first_seen, last_seen
+-- scans: the store once (counted); with --accounts, only the selected accounts' partitions
+--          (kit.queries.ACCOUNT_PRUNED)
 -- parameters: those of _judged.sql
 WITH {judged}
 SELECT account AS account_id, principal AS principal_arn, kind AS principal_type, user_agent, source_ip,
