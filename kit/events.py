@@ -1,7 +1,8 @@
 """Judging single CloudTrail events and adding them up into the rollup, in Python.
 
-The local engine runs ``Aggregator.add`` on every record; the SQL engines express the same
-rules in ``kit/queries``. The rules (see README, "How events are judged"):
+The local engine runs ``Aggregator.add`` on every record (a ``kit.judgedfields.Record``: fields
+of an unexpected type are absent by then); the SQL engines express the same rules in
+``kit/queries``. The rules (see README, "How events are judged"):
 
 * a call is global when ``additionalEventData.RequestDetails.endpointType`` says so, or, on
   events from before 2025 that lack it, when the host header is ``sts.amazonaws.com`` or
@@ -29,17 +30,18 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
 from kit import secondcounts, stscounts
-from kit.signalcounts import SignalCounts
-from kit.signals import issued_key
 from kit.eventids import SeenIds, hash_ids
 from kit.fieldgaps import FIELDS, ROLLOUT
+from kit.judgedfields import NO_IDENTITY, Identity, Record, RequestParameters, record_of
 from kit.regions import GLOBAL_ENDPOINT_REGION, GLOBAL_SERVICE_SOURCES
 from kit.rollup import DUPLICATE_REASON
+from kit.signalcounts import OPT_IN, SignalCounts
+from kit.signals import issued_key
 
 STS_SOURCE = "sts.amazonaws.com"
 INSTANCE_SESSION = ":assumed-role/aws:ec2-instance/"
@@ -67,6 +69,13 @@ COUNTED_SKIP, COUNTED_STS, COUNTED_STS_FAILED, COUNTED_ACTIVITY, COUNTED_TWIN = 
 KIND_BITS = 3
 """... and above them its field gaps: 1 when counted in ``field_gaps``, plus 2, 4, 8 for each field of
 ``kit.fieldgaps.FIELDS`` it lacks (in that order)."""
+SECOND_SHIFT = 7
+REF_SHIFT = 13
+"""Until ``seal``, what an event contributed is one int: its kind and gaps (the low ``SECOND_SHIFT``
+bits), then the second within the minute of an STS call, then from bit ``REF_SHIFT`` on 1 + where
+(its per-minute row, activity key or JUDGED_SKIPS reason; 0 for none)."""
+_SKIP_MADE = {reason: COUNTED_SKIP | (index + 1) << REF_SHIFT for index, reason in enumerate(JUDGED_SKIPS)}
+_SECOND_MADE = {f"{second:02d}": second << SECOND_SHIFT for second in range(60)}
 FOLD_SHARE = 0.25
 FOLD_ROWS = 1 << 17
 """Rows of later batches wait (in parts) until they outnumber ``FOLD_SHARE`` of the merged rows (and
@@ -87,6 +96,12 @@ _GOOD_HOURS: set[str] = set()
 _GOOD_HOURS_MAX = 200_000
 
 
+def _remember_hour(value: str) -> None:
+    """Let the fast path take the hour of ``value``, a checked UTC time, when it is canonical."""
+    if len(value) == 20 and value[10] == "T" and len(_GOOD_HOURS) < _GOOD_HOURS_MAX:
+        _GOOD_HOURS.add(value[:13])
+
+
 def utc_text(value: str) -> str | None:
     """``value`` (an ISO 8601 time with ``Z``, an offset or no zone) as UTC 'YYYY-MM-DDTHH:MM:SSZ'; None
     when it does not match ``TIME_PATTERN`` or names no real instant (30 February)."""
@@ -97,8 +112,7 @@ def utc_text(value: str) -> str | None:
         return None
     zone = match[5] or "Z"
     if zone == "Z" and match[2] <= "28":
-        if len(value) == 20 and value[10] == "T" and len(_GOOD_HOURS) < _GOOD_HOURS_MAX:
-            _GOOD_HOURS.add(value[:13])
+        _remember_hour(value)
         return f"{value[:10]}T{value[11:19]}Z"
     try:
         moment = datetime(int(value[:4]), int(match[1]), int(match[2]), int(match[3]), int(value[14:16]),
@@ -108,26 +122,9 @@ def utc_text(value: str) -> str | None:
             moment = moment - offset if zone[0] == "+" else moment + offset
     except (ValueError, OverflowError):
         return None
+    if zone == "Z":
+        _remember_hour(value)  # a real day after the 28th
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment.year >= 1000 else None
-
-
-def _str(value: Any) -> str:
-    """``value`` when it is a string, else '' (a field of another type counts as absent)."""
-    return value if type(value) is str else ""
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    """``value`` when it is an object, else an empty one."""
-    return value if type(value) is dict else {}
-
-
-def _texts(get: Callable[[str], Any], names: tuple[str, ...]) -> list[str]:
-    """The string fields ``names`` read with ``get`` ('' for absent fields and other types)."""
-    return [value if type(value) is str else "" for value in map(get, names)]
-
-
-_STS_FIELDS = ("sourceIPAddress", "userAgent", "awsRegion", "eventName", "recipientAccountId", "errorCode",
-               "sharedEventID", "errorMessage", "eventID")
 
 
 def endpoint_of(endpoint_type: str | None, host: str) -> str:
@@ -152,25 +149,24 @@ def account_of_arn(arn: str) -> str:
     return parts[4] if len(parts) == 6 else ""
 
 
-def principal_of(identity: dict[str, Any], request: Any) -> tuple[str, str]:
+def principal_of(identity: Identity, request: RequestParameters | None) -> tuple[str, str]:
     """(principal, identity type): the role behind a session (the session itself for instance
     credentials), the user, the target role, or the role id of a resource account's copy."""
-    kind, arn = identity.get("type"), identity.get("arn")
-    kind, arn = kind if type(kind) is str else "", arn if type(arn) is str else ""
+    kind, arn = identity.type or "", identity.arn or ""
     if kind in ("AssumedRole", "FederatedUser"):
         if INSTANCE_SESSION in arn:
             return arn, kind
-        issuer = _str(_dict(_dict(identity.get("sessionContext")).get("sessionIssuer")).get("arn"))
-        return issuer or role_of_session(arn), kind
+        context = identity.sessionContext
+        issuer = context.sessionIssuer if context is not None else None
+        return (issuer.arn if issuer is not None else None) or role_of_session(arn), kind
     if kind in ("WebIdentityUser", "SAMLUser"):
-        role = _str(request.get("roleArn")) if type(request) is dict else ""
-        return role or _str(identity.get("userName")), kind
+        return (request.roleArn if request is not None else None) or identity.userName or "", kind
     if arn:
         return arn, kind
-    account = _str(identity.get("accountId"))
+    account = identity.accountId
     if kind == "Root" and account:
         return f"arn:aws:iam::{account}:root", kind
-    principal_id = _str(identity.get("principalId"))
+    principal_id = identity.principalId or ""
     if principal_id.startswith("AROA") or kind == "AWSAccount":  # ROLEID:session-name -> the role
         principal_id = principal_id.split(":", 1)[0]
     return (f"principal:{principal_id}" if principal_id else ""), kind
@@ -193,17 +189,19 @@ class Aggregator:
         self.end = end
         self.accounts = frozenset(accounts)
         self.sts: dict[tuple, list] = {}
-        """Until ``seal`` (and for ``settle_twins``): [calls, errors, first, last] per ``sts`` key."""
+        """Until ``seal`` (and for ``settle_twins``): per (caller key code, minute 'YYYY-MM-DDTHH:MM') of an
+        ``sts`` key, [calls, errors, first, last, row] (row: its position in this dict) ..."""
         self.sts_keys: dict[tuple, int] = {}
-        """After ``seal``: the code of each caller key of ``sts`` (all its fields but the minute) ..."""
+        """... the code of each caller key of ``sts`` (all its fields but the minute) ..."""
         self.sts_slots, self.sts_calls, self.sts_errors, self.sts_first, self.sts_last = stscounts.empty()
         """... and the per-minute rows as arrays (see kit.stscounts)."""
         self._sts_parts: list[stscounts.Rows] = []
         """In the aggregator that merges batches: per-minute rows not compacted yet, each sorted by slot."""
         self.seconds: dict[tuple, int] = {}
-        """Until ``seal`` (and for ``settle_twins``): calls per ``second_of`` key."""
+        """Until ``seal`` (and for ``settle_twins``): calls per (caller key code, time 'YYYY-MM-DDTHH:MM:SSZ')
+        of a ``second_of`` key ..."""
         self.second_keys: dict[tuple, int] = {}
-        """After ``seal``: the code of each caller key of ``seconds`` (its first five fields) ..."""
+        """... the code of each caller key of ``seconds`` (its first five fields) ..."""
         self.second_codes, self.second_times, self.second_calls = secondcounts.empty()
         """... and the per-second calls as arrays (see kit.secondcounts)."""
         self._second_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -232,9 +230,14 @@ class Aggregator:
         self.event_seconds = np.zeros(0, dtype=np.int64)
         """... and, for STS calls, when (seconds since 1970, UTC: the time of its ``seconds`` key)."""
         self.names: dict[str, str] = {}
-        """One copy of each repeated key string (account, ARN, user agent...): keeps keys small."""
-        self._ids: dict[str, tuple] = {}
-        """Until ``seal``: eventID -> what the event contributed (also finds repeats in the batch)."""
+        """One copy of each repeated key string (account, ARN, user agent...): keeps keys small ..."""
+        self._callers: dict[tuple, tuple[int, int, tuple]] = {}
+        """Caller (the fields of an ``sts`` key but the minute) -> ``_new_caller``."""
+        self._ids: dict[str, int] = {}
+        """Until ``seal``: eventID -> what the event contributed, packed (see ``REF_SHIFT``; also finds
+        repeats in the batch)."""
+        self._activity_rows: dict[tuple, int] = {}
+        """Until ``seal``: the position of each ``activity`` key (what its events' refs point to)."""
         self._seen: SeenIds | None = None
         """In the aggregator that merges batches: the ids of the batches merged so far."""
         self.breakage = SignalCounts()
@@ -270,23 +273,29 @@ class Aggregator:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(Aggregator.from_state(state).__dict__)
 
-    def _skip(self, reason: str) -> tuple:
+    def _skip(self, reason: str) -> int:
+        """Count a skipped event; what it contributed (packed)."""
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
-        return (COUNTED_SKIP, reason)
+        return _SKIP_MADE.get(reason, COUNTED_SKIP)
 
     def add(self, records: list[Any]) -> None:
-        """Judge and count every record of one trail file."""
+        """Judge and count every record of one trail file: ``kit.judgedfields.Record`` structs, or records
+        parsed whole (dicts, turned into structs by ``record_of``)."""
         self.events += len(records)
         start, end, ids = self.start, self.end, self._ids
-        good_hours, minute_seconds = _GOOD_HOURS, _MINUTE_SECONDS
+        good_hours, minute_seconds, opt_in = _GOOD_HOURS, _MINUTE_SECONDS, OPT_IN
         add_sts, add_activity, skip, use = self._add_sts, self._add_activity, self._skip, self.breakage.use
+        whole = converted = None
         for record in records:
-            if type(record) is not dict:
-                skip(SKIP_NOT_OBJECT)
-                continue
-            get = record.get
-            time = get("eventTime")
-            if type(time) is not str or not time:
+            if type(record) is not Record:
+                if record is not whole:  # a record parsed whole; the same one repeated is converted once
+                    whole, converted = record, record_of(record)
+                record = converted
+                if record is None:
+                    skip(SKIP_NOT_OBJECT)
+                    continue
+            time = record.eventTime
+            if not time:
                 skip(SKIP_NO_TIME)
                 continue
             if not (len(time) == 20 and time[:13] in good_hours and time[13:] in minute_seconds):
@@ -298,17 +307,16 @@ class Aggregator:
                 skip(SKIP_OUTSIDE_WINDOW)
                 self.outside = (min(self.outside[0], time), max(self.outside[1], time)) if self.outside else (time, time)
                 continue
-            event_id = get("eventID")
-            if type(event_id) is not str or not event_id:
-                event_id = None
-            elif event_id in ids:
+            event_id = record.eventID or None
+            if event_id in ids:
                 skip(SKIP_DUPLICATE)
                 continue
-            use(record, time, event_id)
-            source = get("eventSource")
+            if opt_in.get(record.awsRegion, True):  # else surely no use in an opt-in Region
+                use(record, time, event_id)
+            source = record.eventSource
             if source == STS_SOURCE:
-                made = add_sts(record, time)
-            elif type(source) is not str or not source:
+                made = add_sts(record, time, event_id)
+            elif not source:
                 made = skip(SKIP_NO_SOURCE)
             elif source in GLOBAL_SERVICE_SOURCES:
                 made = skip(SKIP_GLOBAL_SERVICE)
@@ -317,59 +325,57 @@ class Aggregator:
             if event_id is not None:
                 ids[event_id] = made  # what it counted, in case a later batch has it again
 
-    def _add_activity(self, record: dict[str, Any]) -> tuple:
-        identity = record.get("userIdentity")
-        if type(identity) is not dict:
-            identity = {}
+    def _add_activity(self, record: Record) -> int:
+        identity = record.userIdentity or NO_IDENTITY
         principal, kind = principal_of(identity, None)
-        if kind == "AWSService" or (not principal and _str(identity.get("invokedBy"))):
+        if kind == "AWSService" or (not principal and identity.invokedBy):
             return self._skip(SKIP_SERVICE_ACTIVITY)
-        account, region = identity.get("accountId"), record.get("awsRegion")
-        if type(account) is not str or not account:
-            account = _str(record.get("recipientAccountId"))
-        region = region if type(region) is str else ""
+        account, region = identity.accountId or record.recipientAccountId or "", record.awsRegion or ""
         if not principal or (self.accounts and account not in self.accounts):
             return self._skip(SKIP_NO_PRINCIPAL if not principal else SKIP_ACCOUNT)
         key = (account, principal, region)
-        calls = self.activity.get(key)
-        self.activity[key if calls else self._shared(key)] = (calls or 0) + 1
-        return (COUNTED_ACTIVITY, key)
+        row = self._activity_rows.get(key)
+        if row is None:
+            key = self._shared(key)
+            row = self._activity_rows[key] = len(self._activity_rows)
+            self.activity[key] = 1
+        else:
+            self.activity[key] += 1
+        return COUNTED_ACTIVITY | (row + 1) << REF_SHIFT
 
-    def _add_sts(self, record: dict[str, Any], time: str) -> tuple:
-        get = record.get
-        identity = get("userIdentity")
-        if type(identity) is not dict:
-            identity = {}
-        source_ip, agent, region, name, recipient, error, shared, message, event_id = _texts(get, _STS_FIELDS)
-        invoked_by = identity.get("invokedBy")
+    def _add_sts(self, record: Record, time: str, event_id: str | None) -> int:
+        identity = record.userIdentity or NO_IDENTITY
+        source_ip, agent, region, name, recipient, error, shared, message = (
+            record.sourceIPAddress or "", record.userAgent or "", record.awsRegion or "", record.eventName or "",
+            record.recipientAccountId or "", record.errorCode or "", record.sharedEventID, record.errorMessage or "")
         if (source_ip == "AWS Internal" or source_ip.endswith(".amazonaws.com") or agent.startswith("aws-internal/")
-                or identity.get("type") == "AWSService" or (invoked_by and type(invoked_by) is str)):
+                or identity.type == "AWSService" or identity.invokedBy):
             return self._skip(SKIP_SERVICE)  # AWS acting for you: never a caller
-        host = _str(_dict(get("tlsDetails")).get("clientProvidedHostHeader"))
-        details = _dict(_dict(get("additionalEventData")).get("RequestDetails"))
-        endpoint_type, serving = _texts(details.get, ("endpointType", "awsServingRegion"))
+        tls, data = record.tlsDetails, record.additionalEventData
+        host = (tls.clientProvidedHostHeader if tls is not None else None) or ""
+        details = data.RequestDetails if data is not None else None
+        endpoint_type, serving = (details.endpointType or "", details.awsServingRegion or "") if details else ("", "")
         gaps = 1 + 2 * (not endpoint_type) + 4 * (not serving) + 8 * (not host) if time >= ROLLOUT_TIME else 0
         if not host:
-            self._skip(SKIP_NO_HOST)
-            return (COUNTED_SKIP | self._gapped(gaps), SKIP_NO_HOST)
-        principal, kind = principal_of(identity, get("requestParameters"))
-        account = _str(identity.get("accountId")) or account_of_arn(principal) or recipient
+            return self._skip(SKIP_NO_HOST) | self._gapped(gaps)
+        principal, kind = principal_of(identity, record.requestParameters)
+        account = identity.accountId or account_of_arn(principal) or recipient
         if self.accounts and account not in self.accounts:
             return self._skip(SKIP_ACCOUNT)
         endpoint = endpoint_of(endpoint_type, host)
-        key = (account, principal, kind, agent, source_ip, name, host, endpoint, region, serving, time[:16])
-        second = second_of(key, time[:19])
+        caller = (account, principal, kind, agent, source_ip, name, host, endpoint, region, serving)
         failed = 1 if error else 0
-        issued = issued_key(get("responseElements")) if endpoint == "global" and not error else ""
-        outcome = (error, message, issued, event_id or None)
+        issued = issued_key(record.responseElements) if endpoint == "global" and not error else ""
+        outcome = (error, message, issued, event_id)
         if shared:
             if (recipient or account) != account:
-                self.twins[shared] = (key, second, failed, time, *outcome)
-                return (COUNTED_TWIN | self._gapped(gaps), None)
+                key = (*caller, time[:16])
+                self.twins[shared] = (key, second_of(key, time[:19]), failed, time, *outcome)
+                return COUNTED_TWIN | self._gapped(gaps)
             self.caller_copies.add(shared)
-        entry = self._count(key, second, failed, time, outcome)
-        made = COUNTED_STS_FAILED if failed else COUNTED_STS
-        return (made | self._gapped(gaps) if gaps else made, (entry, second[-1]))
+        row = self._count(caller, failed, time, outcome)
+        made = (COUNTED_STS_FAILED if failed else COUNTED_STS) | _SECOND_MADE[time[17:19]] | (row + 1) << REF_SHIFT
+        return made | self._gapped(gaps) if gaps else made
 
     def _gapped(self, gaps: int, sign: int = 1) -> int:
         """Count (``sign`` 1) or take out (-1) the field gaps ``gaps`` of one event; their bits in
@@ -383,13 +389,24 @@ class Aggregator:
                         counts[field] += sign
         return gaps << KIND_BITS
 
-    def _count(self, key: tuple, second: tuple, failed: int, time: str, outcome: tuple) -> list:
-        """Count one STS call (``outcome``: error code, message, issued key, eventID); its ``sts`` entry."""
+    def _shared(self, key: tuple) -> tuple:
+        """``key`` made of the single stored copy of each string."""
+        names = self.names
+        return tuple([names.setdefault(part, part) for part in key])
+
+    def _count(self, caller: tuple, failed: int, time: str, outcome: tuple) -> int:
+        """Count one STS call of ``caller`` (the fields of an ``sts`` key but the minute) at ``time``
+        (``outcome``: error code, message, issued key, eventID); the position of its per-minute row."""
+        codes = self._callers.get(caller)
+        if codes is None:
+            codes = self._new_caller(caller)
+        code, second_code, second_caller = codes
         if failed or outcome[1] or outcome[2]:
-            self.breakage.call(second, *outcome)
-        entry = self.sts.get(key)
+            self.breakage.call(second_caller, time[:19], *outcome)
+        minute = (code, time[:16])
+        entry = self.sts.get(minute)
         if entry is None:
-            entry = self.sts[(*self._shared(key[:-1]), key[-1])] = [1, failed, time, time]
+            entry = self.sts[minute] = [1, failed, time, time, len(self.sts)]
         else:
             entry[0] += 1
             entry[1] += failed
@@ -397,50 +414,43 @@ class Aggregator:
                 entry[2] = time
             elif time > entry[3]:
                 entry[3] = time
-        calls = self.seconds.get(second)
-        if calls is None:
-            self.seconds[(*self._shared(second[:-1]), second[-1])] = 1
-        else:
-            self.seconds[second] = calls + 1
-        return entry
+        second = (second_code, time)
+        self.seconds[second] = self.seconds.get(second, 0) + 1
+        return entry[4]
 
-    def _shared(self, key: tuple) -> tuple:
-        """``key`` made of the single stored copy of each string."""
-        names = self.names
-        return tuple([names.setdefault(part, part) for part in key])
+    def _new_caller(self, caller: tuple) -> tuple[int, int, tuple]:
+        """Codes for a caller seen first: its code in ``sts_keys``, the code of its ``seconds`` key's
+        caller (``second_of``) in ``second_keys``, and that caller."""
+        caller = self._shared(caller)
+        second_caller = self._shared(second_of((*caller, ""), "")[:-1])
+        codes = self._callers[caller] = (self.sts_keys.setdefault(caller, len(self.sts_keys)),
+                                         self.second_keys.setdefault(second_caller, len(self.second_keys)),
+                                         second_caller)
+        return codes
 
     def seal(self) -> None:
-        """End a batch: its event ids become compact arrays (hash, what, where) for ``merge``."""
-        sts = {id(entry): index for index, entry in enumerate(self.sts.values())}
-        activity = {key: index for index, key in enumerate(self.activity)}
-        reasons = {reason: index for index, reason in enumerate(JUDGED_SKIPS)}
-        kinds, refs, seconds = [], [], []
-        kind_mask = (1 << KIND_BITS) - 1
-        for kind_and_gaps, where in self._ids.values():
-            kinds.append(kind_and_gaps)
-            kind = kind_and_gaps & kind_mask
-            if kind == COUNTED_SKIP:
-                refs.append(reasons.get(where, -1))
-            elif kind == COUNTED_ACTIVITY:
-                refs.append(activity[where])
-            elif kind == COUNTED_TWIN:
-                refs.append(-1)
-            else:
-                refs.append(sts[id(where[0])])
-                seconds.append(where[1])
-                continue
-            seconds.append("NaT")
+        """End a batch: its event ids become compact arrays (hash, what, where, when) for ``merge``."""
         self.event_ids = hash_ids(list(self._ids))
-        self.event_kinds = np.array(kinds, dtype=np.uint8)
-        self.event_refs = np.array(refs, dtype=np.int32)
-        self.event_seconds = np.array(seconds, dtype="datetime64[s]").view(np.int64)
-        self._ids = {}
+        made = np.fromiter(self._ids.values(), np.int64, len(self._ids))
+        self._ids, self._activity_rows = {}, {}
+        self.event_kinds = (made & ((1 << SECOND_SHIFT) - 1)).astype(np.uint8)
+        self.event_refs = ((made >> REF_SHIFT) - 1).astype(np.int32)
         self.breakage.seal()
-        self.second_codes, self.second_times, self.second_calls = secondcounts.from_counts(self.seconds,
-                                                                                            self.second_keys)
+        self.second_codes, self.second_times, self.second_calls = secondcounts.from_counts(self.seconds)
         self.seconds = {}
-        self._set_sts_rows(stscounts.from_entries(self.sts, self.sts_keys, self.layout))
+        self._set_sts_rows(stscounts.from_entries(self.sts, self.layout))
         self.sts = {}
+        self.event_seconds = self._event_seconds(made)
+
+    def _event_seconds(self, made: np.ndarray) -> np.ndarray:
+        """The time (seconds since 1970, UTC) of each sealed event that is an STS call (else NaT): its
+        per-minute row's minute plus its second."""
+        kinds = self.event_kinds & ((1 << KIND_BITS) - 1)
+        calls = (kinds == COUNTED_STS) | (kinds == COUNTED_STS_FAILED)
+        seconds = np.full(len(made), np.datetime64("NaT"), "datetime64[s]").view(np.int64)
+        minutes = self.layout.minutes(self.sts_slots[self.event_refs[calls]])
+        seconds[calls] = minutes + (made[calls] >> SECOND_SHIFT & 63)
+        return seconds
 
     def merge(self, other: "Aggregator") -> None:
         """Fold another sealed partial aggregator (of later files) into this one; its events
@@ -552,7 +562,7 @@ class Aggregator:
     def _fold_sts_entries(self) -> None:
         """Move the entries of the ``sts`` dict into the waiting per-minute rows."""
         if self.sts:
-            self._sts_parts.append(stscounts.sort(stscounts.from_entries(self.sts, self.sts_keys, self.layout)))
+            self._sts_parts.append(stscounts.sort(stscounts.from_entries(self.sts, self.layout)))
             self.sts = {}
 
     def _compact_sts(self) -> None:
@@ -579,7 +589,7 @@ class Aggregator:
 
     def release_sts_rows(self) -> None:
         """Drop the per-minute STS rows and their keys (once their table is built: memory)."""
-        self.sts, self.sts_keys, self._sts_parts = {}, {}, []
+        self.sts, self.sts_keys, self._sts_parts, self._callers = {}, {}, [], {}
         self._set_sts_rows(stscounts.empty())
 
     def _add_second_rows(self, codes: np.ndarray, times: np.ndarray, calls: np.ndarray) -> None:
@@ -593,7 +603,7 @@ class Aggregator:
 
     def _compact_seconds(self) -> None:
         """Fold the waiting per-second rows and the ``seconds`` dict into the compact arrays."""
-        parts = [*self._second_parts, secondcounts.from_counts(self.seconds, self.second_keys)]
+        parts = [*self._second_parts, secondcounts.from_counts(self.seconds)]
         self._second_parts, self.seconds = [], {}
         waiting = secondcounts.compact(*(np.concatenate([part[index] for part in parts]) for index in range(3)))
         del parts
@@ -624,7 +634,7 @@ class Aggregator:
             if shared in self.caller_copies:
                 self._skip(SKIP_TWIN)
             else:
-                self._count(key, second, failed, time, tuple(outcome))
+                self._count(key[:-1], failed, time, tuple(outcome))
         self.twins.clear()
 
 

@@ -1,12 +1,15 @@
 """The per-second STS counts as compact arrays: a code per caller key, seconds since 1970, calls.
 
-A batch counts its calls per (caller key, second) in a dict; sealed, they become three numpy arrays
-(``codes`` into the batch's key table, ``times``, ``calls``) of 16 bytes a row. Across batches, rows
-wait in parts that are compacted (sorted by code then time, equal rows summed) and folded into the
+A batch counts its calls per (code of the caller key in the batch's key table, second) in a dict;
+sealed, they become three numpy arrays (``codes``, ``times``, ``calls``) of 16 bytes a row. Across
+batches, rows wait in parts that are compacted (sorted by code then time, equal rows summed) and folded into the
 merged rows (``fold``: sums added in place, new rows inserted; a copy of one column at a time, not of
 everything). Taking a duplicate out again is a row of -1 calls; rows that sum to zero are dropped.
 """
 from __future__ import annotations
+
+from operator import itemgetter
+from typing import Sequence
 
 import numpy as np
 
@@ -20,15 +23,21 @@ def empty() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.zeros(0, CODE), np.zeros(0, TIME), np.zeros(0, CALLS)
 
 
-def from_counts(counts: dict[tuple, int], table: dict[tuple, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The rows of ``counts`` (keyed by caller key + 'YYYY-MM-DDTHH:MM:SS'); caller keys get codes in
-    ``table`` (new keys are added to it)."""
+def from_counts(counts: dict[tuple[int, str], int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of ``counts`` (keyed by the code of a caller key and a time 'YYYY-MM-DDTHH:MM:SSZ')."""
     if not counts:
         return empty()
-    codes = np.fromiter((table.setdefault(key[:-1], len(table)) for key in counts), CODE, len(counts))
-    times = np.array([key[-1] for key in counts], dtype="datetime64[s]").view(TIME)
+    codes = np.fromiter(map(itemgetter(0), counts), CODE, len(counts))
+    times = _epoch_seconds(list(map(itemgetter(1), counts)))
     calls = np.fromiter(counts.values(), CALLS, len(counts))
     return codes, times, calls
+
+
+def _epoch_seconds(times: Sequence[str]) -> np.ndarray:
+    """Seconds since 1970 (UTC) of times 'YYYY-MM-DDTHH:MM:SSZ' (``kit.events.utc_text``: 20 ASCII
+    characters), parsed as one array of bytes."""
+    text = np.frombuffer("".join(times).encode("ascii"), np.uint8).reshape(-1, 20)[:, :19]
+    return np.ascontiguousarray(text).view("S19").ravel().astype("datetime64[s]").view(TIME)
 
 
 def compact(codes: np.ndarray, times: np.ndarray, calls: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

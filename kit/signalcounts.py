@@ -18,7 +18,7 @@
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,14 +26,17 @@ from kit.eventids import hash_ids
 from kit.regions import DEFAULT_REGIONS, is_opt_in
 from kit.signals import THROTTLED, TOKEN_IN_USE, TOKEN_REJECTED, is_rejected, issued_key, sts_signal
 
-_OPT_IN: dict[Any, bool] = {}
-"""awsRegion value -> whether it is an opt-in Region (a few dozen values, asked for every event)."""
+if TYPE_CHECKING:
+    from kit.judgedfields import Record
+
+OPT_IN: dict[str | None, bool] = {None: False}
+"""awsRegion -> whether it is an opt-in Region (a few dozen values, asked for every event)."""
 
 
-def _opt_in(region: Any) -> bool:
-    known = _OPT_IN.get(region) if type(region) is str else False
+def _opt_in(region: str | None) -> bool:
+    known = OPT_IN.get(region)
     if known is None:
-        known = _OPT_IN[region] = region not in DEFAULT_REGIONS and is_opt_in(region)
+        known = OPT_IN[region] = region not in DEFAULT_REGIONS and is_opt_in(region)
     return known
 
 
@@ -111,23 +114,21 @@ class SignalCounts:
             setattr(counts, name, state[name])
         return counts
 
-    def use(self, record: dict[str, Any], time: str, event_id: str | None) -> None:
+    def use(self, record: Record, time: str, event_id: str | None) -> None:
         """Keep ``record`` when it is a use of an access key in an opt-in Region."""
-        region = record.get("awsRegion")
+        region = record.awsRegion
         if not _opt_in(region):
             return
-        identity = record.get("userIdentity")
-        key = identity.get("accessKeyId") if type(identity) is dict else None
-        if type(key) is not str or not key or issued_key(record.get("responseElements")) == key:
+        identity = record.userIdentity
+        key = identity.accessKeyId if identity is not None else None
+        if not key or issued_key(record.responseElements) == key:
             return  # no key, or the issuing call itself
-        error, message = (value if type(value) is str else "" for value in (record.get("errorCode"),
-                                                                             record.get("errorMessage")))
+        error, message = record.errorCode or "", record.errorMessage or ""
         use_key = (key, region, is_rejected(error, message))
         entry = self.uses.get(use_key)
         if entry is None:
             entry = self.uses[use_key] = [0, time, time, ""]
-        shared = record.get("sharedEventID")
-        shared = shared if type(shared) is str and shared else None
+        shared = record.sharedEventID or None
         if shared is not None and shared in self.use_shared:
             _widened(entry, entry[1], entry[2], event_id or "")  # another account's copy: once
             return
@@ -137,16 +138,18 @@ class SignalCounts:
         if event_id is not None:
             self.refs.setdefault(event_id, []).append(("use", use_key, shared))
 
-    def call(self, second_key: tuple, error: str, message: str, issued: str, event_id: str | None) -> None:
-        """Count a counted caller STS call of ``seconds`` key ``second_key`` (caller, bucket, bucket
-        Region, 'YYYY-MM-DDTHH:MM:SS'): its signal, if any, and the key it issued ('' for none)."""
-        caller = second_key[:3]
+    def call(self, bucket_caller: tuple, second: str, error: str, message: str, issued: str,
+             event_id: str | None) -> None:
+        """Count a counted caller STS call of ``seconds`` key caller ``bucket_caller`` (caller, bucket,
+        bucket Region) made in ``second`` ('YYYY-MM-DDTHH:MM:SS'): its signal, if any, and the key it
+        issued ('' for none)."""
+        caller = bucket_caller[:3]
         if issued:
             self._issued.append((issued, self.issuers.setdefault(caller, len(self.issuers))))
         signal = sts_signal(error, message)
         if not signal:
             return
-        endpoint, bucket_region, second = second_key[3:]
+        endpoint, bucket_region = bucket_caller[3:]
         key = (*caller, signal, endpoint, bucket_region)
         time = second + "Z"
         entry = self.calls.get(key)

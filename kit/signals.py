@@ -45,7 +45,10 @@ Counting rules shared by the engines:
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kit.judgedfields import ResponseElements
 
 TOKEN_IN_USE = "token-v1-in-use"
 TOKEN_REJECTED = "token-rejected"
@@ -96,8 +99,8 @@ def is_rejected(error_code: str, error_message: str) -> bool:
     return error_code in REJECTED_CODES or error_message.startswith(REJECTED_MESSAGE)
 
 
-def issued_key(response_elements: Any) -> str:
-    """The access key id a STS response handed out ('' when there is none, or of another type)."""
-    credentials = response_elements.get("credentials") if type(response_elements) is dict else None
-    key = credentials.get("accessKeyId") if type(credentials) is dict else None
-    return key if type(key) is str else ""
+def issued_key(response: ResponseElements | None) -> str:
+    """The access key id a STS response (``responseElements`` of a ``kit.judgedfields.Record``) handed
+    out ('' when there is none)."""
+    credentials = response.credentials if response is not None else None
+    return (credentials.accessKeyId if credentials is not None else None) or ""

@@ -1,8 +1,9 @@
 """The STS calls per caller key and minute as compact arrays: the local engine's ``sts_calls`` rows.
 
-A batch counts its calls in a dict keyed by the ``sts`` key (ten caller fields, then the minute
-'YYYY-MM-DDTHH:MM') holding [calls, errors, first, last] (times as 'YYYY-MM-DDTHH:MM:SSZ'). Sealed,
-the rows become five numpy arrays, 18 bytes a row instead of ~300:
+A batch counts its calls in a dict keyed by the ``sts`` key (the code of its ten caller fields in a
+key table, then the minute 'YYYY-MM-DDTHH:MM') holding [calls, errors, first, last, row] (times as
+'YYYY-MM-DDTHH:MM:SSZ', row the entry's position). Sealed, the rows become five numpy arrays, 18
+bytes a row instead of ~300:
 
 * ``slots`` (int64): the caller key's code in a key table times the minutes of the time window,
   plus the minute's index in the window (``Layout``): one sortable number per (caller key, minute);
@@ -19,6 +20,7 @@ widened) only when the merged rows have its slot, else dropped (the dict deleted
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from operator import itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -62,19 +64,16 @@ def empty() -> Rows:
     return np.zeros(0, SLOT), np.zeros(0, COUNT), np.zeros(0, COUNT), np.zeros(0, SECOND), np.zeros(0, SECOND)
 
 
-def from_entries(entries: dict[tuple, list], table: dict[tuple, int], layout: Layout) -> Rows:
-    """The rows of ``entries`` in their order; caller keys (all fields but the minute) get codes in
-    ``table`` (new keys are added to it)."""
+def from_entries(entries: dict[tuple[int, str], list], layout: Layout) -> Rows:
+    """The rows of ``entries`` (keyed by the code of a caller key and the minute) in their order."""
     if not entries:
         return empty()
-    count = len(entries)
-    codes = np.fromiter((table.setdefault(key[:-1], len(table)) for key in entries), SLOT, count)
-    minutes = np.array([key[-1] for key in entries], dtype="datetime64[m]").view(SLOT)
-    values = list(entries.values())
-    return (codes * layout.span + (minutes - layout.start),
-            np.fromiter((entry[0] for entry in values), COUNT, count),
-            np.fromiter((entry[1] for entry in values), COUNT, count),
-            _second_of_minute([entry[2] for entry in values]), _second_of_minute([entry[3] for entry in values]))
+    count, values = len(entries), list(entries.values())
+    codes = np.fromiter(map(itemgetter(0), entries), SLOT, count)
+    minutes = np.array(list(map(itemgetter(1), entries)), dtype="datetime64[m]").view(SLOT)
+    return (codes * layout.span + (minutes - layout.start), np.fromiter(map(itemgetter(0), values), COUNT, count),
+            np.fromiter(map(itemgetter(1), values), COUNT, count), _second_of_minute(list(map(itemgetter(2), values))),
+            _second_of_minute(list(map(itemgetter(3), values))))
 
 
 def _second_of_minute(times: list[str]) -> np.ndarray:

@@ -156,9 +156,9 @@ def _reason(error: OSError, kind: str) -> str:
 
 def read_records(path: str, judged_only: bool = False) -> list[Any]:
     """The ``Records`` list of one trail file; ``InvalidTrailFile`` says why when there is none.
-    ``judged_only``: records hold only the fields the rules read (``kit.judgedfields``) when the
-    file has the expected shape, else all. Opened without blocking: a FIFO put in place of a file
-    after discovery is refused, not waited on."""
+    ``judged_only``: records are ``kit.judgedfields.Record`` structs of only the fields the rules read
+    when the file has the expected shape, else whole (dicts). Opened without blocking: a FIFO put in
+    place of a file after discovery is refused, not waited on."""
     try:
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:

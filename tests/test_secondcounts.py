@@ -36,7 +36,9 @@ def test_recode_maps_a_batch_table_onto_the_merged_one():
 
 def sealed(counts: dict[tuple, int]) -> Aggregator:
     aggregator = Aggregator("2025-01-01T00:00:00Z", "2026-01-01T00:00:00Z")
-    aggregator.seconds = dict(counts)
+    table = aggregator.second_keys
+    aggregator.seconds = {(table.setdefault(key[:-1], len(table)), f"{key[-1]}Z"): calls
+                          for key, calls in counts.items()}
     aggregator.seal()
     return aggregator
 

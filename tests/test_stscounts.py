@@ -11,7 +11,7 @@ import pytest
 
 from builders import role_session, sts, user
 from kit import stscounts
-from kit.events import COUNTED_STS, COUNTED_STS_FAILED, KIND_BITS, Aggregator
+from kit.events import COUNTED_STS, COUNTED_STS_FAILED, KIND_BITS, REF_SHIFT, Aggregator
 from kit.rollup import STS_CALL_COLUMNS, frame, sts_calls_frame
 
 WINDOW = ("2025-07-01T00:00:00Z", "2025-07-02T00:00:00Z")
@@ -92,22 +92,29 @@ def reference(batches: list[list[dict]]) -> dict[tuple, list]:
     for records in batches:
         batch = Aggregator(*WINDOW)
         batch.add(records)
-        for key, (calls, errors, first, last) in batch.sts.items():
+        entries = sts_entries(batch)
+        for key, (calls, errors, first, last, _) in entries.items():
             entry = total.setdefault(key, [0, 0, first, last])
             entry[0] += calls
             entry[1] += errors
             entry[2], entry[3] = min(entry[2], first), max(entry[3], last)
-        keys = {id(entry): key for key, entry in batch.sts.items()}
-        for event_id, (kind, where) in batch._ids.items():
-            kind &= (1 << KIND_BITS) - 1
+        keys = {entry[4]: key for key, entry in entries.items()}
+        for event_id, made in batch._ids.items():
+            kind = made & (1 << KIND_BITS) - 1
             if event_id in seen and kind in (COUNTED_STS, COUNTED_STS_FAILED):
-                key = keys[id(where[0])]
+                key = keys[(made >> REF_SHIFT) - 1]
                 total[key][0] -= 1
                 total[key][1] -= kind == COUNTED_STS_FAILED
                 if not total[key][0]:
                     del total[key]
         seen |= set(batch._ids)
     return total
+
+
+def sts_entries(batch: Aggregator) -> dict[tuple, list]:
+    """The per-minute entries of an unsealed batch, keyed by their whole ``sts`` keys."""
+    callers = {code: caller for caller, code in batch.sts_keys.items()}
+    return {(*callers[code], minute): entry for (code, minute), entry in batch.sts.items()}
 
 
 def merged(batches: list[list[dict]], compact_every: int) -> Aggregator:
@@ -142,7 +149,8 @@ def first_copies_per_second(batches: list[list[dict]]) -> dict[tuple, int]:
              if record["eventID"] not in seen and not seen.add(record["eventID"])]
     one = Aggregator(*WINDOW)
     one.add(first)
-    return one.seconds
+    callers = {code: caller for caller, code in one.second_keys.items()}
+    return {(*callers[code], time[:19]): calls for (code, time), calls in one.seconds.items()}
 
 
 def per_second(aggregator: Aggregator) -> dict[tuple, int]:
@@ -190,7 +198,8 @@ def test_twins_settled_after_the_merge_join_the_rows_of_their_minute():
 def test_the_sts_calls_frame_equals_the_frame_of_the_same_rows():
     batch = Aggregator(*WINDOW)
     batch.add([r for records in random_batches(5, batches=1) for r in records])
-    plain = frame([*zip(*batch.sts), *zip(*batch.sts.values())], STS_CALL_COLUMNS)
+    entries = sts_entries(batch)
+    plain = frame([*zip(*entries), *list(zip(*entries.values()))[:4]], STS_CALL_COLUMNS)
     total = Aggregator(*WINDOW)
     batch.seal()
     total.merge(batch)
