@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 
 STAGES = {"kit.engines.local": ("aggregate", "to_rollup"),
-          "kit.plan": ("home_regions", "global_seconds", "build_callers", "regional_calls", "quota_table",
+          "kit.plan": ("home_regions", "coded_seconds", "global_seconds", "build_callers", "regional_calls", "quota_table",
                        "stage_moves")}
 WINDOW = ("2025-03-01", "2025-09-01")
 

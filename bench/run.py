@@ -72,6 +72,7 @@ def commands(trail: Path, out: Path, workers: int) -> dict[str, list[str]]:
         "kit": [python, "-m", "kit", "plan", "--source", "local", "--path", str(trail), "--start", WINDOW[0],
                 "--end", WINDOW[1], "--no-cache", "--quiet", "--out", str(out)],
         "floor": [python, "-m", "bench.floor", "--path", str(trail), "--workers", str(workers)],
+        "new floor": [python, "-m", "bench.floor", "--path", str(trail), "--workers", str(workers), "--fast"],
     }
 
 
@@ -117,6 +118,7 @@ def bench_scale(events: int, runs: int, baseline_max: int, cached_max: int, work
     median = {name: statistics.median(values) for name, values in times.items()}
     return {"events": records, "files": files, "gz_mb": sum(p.stat().st_size for p in trail.rglob("*.gz")) / 1e6,
             "baseline": median.get("baseline"), "kit": median["kit"], "floor": median["floor"],
+            "new_floor": median["new floor"],
             "kit_mb": max(peaks["kit"]) / 2**20, "baseline_mb": max(peaks["baseline"]) / 2**20 if "baseline" in peaks else None,
             "floor_mb": max(peaks["floor"]) / 2**20, "cached": cached, "agree": agree, "runs": runs}
 
@@ -126,15 +128,43 @@ def table(rows: list[dict[str, object]]) -> str:
     def num(value: object, fmt: str) -> str:
         return "—" if value is None else format(value, fmt)
 
-    lines = ["| events | files | .json.gz MB | baseline s | kit s | baseline/kit | floor s | kit/floor | "
+    lines = ["| events | files | .json.gz MB | baseline s | kit s | baseline/kit | floor s | kit/floor | new floor s | "
              "kit peak MB | baseline peak MB | kit cached s | same counts |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"]
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|"]
     for row in rows:
         ratio = row["baseline"] / row["kit"] if row["baseline"] else None
         agree = {True: "yes", False: "NO", None: "—"}[row["agree"]]
         lines.append(f"| {row['events']:,} | {row['files']:,} | {row['gz_mb']:.0f} | {num(row['baseline'], '.1f')} | "
                      f"{row['kit']:.1f} | {num(ratio, '.1f')}{'×' if ratio else ''} | {row['floor']:.1f} | {row['kit'] / row['floor']:.2f}× | "
+                     f"{row['new_floor']:.1f} | "
                      f"{row['kit_mb']:.0f} | {num(row['baseline_mb'], '.0f')} | {num(row['cached'], '.1f')} | {agree} |")
+    return "\n".join(lines)
+
+
+def goals(rows: list[dict[str, object]]) -> str:
+    """Issue 14's goals, each with the figures of this run that decide it."""
+    small, large = rows[0], max(rows, key=lambda row: row["events"])
+    lines = ["| goal | figures | met |", "|---|---|:---:|"]
+
+    def goal(text: str, figures: str, met: bool | None) -> None:
+        lines.append(f"| {text} | {figures} | {'—' if met is None else 'yes' if met else 'no'} |")
+
+    goal("at or below the floor (gzip + orjson) at every scale",
+         ", ".join(f"{row['kit'] / row['floor']:.2f}× at {row['events']:,}" for row in rows),
+         all(row["kit"] <= row["floor"] for row in rows))
+    ratio = small["baseline"] / small["kit"] if small["baseline"] else None
+    goal("≥ 15× the json_normalize notebook at 315k", f"{ratio:.1f}×" if ratio else "baseline not run",
+         ratio >= 15 if ratio else None)
+    ten = [row for row in rows if row["events"] >= 10_000_000]
+    goal("peak memory under 1 GB at 10 M", ", ".join(f"{row['kit_mb']:.0f} MB at {row['events']:,}" for row in ten)
+         or "no scale of 10 M or more", all(row["kit_mb"] < 1024 for row in ten) if ten else None)
+    growth = large["kit_mb"] / small["kit_mb"]
+    goal("flat memory: within 1.25× from 300k to 10 M",
+         f"{small['kit_mb']:.0f} MB at {small['events']:,}, {large['kit_mb']:.0f} MB at {large['events']:,}: {growth:.2f}×",
+         growth <= 1.25 if len(rows) > 1 else None)
+    thirty = [row for row in rows if row["events"] >= 30_000_000]
+    goal("30 M events in under 3 minutes", ", ".join(f"{row['kit']:.0f} s at {row['events']:,}" for row in thirty)
+         or "no scale of 30 M", all(row["kit"] < 180 for row in thirty) if thirty else None)
     return "\n".join(lines)
 
 
@@ -170,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
     rows = [bench_scale(int(scale), args.runs, args.baseline_max, args.cached_max, args.workers) for scale in args.scales.split(",")]
-    text = (f"{table(rows)}\n\nMedians of {args.runs} alternating runs. Machine: {machine()}. Load average "
+    text = (f"{table(rows)}\n\n{goals(rows)}\n\nMedians of {args.runs} alternating runs. Machine: {machine()}. Load average "
             f"(1 min, other sessions share the cores): {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.\n"
             f"Command: `python -m bench.run {' '.join(argv if argv is not None else sys.argv[1:])}`".rstrip() + "\n")
     print(text)

@@ -19,7 +19,8 @@ import pandas as pd
 from kit.fixes import fix_for, version_tuple
 from kit.ipranges import AWS, OUTSIDE, PRIVATE, SERVICE, AddressBook, AddressClass
 from kit.regions import GLOBAL_ENDPOINT_REGION, is_opt_in, regional_endpoint
-from kit.rollup import Rollup
+from kit.codedseconds import CodedSeconds, KeyedSeconds, rows_part
+from kit.rollup import SECOND_KEYS, Rollup
 from kit.useragent import ClientTool, parse_user_agent
 
 CALLER_KEY = ["account_id", "principal_arn", "caller_tool", "workload_region"]
@@ -96,7 +97,7 @@ def home_regions(rollup: Rollup, addresses: AddressBook) -> Homes:
 
 def assign(table: pd.DataFrame, served: pd.Series, homes: dict[tuple[str, str], str]) -> pd.DataFrame:
     """Add ``caller_tool`` and ``workload_region`` to rows of global calls served in ``served``."""
-    out = table.copy()
+    out = table.copy(deep=False)  # copy-on-write: the rows are not copied, the new columns are its own
     out["caller_tool"] = per_value(out.user_agent, lambda agent: tool_of(agent).tool)
     home = per_pair(out.account_id, out.principal_arn, lambda account, arn: homes.get((account, arn), ""))
     served_values = served.to_numpy(dtype=object)
@@ -114,10 +115,16 @@ def global_calls(rollup: Rollup, homes: dict[tuple[str, str], str]) -> pd.DataFr
     return out
 
 
-def global_seconds(rollup: Rollup, homes: dict[tuple[str, str], str]) -> pd.DataFrame:
-    """Per-second counts of global calls, with caller key columns."""
-    rows = rollup.seconds[rollup.seconds.bucket == "global"]
-    return assign(rows, rows.bucket_region, homes)
+def coded_seconds(rollup: Rollup) -> CodedSeconds:
+    """The ``seconds`` table as numbers: each (account, principal, user agent, bucket, Region) once."""
+    return CodedSeconds.of(rollup.seconds, list(SECOND_KEYS[:-1]))
+
+
+def global_seconds(seconds: CodedSeconds, homes: dict[tuple[str, str], str]) -> CodedSeconds:
+    """Per-second counts of global calls (of ``coded_seconds``), their keys with caller key columns."""
+    keys = seconds.keys
+    global_keys = (keys.bucket == "global").to_numpy()
+    return seconds.rows_where(global_keys).with_keys(assign(keys, keys.bucket_region, homes))
 
 
 @dataclass(frozen=True)
@@ -213,7 +220,7 @@ def _addresses_by_caller(calls: pd.DataFrame, addresses: AddressBook) -> pd.Data
             .agg(lambda ips: [(ip, classes[ip]) for ip in ips]).rename("addresses").reset_index())
 
 
-def build_callers(rollup: Rollup, addresses: AddressBook, homes: Homes, seconds: pd.DataFrame) -> pd.DataFrame:
+def build_callers(rollup: Rollup, addresses: AddressBook, homes: Homes, seconds: CodedSeconds) -> pd.DataFrame:
     """One row per caller of the global endpoint, with priority, risks and the fix
     (``homes`` from ``home_regions``, ``seconds`` from ``global_seconds``)."""
     calls = global_calls(rollup, homes)
@@ -236,11 +243,16 @@ def build_callers(rollup: Rollup, addresses: AddressBook, homes: Homes, seconds:
     callers = callers.merge(versions, on=CALLER_KEY)
     callers = callers.merge(_addresses_by_caller(calls, addresses), on=CALLER_KEY)
     callers = callers.merge(served_now(calls), on=CALLER_KEY, how="left").fillna({"served_now": ""})
-    peaks = (seconds.groupby(CALLER_KEY + ["second"]).calls.sum()
-             .groupby(level=CALLER_KEY).max().rename("peak_rps").reset_index())
-    callers = callers.merge(peaks, on=CALLER_KEY, how="left")
+    callers = callers.merge(caller_peaks(seconds), on=CALLER_KEY, how="left")
     callers["peak_rps"] = callers.peak_rps.fillna(0).astype("int64")
     return _judge(callers, homes)
+
+
+def caller_peaks(seconds: CodedSeconds) -> pd.DataFrame:
+    """Per caller: its busiest second of global calls (``peak_rps``)."""
+    per_caller = KeyedSeconds.of([rows_part(seconds, CALLER_KEY)], seconds.time_dtype)
+    peaks = per_caller.peaks("peak_rps", tuple(CALLER_KEY))[CALLER_KEY + ["peak_rps"]]
+    return peaks.sort_values(CALLER_KEY).reset_index(drop=True)
 
 
 def _workload_source(caller, homes: Homes) -> str:

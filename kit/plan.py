@@ -8,7 +8,8 @@ from typing import Any
 import pandas as pd
 
 from kit import breakage
-from kit.callers import CALLER_KEY, PRIORITIES, build_callers, global_seconds, home_regions
+from kit.callers import CALLER_KEY, PRIORITIES, build_callers, coded_seconds, global_seconds, home_regions
+from kit.codedseconds import CodedSeconds
 from kit.engines import collect
 from kit.errors import InputError
 from kit.ipranges import AddressBook
@@ -28,7 +29,7 @@ class Plan:
     quota: pd.DataFrame
     stages: pd.DataFrame
     homes: dict[tuple[str, str], str]
-    global_seconds: pd.DataFrame
+    global_seconds: CodedSeconds
     """Per-second global calls with caller keys (shared by the quota maths and the notebooks)."""
     summary: dict[str, Any] = field(default_factory=dict)
     policy: dict[str, Any] = field(default_factory=dict)
@@ -52,10 +53,12 @@ def plan_from_rollup(rollup: Rollup, params: Params) -> Plan:
     """Classify callers, check quotas and stage the moves (engine-independent)."""
     addresses = AddressBook(params.ip_ranges)
     homes = home_regions(rollup, addresses)
-    seconds = global_seconds(rollup, homes)
+    coded = coded_seconds(rollup)
+    seconds = global_seconds(coded, homes)
     callers = build_callers(rollup, addresses, homes, seconds)
     quotas = Quotas(params.quota, params.quota_overrides)
-    regional = regional_calls(rollup)
+    regional = regional_calls(coded)
+    del coded  # its rows live on in seconds and regional (memory)
     quota = quota_table(regional, seconds, quotas, params.risk_threshold)
     callers = mark_quota_risks(callers, quota)
     stages = stage_moves(regional, seconds, quotas, params.risk_threshold)

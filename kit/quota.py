@@ -7,9 +7,9 @@ bucket of its workload Region, second by second: the projected peak is the peak 
 series, not the sum of the peaks. Each quota.csv row carries its own bucket's ``quota`` and the
 ``other_bucket_quota`` of the same account and Region, so both are visible wherever one is.
 
-The per-second maths runs on numpy arrays (``KeyedSeconds``: calls per bucket or caller and second,
-summed and sorted), not on indexed pandas copies of the per-second rows: besides the rows it reads, it
-holds a few arrays as long as those rows.
+The per-second maths runs on numpy arrays (``kit.codedseconds``: a number per key, calls per bucket
+or caller and second, summed and sorted), not on pandas copies of the per-second rows: besides the
+rows it reads, it holds a few arrays of numbers as long as those rows.
 """
 from __future__ import annotations
 
@@ -20,116 +20,11 @@ import numpy as np
 import pandas as pd
 
 from kit.callers import CALLER_KEY
-from kit.rollup import Rollup
+from kit.codedseconds import CodedSeconds, KeyedSeconds, rows_part
 
 QUOTA_COLUMNS = ["account_id", "region", "bucket", "peak_rps_now", "peak_second_now", "projected_peak_rps",
                  "projected_peak_second", "quota", "other_bucket_quota", "headroom_pct", "at_risk", "moving_callers"]
 OTHER_BUCKET = {"regional": "global", "global": "regional"}
-
-Part = tuple[list[pd.Series], pd.Series, pd.Series, np.ndarray | None]
-"""Per-second rows to add up: their key columns (texts), second, calls, and which rows of those
-columns to take (None: all)."""
-
-
-@dataclass(frozen=True)
-class KeyedSeconds:
-    """Calls per key (a bucket, a caller: a tuple of texts) and second, one row each, sorted by key
-    then second; keys numbered in their sorted order."""
-
-    keys: list[tuple]
-    """The keys, by number."""
-    key: np.ndarray
-    """Per row: the number of its key."""
-    seconds: np.ndarray
-    """Per row (int64 microseconds since 1970, UTC)."""
-    calls: np.ndarray
-    """Per row (int64)."""
-    time_dtype: object
-    """The dtype of the seconds read (to give the peak seconds back in it)."""
-
-    @classmethod
-    def of(cls, parts: list[Part]) -> "KeyedSeconds":
-        """The calls of the rows of ``parts`` summed per key and second."""
-        keys, key = _key_codes(parts)
-        seconds = np.concatenate([_taken(pd.DatetimeIndex(second).as_unit("us").asi8, where)
-                                  for _, second, _, where in parts])
-        calls = np.concatenate([_taken(count.to_numpy(dtype=np.int64), where) for _, _, count, where in parts])
-        order = np.lexsort((seconds, key))
-        key, seconds, calls = key[order], seconds[order], calls[order]
-        del order
-        starts = _starts(key, seconds)
-        return cls(keys, key[starts], seconds[starts], np.add.reduceat(calls, starts) if len(starts) else calls,
-                   parts[0][1].dtype)
-
-    def part(self) -> Part:
-        """The rows as a part (to add them up with other rows)."""
-        return ([pd.Series([key[index] for key in self.keys], dtype=object).take(self.key)
-                 for index in range(len(self.keys[0]) if self.keys else 0)],
-                self._times(self.seconds), pd.Series(self.calls), None)
-
-    def _times(self, micros: np.ndarray) -> pd.Series:
-        """Times as the seconds read were given."""
-        return pd.Series(pd.to_datetime(micros, unit="us", utc=True)).astype(self.time_dtype)
-
-    def series(self) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
-        """(seconds, calls) per key."""
-        starts = _starts(self.key)
-        ends = np.append(starts[1:], len(self.key))
-        return {self.keys[int(self.key[first])]: (self.seconds[first:end], self.calls[first:end])
-                for first, end in zip(starts.tolist(), ends.tolist())}
-
-    def peaks(self, name: str) -> pd.DataFrame:
-        """Peak calls per key (account, Region) and the first second it happened, highest first."""
-        columns = ["account_id", "region", name, f"{name}_second"]
-        if not len(self.calls):
-            return pd.DataFrame(columns=columns)
-        starts = _starts(self.key)
-        peak = np.maximum.reduceat(self.calls, starts)
-        at_peak = np.flatnonzero(self.calls == np.repeat(peak, np.diff(np.append(starts, len(self.calls)))))
-        first = at_peak[_starts(self.key[at_peak])]
-        accounts, regions = zip(*(self.keys[key] for key in self.key[first].tolist()))
-        top = pd.DataFrame({"account_id": accounts, "region": regions, name: peak,
-                            f"{name}_second": self._times(self.seconds[first])})
-        return top.sort_values([name, f"{name}_second"], ascending=[False, True], kind="stable")[columns]
-
-
-def _key_codes(parts: list[Part]) -> tuple[list[tuple], np.ndarray]:
-    """(the distinct keys sorted, the number of each row's key) of the rows of ``parts``, part after
-    part; a column at a time, each text converted once (codes, not copies of the columns)."""
-    codes = np.zeros(sum(len(part[2]) if part[3] is None else int(part[3].sum()) for part in parts), np.int64)
-    distinct: list[tuple] = [()]
-    for index in range(len(parts[0][0])):
-        per_part = [(pd.factorize(columns[index], sort=True), where) for columns, _, _, where in parts]
-        values = np.array(sorted(set().union(*(uniques for (_, uniques), _ in per_part))), dtype=object)
-        column = np.concatenate([_taken(np.searchsorted(values, np.asarray(uniques, dtype=object))[part_codes], where)
-                                 for (part_codes, uniques), where in per_part])
-        step, pairs = pd.factorize(codes * max(len(values), 1) + column)
-        order = np.argsort(pairs)
-        rank = np.empty(len(pairs), np.int64)
-        rank[order] = np.arange(len(pairs))
-        codes = rank[step]
-        distinct = [(*distinct[pair // len(values)], values[pair % len(values)]) for pair in pairs[order].tolist()]
-    return (distinct if len(codes) else []), codes
-
-
-def _taken(values: np.ndarray, where: np.ndarray | None) -> np.ndarray:
-    """``values`` where ``where`` is True (all when None)."""
-    return values if where is None else values[where]
-
-
-def _starts(*sorted_keys: np.ndarray) -> np.ndarray:
-    """Positions where runs of equal rows of ``sorted_keys`` (columns of one length) begin."""
-    if not len(sorted_keys[0]):
-        return np.zeros(0, np.intp)
-    changed = np.zeros(len(sorted_keys[0]) - 1, bool)
-    for keys in sorted_keys:
-        changed |= keys[1:] != keys[:-1]
-    return np.flatnonzero(np.concatenate(([True], changed)))
-
-
-def _rows(table: pd.DataFrame, keys: list[str], where: np.ndarray | None = None) -> Part:
-    """A part of the per-second rows of ``table`` (those ``where`` is True), keyed by ``keys``."""
-    return [table[name] for name in keys], table.second, table.calls, where
 
 
 @dataclass(frozen=True)
@@ -147,33 +42,36 @@ class Quotas:
         return self.overrides.get(key, self.default)
 
 
-def regional_calls(rollup: Rollup) -> KeyedSeconds:
-    """Regional STS calls per (account, Region) and second: the Regional buckets as they are."""
-    seconds = rollup.seconds
-    return KeyedSeconds.of([_rows(seconds[seconds.bucket == "regional"], ["account_id", "bucket_region"])])
+def regional_calls(seconds: CodedSeconds) -> KeyedSeconds:
+    """Regional STS calls per (account, Region) and second: the Regional buckets as they are
+    (``seconds``: the rollup's ``seconds`` table as ``callers.coded_seconds`` gives it)."""
+    regional = (seconds.keys.bucket == "regional").to_numpy()
+    return KeyedSeconds.of([rows_part(seconds, ["account_id", "bucket_region"], regional)], seconds.time_dtype)
 
 
-def _moving(global_rows: pd.DataFrame) -> np.ndarray:
-    """Where ``global_rows`` are calls of callers that move (a workload Region is known)."""
-    return (global_rows.workload_region != "").to_numpy()
+def _moving(global_rows: CodedSeconds) -> np.ndarray:
+    """Per key of ``global_rows``: its caller moves (a workload Region is known)."""
+    return (global_rows.keys.workload_region != "").to_numpy()
 
 
-def quota_table(regional: KeyedSeconds, global_rows: pd.DataFrame, quotas: Quotas, threshold: float) -> pd.DataFrame:
+def quota_table(regional: KeyedSeconds, global_rows: CodedSeconds, quotas: Quotas, threshold: float) -> pd.DataFrame:
     """One row per (account, Region, bucket) with peaks now and after every planned move
     (``global_rows``: per-second global calls with caller keys, from ``callers.global_seconds``)."""
     moving = _moving(global_rows)
+    time_dtype = global_rows.time_dtype
     projected_regional = KeyedSeconds.of(
-        [regional.part(), _rows(global_rows, ["account_id", "workload_region"], moving)] if len(regional.keys)
-        else [_rows(global_rows, ["account_id", "workload_region"], moving)])
-    callers, _ = _key_codes([_rows(global_rows, CALLER_KEY, moving)])
+        [regional.part(), rows_part(global_rows, ["account_id", "workload_region"], moving)], time_dtype)
+    moved = rows_part(global_rows, CALLER_KEY, moving)
+    callers = sorted({moved[0][number] for number in np.unique(moved[1]).tolist()})
     movers = (pd.DataFrame([(account, region) for account, _, _, region in callers], columns=["account_id", "region"])
               .groupby(["account_id", "region"]).size().rename("moving_callers").reset_index())
     regional_table = (projected_regional.peaks("projected_peak_rps")
                       .merge(regional.peaks("peak_rps_now"), on=["account_id", "region"], how="outer")
                       .merge(movers, on=["account_id", "region"], how="left")
                       .assign(bucket="regional"))
-    global_table = (KeyedSeconds.of([_rows(global_rows, ["account_id", "bucket_region"])]).peaks("peak_rps_now")
-                    .merge(KeyedSeconds.of([_rows(global_rows, ["account_id", "bucket_region"], ~moving)])
+    global_table = (KeyedSeconds.of([rows_part(global_rows, ["account_id", "bucket_region"])], time_dtype)
+                    .peaks("peak_rps_now")
+                    .merge(KeyedSeconds.of([rows_part(global_rows, ["account_id", "bucket_region"], ~moving)], time_dtype)
                            .peaks("projected_peak_rps"), on=["account_id", "region"], how="left")
                     .assign(bucket="global", moving_callers=0))
     return quota_columns(regional_table, global_table, quotas, threshold)
@@ -201,7 +99,7 @@ def quota_columns(regional_table: pd.DataFrame, global_table: pd.DataFrame, quot
         QUOTA_COLUMNS].reset_index(drop=True)
 
 
-def stage_moves(regional: KeyedSeconds, global_rows: pd.DataFrame, quotas: Quotas, threshold: float) -> pd.DataFrame:
+def stage_moves(regional: KeyedSeconds, global_rows: CodedSeconds, quotas: Quotas, threshold: float) -> pd.DataFrame:
     """Order the moves into each Regional bucket in waves that stay under the risk threshold.
 
     Callers are added heaviest first; a caller joins the current wave while the bucket's
@@ -209,7 +107,7 @@ def stage_moves(regional: KeyedSeconds, global_rows: pd.DataFrame, quotas: Quota
     wave (to follow a quota increase or a spread of the load). A caller that breaks the limit
     on its own gets wave 0: it needs a quota increase before it moves.
     """
-    callers = KeyedSeconds.of([_rows(global_rows, CALLER_KEY, _moving(global_rows))]).series()
+    callers = KeyedSeconds.of([rows_part(global_rows, CALLER_KEY, _moving(global_rows))], global_rows.time_dtype).series()
     buckets = regional.series()
     by_bucket: dict[tuple[str, str], list[tuple]] = {}
     for key in callers:  # sorted keys: buckets in (account, Region) order

@@ -6,7 +6,8 @@ everything after (callers, quota, plan, charts) is pandas over them.
 ``sts_calls``  one row per STS caller and minute (and host, source IP, event name...):
                ``calls``, ``errors``, ``first_seen``, ``last_seen``.
 ``activity``   non-STS calls per principal and Region (global services left out).
-``seconds``    STS calls per caller, quota bucket and second, for the peak-second maths.
+``seconds``    STS calls per caller, quota bucket and second, for the peak-second maths
+               (its texts categorical: a code per row, each text once; so are ``throttled``'s).
 ``signals``    evidence of breakage per caller, signal, endpoint and Region (``kit.signals``).
 ``throttled``  throttled STS calls per caller, quota bucket and second (the ``seconds`` columns).
 """
@@ -29,6 +30,9 @@ SIGNAL_COLUMNS = SIGNAL_KEYS + ("events", "sessions", "first_seen", "last_seen",
 """``kit.signals``: events and distinct issued sessions per caller (the issuing caller for the token
 signals), signal, endpoint and Region, their first and last eventTime and the smallest eventID."""
 THROTTLED_COLUMNS = SECOND_COLUMNS
+CODED_TABLES = (SECOND_COLUMNS,)
+"""Tables whose text columns are categorical (a small code per row, each text once): ``seconds`` and
+``throttled``, which have a row per caller and second, millions of them and a few hundred keys."""
 
 DUPLICATE_REASON = "duplicate event (same eventID delivered again)"
 """The skip reason of an event whose eventID was already counted (``kit.events.SKIP_DUPLICATE``)."""
@@ -99,6 +103,8 @@ def frame(values: list[Sequence[Any]], columns: tuple[str, ...]) -> pd.DataFrame
             data[column] = pd.to_datetime(series, utc=True, format="ISO8601")
         elif column in _INT_COLUMNS:
             data[column] = series.astype("int64")
+        elif columns in CODED_TABLES:
+            data[column] = series.fillna("").astype(str).astype("category")
         else:
             data[column] = series.fillna("").astype(str)
     return pd.DataFrame(data, columns=list(columns))
@@ -115,7 +121,14 @@ def coded_frame(columns: tuple[str, ...], keys: Sequence[tuple], codes: np.ndarr
     data = {}
     for index, column in enumerate(texts):
         distinct = pd.Series([key[index] for key in keys], dtype=object).fillna("").astype(str)
-        data[column] = pd.Series(distinct.array.take(codes))
+        if columns in CODED_TABLES and len(codes):
+            sorted_texts, number = np.unique(distinct.to_numpy(dtype=object), return_inverse=True)
+            categories = pd.Categorical.from_codes(number[codes], pd.Index(sorted_texts, dtype=dtypes[column].categories.dtype))
+            data[column] = pd.Series(categories).cat.remove_unused_categories()
+        elif columns in CODED_TABLES:
+            data[column] = pd.Series([], dtype=dtypes[column])
+        else:
+            data[column] = pd.Series(distinct.array.take(codes))
     for column, column_values in values.items():
         if column in _TIME_COLUMNS:
             data[column] = pd.Series(pd.to_datetime(column_values, unit="s", utc=True)).astype(dtypes[column])

@@ -44,7 +44,10 @@ def selection(params: Params) -> dict[str, Any]:
 
 
 def _column(series: pd.Series) -> list:
-    """One column as plain values: times as [unit, int64 array], numbers as an array, texts as a list."""
+    """One column as plain values: times as [unit, int64 array], numbers as an array, texts as a list,
+    categorical texts as their categories and a code per row."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return ["coded", [str(value) for value in series.cat.categories], series.cat.codes.to_numpy(dtype=np.int64)]
     if isinstance(series.dtype, pd.DatetimeTZDtype):
         return ["time", series.dtype.unit, series.to_numpy(dtype="datetime64[ns]").view("int64")]
     if pd.api.types.is_numeric_dtype(series.dtype):
@@ -53,8 +56,10 @@ def _column(series: pd.Series) -> list:
 
 
 def _series(encoded: Any, name: str) -> pd.Series:
-    if not (isinstance(encoded, list) and len(encoded) in (2, 3) and encoded[0] in ("time", "number", "text")):
+    if not (isinstance(encoded, list) and len(encoded) in (2, 3) and encoded[0] in ("time", "number", "text", "coded")):
         raise ValueError(f"column {name} is malformed")
+    if encoded[0] == "coded":
+        return _coded_series(encoded, name)
     if encoded[0] == "time":
         values = np.asarray(encoded[2], dtype="int64").view("datetime64[ns]")
         return pd.Series(pd.DatetimeIndex(values).tz_localize("UTC").as_unit(encoded[1]), name=name)
@@ -63,6 +68,17 @@ def _series(encoded: Any, name: str) -> pd.Series:
     if len(encoded) != 3 or encoded[2] not in _TEXT_DTYPES or not all(isinstance(v, str) for v in encoded[1]):
         raise ValueError(f"column {name} is not a column of texts")
     return pd.Series(encoded[1], dtype=encoded[2], name=name)
+
+
+def _coded_series(encoded: list, name: str) -> pd.Series:
+    """A categorical column from its distinct sorted texts and a code per row."""
+    if len(encoded) != 3 or not isinstance(encoded[1], list) or not all(isinstance(v, str) for v in encoded[1]):
+        raise ValueError(f"column {name} is not a column of coded texts")
+    categories, codes = encoded[1], np.asarray(encoded[2])
+    if codes.dtype.kind not in "iu" or codes.ndim != 1 or (len(codes) and not 0 <= codes.min() <= codes.max() < len(categories)) \
+            or categories != sorted(set(categories)):
+        raise ValueError(f"column {name} has codes outside its sorted, distinct texts")
+    return pd.Series(pd.Categorical.from_codes(codes, pd.Index(categories, dtype="str")), name=name)
 
 
 def _table(encoded: Any, columns: tuple[str, ...], name: str) -> pd.DataFrame:

@@ -103,8 +103,9 @@ def projection_series(plan: Plan, account: str, region: str, around: int = 20) -
     seconds = plan.rollup.seconds
     regional = seconds[(seconds.bucket == "regional") & (seconds.account_id == account)
                        & (seconds.bucket_region == region)].groupby("second").calls.sum()
-    moving = plan.global_seconds
-    moving = moving[(moving.account_id == account) & (moving.workload_region == region)].groupby("second").calls.sum()
+    movers = plan.global_seconds.keys
+    moving = plan.global_seconds.per_second(((movers.account_id == account) & (movers.workload_region == region))
+                                            .to_numpy())
     table = pd.DataFrame({"regional_now": regional, "moving_global": moving}).fillna(0).astype("int64")
     table["projected"] = table.regional_now + table.moving_global
     if table.empty:

@@ -24,3 +24,13 @@ def test_repeats_are_found_whatever_the_order_of_the_batches():
         flags = seen.add(hash_ids(batch))
         assert flags.tolist() == [event in found for event in batch]
         found.update(batch)
+
+
+def test_each_distinct_id_is_held_once_in_one_part():
+    seen = SeenIds()
+    ids = hash_ids([f"event-{n}" for n in range(5_000)])
+    for start in range(0, len(ids), 300):
+        seen.add(ids[start:start + 600])  # overlapping batches: half of each batch seen before
+    assert seen.nbytes == 8 * len(ids)
+    assert sum(len(runs) > 0 for runs in seen.parts) > 1
+    assert seen.contains(ids).all() and not seen.contains(hash_ids(["event-5000"])).any()

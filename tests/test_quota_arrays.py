@@ -1,6 +1,6 @@
-"""The quota maths on arrays (kit.quota.KeyedSeconds) gives the tables of the pandas way it replaced,
+"""The quota maths on arrays (kit.codedseconds) gives the tables of the pandas way it replaced,
 kept here as the reference: on random per-second rows, with ties, waves, callers too big alone,
-and with no rows of a kind."""
+and with no rows of a kind; so do the callers' peaks."""
 from __future__ import annotations
 
 import random
@@ -8,13 +8,24 @@ import random
 import pandas as pd
 import pytest
 
-from kit.callers import CALLER_KEY, global_seconds
+from kit.callers import CALLER_KEY, assign, caller_peaks, coded_seconds, global_seconds
 from kit.quota import Quotas, quota_columns, quota_table, regional_calls, stage_moves
 from kit.rollup import ACTIVITY_COLUMNS, SECOND_COLUMNS, STS_CALL_COLUMNS, ReadReport, Rollup, frame
 
 ACCOUNTS = ("111122223333", "444455556666")
 REGIONS = ("eu-west-1", "us-east-1", "ap-south-1")
 BUCKET_KEY = ["account_id", "region", "second"]
+
+
+def reference_global_rows(rollup: Rollup, homes: dict) -> pd.DataFrame:
+    """The global per-second rows with caller key columns, as pandas copies (texts, not categories)."""
+    rows = texts(rollup.seconds[rollup.seconds.bucket == "global"])
+    return assign(rows, rows.bucket_region, homes)
+
+
+def texts(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its categorical columns as plain texts."""
+    return table.astype({column: str for column in table.columns if isinstance(table[column].dtype, pd.CategoricalDtype)})
 
 
 def reference_series(table: pd.DataFrame, region_column: str) -> pd.Series:
@@ -90,25 +101,33 @@ def random_rollup(seed: int, rows: int, buckets: tuple[str, ...] = ("global", "r
 @pytest.mark.parametrize("buckets", [("global", "regional"), ("global",), ("regional",)])
 def test_the_quota_tables_equal_the_pandas_way(seed, buckets):
     rollup, homes = random_rollup(seed, 40 + 30 * seed, buckets)
-    global_rows = global_seconds(rollup, homes)
+    global_rows = reference_global_rows(rollup, homes)
+    coded = coded_seconds(rollup)
+    coded_global = global_seconds(coded, homes)
     quotas = Quotas(12, {(ACCOUNTS[0], "eu-west-1"): 20, (ACCOUNTS[1], "us-east-1/global"): 9})
-    regional_rows = rollup.seconds[rollup.seconds.bucket == "regional"]
+    regional_rows = texts(rollup.seconds[rollup.seconds.bucket == "regional"])
     reference_regional = reference_series(regional_rows, "bucket_region")
-    regional = regional_calls(rollup)
+    regional = regional_calls(coded)
     for threshold in (0.5, 0.8):
         expected = reference_quota_table(reference_regional, global_rows, quotas, threshold)
-        table = quota_table(regional, global_rows, quotas, threshold)
+        table = quota_table(regional, coded_global, quotas, threshold)
         assert table.to_csv(index=False) == expected.to_csv(index=False)
         pd.testing.assert_frame_equal(table, expected, check_dtype=False)
         expected_waves = reference_stage_moves(reference_regional, global_rows, quotas, threshold)
-        waves = stage_moves(regional, global_rows, quotas, threshold)
+        waves = stage_moves(regional, coded_global, quotas, threshold)
         assert waves.to_csv(index=False) == expected_waves.to_csv(index=False)
+    expected_peaks = (global_rows.groupby(CALLER_KEY + ["second"]).calls.sum().groupby(level=CALLER_KEY).max()
+                      .rename("peak_rps").reset_index())
+    assert caller_peaks(coded_global).to_csv(index=False) == expected_peaks.to_csv(index=False)
 
 
 def test_no_rows_at_all():
     rollup, _ = random_rollup(0, 0)
-    global_rows = global_seconds(rollup, {})
+    coded = coded_seconds(rollup)
+    global_rows = global_seconds(coded, {})
     quotas = Quotas()
-    expected = reference_quota_table(reference_series(rollup.seconds, "bucket_region"), global_rows, quotas, 0.8)
-    assert quota_table(regional_calls(rollup), global_rows, quotas, 0.8).to_csv(index=False) == expected.to_csv(index=False)
-    assert stage_moves(regional_calls(rollup), global_rows, quotas, 0.8).empty
+    expected = reference_quota_table(reference_series(texts(rollup.seconds), "bucket_region"),
+                                     reference_global_rows(rollup, {}), quotas, 0.8)
+    assert quota_table(regional_calls(coded), global_rows, quotas, 0.8).to_csv(index=False) == expected.to_csv(index=False)
+    assert stage_moves(regional_calls(coded), global_rows, quotas, 0.8).empty
+    assert caller_peaks(global_rows).empty
