@@ -94,6 +94,9 @@ class SignalCounts:
         self.issued_codes = np.zeros(0, np.int32)
         self._issued: list[tuple[str, int]] = []
         """Until ``seal``: (issued key, issuer code)."""
+        self._merged_issued: list[tuple[np.ndarray, np.ndarray]] = []
+        """In the instance that merges batches: each batch's issued hashes and issuer codes, kept apart
+        (one concatenation per batch would copy every key issued so far)."""
         self.uses: dict[tuple, list] = {}
         self.use_shared: dict[str, tuple] = {}
         self.refs: dict[Any, list] = {}
@@ -194,8 +197,7 @@ class SignalCounts:
             mapping = np.zeros(len(other.issuers), np.int32)
             for caller, code in other.issuers.items():
                 mapping[code] = self.issuers.setdefault(caller, len(self.issuers))
-            self.issued_hashes = np.concatenate((self.issued_hashes, other.issued_hashes))
-            self.issued_codes = np.concatenate((self.issued_codes, mapping[other.issued_codes]))
+            self._merged_issued.append((other.issued_hashes, mapping[other.issued_codes]))
         handled = set()
         for event in repeated.tolist():
             for kind, key, extra in other.refs.get(event, ()):
@@ -214,24 +216,31 @@ class SignalCounts:
             else:
                 self.use_shared[shared] = key
 
+    def _first_issuers(self, wanted: np.ndarray) -> dict[int, int]:
+        """Per hash of ``wanted`` that some call issued: the code of the first issuer (batches in the
+        order merged, then this instance's own keys); only the issued keys wanted are ever gathered."""
+        first: dict[int, int] = {}
+        for hashes, codes in [*self._merged_issued, (self.issued_hashes, self.issued_codes)]:
+            hit = np.flatnonzero(np.isin(hashes, wanted))
+            for issued, code in zip(hashes[hit].tolist(), codes[hit].tolist()):
+                first.setdefault(issued, code)
+        return first
+
     def rows(self) -> tuple[list[tuple], dict[tuple, int]]:
         """(signals rows as ``kit.rollup.SIGNAL_COLUMNS`` tuples, throttled calls per second key)."""
         self._hash_issued()  # keys issued after the last batch: resource-account copies settled at the end
         rows = [(*key, events, 0, first, last, example) for key, (events, first, last, example) in self.calls.items()
                 if events > 0]
         used = [(key, entry) for key, entry in self.uses.items() if entry[0] > 0]
-        if used and len(self.issued_hashes):
-            hashes, first = np.unique(self.issued_hashes, return_index=True)
-            wanted = np.array([key[0] for key, _ in used], np.uint64)
-            where = np.minimum(np.searchsorted(hashes, wanted), len(hashes) - 1)
-            found = hashes[where] == wanted
+        if used:
+            issuers = self._first_issuers(np.array([key[0] for key, _ in used], np.uint64))
             callers = {code: caller for caller, code in self.issuers.items()}
             tokens: dict[tuple, list] = {}
             sessions: dict[tuple, set[int]] = {}
-            for (key, entry), hit, index in zip(used, found.tolist(), where.tolist()):
-                if not hit:
+            for key, entry in used:
+                if key[0] not in issuers:
                     continue
-                caller = callers[int(self.issued_codes[first[index]])]
+                caller = callers[issuers[key[0]]]
                 for signal in (TOKEN_IN_USE, TOKEN_REJECTED) if key[2] else (TOKEN_IN_USE,):
                     row_key = (*caller, signal, "global", key[1])
                     group = tokens.setdefault(row_key, [0, entry[1], entry[2], ""])

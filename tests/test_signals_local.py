@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from builders import activity, role_session, sts, user, write_trail
 from kit.engines import collect, local
 from kit.params import validate
+from kit.signalcounts import SignalCounts
 
 A, B = "111122223333", "222233334444"
 APP = f"arn:aws:iam::{A}:role/app"
@@ -185,3 +187,16 @@ def test_an_issuance_is_a_global_call_without_an_error_code_whatever_its_message
     write_trail(tmp_path / "trail" / "a.json.gz", [noted, use("ASIANOTED", "2025-07-01T10:05:00Z", "ap-east-1")])
     assert signal_rows(run(tmp_path / "trail", cache=False))[(APP, "token-v1-in-use", "global", "ap-east-1")][:2] \
         == (1, 1)
+
+
+def test_merged_batches_keep_their_issued_keys_apart_and_the_first_issuer_wins():
+    merged = SignalCounts()
+    for caller in (("111122223333", "arn:aws:iam::111122223333:role/a", "aws-cli/2"),
+                   ("444455556666", "arn:aws:iam::444455556666:role/b", "aws-cli/2")):
+        batch = SignalCounts()
+        batch.call((*caller, "global", "us-east-1"), "2025-07-01T10:00:00", "", "", "ASIAKEY1", "e-" + caller[0])
+        batch.seal()
+        merged.merge(batch, np.zeros(0, np.uint64))
+    assert len(merged._merged_issued) == 2 and not len(merged.issued_hashes)  # no copy of earlier batches' keys
+    hashes = merged._merged_issued[0][0]
+    assert merged._first_issuers(hashes) == {int(hashes[0]): 0}  # the first batch's caller
