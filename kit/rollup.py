@@ -110,6 +110,12 @@ def frame(values: list[Sequence[Any]], columns: tuple[str, ...]) -> pd.DataFrame
     return pd.DataFrame(data, columns=list(columns))
 
 
+def counts_frame(counts: dict[tuple, int], columns: tuple[str, ...]) -> pd.DataFrame:
+    """A rollup table from counts per key (the key's fields, then the count), ``frame``'s dtypes
+    also when there are none."""
+    return frame([*zip(*counts), tuple(counts.values())] if counts else [], columns)
+
+
 def coded_frame(columns: tuple[str, ...], keys: Sequence[tuple], codes: np.ndarray,
                 values: dict[str, np.ndarray]) -> pd.DataFrame:
     """A rollup table from compact rows, with the dtypes of ``frame``: ``keys[code]`` holds the first

@@ -24,8 +24,8 @@ from kit.engines import cache
 from kit.errors import InputError
 from kit.events import Aggregator
 from kit.params import Params
-from kit.rollup import (ACTIVITY_COLUMNS, SIGNAL_COLUMNS, THROTTLED_COLUMNS, ReadReport, Rollup, frame, seconds_frame,
-                         sts_calls_frame)
+from kit.rollup import (ACTIVITY_COLUMNS, SIGNAL_COLUMNS, THROTTLED_COLUMNS, ReadReport, Rollup, counts_frame, frame,
+                         seconds_frame, sts_calls_frame)
 from kit.trailfiles import Discovery, InvalidTrailFile, TrailFile, discover, read_records
 
 BATCH_BYTES = 4 * 1024 * 1024
@@ -188,14 +188,14 @@ def to_rollup(aggregator: Aggregator, report: ReadReport) -> Rollup:
     aggregator.release_merge_state()
     sts = sts_calls_frame(*aggregator.sts_rows())
     aggregator.release_sts_rows()
-    activity = frame([*zip(*aggregator.activity), tuple(aggregator.activity.values())], ACTIVITY_COLUMNS)
+    activity = counts_frame(aggregator.activity, ACTIVITY_COLUMNS)
     aggregator.activity.clear()
     seconds = seconds_frame(*aggregator.second_rows())
     aggregator.second_keys.clear()
     aggregator.second_codes, aggregator.second_times, aggregator.second_calls = secondcounts.empty()
     signal_rows, throttled = aggregator.breakage.rows()
     return Rollup(sts, activity, seconds, report, signals=frame([*zip(*signal_rows)], SIGNAL_COLUMNS),
-                  throttled=frame([*zip(*throttled), tuple(throttled.values())], THROTTLED_COLUMNS))
+                  throttled=counts_frame(throttled, THROTTLED_COLUMNS))
 
 
 def collect(params: Params) -> Rollup:
