@@ -1,10 +1,12 @@
-"""Where the memory of a plan run goes: peak RSS of the process tree (and of the parent) per stage.
+"""Where the memory and time of a plan run go: peak RSS of the process tree (and of the parent) and
+wall time per stage.
 
 ``python -m bench.memory --path bench/data/org-10000000/trail [--tree DIR]`` runs ``sts-kit plan
 --source local --no-cache`` in this process (with ``DIR``'s ``kit`` first on ``sys.path`` when
 given, e.g. a ``git archive`` of the commit before a change), polls the RSS of the process and its
-workers every 20 ms, and prints the peak within each stage: reading (``aggregate``), the rollup
-tables (``to_rollup``) and the plan's steps. A stage's peak includes what earlier stages left.
+workers every 20 ms, and prints the peak within each stage and its wall time: reading
+(``aggregate``), the rollup tables (``to_rollup``) and the plan's steps. A stage's peak includes
+what earlier stages left.
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ class StagePeaks:
     def __init__(self) -> None:
         self.stage = "start-up"
         self.peaks: dict[str, tuple[int, int]] = {}
+        self.seconds: dict[str, float] = {}
+        """Wall time spent in each wrapped stage."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -50,9 +54,11 @@ class StagePeaks:
 
         def staged(*args, **kwargs):
             self.stage = name
+            began = time.perf_counter()
             try:
                 return function(*args, **kwargs)
             finally:
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - began
                 self.stage = "between stages"
         setattr(module, name, staged)
 
@@ -88,9 +94,10 @@ def main(argv: list[str] | None = None) -> int:
                   "--no-cache", "--quiet", "--out", out])
         took = time.perf_counter() - began
     print(f"kit: {sys.modules['kit'].__file__}, {took:.1f} s")
-    print("| stage | peak RSS of the tree, MB | of the parent, MB |\n|---|---:|---:|")
+    print("| stage | peak RSS of the tree, MB | of the parent, MB | seconds |\n|---|---:|---:|---:|")
     for stage, (tree, parent) in peaks.peaks.items():
-        print(f"| {stage} | {tree / 2**20:.0f} | {parent / 2**20:.0f} |")
+        spent = f"{peaks.seconds[stage]:.2f}" if stage in peaks.seconds else ""
+        print(f"| {stage} | {tree / 2**20:.0f} | {parent / 2**20:.0f} | {spent} |")
     return 0
 
 

@@ -144,7 +144,9 @@ def table(rows: list[dict[str, object]]) -> str:
 
 def goals(rows: list[dict[str, object]]) -> str:
     """Issue 14's goals, each with the figures of this run that decide it."""
-    small, large = rows[0], max(rows, key=lambda row: row["events"])
+    small = rows[0]
+    ten = [row for row in rows if 10_000_000 <= row["events"] < 30_000_000]
+    thirty = [row for row in rows if row["events"] >= 30_000_000]
     lines = ["| goal | figures | met |", "|---|---|:---:|"]
 
     def goal(text: str, figures: str, met: bool | None) -> None:
@@ -156,16 +158,18 @@ def goals(rows: list[dict[str, object]]) -> str:
     ratio = small["baseline"] / small["kit"] if small["baseline"] else None
     goal("≥ 15× the json_normalize notebook at 315k", f"{ratio:.1f}×" if ratio else "baseline not run",
          ratio >= 15 if ratio else None)
-    ten = [row for row in rows if row["events"] >= 10_000_000]
     goal("peak memory under 1 GB at 10 M", ", ".join(f"{row['kit_mb']:.0f} MB at {row['events']:,}" for row in ten)
-         or "no scale of 10 M or more", all(row["kit_mb"] < 1024 for row in ten) if ten else None)
-    growth = large["kit_mb"] / small["kit_mb"]
+         or "no scale of 10 M", all(row["kit_mb"] < 1024 for row in ten) if ten else None)
+    growth = [(row, row["kit_mb"] / small["kit_mb"]) for row in ten]
     goal("flat memory: within 1.25× from 300k to 10 M",
-         f"{small['kit_mb']:.0f} MB at {small['events']:,}, {large['kit_mb']:.0f} MB at {large['events']:,}: {growth:.2f}×",
-         growth <= 1.25 if len(rows) > 1 else None)
-    thirty = [row for row in rows if row["events"] >= 30_000_000]
-    goal("30 M events in under 3 minutes", ", ".join(f"{row['kit']:.0f} s at {row['events']:,}" for row in thirty)
-         or "no scale of 30 M", all(row["kit"] < 180 for row in thirty) if thirty else None)
+         ", ".join(f"{small['kit_mb']:.0f} MB at {small['events']:,}, {row['kit_mb']:.0f} MB at {row['events']:,}: "
+                   f"{ratio:.2f}×" for row, ratio in growth) or "no scale of 10 M",
+         all(ratio <= 1.25 for _, ratio in growth) if growth else None)
+    goal("30 M events in under 3 minutes, with the memory of 10 M",
+         ", ".join(f"{row['kit']:.0f} s and {row['kit_mb']:.0f} MB at {row['events']:,}" for row in thirty)
+         or "no scale of 30 M",
+         all(row["kit"] < 180 and all(row["kit_mb"] <= other["kit_mb"] for other in ten) for row in thirty)
+         if thirty else None)
     return "\n".join(lines)
 
 
