@@ -65,6 +65,14 @@ def test_a_well_formed_file_of_another_shape_is_refused(samples_rollup, tmp_path
         rollupfile.load(params)
 
 
+@pytest.mark.parametrize("coded", [["coded", ["b", "a"], [0, 1]], ["coded", ["a", "b"], [0, 2]], ["coded", ["a"], [-1]],
+                                   ["coded", ["a", 1], [0]], ["coded", ["a"], ["0"]], ["coded", ["a"], [[0]]]])
+def test_a_coded_column_must_have_sorted_distinct_texts_and_codes_within_them(coded):
+    with pytest.raises(ValueError, match="coded texts|codes outside"):
+        rollupfile._series(coded, "account_id")
+    assert rollupfile._series(["coded", ["a", "b"], [1, 0, 1]], "account_id").tolist() == ["b", "a", "b"]
+
+
 def test_git_commit_is_none_outside_a_checkout(tmp_path):
     assert git_commit(tmp_path) is None
     assert kit_version() != "unknown"
