@@ -59,9 +59,10 @@ class CodedSeconds:
         """The same rows with another keys frame (the same keys, more columns)."""
         return CodedSeconds(keys, self.key, self.micros, self.calls, self.time_dtype)
 
-    def key_tuples(self, columns: list[str]) -> list[tuple]:
-        """Per key number: its values of ``columns``."""
-        return list(zip(*(self.keys[column] for column in columns))) if len(columns) else [()] * len(self.keys)
+    def key_tuples(self, columns: list[str], present_only: bool = False) -> list[tuple]:
+        """Per key number: its values of ``columns``; with ``present_only``, only of the keys some row has."""
+        keys = self.keys.iloc[np.unique(self.key)] if present_only else self.keys
+        return list(zip(*(keys[column] for column in columns))) if len(columns) else [()] * len(keys)
 
     def times(self, micros: np.ndarray) -> pd.Series:
         """Microseconds as the seconds read were given."""

@@ -61,8 +61,7 @@ def quota_table(regional: KeyedSeconds, global_rows: CodedSeconds, quotas: Quota
     time_dtype = global_rows.time_dtype
     projected_regional = KeyedSeconds.of(
         [regional.part(), rows_part(global_rows, ["account_id", "workload_region"], moving)], time_dtype)
-    moved = rows_part(global_rows, CALLER_KEY, moving)
-    callers = sorted({moved[0][number] for number in np.unique(moved[1]).tolist()})
+    callers = sorted(set(global_rows.rows_where(moving).key_tuples(CALLER_KEY, present_only=True)))
     movers = (pd.DataFrame([(account, region) for account, _, _, region in callers], columns=["account_id", "region"])
               .groupby(["account_id", "region"]).size().rename("moving_callers").reset_index())
     regional_table = (projected_regional.peaks("projected_peak_rps")
