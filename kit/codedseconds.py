@@ -3,9 +3,9 @@
 The ``seconds`` rollup table repeats its key texts (account, principal, user agent, bucket, Region)
 on every row: millions of rows, a few hundred keys. ``CodedSeconds`` keeps those keys once, in a
 small frame to which the plan adds its own per-key columns (caller tool, workload Region), and per
-row only a key number, the second and the calls. ``KeyedSeconds`` adds such rows up per key (a bucket, a caller) and second:
-the quota maths (``kit.quota``) and the callers' peaks (``kit.callers``) run on these arrays; no
-per-row copy of a text column is made.
+row only a key number, the second and the calls. ``KeyedSeconds`` adds such rows up per key (a
+bucket, a caller) and second: the quota maths (``kit.quota``) and the callers' peaks
+(``kit.callers``) run on these arrays; no per-row copy of a text column is made.
 """
 from __future__ import annotations
 
@@ -64,16 +64,18 @@ class CodedSeconds:
         keys = self.keys.iloc[np.unique(self.key)] if present_only else self.keys
         return list(zip(*(keys[column] for column in columns))) if len(columns) else [()] * len(keys)
 
-    def times(self, micros: np.ndarray) -> pd.Series:
-        """Microseconds as the seconds read were given."""
-        return pd.Series(pd.to_datetime(micros, unit="us", utc=True)).astype(self.time_dtype)
-
     def per_second(self, keys: np.ndarray) -> pd.Series:
         """Calls per second (indexed by second, sorted) of the rows whose key is one of ``keys``."""
         rows = self.rows_where(keys)
         seconds, at = np.unique(rows.micros, return_inverse=True)
         calls = np.bincount(at, weights=rows.calls, minlength=len(seconds)).astype(np.int64)
-        return pd.Series(calls, index=pd.DatetimeIndex(self.times(seconds), name="second"), name="calls", dtype="int64")
+        return pd.Series(calls, index=pd.DatetimeIndex(_times(seconds, self.time_dtype), name="second"), name="calls",
+                         dtype="int64")
+
+
+def _times(micros: np.ndarray, dtype: Any) -> pd.Series:
+    """Microseconds since 1970 as times of ``dtype`` (that of the seconds read)."""
+    return pd.Series(pd.to_datetime(micros, unit="us", utc=True)).astype(dtype)
 
 
 def _codes(column: pd.Series) -> tuple[np.ndarray, Any]:
@@ -135,10 +137,6 @@ class KeyedSeconds:
         """The rows as a part (to add them up with other rows)."""
         return self.keys, self.key, self.seconds, self.calls, None
 
-    def _times(self, micros: np.ndarray) -> pd.Series:
-        """Times as the seconds read were given."""
-        return pd.Series(pd.to_datetime(micros, unit="us", utc=True)).astype(self.time_dtype)
-
     def series(self) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
         """(seconds, calls) per key."""
         starts = _starts(self.key)
@@ -157,18 +155,15 @@ class KeyedSeconds:
         first = at_peak[_starts(self.key[at_peak])]
         keys = [self.keys[key] for key in self.key[first].tolist()]
         top = pd.DataFrame({**{column: [key[index] for key in keys] for index, column in enumerate(columns)},
-                            name: peak, f"{name}_second": self._times(self.seconds[first])})
+                            name: peak, f"{name}_second": _times(self.seconds[first], self.time_dtype)})
         return top.sort_values([name, f"{name}_second"], ascending=[False, True], kind="stable")[names]
 
 
-def _starts(*sorted_keys: np.ndarray) -> np.ndarray:
-    """Positions where runs of equal rows of ``sorted_keys`` (columns of one length) begin."""
-    if not len(sorted_keys[0]):
+def _starts(values: np.ndarray) -> np.ndarray:
+    """Positions where runs of equal ``values`` (sorted) begin."""
+    if not len(values):
         return np.zeros(0, np.intp)
-    changed = np.zeros(len(sorted_keys[0]) - 1, bool)
-    for keys in sorted_keys:
-        changed |= keys[1:] != keys[:-1]
-    return np.flatnonzero(np.concatenate(([True], changed)))
+    return np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
 
 
 def _taken(part: Part) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
