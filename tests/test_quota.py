@@ -10,6 +10,7 @@ from kit.errors import ParameterError
 from kit.params import validate
 from kit.plan import plan_from_rollup
 from kit.quota import QUOTA_COLUMNS, Quotas
+from kit.views import projection_series
 
 A, B = "111122223333", "444455556666"
 LOCAL = {"source": "local", "path": "/tmp", "start": "2025-07-01", "end": "2025-07-02"}
@@ -104,3 +105,20 @@ def test_a_global_override_raises_only_the_global_bucket(rollup):
     assert (regional.quota, regional.other_bucket_quota, glob.quota, glob.other_bucket_quota) == (500, 1000, 1000, 500)
     assert regional.at_risk and "quota" in plan.callers.risks.iloc[0]
     assert glob.headroom_pct == 100.0  # the mover leaves the global bucket empty
+
+
+@pytest.fixture(scope="module")
+def samples_plan_object():
+    params = validate({})
+    return plan_from_rollup(collect(params), params)
+
+
+def test_the_projection_chart_peaks_where_quota_csv_says(samples_plan_object):
+    plan = samples_plan_object
+    moving = plan.quota[(plan.quota.bucket == "regional") & (plan.quota.moving_callers > 0)]
+    assert len(moving)
+    for row in moving.itertuples():
+        series = projection_series(plan, row.account_id, row.region)
+        assert series.projected.max() == row.projected_peak_rps
+        assert series.projected.idxmax() == row.projected_peak_second
+        assert (series.projected == series.regional_now + series.moving_global).all()
