@@ -219,9 +219,13 @@ class SignalCounts:
     def _first_issuers(self, wanted: np.ndarray) -> dict[int, int]:
         """Per hash of ``wanted`` that some call issued: the code of the first issuer (batches in the
         order merged, then this instance's own keys); only the issued keys wanted are ever gathered."""
+        wanted = np.unique(wanted)
         first: dict[int, int] = {}
+        if not len(wanted):
+            return first
         for hashes, codes in [*self._merged_issued, (self.issued_hashes, self.issued_codes)]:
-            hit = np.flatnonzero(np.isin(hashes, wanted))
+            at = np.minimum(np.searchsorted(wanted, hashes), len(wanted) - 1)  # wanted sorted once, not per batch
+            hit = np.flatnonzero(wanted[at] == hashes)
             for issued, code in zip(hashes[hit].tolist(), codes[hit].tolist()):
                 first.setdefault(issued, code)
         return first
