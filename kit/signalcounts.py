@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kit import secondcounts
 from kit.eventids import hash_ids
 from kit.regions import DEFAULT_REGIONS, is_opt_in
 from kit.signals import THROTTLED, TOKEN_IN_USE, TOKEN_REJECTED, is_rejected, issued_key, sts_signal
@@ -194,10 +195,8 @@ class SignalCounts:
         for key, calls in other.throttled.items():
             self.throttled[key] = self.throttled.get(key, 0) + calls
         if len(other.issued_hashes):
-            mapping = np.zeros(len(other.issuers), np.int32)
-            for caller, code in other.issuers.items():
-                mapping[code] = self.issuers.setdefault(caller, len(self.issuers))
-            self._merged_issued.append((other.issued_hashes, mapping[other.issued_codes]))
+            self._merged_issued.append((other.issued_hashes,
+                                        secondcounts.recode(other.issued_codes, other.issuers, self.issuers)))
         handled = set()
         for event in repeated.tolist():
             for kind, key, extra in other.refs.get(event, ()):

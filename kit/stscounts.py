@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kit.secondcounts import fold_sorted
+from kit import secondcounts
 
 SLOT = np.int64
 COUNT = np.int32
@@ -131,19 +131,16 @@ def fold(merged: list[np.ndarray], rows: Rows) -> None:
         return
     columns = [*merged[1:], merged[0]]
     merged.clear()  # the old columns are freed one by one as their copies are made
-    fold_sorted(columns[-1], rows[0], columns, [*rows[1:], rows[0]], [np.add, np.add, np.minimum, np.maximum, None])
+    secondcounts.fold_sorted(columns[-1], rows[0], columns, [*rows[1:], rows[0]],
+                             [np.add, np.add, np.minimum, np.maximum, None])
     merged.extend((columns[-1], *columns[:-1]))
 
 
 def recode(slots: np.ndarray, keys: dict[tuple, int], table: dict[tuple, int], layout: Layout) -> np.ndarray:
     """``slots`` of codes into the key table ``keys`` as slots of codes into ``table`` (new keys are
     added to it)."""
-    if not len(slots):
-        return np.zeros(0, SLOT)
-    mapping = np.zeros(len(keys), SLOT)
-    for key, code in keys.items():
-        mapping[code] = table.setdefault(key, len(table))
-    return mapping[slots // layout.span] * layout.span + slots % layout.span
+    codes = secondcounts.recode(slots // layout.span, keys, table).astype(SLOT)
+    return codes * layout.span + slots % layout.span
 
 
 def holds(sorted_slots: np.ndarray, slots: np.ndarray) -> np.ndarray:
