@@ -4,7 +4,7 @@ Same files, same batches and the same number of processes as the local engine, w
 garbage collector paused as the engine pauses it; prints the number of records parsed. The floor
 of issue 14 stays what it was (``gzip`` + ``orjson.loads`` of whole files), whatever the kit's own
 reading does; ``--fast`` gives the new floor: the kit's own reading alone (ISA-L gunzip, then
-``msgspec`` decoding of only the judged fields, ``kit.trailfiles.gunzip`` and ``kit.judgedfields``).
+``msgspec`` decoding of only the judged fields: ``kit.trailfiles.read_records``).
 """
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ from pathlib import Path
 import orjson
 
 from kit.engines.local import BATCH_BYTES, batches, gc_paused
-from kit.judgedfields import judged_fields
-from kit.trailfiles import discover, gunzip
+from kit.trailfiles import discover, read_records
 from kit.params import parse_time
 
 
@@ -31,12 +30,7 @@ def parse_batch(paths: list[str]) -> int:
 def decode_batch(paths: list[str]) -> int:
     """Records in a batch of files, read as the kit reads them (judged fields only) and dropped."""
     with gc_paused():
-        return sum(len(_records(gunzip(Path(path).read_bytes()))) for path in paths)
-
-
-def _records(data: bytes) -> list:
-    """The judged fields of a file's records; the whole records when the file has another shape."""
-    return judged_fields(data) or orjson.loads(data)["Records"]
+        return sum(len(read_records(path, judged_only=True)) for path in paths)
 
 
 def floor(root: Path, start: str, end: str, workers: int, fast: bool = False) -> tuple[int, int]:
