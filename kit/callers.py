@@ -107,12 +107,51 @@ def assign(table: pd.DataFrame, served: pd.Series, homes: dict[tuple[str, str], 
 
 def global_calls(rollup: Rollup, homes: dict[tuple[str, str], str]) -> pd.DataFrame:
     """The caller-minute rows of global calls, with caller key columns."""
-    rows = rollup.sts_calls[rollup.sts_calls.endpoint == "global"]
+    return _with_caller_key(rollup.sts_calls[rollup.sts_calls.endpoint == "global"], homes)
+
+
+def _with_caller_key(rows: pd.DataFrame, homes: dict[tuple[str, str], str]) -> pd.DataFrame:
+    """Rows of global calls with caller key columns, ``served`` (the serving Region, us-east-1 before
+    the change) and ``post_change`` (logged since the change)."""
     served = rows.serving_region.where(rows.serving_region != "", GLOBAL_ENDPOINT_REGION)
     out = assign(rows, served, homes)
     out["served"] = served.to_numpy()
     out["post_change"] = (rows.serving_region != "").to_numpy()
     return out
+
+
+DETAIL_KEY = ["account_id", "principal_arn", "principal_type", "user_agent", "event_name", "source_ip",
+              "serving_region"]
+"""What ``build_callers`` reads of a global call's ``sts_calls`` key (the rest is the minute)."""
+
+
+def detail_rows(rollup: Rollup, homes: dict[tuple[str, str], str]) -> pd.DataFrame:
+    """The global calls of ``sts_calls`` summed over their minutes: one row per distinct ``DETAIL_KEY``
+    with ``calls``, ``errors``, the first and last time, ``rows`` (caller-minute rows summed), and
+    the positions in ``sts_calls`` of its first row (``first_row``) and of its first row at its last
+    time (``latest_row``), which keep ``build_callers``' choices among ties those of the minute rows;
+    with caller key columns (``_with_caller_key``). Text columns are hashed once here, not per
+    group-by."""
+    sts = rollup.sts_calls
+    is_global = (sts.endpoint == "global").to_numpy()
+    rows = int(is_global.sum())
+    group = np.zeros(rows, np.int64)
+    for column in DETAIL_KEY:
+        codes, uniques = pd.factorize(sts[column].to_numpy()[is_global], use_na_sentinel=False)
+        group, _ = pd.factorize(group * len(uniques) + codes)  # numbered by first appearance
+    last = sts.last_seen[is_global]
+    at_last = pd.DataFrame({"group": group, "last": last.array.asi8, "row": np.arange(rows)})
+    latest = at_last.sort_values(["group", "last", "row"], ascending=[True, False, True], kind="stable") \
+        .drop_duplicates("group").row.to_numpy()
+    first = np.unique(group, return_index=True)[1]
+    summed = pd.DataFrame({"group": group, "calls": sts.calls[is_global].to_numpy(),
+                           "errors": sts.errors[is_global].to_numpy(), "first_seen": sts.first_seen[is_global].array,
+                           "last_seen": last.array}).groupby("group", sort=True).agg(
+        calls=("calls", "sum"), errors=("errors", "sum"), first_seen=("first_seen", "min"),
+        last_seen=("last_seen", "max"), rows=("calls", "size"))
+    keys = sts.loc[is_global, DETAIL_KEY].iloc[first].reset_index(drop=True)
+    detail = pd.concat([keys, summed.reset_index(drop=True)], axis=1).assign(first_row=first, latest_row=latest)
+    return _with_caller_key(detail, homes)
 
 
 def coded_seconds(rollup: Rollup) -> CodedSeconds:
@@ -204,8 +243,9 @@ def _oldest(group: pd.DataFrame) -> pd.Series:
 
 
 def served_now(calls: pd.DataFrame) -> pd.DataFrame:
-    """The Region that served each caller's latest global call since the 2025 change ('' if none)."""
-    post = calls[calls.post_change]
+    """The Region that served each caller's latest global call since the 2025 change ('' if none);
+    among rows as late, the first in ``latest_row`` order (``detail_rows``)."""
+    post = calls[calls.post_change].sort_values("latest_row", kind="stable")
     latest = post.loc[post.groupby(CALLER_KEY).last_seen.idxmax(), CALLER_KEY + ["served"]]
     return latest.rename(columns={"served": "served_now"})
 
@@ -223,10 +263,11 @@ def _addresses_by_caller(calls: pd.DataFrame, addresses: AddressBook) -> pd.Data
 def build_callers(rollup: Rollup, addresses: AddressBook, homes: Homes, seconds: CodedSeconds) -> pd.DataFrame:
     """One row per caller of the global endpoint, with priority, risks and the fix
     (``homes`` from ``home_regions``, ``seconds`` from ``global_seconds``)."""
-    calls = global_calls(rollup, homes)
+    calls = detail_rows(rollup, homes)
     if calls.empty:
         return pd.DataFrame(columns=CALLER_COLUMNS)
     calls["caller_version"] = per_value(calls.user_agent, lambda agent: tool_of(agent).version)
+    calls["post_change_rows"] = calls.rows.where(calls.post_change, 0)
     grouped = calls.groupby(CALLER_KEY, sort=True)
     callers = grouped.agg(
         principal_type=("principal_type", "first"),
@@ -237,7 +278,7 @@ def build_callers(rollup: Rollup, addresses: AddressBook, homes: Homes, seconds:
         served_in=("served", _join),
         event_names=("event_name", _join),
         source_ips=("source_ip", _join_some),
-        post_change_calls=("post_change", "sum"),
+        post_change_calls=("post_change_rows", "sum"),
     ).reset_index()
     versions = grouped[["caller_version", "user_agent", "calls"]].apply(_oldest).reset_index()
     callers = callers.merge(versions, on=CALLER_KEY)

@@ -1,0 +1,63 @@
+"""``build_callers`` sums the caller-minute rows before grouping them by caller: its answers are those
+of the minute rows, ties included (the first row in ``sts_calls`` order decides)."""
+from __future__ import annotations
+
+import pytest
+
+from kit.callers import Homes, build_callers, coded_seconds, detail_rows, global_seconds
+from kit.ipranges import AddressBook
+from kit.rollup import ACTIVITY_COLUMNS, SECOND_COLUMNS, STS_CALL_COLUMNS, ReadReport, Rollup, frame
+
+A = "111122223333"
+APP = f"arn:aws:iam::{A}:role/app"
+OLD = f"arn:aws:iam::{A}:role/old"
+AGENT = "Boto3/1.26.0 Python/3.11.4 Linux/5.10 Botocore/1.29.0"
+
+
+def minute_row(arn: str, kind: str, ip: str, serving: str, minute: str, calls: int, errors: int, last: str) -> tuple:
+    return (A, arn, kind, AGENT, ip, "AssumeRole", "sts.amazonaws.com", "global", "eu-west-1", serving,
+            minute, calls, errors, minute + ":00Z", last)
+
+
+ROWS = [
+    # the same caller (workload eu-west-1): served in us-east-1 and locally, last seen in the same second
+    minute_row(APP, "AssumedRole", "10.0.0.1", "us-east-1", "2025-07-01T10:00", 2, 1, "2025-07-01T10:00:30Z"),
+    minute_row(APP, "IAMUser", "10.0.0.2", "eu-west-1", "2025-07-01T10:00", 3, 0, "2025-07-01T10:00:30Z"),
+    minute_row(APP, "AssumedRole", "10.0.0.1", "", "2025-03-01T08:00", 4, 0, "2025-03-01T08:00:10Z"),
+    minute_row(APP, "AssumedRole", "10.0.0.1", "us-east-1", "2025-06-01T09:00", 1, 0, "2025-06-01T09:00:05Z"),
+    # a caller seen only before the change
+    minute_row(OLD, "AssumedRole", "10.0.0.3", "", "2025-02-01T08:00", 5, 0, "2025-02-01T08:00:59Z"),
+]
+
+
+def callers_of(rows: list[tuple]):
+    rollup = Rollup(frame([*zip(*rows)], STS_CALL_COLUMNS), frame([], ACTIVITY_COLUMNS), frame([], SECOND_COLUMNS),
+                    ReadReport())
+    homes = Homes()
+    homes[(A, APP)] = homes[(A, OLD)] = "eu-west-1"
+    seconds = global_seconds(coded_seconds(rollup), homes)
+    return detail_rows(rollup, homes), build_callers(rollup, AddressBook(), homes, seconds).set_index("principal_arn")
+
+
+@pytest.mark.parametrize("order, served_now, principal_type", [
+    ([0, 1, 2, 3, 4], "us-east-1", "AssumedRole"),
+    ([1, 0, 2, 3, 4], "eu-west-1", "IAMUser"),
+    ([3, 2, 1, 0, 4], "eu-west-1", "AssumedRole"),
+])
+def test_ties_are_decided_by_the_first_minute_row(order, served_now, principal_type):
+    _, callers = callers_of([ROWS[index] for index in order])
+    app = callers.loc[APP]
+    assert (app.served_now, app.principal_type) == (served_now, principal_type)
+    assert (app.global_calls, app.error_calls) == (10, 1)
+    assert (app.first_seen.isoformat(), app.last_seen.isoformat()) == ("2025-03-01T08:00:00+00:00",
+                                                                      "2025-07-01T10:00:30+00:00")
+    assert app.served_in == "eu-west-1;us-east-1" and app.source_ips == "10.0.0.1;10.0.0.2"
+    assert "pre-2025-only" not in app.risks and "pre-2025-only" in callers.loc[OLD].risks
+
+
+def test_minute_rows_are_summed_once_per_detail():
+    detail, _ = callers_of(ROWS)
+    assert len(detail) == 4  # the two us-east-1 rows of APP from 10.0.0.1 are one detail row
+    summed = detail[(detail.principal_arn == APP) & (detail.serving_region == "us-east-1")].iloc[0]
+    assert (summed.calls, summed.errors, summed.rows, summed.first_row, summed.latest_row) == (3, 1, 2, 0, 0)
+    assert summed.first_seen.isoformat() == "2025-06-01T09:00:00+00:00"
