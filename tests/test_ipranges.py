@@ -1,8 +1,11 @@
 """kit.ipranges: the bundled cloud address database, --ip-ranges files and the classes of addresses."""
 from __future__ import annotations
 
+import io
 import ipaddress
 import json
+import pathlib
+import random
 import re
 import socket
 
@@ -10,8 +13,9 @@ import numpy as np
 import pytest
 
 from kit import ipranges
+from kit.engines import cache
 from kit.errors import InputError
-from kit.ipranges import AWS, OUTSIDE, PRIVATE, SERVICE, AddressBook, Owner, PrefixTable, parse_network
+from kit.ipranges import AWS, OUTSIDE, PRIVATE, SERVICE, AddressBook, Columns, Owner, PrefixTable, parse_network
 
 
 def test_the_most_specific_network_wins():
@@ -23,6 +27,61 @@ def test_the_most_specific_network_wins():
     assert table.lookup_v4(values).tolist() == [narrow, wide, None]
     assert table.lookup_v6(ipaddress.IPv6Address("2600:1f18::1")) == narrow
     assert table.lookup_v6(ipaddress.IPv6Address("2600:1f19:8000::1")) == wide
+
+
+def test_the_first_owner_of_a_network_wins():
+    first, second = Owner("azure"), Owner("gcp")
+    table = PrefixTable([(*parse_network("20.0.0.0/8"), first), (*parse_network("20.0.0.0/8"), second),
+                         (*parse_network("2603::/16"), first), (*parse_network("2603::/16"), second),
+                         (*parse_network("0.0.0.0/0"), second)])
+    assert len(table) == 3
+    assert table.lookup_v4(np.array([0x14010203, 0x15000000], dtype=np.uint64)).tolist() == [first, second]
+    assert table.lookup_v6(ipaddress.IPv6Address("2603:1::1")) == first
+    assert table.lookup_v6(ipaddress.IPv6Address("2604::1")) is None
+    assert PrefixTable([]).lookup_v4(np.array([1], dtype=np.uint64)).tolist() == [None]
+
+
+def _reference_owner(networks: dict[tuple[int, int, int], Owner], address: ipaddress._BaseAddress) -> Owner | None:
+    """The most specific network holding ``address``, one prefix length after the other (no numpy)."""
+    bits = 32 if address.version == 4 else 128
+    for length in range(bits, -1, -1):
+        owner = networks.get((address.version, length, int(address) >> (bits - length) << (bits - length)))
+        if owner is not None:
+            return owner
+    return None
+
+
+def test_the_tables_read_from_the_index_answer_like_the_database_itself():
+    """Addresses in, next to and around the database's networks (IPv4 and IPv6, AWS and other clouds):
+    the tables built from the stored index answer exactly like a plain longest-prefix search."""
+    database = ipranges._database_networks()
+    ipranges.database_tables.cache_clear()
+    ipranges.database_tables()  # builds and stores the index
+    assert ipranges._load_index(ipranges.index_path()) is not None
+    ipranges.database_tables.cache_clear()
+    tables = ipranges.database_tables()  # from the index
+    rng = random.Random(3)
+    addresses = [ipaddress.ip_address(ip) for ip in ("3.80.1.2", "20.42.65.64", "35.190.0.1", "2600:1f18::1")]
+    for version, length, value, _ in rng.sample(database, 1500):
+        bits = 32 if version == 4 else 128
+        for offset in (0, 1, (1 << (bits - length)) - 1, 1 << (bits - length), -1):
+            if 0 <= value + offset < 1 << bits:
+                addresses.append(ipaddress.ip_address(value + offset) if version == 4 else
+                                 ipaddress.IPv6Address(value + offset))
+    addresses += [ipaddress.IPv4Address(rng.getrandbits(32)) for _ in range(2000)]
+    v4 = [address for address in addresses if address.version == 4]
+    v6 = [address for address in addresses if address.version == 6]
+    assert len(v4) > 3000 and len(v6) > 300
+    for table, aws in zip(tables, (True, False)):
+        networks: dict[tuple[int, int, int], Owner] = {}
+        for version, length, value, owner in database:
+            if (owner.provider == "aws") == aws:
+                networks.setdefault((version, length, value), owner)
+        expected = [_reference_owner(networks, address) for address in v4]
+        assert table.lookup_v4(np.array([int(a) for a in v4], dtype=np.uint64)).tolist() == expected
+        assert [table.lookup_v6(address) for address in v6] == [_reference_owner(networks, a) for a in v6]
+        assert sum(owner is not None for owner in expected) > 500
+        assert len(table) == len(networks)
 
 
 @pytest.mark.parametrize("address, kind, region, words", [
@@ -91,13 +150,76 @@ def test_the_parsed_database_is_kept_in_the_cache_folder_and_a_bad_copy_is_rebui
     ipranges.database_tables.cache_clear()
     first = AddressBook().classify_many(["3.80.1.2", "20.42.65.64", "2600:1f18::1"])
     path = ipranges.index_path()
-    assert path.exists() and path.read_bytes().startswith(b"{")
+    assert path.suffix == ".npz" and path.read_bytes().startswith(b"PK")
     ipranges.database_tables.cache_clear()
     assert AddressBook().classify_many(["3.80.1.2", "20.42.65.64", "2600:1f18::1"]) == first  # from the index
-    path.write_text('{"owners": [], "networks": [[4, 8, "zz", 0]]}')
+    path.write_text('{"owners": [], "networks": [[4, 8, "zz", 0]]}')  # e.g. the former JSON index
     ipranges.database_tables.cache_clear()
     assert AddressBook().classify_many(["3.80.1.2", "20.42.65.64", "2600:1f18::1"]) == first  # rebuilt
-    assert b"zz" not in path.read_bytes()
+    assert path.read_bytes().startswith(b"PK") and ipranges._load_index(path) is not None
+
+
+def _index_bytes(**changes) -> bytes:
+    """The stored index of a small database, with some arrays replaced (None: left out)."""
+    columns = Columns.of([(*parse_network("3.0.0.0/8"), Owner("aws", "us-east-1", ("EC2",))),
+                          (*parse_network("2600:1f00::/24"), Owner("azure"))])
+    arrays = {"owners": np.frombuffer(b'[["aws", "us-east-1", ["EC2"]], ["azure", "", []]]', dtype=np.uint8),
+              **columns.arrays(), **changes}
+    buffer = io.BytesIO()
+    np.savez(buffer, **{name: array for name, array in arrays.items() if array is not None})
+    return buffer.getvalue()
+
+
+class _Trap:
+    """Unpickling it would create the file ``path``."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return pathlib.Path.touch, (self.path,)
+
+
+def test_a_malformed_index_is_treated_as_absent(tmp_path):
+    path = tmp_path / "index.npz"
+    path.write_bytes(_index_bytes())
+    columns = ipranges._load_index(path)
+    assert columns is not None and columns.owners == [Owner("aws", "us-east-1", ("EC2",)), Owner("azure")]
+    trap = tmp_path / "executed"
+    whole, npy = _index_bytes(), io.BytesIO()
+    np.save(npy, np.arange(3, dtype=np.uint8))
+    bad = {
+        "truncated": whole[:len(whole) // 2],
+        "empty": b"",
+        "garbage": b"\x00garbage" * 100,
+        "json": b'{"owners": [], "networks": []}',
+        "pickle": __import__("pickle").dumps(_Trap(trap)),
+        "object array": _index_bytes(v4_owner=np.array([_Trap(trap)], dtype=object)),
+        "one .npy array": npy.getvalue(),
+        "missing column": _index_bytes(v6_low=None),
+        "wrong type": _index_bytes(v4_value=np.array([3 << 24], dtype=np.int64)),
+        "sizes differ": _index_bytes(v4_owner=np.array([0, 0], dtype=np.int32)),
+        "owner out of range": _index_bytes(v4_owner=np.array([2], dtype=np.int32)),
+        "negative owner": _index_bytes(v6_owner=np.array([-1], dtype=np.int32)),
+        "prefix too long": _index_bytes(v4_length=np.array([33], dtype=np.uint8)),
+        "owners not JSON": _index_bytes(owners=np.frombuffer(b"[[", dtype=np.uint8)),
+        "owners not triples": _index_bytes(owners=np.frombuffer(b'[["aws"], 3]', dtype=np.uint8)),
+    }
+    for why, data in bad.items():
+        path.write_bytes(data)
+        assert ipranges._load_index(path) is None, why
+    assert not trap.exists()
+
+
+def test_an_unusable_index_is_rebuilt_from_the_database():
+    ipranges.database_tables.cache_clear()
+    path = ipranges.index_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_index_bytes(v4_owner=np.array([_Trap(path.with_name("executed"))], dtype=object)))
+    assert AddressBook().classify("3.80.1.2").region == "us-east-1"
+    assert not path.with_name("executed").exists()
+    columns = ipranges._load_index(path)
+    assert columns is not None and len(columns.v4_value) > 50_000 and len(columns.v6_low) > 20_000
 
 
 def test_a_doctored_index_in_a_folder_others_can_write_is_never_read(tmp_path, monkeypatch):
@@ -109,8 +231,14 @@ def test_a_doctored_index_in_a_folder_others_can_write_is_never_read(tmp_path, m
     folder.chmod(0o777)
     monkeypatch.setenv("STS_KIT_CACHE_DIR", str(folder))
     doctored = ipranges.index_path()
-    doctored.write_text('{"owners": [["azure", "", []]], "networks": [[4, 8, "3000000", 0]]}')
+    columns = Columns.of([(*parse_network("3.0.0.0/8"), Owner("azure"))])
+    with open(doctored, "wb") as handle:
+        np.savez(handle, owners=np.frombuffer(b'[["azure", "", []]]', dtype=np.uint8), **columns.arrays())
+    written = doctored.read_bytes()
     ipranges.database_tables.cache_clear()
     assert AddressBook().classify_many(["3.80.1.2"]) == honest
-    assert "azure" in doctored.read_text()  # left alone, not rewritten either
+    assert doctored.read_bytes() == written  # left alone, not rewritten either
+    monkeypatch.setattr(cache, "refusal", lambda: None)
+    ipranges.database_tables.cache_clear()
+    assert AddressBook().classify("3.80.1.2").describe("3.80.1.2") == "Azure address 3.80.1.2"  # read when trusted
     ipranges.database_tables.cache_clear()
