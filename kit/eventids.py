@@ -63,10 +63,11 @@ class SeenIds:
 
 
 def _by_part(ids: np.ndarray) -> list[tuple[int, np.ndarray]]:
-    """(part, positions in ``ids``) of every part that ``ids`` has hashes in."""
-    parts = (ids >> np.uint64(64 - PART_BITS)).astype(np.intp)
-    order = np.argsort(parts, kind="stable")
-    bounds = np.searchsorted(parts[order], np.arange((1 << PART_BITS) + 1))
+    """(part, positions in ``ids``) of every part that ``ids`` has hashes in, in the order of their
+    hashes (binary searches of sorted hashes in a run are a third faster: bench/RESULTS.md)."""
+    order = np.argsort(ids)
+    parts = (ids[order] >> np.uint64(64 - PART_BITS)).astype(np.intp)
+    bounds = np.searchsorted(parts, np.arange((1 << PART_BITS) + 1))
     return [(part, order[bounds[part]:bounds[part + 1]]) for part in range(1 << PART_BITS)
             if bounds[part] < bounds[part + 1]]
 
