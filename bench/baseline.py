@@ -18,41 +18,45 @@ import pandas as pd
 
 def load(root: Path) -> pd.DataFrame:
     """Every record of every trail file under ``root``, flattened into one frame."""
-    frames = []
-    for path in sorted(root.rglob("*.json.gz")):
+    frames = [pd.DataFrame()]
+    for path in sorted([*root.rglob("*.json.gz"), *root.rglob("*.json")]):
         if "CloudTrail-Digest" in path.parts:
             continue
-        with gzip.open(path) as handle:
-            frames.append(pd.json_normalize(json.load(handle)["Records"]))
+        try:
+            with (gzip.open(path) if path.suffix == ".gz" else path.open("rb")) as handle:
+                frames.append(pd.json_normalize(json.load(handle)["Records"]))
+        except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # not a whole trail file: the notebook would skip it too
     return pd.concat(frames, ignore_index=True)
 
 
 def global_callers(events: pd.DataFrame) -> pd.Series:
     """Global-endpoint STS calls per (account, principal)."""
-    events = events[events.eventID.isna() | ~events.eventID.duplicated()]
-    sts = events[(events.eventSource == "sts.amazonaws.com")
-                 & events["tlsDetails.clientProvidedHostHeader"].notna()]
-    source_ip, agent = sts.sourceIPAddress.fillna(""), sts.userAgent.fillna("")
+    events = events[_column(events, "eventID").isna() | ~_column(events, "eventID").duplicated()]
+    sts = events[(_column(events, "eventSource") == "sts.amazonaws.com")
+                 & _column(events, "tlsDetails.clientProvidedHostHeader").notna()]
+    source_ip, agent = _column(sts, "sourceIPAddress").fillna(""), _column(sts, "userAgent").fillna("")
     aws_acting = ((source_ip == "AWS Internal") | source_ip.str.endswith(".amazonaws.com")
-                  | agent.str.startswith("aws-internal/") | (sts["userIdentity.type"] == "AWSService")
+                  | agent.str.startswith("aws-internal/") | (_column(sts, "userIdentity.type") == "AWSService")
                   | _column(sts, "userIdentity.invokedBy").notna())
     sts = sts[~aws_acting].copy()
-    host = sts["tlsDetails.clientProvidedHostHeader"]
-    endpoint = sts["additionalEventData.RequestDetails.endpointType"]
+    host = _column(sts, "tlsDetails.clientProvidedHostHeader")
+    endpoint = _column(sts, "additionalEventData.RequestDetails.endpointType")
     legacy_global = (host == "sts.amazonaws.com") | host.str.startswith("sts-global.")
     sts = sts[(endpoint == "global") | (endpoint.isna() & legacy_global)]
-    web = sts["userIdentity.type"] == "WebIdentityUser"
-    instance = sts["userIdentity.arn"].fillna("").str.contains(":assumed-role/aws:ec2-instance/", regex=False)
-    sts["principal"] = (sts["userIdentity.sessionContext.sessionIssuer.arn"].mask(instance)
-                        .fillna(sts["requestParameters.roleArn"].where(web))
-                        .fillna(sts["userIdentity.arn"]))
-    sts["account"] = sts["userIdentity.accountId"].fillna(sts.recipientAccountId)
-    twin = sts.sharedEventID.notna() & (sts.recipientAccountId != sts.account)
+    web = _column(sts, "userIdentity.type") == "WebIdentityUser"
+    instance = _column(sts, "userIdentity.arn").fillna("").str.contains(":assumed-role/aws:ec2-instance/", regex=False)
+    sts["principal"] = (_column(sts, "userIdentity.sessionContext.sessionIssuer.arn").mask(instance)
+                        .fillna(_column(sts, "requestParameters.roleArn").where(web))
+                        .fillna(_column(sts, "userIdentity.arn")))
+    sts["account"] = _column(sts, "userIdentity.accountId").fillna(_column(sts, "recipientAccountId"))
+    twin = _column(sts, "sharedEventID").notna() & (_column(sts, "recipientAccountId") != sts.account)
     return sts[~twin].groupby(["account", "principal"]).size().sort_index()
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
-    """Column ``name`` of ``frame`` (all missing when no record had the field)."""
+    """Column ``name`` of ``frame`` (all missing when no record had the field: trails differ in the
+    fields their records have)."""
     return frame[name] if name in frame else pd.Series(None, index=frame.index, dtype=object)
 
 

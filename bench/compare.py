@@ -17,17 +17,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.run import WINDOW, measure
+from bench.run import ALL_TIME, measure
 
 HERE = Path(__file__).resolve().parent.parent
 OUTPUTS = ("plan.csv", "quota.csv", "signals.csv", "plan.md")
 
 
-def command(tree: Path, trail: Path, out: Path) -> list[str]:
+def command(tree: Path, trail: Path, out: Path, window: tuple[str, str]) -> list[str]:
     """``sts-kit plan`` with the ``kit`` package of ``tree``."""
     launcher = f"import sys; sys.path.insert(0, {str(tree)!r}); from kit.cli import main; sys.exit(main(sys.argv[1:]))"
-    return [sys.executable, "-c", launcher, "plan", "--source", "local", "--path", str(trail), "--start", WINDOW[0],
-            "--end", WINDOW[1], "--no-cache", "--quiet", "--out", str(out)]
+    return [sys.executable, "-c", launcher, "plan", "--source", "local", "--path", str(trail), "--start", window[0],
+            "--end", window[1], "--no-cache", "--quiet", "--out", str(out)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-tree", type=Path, required=True)
     parser.add_argument("--path", type=Path, required=True)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--start", default=ALL_TIME[0], help="the window's start (default: every event)")
+    parser.add_argument("--end", default=ALL_TIME[1], help="the window's end")
     args = parser.parse_args(argv)
     trees = {"base": args.base_tree.resolve(), "this": HERE}
     seconds: dict[str, list[float]] = {name: [] for name in trees}
@@ -45,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         outs = {name: Path(scratch) / name for name in trees}
         for run in range(args.runs):
             for name in (["base", "this"] if run % 2 == 0 else ["this", "base"]):
-                took, peak, _, pss = measure(command(trees[name], args.path, outs[name]), shared_pages=True)
+                took, peak, _, pss = measure(command(trees[name], args.path, outs[name], (args.start, args.end)),
+                                          shared_pages=True)
                 seconds[name].append(took)
                 peaks[name].append(peak / 2**20)
                 shared[name].append(pss / 2**20)

@@ -17,20 +17,37 @@ from pathlib import Path
 import orjson
 
 from kit.engines.local import BATCH_BYTES, batches, gc_paused
-from kit.trailfiles import discover, read_records
+from kit.trailfiles import InvalidTrailFile, discover, read_records
 from kit.params import parse_time
 
 
 def parse_batch(paths: list[str]) -> int:
-    """Records in a batch of files, parsed and dropped."""
+    """Records in a batch of files, parsed and dropped (a file that is not a whole trail file counts none)."""
     with gc_paused():
-        return sum(len(orjson.loads(gzip.decompress(Path(path).read_bytes()))["Records"]) for path in paths)
+        return sum(_parsed(path) for path in paths)
+
+
+def _parsed(path: str) -> int:
+    """Records of one file, gunzipped and parsed whole."""
+    try:
+        data = Path(path).read_bytes()
+        return len(orjson.loads(gzip.decompress(data) if path.endswith(".gz") else data)["Records"])
+    except (OSError, EOFError, ValueError, KeyError, TypeError):
+        return 0
 
 
 def decode_batch(paths: list[str]) -> int:
     """Records in a batch of files, read as the kit reads them (judged fields only) and dropped."""
     with gc_paused():
-        return sum(len(read_records(path, judged_only=True)) for path in paths)
+        return sum(_decoded(path) for path in paths)
+
+
+def _decoded(path: str) -> int:
+    """Records of one file, read as the kit reads them."""
+    try:
+        return len(read_records(path, judged_only=True))
+    except (InvalidTrailFile, OSError):
+        return 0
 
 
 def floor(root: Path, start: str, end: str, workers: int, fast: bool = False) -> tuple[int, int]:

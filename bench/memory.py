@@ -1,8 +1,9 @@
 """Where the memory and time of a plan run go: peak RSS of the process tree (and of the parent) and
 wall time per stage.
 
-``python -m bench.memory --path bench/data/org-10000000/trail [--tree DIR]`` runs ``sts-kit plan
---source local --no-cache`` in this process (with ``DIR``'s ``kit`` first on ``sys.path`` when
+``python -m bench.memory --path bench/data/org-10000000/trail [--tree DIR] [--start D --end D]`` runs
+``sts-kit plan --source local --no-cache`` (every event of the trail unless ``--start``/``--end`` say
+otherwise) in this process (with ``DIR``'s ``kit`` first on ``sys.path`` when
 given, e.g. a ``git archive`` of the commit before a change), polls the RSS of the process and its
 workers every 20 ms, and prints the peak within each stage and its wall time: reading
 (``aggregate``), the rollup tables (``to_rollup``) and the plan's steps. A stage's peak includes
@@ -19,10 +20,11 @@ from pathlib import Path
 
 import psutil
 
+from bench.run import ALL_TIME
+
 STAGES = {"kit.engines.local": ("aggregate", "to_rollup"),
           "kit.plan": ("home_regions", "coded_seconds", "global_seconds", "build_callers", "regional_calls", "quota_table",
                        "stage_moves")}
-WINDOW = ("2025-03-01", "2025-09-01")
 
 
 class StagePeaks:
@@ -77,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--path", type=Path, required=True)
     parser.add_argument("--tree", type=Path, help="a folder holding the kit package to measure")
+    parser.add_argument("--start", default=ALL_TIME[0], help="the window's start (default: every event)")
+    parser.add_argument("--end", default=ALL_TIME[1], help="the window's end")
     args = parser.parse_args(argv)
     if args.tree:
         sys.path.insert(0, str(args.tree.resolve()))
@@ -90,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             peaks.wrap(importlib.import_module(module), name)
     with tempfile.TemporaryDirectory() as out, peaks:
         began = time.perf_counter()
-        kit_main(["plan", "--source", "local", "--path", str(args.path), "--start", WINDOW[0], "--end", WINDOW[1],
+        kit_main(["plan", "--source", "local", "--path", str(args.path), "--start", args.start, "--end", args.end,
                   "--no-cache", "--quiet", "--out", out])
         took = time.perf_counter() - began
     print(f"kit: {sys.modules['kit'].__file__}, {took:.1f} s")

@@ -6,6 +6,11 @@ For each scale (events), generate the org if missing (``bench.generate``), then 
 process tree, polled) of each; medians go in the table. The baseline runs only up to
 ``--baseline-max`` events (its memory grows with the input). Then a cached pair of kit runs (fill,
 then hit). Prints the Markdown table and issue 14's goals, met or not, and writes them into RESULTS.md.
+
+``--path TRAIL`` measures your own trail files instead (every event in them, or ``--start`` to
+``--end``): the same commands and table, printed only (RESULTS.md is left alone). The floor runs
+once first, to count the events (the baseline runs only up to ``--baseline-max``) and to warm the
+page cache for every command alike.
 """
 from __future__ import annotations
 
@@ -28,6 +33,9 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 RESULTS = HERE / "RESULTS.md"
 WINDOW = ("2025-03-01", "2025-09-01")
+"""The window of the generated orgs (``bench.generate``)."""
+ALL_TIME = ("2006-01-01", "2100-01-01")
+"""The window of a trail of your own: every event (CloudTrail began in 2013)."""
 MARKERS = ("<!-- bench table -->", "<!-- /bench table -->")
 
 
@@ -65,15 +73,16 @@ def measure(command: list[str], env: dict[str, str] | None = None, shared_pages:
     return Measured(seconds, peak, out, peak_pss)
 
 
-def commands(trail: Path, out: Path, workers: int) -> dict[str, list[str]]:
-    """The three commands compared."""
+def commands(trail: Path, out: Path, workers: int, window: tuple[str, str] = WINDOW) -> dict[str, list[str]]:
+    """The commands compared (the baseline reads every file, whatever the window)."""
     python = sys.executable
+    span = ["--start", window[0], "--end", window[1]]
     return {
         "baseline": [python, "-m", "bench.baseline", "--path", str(trail)],
-        "kit": [python, "-m", "kit", "plan", "--source", "local", "--path", str(trail), "--start", WINDOW[0],
-                "--end", WINDOW[1], "--no-cache", "--quiet", "--out", str(out)],
-        "floor": [python, "-m", "bench.floor", "--path", str(trail), "--workers", str(workers)],
-        "new floor": [python, "-m", "bench.floor", "--path", str(trail), "--workers", str(workers), "--fast"],
+        "kit": [python, "-m", "kit", "plan", "--source", "local", "--path", str(trail), *span, "--no-cache", "--quiet",
+                "--out", str(out)],
+        "floor": [python, "-m", "bench.floor", "--path", str(trail), *span, "--workers", str(workers)],
+        "new floor": [python, "-m", "bench.floor", "--path", str(trail), *span, "--workers", str(workers), "--fast"],
     }
 
 
@@ -90,16 +99,28 @@ def baseline_counts(stdout: str) -> dict[tuple[str, str], int]:
 
 
 def bench_scale(events: int, runs: int, baseline_max: int, cached_max: int, workers: int) -> dict[str, object]:
-    """One row of the table."""
+    """One row of the table: a generated org of about ``events`` events (made when missing)."""
     org = DATA / f"org-{events}"
     if not (org / "trail").is_dir():
         subprocess.run([sys.executable, "-m", "bench.generate", "--events-target", str(events), "--out", str(org)],
                        check=True)
-    trail = org / "trail"
+    return bench_trail(org / "trail", WINDOW, events, runs, events <= baseline_max, events <= cached_max, workers)
+
+
+def bench_own(trail: Path, window: tuple[str, str], runs: int, baseline_max: int, cached_max: int,
+              workers: int) -> dict[str, object]:
+    """The row of a trail of your own: the floor runs once first (its event count decides the baseline)."""
+    events = int(measure(commands(trail, trail, workers, window)["floor"]).out.split()[1])
+    return bench_trail(trail, window, events, runs, events <= baseline_max, events <= cached_max, workers)
+
+
+def bench_trail(trail: Path, window: tuple[str, str], events: int, runs: int, baseline: bool, cached_run: bool,
+                workers: int) -> dict[str, object]:
+    """One row of the table: the commands on ``trail`` (about ``events`` events), alternating."""
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "out"
-        todo = commands(trail, out, workers)
-        if events > baseline_max:
+        todo = commands(trail, out, workers, window)
+        if not baseline:
             del todo["baseline"]
         names = list(todo)
         times: dict[str, list[float]] = {name: [] for name in names}
@@ -114,7 +135,7 @@ def bench_scale(events: int, runs: int, baseline_max: int, cached_max: int, work
         agree = baseline_counts(outputs["baseline"]) == kit_counts(out) if "baseline" in todo else None
         env = {"STS_KIT_CACHE_DIR": str(Path(scratch) / "cache")}
         cached = ([measure(todo["kit"][:-4] + ["--quiet", "--out", str(out)], env)[0] for _ in range(2)][1]
-                  if events <= cached_max else None)
+                  if cached_run else None)
     files, records = (int(part) for part in outputs["floor"].split())
     median = {name: statistics.median(values) for name, values in times.items()}
     return {"events": records, "files": files, "gz_mb": sum(p.stat().st_size for p in trail.rglob("*.gz")) / 1e6,
@@ -204,17 +225,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-max", type=int, default=315_000, help="largest scale the baseline runs at")
     parser.add_argument("--cached-max", type=int, default=3_000_000, help="largest scale of the cached re-run")
     parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--path", type=Path, help="a folder of trail files of your own, measured instead of the scales")
+    parser.add_argument("--start", default=ALL_TIME[0], help="with --path: the window's start (default: every event)")
+    parser.add_argument("--end", default=ALL_TIME[1], help="with --path: the window's end")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
-    scales = [int(scale) for scale in args.scales.split(",")]
-    rows = [bench_scale(scale, args.large_runs if scale >= args.large_from else args.runs, args.baseline_max,
-                        args.cached_max, args.workers) for scale in scales]
+    if args.path:
+        rows = [bench_own(args.path, (args.start, args.end), args.runs, args.baseline_max, args.cached_max,
+                          args.workers)]
+    else:
+        rows = [bench_scale(scale, args.large_runs if scale >= args.large_from else args.runs, args.baseline_max,
+                            args.cached_max, args.workers) for scale in (int(scale) for scale in args.scales.split(","))]
     runs = ", ".join(f"{row['runs']} at {row['events']:,}" for row in rows)
-    text = (f"{table(rows)}\n\n{goals(rows)}\n\nMedians of alternating runs ({runs} events). Machine: {machine()}. Load average "
+    measured = f"{table(rows)}\n\n" if args.path else f"{table(rows)}\n\n{goals(rows)}\n\n"
+    text = (f"{measured}Medians of alternating runs ({runs} events). Machine: {machine()}. Load average "
             f"(1 min, other sessions share the cores): {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.\n"
             f"Command: `python -m bench.run {' '.join(argv if argv is not None else sys.argv[1:])}`".rstrip() + "\n")
     print(text)
-    write_results(text)
+    if not args.path:
+        write_results(text)
     return 0
 
 

@@ -1,0 +1,29 @@
+"""``python -m bench.run --path TRAIL``: the benchmark table for trail files of your own, messy ones
+included (plain and gzipped files, a truncated file), printed and never written into RESULTS.md."""
+from __future__ import annotations
+
+import gzip
+
+from bench import run
+from builders import repeated, role_session, sts, write_trail
+
+A = "111122223333"
+
+
+def test_own_trail_is_measured_whole_and_results_are_left_alone(tmp_path, monkeypatch, capsys):
+    trail = tmp_path / "AWSLogs"
+    app = role_session(A, "app")
+    write_trail(trail / "a.json.gz", repeated(sts(app, "2023-07-10T12:20:00Z"), 30))
+    write_trail(trail / "b.json", repeated(sts(app, "2024-01-02T08:00:00Z", endpoint_type="global",
+                                               serving="eu-west-1"), 12))
+    (trail / "c.json.gz").write_bytes(gzip.compress(b'{"Records": []}' * 50)[:40])  # truncated
+    results = tmp_path / "RESULTS.md"
+    monkeypatch.setattr(run, "RESULTS", results)
+
+    assert run.main(["--path", str(trail), "--runs", "1", "--workers", "1"]) == 0
+
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| 42 |"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[1] == "3"  # files: the truncated one is read by the kit (and skipped), counted by the floor
+    assert cells[3] != "—" and cells[12] == "yes"  # the notebook ran and counted what the kit counted
+    assert not results.exists()
