@@ -16,10 +16,17 @@ import numpy as np
 import pandas as pd
 
 
+KEY = np.int32
+"""A key number per row (keys are callers and buckets: thousands, not billions)."""
+CALLS = np.int32
+"""Calls of one key in one second (a quota is hundreds or thousands a second)."""
+
+
 @dataclass(frozen=True)
 class CodedSeconds:
     """Calls per key and second: ``keys`` (one row per distinct key), and per row ``key`` (a row
-    number of ``keys``), ``micros`` (int64 microseconds since 1970, UTC) and ``calls`` (int64)."""
+    number of ``keys``, int32), ``micros`` (int64 microseconds since 1970, UTC) and ``calls`` (int32):
+    16 bytes a row."""
 
     keys: pd.DataFrame
     key: np.ndarray
@@ -46,8 +53,8 @@ class CodedSeconds:
         rank[order] = np.arange(len(order))
         keys_frame = pd.DataFrame({column: values[part[order]] for column, values, part in zip(columns, distinct, parts)},
                                   columns=columns, dtype=object)
-        return cls(keys_frame, rank[number] if len(number) else number.astype(np.intp),
-                   pd.DatetimeIndex(table.second).as_unit("us").asi8, table.calls.to_numpy(dtype=np.int64),
+        return cls(keys_frame, rank[number].astype(KEY) if len(number) else number.astype(KEY),
+                   pd.DatetimeIndex(table.second).as_unit("us").asi8, table.calls.to_numpy(dtype=CALLS),
                    table.second.dtype)
 
     def rows_where(self, keys: np.ndarray) -> "CodedSeconds":
@@ -105,7 +112,7 @@ class KeyedSeconds:
     seconds: np.ndarray
     """Per row (int64 microseconds since 1970, UTC)."""
     calls: np.ndarray
-    """Per row (int64)."""
+    """Per row (int32)."""
     time_dtype: object
     """The dtype of the seconds read (to give the peak seconds back in it)."""
 
@@ -122,7 +129,7 @@ class KeyedSeconds:
         packed = np.concatenate([np.zeros(0, np.int64)]
                                 + [np.array([number[key] for key in part[0]], np.int64)[codes] * span
                                    + (micros - first) // MICROS for part, (codes, micros, _) in zip(parts, taken)])
-        calls = np.concatenate([np.zeros(0, np.int64)] + [count for _, _, count in taken])
+        calls = np.concatenate([np.zeros(0, CALLS)] + [count for _, _, count in taken])
         del taken
         order = np.argsort(packed, kind="stable")
         packed = packed[order]
