@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: ``--scales 315000,1000000 --runs 3``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", default="315000,1000000,3000000,10000000,30000000")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5, help="runs at scales below --large-from")
     parser.add_argument("--large-runs", type=int, default=1, help="runs at scales from --large-from on")
     parser.add_argument("--large-from", type=int, default=10_000_000, help="the first scale run --large-runs times")
     parser.add_argument("--baseline-max", type=int, default=315_000, help="largest scale the baseline runs at")
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     measured = f"{table(rows)}\n\n" if args.path else f"{table(rows)}\n\n{goals(rows)}\n\n"
     text = (f"{measured}Medians of alternating runs ({runs} events). Machine: {machine()}. Load average "
             f"(1 min, other sessions share the cores): {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.\n"
-            f"Command: `python -m bench.run {' '.join(argv if argv is not None else sys.argv[1:])}`".rstrip() + "\n")
+            f"Command: `{' '.join(['python -m bench.run', *(argv if argv is not None else sys.argv[1:])])}`\n")
     print(text)
     if not args.path:
         write_results(text)
