@@ -11,6 +11,7 @@ import random
 import resource
 import time
 
+import kit.engines.cache  # noqa: F401  (loaded in every plan run before addresses are classified)
 from kit.ipranges import AddressBook, database_info, database_tables
 
 
