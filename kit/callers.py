@@ -149,7 +149,7 @@ def detail_rows(rollup: Rollup, homes: dict[tuple[str, str], str]) -> pd.DataFra
                            "last_seen": last.array}).groupby("group", sort=True).agg(
         calls=("calls", "sum"), errors=("errors", "sum"), first_seen=("first_seen", "min"),
         last_seen=("last_seen", "max"), rows=("calls", "size"))
-    keys = sts.loc[is_global, DETAIL_KEY].iloc[first].reset_index(drop=True)
+    keys = sts[DETAIL_KEY].iloc[np.flatnonzero(is_global)[first]].reset_index(drop=True)  # first rows only
     detail = pd.concat([keys, summed.reset_index(drop=True)], axis=1).assign(first_row=first, latest_row=latest)
     return _with_caller_key(detail, homes)
 
