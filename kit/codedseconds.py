@@ -135,7 +135,7 @@ class KeyedSeconds:
         packed = packed[order]
         calls = calls[order]
         del order
-        starts = _starts(packed)
+        starts = run_starts(packed)
         packed = packed[starts]
         return cls(keys, packed // span, (packed % span) * MICROS + first,
                    np.add.reduceat(calls, starts) if len(starts) else calls, time_dtype)
@@ -146,7 +146,7 @@ class KeyedSeconds:
 
     def series(self) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
         """(seconds, calls) per key."""
-        starts = _starts(self.key)
+        starts = run_starts(self.key)
         ends = np.append(starts[1:], len(self.key))
         return {self.keys[int(self.key[first])]: (self.seconds[first:end], self.calls[first:end])
                 for first, end in zip(starts.tolist(), ends.tolist())}
@@ -156,17 +156,17 @@ class KeyedSeconds:
         names = [*columns, name, f"{name}_second"]
         if not len(self.calls):
             return pd.DataFrame(columns=names)
-        starts = _starts(self.key)
+        starts = run_starts(self.key)
         peak = np.maximum.reduceat(self.calls, starts)
         at_peak = np.flatnonzero(self.calls == np.repeat(peak, np.diff(np.append(starts, len(self.calls)))))
-        first = at_peak[_starts(self.key[at_peak])]
+        first = at_peak[run_starts(self.key[at_peak])]
         keys = [self.keys[key] for key in self.key[first].tolist()]
         top = pd.DataFrame({**{column: [key[index] for key in keys] for index, column in enumerate(columns)},
                             name: peak, f"{name}_second": _times(self.seconds[first], self.time_dtype)})
         return top.sort_values([name, f"{name}_second"], ascending=[False, True], kind="stable")[names]
 
 
-def _starts(values: np.ndarray) -> np.ndarray:
+def run_starts(values: np.ndarray) -> np.ndarray:
     """Positions where runs of equal ``values`` (sorted) begin."""
     if not len(values):
         return np.zeros(0, np.intp)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from kit.callers import CALLER_KEY
-from kit.codedseconds import CodedSeconds, KeyedSeconds, rows_part
+from kit.codedseconds import CodedSeconds, KeyedSeconds, rows_part, run_starts
 
 QUOTA_COLUMNS = ["account_id", "region", "bucket", "peak_rps_now", "peak_second_now", "projected_peak_rps",
                  "projected_peak_second", "quota", "other_bucket_quota", "headroom_pct", "at_risk", "moving_callers"]
@@ -141,6 +141,4 @@ def _distinct(values: np.ndarray) -> np.ndarray:
     """The distinct values, sorted: ``np.unique`` by sorting (numpy 2.4's ``np.unique`` hashes and then
     sorts, 12x slower on 2.5 M distinct seconds; bench/RESULTS.md)."""
     ordered = np.sort(values)
-    first = np.ones(len(ordered), dtype=bool)
-    first[1:] = ordered[1:] != ordered[:-1]
-    return ordered[first]
+    return ordered[run_starts(ordered)]
