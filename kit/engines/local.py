@@ -19,7 +19,7 @@ from typing import Iterator
 
 from tqdm import tqdm
 
-from kit import fieldgaps, secondcounts
+from kit import allocator, fieldgaps, secondcounts
 from kit.engines import cache
 from kit.errors import InputError
 from kit.events import Aggregator
@@ -211,6 +211,7 @@ def collect(params: Params) -> Rollup:
     if not found.files:
         raise InputError(f"no .json or .json.gz trail files under {params.path} for the window "
                          f"{params.start:%Y-%m-%d} to {params.end:%Y-%m-%d}")
+    allocator.return_freed_arrays()  # the merges rebuild large arrays: their freed pages go back
     aggregator, report = aggregate(found, params)
     if report.files_read == 0:
         path, reason = next(iter(sorted(report.invalid_files.items())))
