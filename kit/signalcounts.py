@@ -6,7 +6,7 @@
   and bucket Region: [events, first, last, smallest eventID];
 * ``throttled``: the throttled ones per caller, bucket and second;
 * the issuances: 64-bit hashes of the keys successful global calls handed out, with a code of the
-  issuing caller (12 bytes each, never the event);
+  issuing caller (12 bytes each, never the event; merged batches' on disk, ``kit.spill``);
 * ``uses``: events in opt-in Regions per (access key, Region, rejected): [events, first, last,
   smallest eventID] (the key as a hash once sealed). Keys are few next to events: a session makes
   many calls;
@@ -18,6 +18,7 @@
 """
 from __future__ import annotations
 
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,6 +26,7 @@ import numpy as np
 from kit import secondcounts
 from kit.eventids import hash_ids
 from kit.regions import DEFAULT_REGIONS, is_opt_in
+from kit.spill import SpilledColumns
 from kit.signals import THROTTLED, TOKEN_IN_USE, TOKEN_REJECTED, is_rejected, issued_key, sts_signal
 
 if TYPE_CHECKING:
@@ -93,16 +95,17 @@ class SignalCounts:
         """(account, principal, user agent) of an issuing call -> its code in ``issued_codes``."""
         self.issued_hashes = np.zeros(0, np.uint64)
         self.issued_codes = np.zeros(0, np.int32)
-        self._issued: list[tuple[str, int]] = []
-        """Until ``seal``: (issued key, issuer code)."""
-        self._merged_issued: list[tuple[np.ndarray, np.ndarray]] = []
-        """In the instance that merges batches: each batch's issued hashes and issuer codes, kept apart
-        (one concatenation per batch would copy every key issued so far)."""
+        self._issued_keys: list[str] = []
+        self._issued_codes: list[int] = []
+        """Until ``seal``: the keys issued and the codes of their issuers."""
+        self._merged_issued = SpilledColumns((np.uint64, np.int32), "keys issued by global calls")
+        """In the instance that merges batches: each batch's issued hashes and issuer codes, in the order
+        merged, in a temporary file (they grow with the global calls and are read once, by ``rows``)."""
         self.uses: dict[tuple, list] = {}
         self.use_shared: dict[str, tuple] = {}
         self.refs: dict[Any, list] = {}
         """eventID (its hash once sealed) -> what it added: ('call', key, throttled key or None) or
-        ('use', key, sharedEventID)."""
+        ('use', key with the access key as text, sharedEventID)."""
 
     def state(self) -> dict[str, Any]:
         """The plain data of a sealed instance."""
@@ -149,7 +152,8 @@ class SignalCounts:
         issued ('' for none)."""
         caller = bucket_caller[:3]
         if issued:
-            self._issued.append((issued, self.issuers.setdefault(caller, len(self.issuers))))
+            self._issued_keys.append(issued)
+            self._issued_codes.append(self.issuers.setdefault(caller, len(self.issuers)))
         signal = sts_signal(error, message)
         if not signal:
             return
@@ -176,16 +180,13 @@ class SignalCounts:
         self.uses = {(by_text[key], region, rejected): entry for (key, region, rejected), entry in self.uses.items()}
         self.use_shared = {shared: (by_text[key], region, rejected)
                            for shared, (key, region, rejected) in self.use_shared.items()}
-        self.refs = {event: [(kind, (by_text[key[0]], *key[1:]) if kind == "use" else key, extra)
-                             for kind, key, extra in made] for event, made in self.refs.items()}
 
     def _hash_issued(self) -> None:
         """The keys issued since the last call join ``issued_hashes`` as hashes."""
-        if self._issued:
-            keys, codes = zip(*self._issued)
-            self.issued_hashes = np.concatenate((self.issued_hashes, hash_ids(list(keys))))
-            self.issued_codes = np.concatenate((self.issued_codes, np.array(codes, np.int32)))
-        self._issued = []
+        if self._issued_keys:
+            self.issued_hashes = np.concatenate((self.issued_hashes, hash_ids(self._issued_keys)))
+            self.issued_codes = np.concatenate((self.issued_codes, np.array(self._issued_codes, np.int32)))
+        self._issued_keys, self._issued_codes = [], []
 
     def merge(self, other: "SignalCounts", repeated: np.ndarray) -> None:
         """Fold a sealed batch in; ``repeated``: hashes of its event ids counted by an earlier batch,
@@ -201,7 +202,7 @@ class SignalCounts:
         for event in repeated.tolist():
             for kind, key, extra in other.refs.get(event, ()):
                 if kind == "use":
-                    _take(self.uses, key, 0)
+                    _take(self.uses, (int(hash_ids([key[0]])[0]), *key[1:]), 0)  # as ``seal`` keys uses
                     handled.add(extra)
                 else:
                     _take(self.calls, key, 0)
@@ -222,12 +223,16 @@ class SignalCounts:
         first: dict[int, int] = {}
         if not len(wanted):
             return first
-        for hashes, codes in [*self._merged_issued, (self.issued_hashes, self.issued_codes)]:
+        for hashes, codes in chain(self._merged_issued.chunks(), [(self.issued_hashes, self.issued_codes)]):
             at = np.minimum(np.searchsorted(wanted, hashes), len(wanted) - 1)  # wanted sorted once, not per batch
             hit = np.flatnonzero(wanted[at] == hashes)
             for issued, code in zip(hashes[hit].tolist(), codes[hit].tolist()):
                 first.setdefault(issued, code)
         return first
+
+    def close(self) -> None:
+        """Drop the merged batches' issued keys (their temporary file): once ``rows`` is taken."""
+        self._merged_issued.close()
 
     def rows(self) -> tuple[list[tuple], dict[tuple, int]]:
         """(signals rows as ``kit.rollup.SIGNAL_COLUMNS`` tuples, throttled calls per second key)."""

@@ -197,8 +197,8 @@ def test_merged_batches_keep_their_issued_keys_apart_and_the_first_issuer_wins()
         batch.call((*caller, "global", "us-east-1"), "2025-07-01T10:00:00", "", "", "ASIAKEY1", "e-" + caller[0])
         batch.seal()
         merged.merge(batch, np.zeros(0, np.uint64))
-    assert len(merged._merged_issued) == 2 and not len(merged.issued_hashes)  # no copy of earlier batches' keys
-    hashes = merged._merged_issued[0][0]
+    assert merged._merged_issued.rows == 2 and not len(merged.issued_hashes)  # on disk, not copied in memory
+    hashes = next(merged._merged_issued.chunks(rows=1))[0]
     assert merged._first_issuers(hashes) == {int(hashes[0]): 0}  # the first batch's caller
 
 
@@ -212,6 +212,7 @@ def test_the_issuers_of_the_keys_used_are_found_in_every_merged_batch():
                        f"e-{batch_number}-{key}")
         batch.seal()
         merged.merge(batch, np.zeros(0, np.uint64))
-    wanted = np.concatenate([hashes[1:3] for hashes, _ in merged._merged_issued] + [np.array([7], np.uint64)])
+    wanted = np.concatenate([hashes[1:3] for hashes, _ in merged._merged_issued.chunks(rows=1)]
+                            + [np.array([7], np.uint64)])
     found = merged._first_issuers(wanted[::-1])  # in any order, with a key nobody issued
     assert sorted(found.values()) == [0, 0, 1, 1, 2, 2] and set(found) == set(wanted[:-1].tolist())

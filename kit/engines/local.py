@@ -194,6 +194,7 @@ def to_rollup(aggregator: Aggregator, report: ReadReport) -> Rollup:
     aggregator.second_keys.clear()
     aggregator.second_codes, aggregator.second_times, aggregator.second_calls = secondcounts.empty()
     signal_rows, throttled = aggregator.breakage.rows()
+    aggregator.breakage.close()
     return Rollup(sts, activity, seconds, report, signals=frame([*zip(*signal_rows)], SIGNAL_COLUMNS),
                   throttled=counts_frame(throttled, THROTTLED_COLUMNS))
 

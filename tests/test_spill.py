@@ -1,0 +1,55 @@
+"""kit.spill: parts of rows kept in an unlinked temporary file, read back whole and in order."""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+import pytest
+
+from kit.errors import OutputError
+from kit.spill import SpilledColumns
+
+
+def _parts(sizes: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(7)
+    return [(rng.integers(0, 2 ** 64, size, dtype=np.uint64), rng.integers(-5, 5, size).astype(np.int32))
+            for size in sizes]
+
+
+@pytest.mark.parametrize("chunk_rows, chunk_count", [(1, 4), (3, 3), (50, 1), (10 ** 6, 1)])
+def test_rows_come_back_in_the_order_appended_whatever_the_chunk_size(chunk_rows, chunk_count):
+    parts = _parts([5, 0, 1, 40, 7])
+    spilled = SpilledColumns((np.uint64, np.int32), "test rows")
+    for part in parts:
+        spilled.append(part)
+    chunks = list(spilled.chunks(rows=chunk_rows))
+    assert all(hashes.dtype == np.uint64 and codes.dtype == np.int32 for hashes, codes in chunks)
+    for column in range(2):
+        assert np.array_equal(np.concatenate([chunk[column] for chunk in chunks]),
+                              np.concatenate([part[column] for part in parts]))
+    assert spilled.rows == 53 and len(chunks) == chunk_count  # whole parts, at least ``rows`` a chunk
+    assert list(spilled.chunks(rows=chunk_rows))[0][0].tolist() == chunks[0][0].tolist()  # read again from the start
+
+
+def test_nothing_appended_reads_as_nothing_and_makes_no_file(monkeypatch):
+    monkeypatch.setattr(tempfile, "TemporaryFile", lambda **_: pytest.fail("no file for no rows"))
+    spilled = SpilledColumns((np.uint64,), "test rows")
+    spilled.append((np.zeros(0, np.uint64),))
+    assert list(spilled.chunks()) == [] and spilled.rows == 0
+
+
+def test_the_file_has_no_name_and_close_drops_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    spilled = SpilledColumns((np.uint64,), "test rows")
+    spilled.append((np.arange(10, dtype=np.uint64),))
+    assert os.listdir(tmp_path) == []  # unlinked: no other process can open it, nothing left behind
+    spilled.close()
+    assert spilled.rows == 0 and list(spilled.chunks()) == []
+
+
+def test_a_temporary_folder_that_cannot_take_the_file_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    spilled = SpilledColumns((np.uint64,), "keys issued by global calls")
+    with pytest.raises(OutputError, match=r"keys issued by global calls .* set TMPDIR"):
+        spilled.append((np.arange(3, dtype=np.uint64),))
