@@ -62,6 +62,10 @@ def recode(codes: np.ndarray, keys: dict[tuple, int], table: dict[tuple, int]) -
     return mapping[codes]
 
 
+KEY_CHUNK = 1 << 20
+"""Merged rows whose int64 keys are made at a time when new rows are placed among them (memory)."""
+
+
 def fold(merged: list[np.ndarray], rows: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
     """Add compacted ``rows`` to the compacted rows ``merged`` ([codes, times, calls], updated in
     place: calls summed in its own array, new rows inserted, zero sums dropped)."""
@@ -70,28 +74,55 @@ def fold(merged: list[np.ndarray], rows: tuple[np.ndarray, np.ndarray, np.ndarra
         low = min(int(times.min()), int(rows[1].min()))
         span = max(int(times.max()), int(rows[1].max())) - low + 1
         if (max(int(codes[-1]), int(rows[0][-1])) + 1) * span < 2 ** 63:  # one int64 key per row
-            keys = codes.astype(np.int64) * span + (times - low)
+            where, found = _positions(codes, times, rows[0].astype(np.int64) * span + (rows[1] - low), span, low)
             columns = [calls, codes, times]
             del codes, times, calls
             merged.clear()  # the old columns are freed one by one as their copies are made
-            fold_sorted(keys, rows[0].astype(np.int64) * span + (rows[1] - low), columns, [rows[2], *rows[:2]],
-                        [np.add, None, None])
+            fold_at(where, found, columns, [rows[2], *rows[:2]], [np.add, None, None])
             merged.extend((columns[1], columns[2], columns[0]))
             return
     merged[:] = compact(*(np.concatenate((mine, theirs)) for mine, theirs in zip(merged, rows)))
 
 
+def _positions(codes: np.ndarray, times: np.ndarray, new_keys: np.ndarray, span: int,
+               low: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where rows of distinct ascending keys ``new_keys`` (code * ``span`` + time - ``low``) go among
+    the rows (``codes``, ``times``) sorted by code then time, and whether their key is there; the
+    merged rows' keys are made ``KEY_CHUNK`` rows at a time, never all at once."""
+    def keys(rows: slice | np.ndarray) -> np.ndarray:
+        return codes[rows].astype(np.int64) * span + (times[rows] - low)
+
+    starts = np.arange(0, len(codes), KEY_CHUNK)
+    chunk_of = np.maximum(np.searchsorted(keys(starts), new_keys, side="right") - 1, 0)
+    bounds = np.searchsorted(chunk_of, np.arange(len(starts) + 1))
+    where = np.empty(len(new_keys), np.intp)
+    for chunk, start in enumerate(starts.tolist()):
+        first, last = bounds[chunk], bounds[chunk + 1]
+        if first < last:
+            where[first:last] = start + np.searchsorted(keys(slice(start, start + KEY_CHUNK)), new_keys[first:last])
+    found = where < len(codes)
+    found[found] = keys(where[found]) == new_keys[found]
+    return where, found
+
+
 def fold_sorted(keys: np.ndarray, new_keys: np.ndarray, columns: list[np.ndarray], new_columns: list[np.ndarray],
                 reducers: list[np.ufunc | None]) -> None:
     """Fold rows of distinct ascending int64 ``new_keys`` (values in ``new_columns``) into rows of
-    distinct ascending ``keys`` (values in ``columns``, a list updated in place): a row whose key is
-    there is reduced into that row (``reducers[i]`` on column i, in place; None keeps the value), the
-    others are inserted in key order, one column at a time (an old column can be freed before the
-    next is copied). The first column counts calls: rows left with none are dropped."""
+    distinct ascending ``keys`` (values in ``columns``, a list updated in place): see ``fold_at``."""
     where = np.searchsorted(keys, new_keys)
     found = where < len(keys)
     found[found] = keys[where[found]] == new_keys[found]
     del keys
+    fold_at(where, found, columns, new_columns, reducers)
+
+
+def fold_at(where: np.ndarray, found: np.ndarray, columns: list[np.ndarray], new_columns: list[np.ndarray],
+            reducers: list[np.ufunc | None]) -> None:
+    """Fold new rows (values in ``new_columns``) into sorted rows (values in ``columns``, a list
+    updated in place), each new row going at ``where`` (``found``: a row of its key is there): a
+    found row is reduced into that row (``reducers[i]`` on column i, in place; None keeps the value),
+    the others are inserted, one column at a time (an old column can be freed before the next is
+    copied). The first column counts calls: rows left with none are dropped."""
     at = where[found]
     for column, new_column, reduce in zip(columns, new_columns, reducers):
         if reduce is not None:

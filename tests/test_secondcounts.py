@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from kit import secondcounts
 from kit.engines import cache
@@ -32,6 +33,25 @@ def test_recode_maps_a_batch_table_onto_the_merged_one():
     batch = {CALLER: 0, OTHER: 1}
     assert secondcounts.recode(np.array([0, 1, 1, 0], secondcounts.CODE), batch, table).tolist() == [1, 0, 0, 1]
     assert table == {OTHER: 0, CALLER: 1}
+
+
+@pytest.mark.parametrize("key_chunk", [1, 3, 1 << 20])
+def test_folding_rows_in_equals_compacting_them_together_whatever_the_key_chunk(monkeypatch, key_chunk):
+    monkeypatch.setattr(secondcounts, "KEY_CHUNK", key_chunk)
+    rng = np.random.default_rng(11)
+
+    def rows(count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return secondcounts.compact(rng.integers(0, 5, count).astype(secondcounts.CODE),
+                                    rng.integers(1_700_000_000, 1_700_000_040, count).astype(secondcounts.TIME),
+                                    rng.integers(-2, 4, count).astype(secondcounts.CALLS))
+
+    merged = list(rows(60))
+    for _ in range(8):
+        new = rows(25)
+        expected = secondcounts.compact(*(np.concatenate((mine, theirs)) for mine, theirs in zip(merged, new)))
+        secondcounts.fold(merged, new)
+        assert all(np.array_equal(mine, theirs) and mine.dtype == theirs.dtype
+                   for mine, theirs in zip(merged, expected))
 
 
 def sealed(counts: dict[tuple, int]) -> Aggregator:
