@@ -19,7 +19,7 @@ import pandas as pd
 from kit.fixes import fix_for, version_tuple
 from kit.ipranges import AWS, OUTSIDE, PRIVATE, SERVICE, AddressBook, AddressClass
 from kit.regions import GLOBAL_ENDPOINT_REGION, is_opt_in, regional_endpoint
-from kit.codedseconds import CodedSeconds, KeyedSeconds, rows_part
+from kit.codedseconds import CodedSeconds, factorize, peaks_of, rows_part, run_starts
 from kit.rollup import SECOND_KEYS, Rollup
 from kit.useragent import ClientTool, parse_user_agent
 
@@ -131,26 +131,24 @@ def detail_rows(rollup: Rollup, homes: dict[tuple[str, str], str]) -> pd.DataFra
     the positions in ``sts_calls`` of its first row (``first_row``) and of its first row at its last
     time (``latest_row``), which keep ``build_callers``' choices among ties those of the minute rows;
     with caller key columns (``_with_caller_key``). Text columns are hashed once here, not per
-    group-by."""
+    group-by; the rows are summed per group in numpy, sorted by group."""
     sts = rollup.sts_calls
     is_global = (sts.endpoint == "global").to_numpy()
     rows = int(is_global.sum())
     group = np.zeros(rows, np.int64)
     for column in DETAIL_KEY:
-        codes, uniques = pd.factorize(sts[column].to_numpy()[is_global], use_na_sentinel=False)
-        group, _ = pd.factorize(group * len(uniques) + codes)  # numbered by first appearance
-    last = sts.last_seen[is_global]
-    at_last = pd.DataFrame({"group": group, "last": last.array.asi8, "row": np.arange(rows)})
-    latest = at_last.sort_values(["group", "last", "row"], ascending=[True, False, True], kind="stable") \
-        .drop_duplicates("group").row.to_numpy()
-    first = np.unique(group, return_index=True)[1]
-    summed = pd.DataFrame({"group": group, "calls": sts.calls[is_global].to_numpy(),
-                           "errors": sts.errors[is_global].to_numpy(), "first_seen": sts.first_seen[is_global].array,
-                           "last_seen": last.array}).groupby("group", sort=True).agg(
-        calls=("calls", "sum"), errors=("errors", "sum"), first_seen=("first_seen", "min"),
-        last_seen=("last_seen", "max"), rows=("calls", "size"))
+        codes, uniques = factorize(sts[column].to_numpy()[is_global])
+        group, _ = factorize(group * len(uniques) + codes)  # numbered by first appearance
+    first_seen, last_seen = sts.first_seen.array[is_global], sts.last_seen.array[is_global]
+    by_last = np.lexsort((~last_seen.asi8, group))  # by group, the latest first (~ reverses int64 order), then by row
+    starts = run_starts(group[by_last])
+    first, latest = np.minimum.reduceat(by_last, starts), by_last[starts]
+    summed = pd.DataFrame({column: np.add.reduceat(sts[column].to_numpy()[is_global][by_last], starts)
+                           for column in ("calls", "errors")})
+    summed = summed.assign(first_seen=first_seen[np.lexsort((first_seen.asi8, group))[starts]],
+                           last_seen=last_seen[latest], rows=np.diff(np.append(starts, rows)))
     keys = sts[DETAIL_KEY].iloc[np.flatnonzero(is_global)[first]].reset_index(drop=True)  # first rows only
-    detail = pd.concat([keys, summed.reset_index(drop=True)], axis=1).assign(first_row=first, latest_row=latest)
+    detail = pd.concat([keys, summed], axis=1).assign(first_row=first, latest_row=latest)
     return _with_caller_key(detail, homes)
 
 
@@ -291,9 +289,8 @@ def build_callers(rollup: Rollup, addresses: AddressBook, homes: Homes, seconds:
 
 def caller_peaks(seconds: CodedSeconds) -> pd.DataFrame:
     """Per caller: its busiest second of global calls (``peak_rps``)."""
-    per_caller = KeyedSeconds.of([rows_part(seconds, CALLER_KEY)], seconds.time_dtype)
-    peaks = per_caller.peaks("peak_rps", tuple(CALLER_KEY))[CALLER_KEY + ["peak_rps"]]
-    return peaks.sort_values(CALLER_KEY).reset_index(drop=True)
+    top = peaks_of([rows_part(seconds, CALLER_KEY)], seconds.time_dtype, "peak_rps", tuple(CALLER_KEY))
+    return top[CALLER_KEY + ["peak_rps"]].sort_values(CALLER_KEY).reset_index(drop=True)
 
 
 def _workload_source(caller, homes: Homes) -> str:

@@ -4,13 +4,14 @@ The ``seconds`` rollup table repeats its key texts (account, principal, user age
 on every row: millions of rows, a few hundred keys. ``CodedSeconds`` keeps those keys once, in a
 small frame to which the plan adds its own per-key columns (caller tool, workload Region), and per
 row only a key number, the second and the calls. ``KeyedSeconds`` adds such rows up per key (a
-bucket, a caller) and second: the quota maths (``kit.quota``) and the callers' peaks
-(``kit.callers``) run on these arrays; no per-row copy of a text column is made.
+bucket, a caller) and second, a group of keys at a time where only each key's peak or waves are
+needed: the quota maths (``kit.quota``) and the callers' peaks (``kit.callers``) run on these
+arrays; no per-row copy of a text column is made.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -20,13 +21,15 @@ KEY = np.int32
 """A key number per row (keys are callers and buckets: thousands, not billions)."""
 CALLS = np.int32
 """Calls of one key in one second (a quota is hundreds or thousands a second)."""
+FACTORIZE_HINT = 1024
+"""Distinct values ``factorize`` makes room for at first (keys: thousands, rows: millions)."""
 
 
 @dataclass(frozen=True)
 class CodedSeconds:
     """Calls per key and second: ``keys`` (one row per distinct key), and per row ``key`` (a row
     number of ``keys``, int32), ``micros`` (int64 microseconds since 1970, UTC) and ``calls`` (int32):
-    16 bytes a row."""
+    16 bytes a row (8 when ``micros`` is the read table's own column of seconds in microseconds)."""
 
     keys: pd.DataFrame
     key: np.ndarray
@@ -38,24 +41,27 @@ class CodedSeconds:
     @classmethod
     def of(cls, table: pd.DataFrame, columns: list[str]) -> "CodedSeconds":
         """The rows of a per-second table (``second``, ``calls`` and the text ``columns``), keyed by
-        ``columns``; keys numbered in their sorted order."""
-        number = np.zeros(len(table), np.int64)
+        ``columns``; keys numbered in their sorted order. Consecutive rows of one key (the local engine
+        writes each key's seconds together) are numbered once, as a run."""
+        coded = [_codes(table[column]) for column in columns]
+        starts = run_starts(*(codes for codes, _ in coded))
+        number = np.zeros(len(starts), np.int64)
         parts: list[np.ndarray] = []  # per distinct key so far: the code of its value in each column read
         distinct = []
-        for column in columns:
-            codes, values = _codes(table[column])
+        for codes, values in coded:
             size = max(len(values), 1)
-            number, pairs = pd.factorize(number * size + codes)
+            number, pairs = factorize(number * size + codes[starts])
             parts = [part[pairs // size] for part in parts] + [pairs % size]
             distinct.append(values)
+        del coded
         order = np.lexsort(parts[::-1]) if parts else np.zeros(0, np.intp)
         rank = np.empty(len(order), np.intp)
         rank[order] = np.arange(len(order))
         keys_frame = pd.DataFrame({column: values[part[order]] for column, values, part in zip(columns, distinct, parts)},
                                   columns=columns, dtype=object)
-        return cls(keys_frame, rank[number].astype(KEY) if len(number) else number.astype(KEY),
-                   pd.DatetimeIndex(table.second).as_unit("us").asi8, table.calls.to_numpy(dtype=CALLS),
-                   table.second.dtype)
+        key = np.repeat(rank.astype(KEY)[number], np.diff(np.append(starts, len(table))))
+        return cls(keys_frame, key, table.second.to_numpy("datetime64[us]").view(np.int64),
+                   table.calls.to_numpy(dtype=CALLS), table.second.dtype)
 
     def rows_where(self, keys: np.ndarray) -> "CodedSeconds":
         """The rows whose key is one of ``keys`` (a boolean per key); the keys frame unchanged."""
@@ -66,9 +72,15 @@ class CodedSeconds:
         """The same rows with another keys frame (the same keys, more columns)."""
         return CodedSeconds(keys, self.key, self.micros, self.calls, self.time_dtype)
 
-    def key_tuples(self, columns: list[str], present_only: bool = False) -> list[tuple]:
-        """Per key number: its values of ``columns``; with ``present_only``, only of the keys some row has."""
-        keys = self.keys.iloc[np.unique(self.key)] if present_only else self.keys
+    def present(self) -> np.ndarray:
+        """Per key: some row has it."""
+        present = np.zeros(len(self.keys), bool)
+        present[self.key] = True
+        return present
+
+    def key_tuples(self, columns: list[str], where: np.ndarray | None = None) -> list[tuple]:
+        """Per key number: its values of ``columns``; with ``where`` (a boolean per key), only of those keys."""
+        keys = self.keys if where is None else self.keys[where]
         return list(zip(*(keys[column] for column in columns))) if len(columns) else [()] * len(keys)
 
     def per_second(self, keys: np.ndarray) -> pd.Series:
@@ -80,6 +92,12 @@ class CodedSeconds:
                          dtype="int64")
 
 
+def factorize(values: Any) -> tuple[np.ndarray, Any]:
+    """``pd.factorize(values, use_na_sentinel=False)`` into a hashtable that starts at ``FACTORIZE_HINT``
+    entries and grows as needed (pandas sizes it to the number of values: 16 bytes a value)."""
+    return pd.factorize(values, use_na_sentinel=False, size_hint=FACTORIZE_HINT)
+
+
 def _times(micros: np.ndarray, dtype: Any) -> pd.Series:
     """Microseconds since 1970 as times of ``dtype`` (that of the seconds read)."""
     return pd.Series(pd.to_datetime(micros, unit="us", utc=True)).astype(dtype)
@@ -89,7 +107,7 @@ def _codes(column: pd.Series) -> tuple[np.ndarray, Any]:
     """(a number per row, the distinct values by number, sorted) of a text column; categorical columns
     give theirs without reading the rows."""
     if isinstance(column.dtype, pd.CategoricalDtype) and column.cat.categories.is_monotonic_increasing:
-        return column.cat.codes.to_numpy(dtype=np.int64), column.cat.categories.to_numpy(dtype=object)
+        return column.cat.codes.to_numpy(), column.cat.categories.to_numpy(dtype=object)
     codes, values = pd.factorize(column, sort=True)
     return codes.astype(np.int64, copy=False), np.asarray(values, dtype=object)
 
@@ -98,6 +116,8 @@ Part = tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]
 """Per-second rows to add up: the key of each key number, then per row its key number, second
 (int64 microseconds since 1970, UTC) and calls, and which rows to take (None: all)."""
 MICROS = 1_000_000
+GROUP_ROWS = 1_000_000
+"""Rows ``KeyedSeconds.in_groups`` sums at a time (about 28 MB at the peak, whatever the rows in all)."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +128,7 @@ class KeyedSeconds:
     keys: list[tuple]
     """The keys, by number."""
     key: np.ndarray
-    """Per row: the number of its key."""
+    """Per row: the number of its key (int32)."""
     seconds: np.ndarray
     """Per row (int64 microseconds since 1970, UTC)."""
     calls: np.ndarray
@@ -120,25 +140,50 @@ class KeyedSeconds:
     def of(cls, parts: list[Part], time_dtype: object) -> "KeyedSeconds":
         """The calls of the rows of ``parts`` summed per key and second. Each row becomes one int64
         (its key number, then its second within the span of all rows), sorted with its calls: about
-        32 bytes a row at the peak."""
+        28 bytes a row at the peak."""
         keys = sorted(set().union(*(part[0] for part in parts)))
         number = {key: index for index, key in enumerate(keys)}
-        taken = [_taken(part) for part in parts]
-        first = min((int(micros.min()) for _, micros, _ in taken if len(micros)), default=0)
-        span = 1 + max(((int(micros.max()) - first) // MICROS for _, micros, _ in taken if len(micros)), default=0)
-        packed = np.concatenate([np.zeros(0, np.int64)]
-                                + [np.array([number[key] for key in part[0]], np.int64)[codes] * span
-                                   + (micros - first) // MICROS for part, (codes, micros, _) in zip(parts, taken)])
-        calls = np.concatenate([np.zeros(0, CALLS)] + [count for _, _, count in taken])
-        del taken
+        bounds = [_bounds(part) for part in parts]
+        first = min((low for low, _ in filter(None, bounds)), default=0)
+        span = 1 + max(((high - first) // MICROS for _, high in filter(None, bounds)), default=0)
+        packed, calls = _joined([_packed(part, number, first, span) for part in parts])
         order = np.argsort(packed, kind="stable")
         packed = packed[order]
         calls = calls[order]
         del order
         starts = run_starts(packed)
+        if len(starts):
+            calls = np.add.reduceat(calls, starts, dtype=CALLS)
         packed = packed[starts]
-        return cls(keys, packed // span, (packed % span) * MICROS + first,
-                   np.add.reduceat(calls, starts) if len(starts) else calls, time_dtype)
+        del starts
+        key = (packed // span).astype(KEY)
+        packed %= span
+        packed *= MICROS
+        packed += first
+        return cls(keys, key, packed, calls, time_dtype)
+
+    @classmethod
+    def in_groups(cls, parts: list[Part], time_dtype: object, rows: int = GROUP_ROWS,
+                  whole: int = 0) -> Iterator["KeyedSeconds"]:
+        """``of`` of ``parts`` a group of keys at a time, keys in order, about ``rows`` rows a group (more
+        when one key has more, or the keys sharing their first ``whole`` fields, which stay in one group):
+        each has every key and the summed rows of its group's keys."""
+        keys = sorted(set().union(*(part[0] for part in parts)))
+        number = {key: index for index, key in enumerate(keys)}
+        lookups = [np.array([number[key] for key in part[0]], np.intp) for part in parts]
+        counts = np.zeros(len(keys), np.int64)
+        for (names, codes, _, _, where), lookup in zip(parts, lookups):
+            per_code = np.zeros(len(names), np.int64)
+            np.add.at(per_code, codes if where is None else codes[where], 1)
+            np.add.at(counts, lookup, per_code)
+        before = np.cumsum(counts) - counts  # rows of the keys before each key
+        if whole:
+            first: dict[tuple, int] = {}  # per first ``whole`` fields: the first key with them
+            before = before[[first.setdefault(key[:whole], index) for index, key in enumerate(keys)]]
+        group = before // rows
+        for index in np.unique(group[counts > 0]).tolist() or [0]:
+            in_group = group == index
+            yield cls.of([_within(part, in_group[lookup]) for part, lookup in zip(parts, lookups)], time_dtype)
 
     def part(self) -> Part:
         """The rows as a part (to add them up with other rows)."""
@@ -162,21 +207,67 @@ class KeyedSeconds:
         first = at_peak[run_starts(self.key[at_peak])]
         keys = [self.keys[key] for key in self.key[first].tolist()]
         top = pd.DataFrame({**{column: [key[index] for key in keys] for index, column in enumerate(columns)},
-                            name: peak, f"{name}_second": _times(self.seconds[first], self.time_dtype)})
+                            name: peak.astype(np.int64),
+                            f"{name}_second": _times(self.seconds[first], self.time_dtype)})
         return top.sort_values([name, f"{name}_second"], ascending=[False, True], kind="stable")[names]
 
 
-def run_starts(values: np.ndarray) -> np.ndarray:
-    """Positions where runs of equal ``values`` (sorted) begin."""
-    if not len(values):
+def peaks_of(parts: list[Part], time_dtype: object, name: str,
+             columns: tuple[str, ...] = ("account_id", "region")) -> pd.DataFrame:
+    """``KeyedSeconds.of(parts, time_dtype).peaks(name, columns)``, summed a group of keys at a time."""
+    tops = []
+    for group in KeyedSeconds.in_groups(parts, time_dtype):
+        tops.append(group.peaks(name, columns))
+        del group  # its rows are freed before the next group's are summed
+    return pd.concat(tops, ignore_index=True).sort_values([name, f"{name}_second"], ascending=[False, True],
+                                                          kind="stable")
+
+
+def run_starts(*columns: np.ndarray) -> np.ndarray:
+    """Positions where runs of rows equal in every one of ``columns`` (arrays of one length) begin."""
+    if not columns or not len(columns[0]):
         return np.zeros(0, np.intp)
-    return np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    new = np.zeros(len(columns[0]), bool)
+    new[0] = True
+    for values in columns:
+        new[1:] |= values[1:] != values[:-1]
+    return np.flatnonzero(new)
 
 
-def _taken(part: Part) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The key numbers, seconds and calls of the rows a part takes."""
-    _, codes, micros, calls, where = part
-    return (codes, micros, calls) if where is None else (codes[where], micros[where], calls[where])
+def _bounds(part: Part) -> tuple[int, int] | None:
+    """The first and last time (int64 microseconds) of the rows a part takes; None when it takes none."""
+    _, _, micros, _, where = part
+    if where is None:
+        return (int(micros.min()), int(micros.max())) if len(micros) else None
+    if not where.any():
+        return None
+    return (int(micros.min(initial=np.iinfo(np.int64).max, where=where)),
+            int(micros.max(initial=np.iinfo(np.int64).min, where=where)))
+
+
+def _packed(part: Part, number: dict[tuple, int], first: int, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """(key number * ``span`` + second since ``first``, calls) of the rows a part takes, each column
+    taken as it is used (not all three copied at once)."""
+    names, codes, micros, calls, where = part
+    taken = slice(None) if where is None else where
+    packed = np.array([number[key] for key in names], np.int64)[codes[taken]] * span
+    packed += (micros[taken] - first) // MICROS
+    return packed, calls[taken]
+
+
+def _within(part: Part, keep: np.ndarray) -> Part:
+    """The part, taking only the rows whose key number ``keep`` (a boolean per key number) is True for."""
+    names, codes, micros, calls, where = part
+    taken = keep[codes]
+    return names, codes, micros, calls, taken if where is None else taken & where
+
+
+def _joined(packs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The packed rows and the calls of all parts, one array each (a single part's as they are)."""
+    if len(packs) == 1:
+        return packs[0]
+    return (np.concatenate([np.zeros(0, np.int64), *(packed for packed, _ in packs)]),
+            np.concatenate([np.zeros(0, CALLS), *(calls for _, calls in packs)]))
 
 
 def rows_part(rows: CodedSeconds, columns: list[str], where: np.ndarray | None = None) -> Part:

@@ -9,7 +9,8 @@ series, not the sum of the peaks. Each quota.csv row carries its own bucket's ``
 
 The per-second maths runs on numpy arrays (``kit.codedseconds``: a number per key, calls per bucket
 or caller and second, summed and sorted), not on pandas copies of the per-second rows: besides the
-rows it reads, it holds a few arrays of numbers as long as those rows.
+rows it reads, it holds a few arrays of numbers as long as a group of those rows
+(``kit.codedseconds.GROUP_ROWS``).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from kit.callers import CALLER_KEY
-from kit.codedseconds import CodedSeconds, KeyedSeconds, rows_part, run_starts
+from kit.codedseconds import CodedSeconds, KeyedSeconds, peaks_of, rows_part, run_starts
 
 QUOTA_COLUMNS = ["account_id", "region", "bucket", "peak_rps_now", "peak_second_now", "projected_peak_rps",
                  "projected_peak_second", "quota", "other_bucket_quota", "headroom_pct", "at_risk", "moving_callers"]
@@ -59,19 +60,18 @@ def quota_table(regional: KeyedSeconds, global_rows: CodedSeconds, quotas: Quota
     (``global_rows``: per-second global calls with caller keys, from ``callers.global_seconds``)."""
     moving = _moving(global_rows)
     time_dtype = global_rows.time_dtype
-    projected_regional = KeyedSeconds.of(
-        [regional.part(), rows_part(global_rows, ["account_id", "workload_region"], moving)], time_dtype)
-    callers = sorted(set(global_rows.rows_where(moving).key_tuples(CALLER_KEY, present_only=True)))
+    projected = peaks_of([regional.part(), rows_part(global_rows, ["account_id", "workload_region"], moving)],
+                         time_dtype, "projected_peak_rps")
+    callers = sorted(set(global_rows.key_tuples(CALLER_KEY, moving & global_rows.present())))
     movers = (pd.DataFrame([(account, region) for account, _, _, region in callers], columns=["account_id", "region"])
               .groupby(["account_id", "region"]).size().rename("moving_callers").reset_index())
-    regional_table = (projected_regional.peaks("projected_peak_rps")
+    regional_table = (projected
                       .merge(regional.peaks("peak_rps_now"), on=["account_id", "region"], how="outer")
                       .merge(movers, on=["account_id", "region"], how="left")
                       .assign(bucket="regional"))
-    global_table = (KeyedSeconds.of([rows_part(global_rows, ["account_id", "bucket_region"])], time_dtype)
-                    .peaks("peak_rps_now")
-                    .merge(KeyedSeconds.of([rows_part(global_rows, ["account_id", "bucket_region"], ~moving)], time_dtype)
-                           .peaks("projected_peak_rps"), on=["account_id", "region"], how="left")
+    global_table = (peaks_of([rows_part(global_rows, ["account_id", "bucket_region"])], time_dtype, "peak_rps_now")
+                    .merge(peaks_of([rows_part(global_rows, ["account_id", "bucket_region"], ~moving)], time_dtype,
+                                    "projected_peak_rps"), on=["account_id", "region"], how="left")
                     .assign(bucket="global", moving_callers=0))
     return quota_columns(regional_table, global_table, quotas, threshold)
 
@@ -98,18 +98,36 @@ def quota_columns(regional_table: pd.DataFrame, global_table: pd.DataFrame, quot
         QUOTA_COLUMNS].reset_index(drop=True)
 
 
+MOVE_KEY = ["account_id", "workload_region", "principal_arn", "caller_tool"]
+"""A moving caller keyed by its Regional bucket (account, workload Region) first."""
+
+
 def stage_moves(regional: KeyedSeconds, global_rows: CodedSeconds, quotas: Quotas, threshold: float) -> pd.DataFrame:
     """Order the moves into each Regional bucket in waves that stay under the risk threshold.
 
     Callers are added heaviest first; a caller joins the current wave while the bucket's
     projected second-by-second peak stays below ``threshold`` of its quota, else it opens the next
     wave (to follow a quota increase or a spread of the load). A caller that breaks the limit
-    on its own gets wave 0: it needs a quota increase before it moves.
+    on its own gets wave 0: it needs a quota increase before it moves. The callers' calls per
+    second are summed a group of buckets at a time.
     """
-    callers = KeyedSeconds.of([rows_part(global_rows, CALLER_KEY, _moving(global_rows))], global_rows.time_dtype).series()
     buckets = regional.series()
+    moving = rows_part(global_rows, MOVE_KEY, _moving(global_rows))
+    rows = []
+    for group in KeyedSeconds.in_groups([moving], global_rows.time_dtype, whole=2):  # a bucket's callers together
+        rows += _waves(group, buckets, quotas, threshold)
+        del group  # its rows are freed before the next group's are summed
+    return pd.DataFrame(rows, columns=CALLER_KEY + ["wave", "bucket_peak_after_wave"])
+
+
+def _waves(group: KeyedSeconds, buckets: dict[tuple, tuple[np.ndarray, np.ndarray]], quotas: Quotas,
+           threshold: float) -> list[tuple]:
+    """``stage_moves``' rows (caller key, wave, bucket peak) of the moving callers of ``group`` (keyed by
+    ``MOVE_KEY``), given each bucket's own calls (``buckets``: (seconds, calls) per (account, Region))."""
+    callers = {(account, principal, tool, region): rows
+               for (account, region, principal, tool), rows in group.series().items()}
     by_bucket: dict[tuple[str, str], list[tuple]] = {}
-    for key in callers:  # sorted keys: buckets in (account, Region) order
+    for key in callers:
         by_bucket.setdefault((key[0], key[3]), []).append(key)
     rows = []
     for (account, region), keys in sorted(by_bucket.items()):
@@ -134,7 +152,7 @@ def stage_moves(regional: KeyedSeconds, global_rows: CodedSeconds, quotas: Quota
                 load_peak = candidate_peak
             load[at] += calls
             rows.append((*key, wave, load_peak))
-    return pd.DataFrame(rows, columns=CALLER_KEY + ["wave", "bucket_peak_after_wave"])
+    return rows
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:

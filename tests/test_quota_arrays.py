@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from kit.callers import CALLER_KEY, assign, caller_peaks, coded_seconds, global_seconds
+from kit.codedseconds import CodedSeconds, KeyedSeconds, rows_part, run_starts
 from kit.quota import Quotas, quota_columns, quota_table, regional_calls, stage_moves
 from kit.rollup import ACTIVITY_COLUMNS, SECOND_COLUMNS, STS_CALL_COLUMNS, ReadReport, Rollup, frame
 
@@ -100,6 +102,18 @@ def random_rollup(seed: int, rows: int, buckets: tuple[str, ...] = ("global", "r
 @pytest.mark.parametrize("seed", range(8))
 @pytest.mark.parametrize("buckets", [("global", "regional"), ("global",), ("regional",)])
 def test_the_quota_tables_equal_the_pandas_way(seed, buckets):
+    assert_the_pandas_way(seed, buckets)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_summed_in_groups_of_a_few_rows_the_tables_are_the_same(seed, monkeypatch):
+    in_groups = KeyedSeconds.in_groups
+    monkeypatch.setattr(KeyedSeconds, "in_groups", staticmethod(
+        lambda parts, time_dtype, whole=0: in_groups(parts, time_dtype, rows=3, whole=whole)))
+    assert_the_pandas_way(seed, ("global", "regional"))
+
+
+def assert_the_pandas_way(seed: int, buckets: tuple[str, ...]) -> None:
     rollup, homes = random_rollup(seed, 40 + 30 * seed, buckets)
     global_rows = reference_global_rows(rollup, homes)
     coded = coded_seconds(rollup)
@@ -131,3 +145,40 @@ def test_no_rows_at_all():
     assert quota_table(regional_calls(coded), global_rows, quotas, 0.8).to_csv(index=False) == expected.to_csv(index=False)
     assert stage_moves(regional_calls(coded), global_rows, quotas, 0.8).empty
     assert caller_peaks(global_rows).empty
+
+
+def rows_of(keyed: KeyedSeconds) -> list[tuple]:
+    return [(keyed.keys[key], second, calls)
+            for key, second, calls in zip(keyed.key.tolist(), keyed.seconds.tolist(), keyed.calls.tolist())]
+
+
+@pytest.mark.parametrize("rows", [1, 7, 1_000_000])
+@pytest.mark.parametrize("whole", [0, 1, 2])
+def test_groups_hold_the_rows_of_their_keys_and_keep_shared_fields_together(rows, whole):
+    rollup, homes = random_rollup(3, 200)
+    coded = global_seconds(coded_seconds(rollup), homes)
+    moving = (coded.keys.workload_region != "").to_numpy()
+    parts = [rows_part(coded, ["account_id", "workload_region", "principal_arn"], moving)]
+    groups = list(KeyedSeconds.in_groups(parts, coded.time_dtype, rows=rows, whole=whole))
+    assert sum((rows_of(group) for group in groups), []) == rows_of(KeyedSeconds.of(parts, coded.time_dtype))
+    together = [{key[:whole or None] for key, _, _ in rows_of(group)} for group in groups]
+    assert all(together) and not any(before & after for before, after in zip(together, together[1:]))
+    if rows == 1:  # a group per key, or per key's first ``whole`` fields
+        assert len(groups) == len(set().union(*together))
+
+
+def test_run_starts_of_several_columns():
+    assert run_starts(np.array([1, 1, 1, 2, 2]), np.array(["a", "a", "b", "b", "b"])).tolist() == [0, 2, 3]
+    assert run_starts(np.zeros(0)).tolist() == []
+
+
+def test_coded_rows_do_not_depend_on_their_order():
+    rollup, _ = random_rollup(5, 300)
+    columns = ["account_id", "principal_arn", "user_agent", "bucket", "bucket_region"]
+    table = rollup.seconds.sort_values(columns, kind="stable").reset_index(drop=True)  # a key's rows consecutive
+    mixed = table.sample(frac=1, random_state=1).reset_index(drop=True)
+    for rows in (table, mixed):
+        coded = CodedSeconds.of(rows, columns)
+        keyed = [tuple(key) for key in coded.keys.to_numpy()[coded.key]]
+        assert keyed == list(rows[columns].astype(str).itertuples(index=False, name=None))
+        assert coded.keys.equals(CodedSeconds.of(table, columns).keys)
