@@ -1,4 +1,4 @@
-"""kit.allocator: with the mmap threshold fixed, freed arrays go back to the system (glibc)."""
+"""kit.allocator: freed arrays go back to the system in the merging process, stay for reuse in a worker (glibc)."""
 from __future__ import annotations
 
 import subprocess
@@ -13,9 +13,10 @@ HELD_AFTER_FREE = textwrap.dedent("""
     import sys
     import numpy as np
     import psutil
-    from kit.allocator import return_freed_arrays
+    from kit.allocator import return_freed_arrays, reuse_freed_blocks
 
-    fixed = sys.argv[1] == "fixed" and return_freed_arrays()
+    set_up = {"merging": return_freed_arrays, "worker": reuse_freed_blocks}.get(sys.argv[1])
+    assert set_up is None or set_up()
     rss = lambda: psutil.Process().memory_info().rss
     np.ones(1 << 17).sum()  # a 1 MiB block freed: glibc would raise its threshold to 1 MiB
     before = rss()
@@ -37,16 +38,12 @@ def _held_mib(mode: str) -> int:
 
 
 @glibc_only
-def test_freed_arrays_are_given_back_only_with_the_threshold_fixed():
+def test_freed_arrays_are_given_back_in_the_merging_process_only():
     assert _held_mib("default") >= 150  # the mechanism the module is for: holes the heap keeps
-    assert _held_mib("fixed") <= 20
-
-
-@glibc_only
-def test_the_setting_reports_success():
-    assert allocator.return_freed_arrays() is True
+    assert _held_mib("merging") <= 20
+    assert _held_mib("worker") >= 150  # a worker keeps them, to make the next file's buffers from
 
 
 def test_without_glibc_nothing_is_set(monkeypatch):
     monkeypatch.setattr(allocator, "_mallopt", lambda: None)
-    assert allocator.return_freed_arrays() is False
+    assert allocator.return_freed_arrays() is False and allocator.reuse_freed_blocks() is False

@@ -125,7 +125,8 @@ def _payloads(work: list[tuple[list[TrailFile], str | None]], window: tuple[str,
             yield batch, cached(key) or read_batch(*task(batch, key))
         return
     context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    allocator.return_freed_arrays()  # the merges rebuild large arrays: their freed pages go back
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=allocator.reuse_freed_blocks) as pool:
         pending: deque[tuple[list[TrailFile], BatchResult | Future]] = deque()
         for batch, key in work:
             pending.append((batch, cached(key) or pool.submit(read_batch, *task(batch, key))))
@@ -212,7 +213,6 @@ def collect(params: Params) -> Rollup:
     if not found.files:
         raise InputError(f"no .json or .json.gz trail files under {params.path} for the window "
                          f"{params.start:%Y-%m-%d} to {params.end:%Y-%m-%d}")
-    allocator.return_freed_arrays()  # the merges rebuild large arrays: their freed pages go back
     aggregator, report = aggregate(found, params)
     if report.files_read == 0:
         path, reason = next(iter(sorted(report.invalid_files.items())))
