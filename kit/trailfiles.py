@@ -13,10 +13,12 @@ import errno
 import os
 import re
 import stat
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import orjson
 from isal import igzip, isal_zlib
@@ -42,11 +44,58 @@ class TrailFile:
     mtime_ns: int
 
 
+class TrailFiles(Sequence[TrailFile]):
+    """Trail files in the order found, held compactly: each folder once, per file its name, size and
+    modification time (about 150 bytes a file instead of 540 as ``TrailFile`` objects; the process
+    that holds this list forks the workers, which count its pages too)."""
+
+    def __init__(self) -> None:
+        self._folders: list[str] = []
+        """Each folder's path as its files' paths begin (separator included)."""
+        self._folder_numbers: dict[str, int] = {}
+        self._folder = array("l")
+        self._names: list[str] = []
+        self._sizes = array("q")
+        self._mtimes = array("q")
+
+    def append(self, entry: os.DirEntry, info: os.stat_result) -> None:
+        """Add the file ``entry`` (``info``: what its path leads to)."""
+        folder = entry.path[:len(entry.path) - len(entry.name)]
+        number = self._folder_numbers.get(folder)
+        if number is None:
+            number = self._folder_numbers[folder] = len(self._folders)
+            self._folders.append(folder)
+        self._folder.append(number)
+        self._names.append(entry.name)
+        self._sizes.append(info.st_size)
+        self._mtimes.append(info.st_mtime_ns)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    @property
+    def total_bytes(self) -> int:
+        """The files' sizes added up."""
+        return sum(self._sizes)
+
+    @overload
+    def __getitem__(self, index: int) -> TrailFile: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[TrailFile]: ...
+
+    def __getitem__(self, index: int | slice) -> TrailFile | list[TrailFile]:
+        if isinstance(index, slice):
+            return [self[position] for position in range(*index.indices(len(self)))]
+        return TrailFile(self._folders[self._folder[index]] + self._names[index], self._sizes[index],
+                         self._mtimes[index])
+
+
 @dataclass
 class Discovery:
     """The trail files to read, how many others were passed over, and what could not be read."""
 
-    files: list[TrailFile]
+    files: TrailFiles
     ignored: int
     outside_window: int
     unreadable: dict[str, str] = field(default_factory=dict)
@@ -72,7 +121,7 @@ def delivery_date(path: str) -> date | None:
 def discover(root: Path, start: datetime, end: datetime) -> Discovery:
     """Every trail file under ``root`` (any depth, through linked folders) that may hold events of
     [start, end), in a stable order: a folder's files by name, then its subfolders by name."""
-    found = Discovery([], 0, 0)
+    found = Discovery(TrailFiles(), 0, 0)
     window = ((start - DELIVERY_LAG).date(), (end + DELIVERY_LAG).date())
     seen_folders: set[tuple[int, int]] = set()
     seen_files: set[tuple[int, int]] = set()
@@ -142,7 +191,7 @@ def _consider(entry: os.DirEntry, window: tuple[date, date], seen: set[tuple[int
     if info is None or (info.st_dev, info.st_ino) in seen:
         return
     seen.add((info.st_dev, info.st_ino))
-    found.files.append(TrailFile(path, info.st_size, info.st_mtime_ns))
+    found.files.append(entry, info)
 
 
 def _reason(error: OSError, kind: str) -> str:

@@ -13,7 +13,7 @@ from kit.engines import local
 from kit.errors import InputError
 from kit.params import validate
 from kit.plan import make_plan
-from kit.trailfiles import InvalidTrailFile, delivery_date, discover, read_records
+from kit.trailfiles import InvalidTrailFile, TrailFile, delivery_date, discover, read_records
 
 A = "111122223333"
 GOOD = [sts(user(A, "alice"), "2025-07-01T10:00:00Z")]
@@ -235,3 +235,19 @@ def test_a_record_of_an_unexpected_shape_is_read_whole(tmp_path, odd):
                {**sts(user(A, "u"), "2025-07-01T10:00:01Z"), **odd} if odd else "not an object"]
     path = write_trail(tmp_path / "odd.json.gz", records)
     assert read_records(str(path), judged_only=True) == records
+
+
+def test_discovered_files_read_back_as_found_however_they_are_asked_for(tmp_path):
+    """kit.trailfiles.TrailFiles: each folder once, yet every path, size and time as the folder listing gave them."""
+    for folder, name, body in [("a", "1.json", b"{}"), ("a", "2.json.gz", b"xyz"), ("a/b c", "3.json", b"{ }"),
+                               ("d", "4.json", b"")]:
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        (tmp_path / folder / name).write_bytes(body)
+    files = discover(tmp_path, datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2025, 2, 1, tzinfo=timezone.utc)).files
+    expected = [TrailFile(str(tmp_path / folder / name), (tmp_path / folder / name).stat().st_size,
+                          (tmp_path / folder / name).stat().st_mtime_ns)
+                for folder, name in [("a", "1.json"), ("a", "2.json.gz"), ("a/b c", "3.json"), ("d", "4.json")]]
+    assert list(files) == expected and len(files) == 4 and files.total_bytes == 8
+    assert files[-1] == expected[-1] and files[1:3] == expected[1:3] and files[::-2] == expected[::-2]
+    with pytest.raises(IndexError):
+        files[4]

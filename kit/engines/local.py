@@ -15,7 +15,7 @@ import sys
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterable, Iterator, Sequence
 
 from tqdm import tqdm
 
@@ -79,7 +79,7 @@ def read_batch(paths: list[str], start: str, end: str, accounts: tuple[str, ...]
         return pickle.dumps(BatchResult(aggregator, files_read, invalid), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def batches(files: list[TrailFile], limit: int = BATCH_BYTES) -> Iterator[list[TrailFile]]:
+def batches(files: Sequence[TrailFile], limit: int = BATCH_BYTES) -> Iterator[list[TrailFile]]:
     """Consecutive groups of files of about ``limit`` compressed bytes each."""
     batch: list[TrailFile] = []
     size = 0
@@ -108,7 +108,7 @@ def progress_bar(params: Params, files: int) -> tqdm:
     return progress.progress_bar(files, " files", "trail files", params.quiet)
 
 
-def _payloads(work: list[tuple[list[TrailFile], str | None]], window: tuple[str, str], params: Params,
+def _payloads(work: Iterable[tuple[list[TrailFile], str | None]], window: tuple[str, str], params: Params,
               workers: int, rejected: dict[str, str]) -> Iterator[tuple[list[TrailFile], BatchResult | bytes]]:
     """(batch, result) in batch order: cached entries as ``BatchResult``, the rest pickled by
     ``workers`` processes with a bounded number of batches in flight (unusable entries are
@@ -146,12 +146,13 @@ def aggregate(found: Discovery, params: Params) -> tuple[Aggregator, ReadReport]
     if found.outside_window:
         report.notes.append(f"{found.outside_window} files in dated folders outside the window were not opened")
     use_cache = params.cache and not _cache_refused(report)
-    work = [(batch, cache.batch_key(batch, window, params.accounts) if use_cache else None)
-            for batch in batches(found.files, BATCH_BYTES)]
-    workers = _worker_count(params, sum(f.size for f in found.files))
-    hits, rejected = 0, {}
+    work = ((batch, cache.batch_key(batch, window, params.accounts) if use_cache else None)
+            for batch in batches(found.files, BATCH_BYTES))  # made as they are sent: memory
+    workers = _worker_count(params, found.files.total_bytes)
+    read, hits, rejected = 0, 0, {}
     with gc_paused(), progress_bar(params, len(found.files)) as bar:
         for batch, payload in _payloads(work, window, params, workers, rejected):
+            read += 1
             hits += isinstance(payload, BatchResult)
             result = payload if isinstance(payload, BatchResult) else pickle.loads(payload)
             total.merge(result.aggregator)
@@ -160,7 +161,7 @@ def aggregate(found: Discovery, params: Params) -> tuple[Aggregator, ReadReport]
             bar.update(len(batch))
             bar.set_postfix_str(f"{total.events:,} events", refresh=False)
         total.settle_twins()
-    report.engine_stats.update(batches=len(work), cached_batches=hits, workers=workers,
+    report.engine_stats.update(batches=read, cached_batches=hits, workers=workers,
                                event_id_bytes=total.ids_bytes)
     if rejected:
         report.engine_stats["cache_entries_rejected"] = len(rejected)
