@@ -124,7 +124,8 @@ def discover(root: Path, start: datetime, end: datetime) -> Discovery:
     found = Discovery(TrailFiles(), 0, 0)
     window = ((start - DELIVERY_LAG).date(), (end + DELIVERY_LAG).date())
     seen_folders: set[tuple[int, int]] = set()
-    seen_files: set[tuple[int, int]] = set()
+    seen_files: dict[int, set[int]] = {}
+    """Per device, the inodes of the files taken (a file linked twice is read once)."""
     try:
         info = os.stat(root)
         seen_folders.add((info.st_dev, info.st_ino))
@@ -177,7 +178,7 @@ def _stat(path: str, found: Discovery, kind: str) -> os.stat_result | None:
     return info
 
 
-def _consider(entry: os.DirEntry, window: tuple[date, date], seen: set[tuple[int, int]], found: Discovery) -> None:
+def _consider(entry: os.DirEntry, window: tuple[date, date], seen: dict[int, set[int]], found: Discovery) -> None:
     """Add ``entry`` to the files to read, or count why not."""
     path = entry.path
     if not is_trail_name(entry.name) or any(marker in path for marker in _NOT_LOGS):
@@ -188,9 +189,12 @@ def _consider(entry: os.DirEntry, window: tuple[date, date], seen: set[tuple[int
         found.outside_window += 1
         return
     info = _stat(path, found, "file")
-    if info is None or (info.st_dev, info.st_ino) in seen:
+    if info is None:
         return
-    seen.add((info.st_dev, info.st_ino))
+    inodes = seen.setdefault(info.st_dev, set())
+    if info.st_ino in inodes:
+        return
+    inodes.add(info.st_ino)
     found.files.append(entry, info)
 
 
