@@ -10,7 +10,8 @@ back when freed (bench/RESULTS.md: peak RSS of the parent at 11.4 M events 506 â
 
 That suits the process that merges; a worker instead makes and frees the same buffers file after
 file (decompressed text, records, a batch's arrays), which fresh pages would make 10% slower: its
-threshold is fixed at glibc's highest, where the raising would take it anyway.
+threshold is fixed at glibc's highest, where the raising would take it anyway. Both settings last
+as long as their process: a notebook kernel that read trail files with workers keeps the first.
 """
 from __future__ import annotations
 
