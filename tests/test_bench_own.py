@@ -25,5 +25,6 @@ def test_own_trail_is_measured_whole_and_results_are_left_alone(tmp_path, monkey
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| 42 |"))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[1] == "3"  # files: the truncated one is read by the kit (and skipped), counted by the floor
-    assert cells[3] != "—" and cells[12] == "yes"  # the notebook ran and counted what the kit counted
+    assert cells[3] != "—" and cells[13] == "yes"  # the notebook ran and counted what the kit counted
+    assert 0 < float(cells[10]) <= float(cells[9])  # PSS counts a page shared by n processes 1/n in each
     assert not results.exists()
