@@ -36,6 +36,12 @@ from kit.version import git_commit, kit_version
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 _PATH_PARAMS = ("path", "ip_ranges", "policies")
+KERNEL_STARTS = 3
+"""Tries to start a notebook's kernel. Kernels that two runs start at the same moment can be given
+the same free port (jupyter_client picks ports, then the kernel binds them): the loser dies before it
+answers, no cell having run, and is started again."""
+DIED_STARTING = "Kernel died before replying to kernel_info"
+"""How nbclient says a kernel died while starting (a ``RuntimeError``, no class of its own)."""
 
 
 @dataclass
@@ -178,8 +184,21 @@ def _execute(notebook: Path, target: Path, parameters: dict[str, Any], kernel_ma
     record["notebooks"].append(step)
     began = time.perf_counter()
     try:
-        papermill.execute_notebook(str(notebook), str(target), parameters=parameters, cwd=str(notebook.parent),
-                                   progress_bar=False, log_output=False, kernel_manager_class=kernel_manager)
+        for start in range(1, KERNEL_STARTS + 1):
+            try:
+                papermill.execute_notebook(str(notebook), str(target), parameters=parameters,
+                                           cwd=str(notebook.parent), progress_bar=False, log_output=False,
+                                           kernel_manager_class=kernel_manager)
+                break
+            except RuntimeError as error:
+                if not str(error).startswith(DIED_STARTING):
+                    raise
+                record.setdefault("log", []).append(f"kernel: {notebook.name}: {error} (start {start} of "
+                                                    f"{KERNEL_STARTS})")
+                if start == KERNEL_STARTS:
+                    step.update(status="failed", cell=0, error=str(error))
+                    raise NotebookFailed(target, 0, f"its kernel died while starting, {KERNEL_STARTS} times "
+                                         "(run.json's log holds the kernel's own lines)") from None
     except PapermillExecutionError as error:
         step.update(status="failed", cell=error.exec_count, error=f"{error.ename}: {error.evalue}")
         raise NotebookFailed(target, error.exec_count, f"{error.ename}: {error.evalue}") from None

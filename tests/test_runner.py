@@ -15,6 +15,8 @@ import pytest
 from kit.cli import main
 from kit.outputs import verify_set
 from kit.readnotes import TERMINAL_NOTES
+from kit import runner
+from kit.errors import NotebookFailed
 from kit.runner import new_run_dir
 from processes import HAS_PROC, alive, descendants
 
@@ -90,3 +92,48 @@ def test_ctrl_c_stops_the_kernel_and_says_what_was_kept(tmp_path, capsys):
     assert not alive(kernels)
     record = json.loads(next(tmp_path.glob("runs/*/run.json")).read_text())
     assert record["notebooks"][-1]["status"] == "interrupted"
+
+
+def _starting_kernels(monkeypatch, deaths: int) -> list[str]:
+    """papermill.execute_notebook replaced: its kernel dies while starting ``deaths`` times, then the
+    notebook runs (the copy is written); returns the calls' targets."""
+    calls: list[str] = []
+
+    def execute(source: str, target: str, **_: object) -> None:
+        calls.append(target)
+        if len(calls) <= deaths:
+            raise RuntimeError(runner.DIED_STARTING)
+        Path(target).write_text("{}")
+
+    monkeypatch.setattr(runner.papermill, "execute_notebook", execute)
+    return calls
+
+
+def test_a_kernel_that_dies_while_starting_is_started_again(tmp_path, monkeypatch):
+    calls = _starting_kernels(monkeypatch, deaths=runner.KERNEL_STARTS - 1)
+    record: dict = {"notebooks": [], "log": []}
+    runner._execute(tmp_path / "source.ipynb", tmp_path / "run.ipynb", {}, object, record, 1)
+    assert len(calls) == runner.KERNEL_STARTS and (tmp_path / "run.ipynb").exists()
+    assert record["notebooks"][0]["status"] == "done"
+    assert len([line for line in record["log"] if runner.DIED_STARTING in line]) == runner.KERNEL_STARTS - 1
+
+
+def test_a_kernel_that_never_starts_fails_the_notebook_with_a_clear_error(tmp_path, monkeypatch):
+    calls = _starting_kernels(monkeypatch, deaths=runner.KERNEL_STARTS)
+    record: dict = {"notebooks": []}
+    with pytest.raises(NotebookFailed, match=f"kernel died while starting, {runner.KERNEL_STARTS} times"):
+        runner._execute(tmp_path / "source.ipynb", tmp_path / "run.ipynb", {}, object, record, 1)
+    assert len(calls) == runner.KERNEL_STARTS and record["notebooks"][0]["status"] == "failed"
+
+
+def test_a_kernel_that_dies_while_running_a_cell_is_not_started_again(tmp_path, monkeypatch):
+    calls: list[str] = []
+
+    def execute(source: str, target: str, **_: object) -> None:
+        calls.append(target)
+        raise RuntimeError("Kernel died")  # nbclient's DeadKernelError: cells may have run
+
+    monkeypatch.setattr(runner.papermill, "execute_notebook", execute)
+    with pytest.raises(RuntimeError, match="Kernel died"):
+        runner._execute(tmp_path / "source.ipynb", tmp_path / "run.ipynb", {}, object, {"notebooks": []}, 1)
+    assert len(calls) == 1
