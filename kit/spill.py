@@ -54,17 +54,17 @@ class SpilledColumns:
         self._file.flush()
         self._file.seek(0)
         group: list[int] = []
+        in_group = 0
         for index, part in enumerate(self._parts):
             group.append(part)
-            if sum(group) >= rows or index == len(self._parts) - 1:
-                yield self._read(group)
-                group = []
+            in_group += part
+            if in_group >= rows or index == len(self._parts) - 1:
+                yield self._read(self._file, group)
+                group, in_group = [], 0
 
-    def _read(self, parts: list[int]) -> tuple[np.ndarray, ...]:
-        """The next ``parts`` from the file's position, joined."""
-        assert self._file is not None
-        read = [[np.frombuffer(self._file.read(rows * dtype.itemsize), dtype) for dtype in self.dtypes]
-                for rows in parts]
+    def _read(self, file: IO[bytes], parts: list[int]) -> tuple[np.ndarray, ...]:
+        """The next ``parts`` from ``file``'s position, joined."""
+        read = [[np.frombuffer(file.read(rows * dtype.itemsize), dtype) for dtype in self.dtypes] for rows in parts]
         return tuple(np.concatenate([columns[index] for columns in read]) for index in range(len(self.dtypes)))
 
     def close(self) -> None:
