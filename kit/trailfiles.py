@@ -46,7 +46,7 @@ class TrailFile:
 
 class TrailFiles(Sequence[TrailFile]):
     """Trail files in the order found, held compactly: each folder once, per file its name, size and
-    modification time (about 150 bytes a file instead of 540 as ``TrailFile`` objects; the process
+    modification time (about 200 bytes a file instead of 540 as ``TrailFile`` objects; the process
     that holds this list forks the workers, which count its pages too)."""
 
     def __init__(self) -> None:
