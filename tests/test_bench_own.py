@@ -1,10 +1,12 @@
 """``python -m bench.run --path TRAIL``: the benchmark table for trail files of your own, messy ones
-included (plain and gzipped files, a truncated file), printed and never written into RESULTS.md."""
+included (plain and gzipped files, a truncated file), printed and never written into RESULTS.md; and
+``bench.allocator``'s table."""
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
-from bench import run
+from bench import allocator, run
 from builders import repeated, role_session, sts, write_trail
 
 A = "111122223333"
@@ -28,3 +30,11 @@ def test_own_trail_is_measured_whole_and_results_are_left_alone(tmp_path, monkey
     assert cells[3] != "—" and cells[13] == "yes"  # the notebook ran and counted what the kit counted
     assert 0 < float(cells[10]) <= float(cells[9])  # PSS counts a page shared by n processes 1/n in each
     assert not results.exists()
+
+
+def test_the_allocator_bench_prints_each_setting_once(capsys):
+    assert allocator.main(["--path", str(Path(__file__).resolve().parent.parent / "data" / "samples" / "trail"),
+                           "--batches", "1", "--runs", "1"]) == 0
+    rows = [line.strip("|").split("|") for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [row[0].strip() for row in rows] == list(allocator.SETTINGS)
+    assert all(float(seconds) > 0 and float(peak) > 0 for _, seconds, peak in rows)
