@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     measured: dict[str, list[dict[str, float]]] = {setting: [] for setting in SETTINGS}
     for run in range(args.runs):
-        for setting in SETTINGS[run % 3:] + SETTINGS[:run % 3]:
+        for setting in SETTINGS[run % len(SETTINGS):] + SETTINGS[:run % len(SETTINGS)]:
             done = subprocess.run([sys.executable, "-m", "bench.allocator", "--path", str(args.path), "--batches",
                                    str(args.batches), "--child", setting], capture_output=True, text=True, check=True)
             measured[setting].append(json.loads(done.stdout))

@@ -16,7 +16,6 @@ as long as their process: a notebook kernel that read trail files with workers k
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 
 M_MMAP_THRESHOLD = -3
@@ -31,9 +30,8 @@ def _mallopt() -> ctypes._CFuncPtr | None:
     """glibc's ``mallopt``, or None on another C library or system."""
     if not sys.platform.startswith("linux"):
         return None
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name or "libc.so.6")
+        libc = ctypes.CDLL(None)  # the C library this process runs on
         mallopt = libc.mallopt
         libc.gnu_get_libc_version  # glibc: musl and others have no such function
     except (OSError, AttributeError):

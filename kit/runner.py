@@ -184,21 +184,11 @@ def _execute(notebook: Path, target: Path, parameters: dict[str, Any], kernel_ma
     record["notebooks"].append(step)
     began = time.perf_counter()
     try:
-        for start in range(1, KERNEL_STARTS + 1):
-            try:
-                papermill.execute_notebook(str(notebook), str(target), parameters=parameters,
-                                           cwd=str(notebook.parent), progress_bar=False, log_output=False,
-                                           kernel_manager_class=kernel_manager)
-                break
-            except RuntimeError as error:
-                if not str(error).startswith(DIED_STARTING):
-                    raise
-                record.setdefault("log", []).append(f"kernel: {notebook.name}: {error} (start {start} of "
-                                                    f"{KERNEL_STARTS})")
-                if start == KERNEL_STARTS:
-                    step.update(status="failed", cell=0, error=str(error))
-                    raise NotebookFailed(target, 0, f"its kernel died while starting, {KERNEL_STARTS} times "
-                                         "(run.json's log holds the kernel's own lines)") from None
+        died = _execute_with_restarts(notebook, target, parameters, kernel_manager, record.setdefault("log", []))
+        if died:
+            step.update(status="failed", cell=0, error=died)
+            raise NotebookFailed(target, 0, f"its kernel died while starting, {KERNEL_STARTS} times "
+                                 "(run.json's log holds the kernel's own lines)")
     except PapermillExecutionError as error:
         step.update(status="failed", cell=error.exec_count, error=f"{error.ename}: {error.evalue}")
         raise NotebookFailed(target, error.exec_count, f"{error.ename}: {error.evalue}") from None
@@ -210,6 +200,24 @@ def _execute(notebook: Path, target: Path, parameters: dict[str, Any], kernel_ma
     finally:
         step["seconds"] = round(time.perf_counter() - began, 1)
     step["status"] = "done"
+
+
+def _execute_with_restarts(notebook: Path, target: Path, parameters: dict[str, Any], kernel_manager: type,
+                           log: list[str]) -> str | None:
+    """papermill's run of ``notebook`` into ``target``, its kernel started again (noted in ``log``) when
+    it dies while starting; None when the notebook ran, else the last start's error."""
+    died = None
+    for start in range(1, KERNEL_STARTS + 1):
+        try:
+            papermill.execute_notebook(str(notebook), str(target), parameters=parameters, cwd=str(notebook.parent),
+                                       progress_bar=False, log_output=False, kernel_manager_class=kernel_manager)
+            return None
+        except RuntimeError as error:
+            if not str(error).startswith(DIED_STARTING):
+                raise
+            died = str(error)
+            log.append(f"kernel: {notebook.name}: {died} (start {start} of {KERNEL_STARTS})")
+    return died
 
 
 @contextlib.contextmanager

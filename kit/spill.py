@@ -25,7 +25,6 @@ class SpilledColumns:
         self.dtypes = [np.dtype(dtype) for dtype in dtypes]
         self.what = what
         """What the rows are, for the error when the file cannot be written."""
-        self.rows = 0
         self._parts: list[int] = []
         """Rows per part, in the order appended."""
         self._file: IO[bytes] | None = None
@@ -45,7 +44,11 @@ class SpilledColumns:
                               f"({error.strerror or error}): free some space there or set TMPDIR to a "
                               "folder with room") from None
         self._parts.append(rows)
-        self.rows += rows
+
+    @property
+    def rows(self) -> int:
+        """Rows appended in all."""
+        return sum(self._parts)
 
     def chunks(self, rows: int = CHUNK_ROWS) -> Iterator[tuple[np.ndarray, ...]]:
         """The rows in the order appended, as columns of about ``rows`` rows at a time (whole parts)."""
@@ -71,4 +74,4 @@ class SpilledColumns:
         """Drop the file and its rows."""
         if self._file is not None:
             self._file.close()
-        self._file, self._parts, self.rows = None, [], 0
+        self._file, self._parts = None, []
