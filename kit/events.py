@@ -476,6 +476,11 @@ class Aggregator:
             rows = self._forget(other, repeated, rows)
         self._merge_sts_rows(stscounts.recode(rows[0], other.sts_keys, self.sts_keys, self.layout), *rows[1:])
 
+    def expect(self, share: float) -> None:
+        """Say that the batches merged so far hold ``share`` (0 to 1) of the input (sizes what grows with it)."""
+        if self._seen is not None:
+            self._seen.expect(share)
+
     def _forget(self, other: "Aggregator", rows: np.ndarray, sts_rows: stscounts.Rows) -> stscounts.Rows:
         """Take out what the events ``rows`` of ``other`` (merged but for its per-minute rows
         ``sts_rows``) contributed and count them as duplicates; returns ``sts_rows`` less them. A
@@ -619,7 +624,10 @@ class Aggregator:
 
     def release_merge_state(self) -> None:
         """Drop what only merging needs, the hashes of event ids and caller copies (once every batch
-        is merged and the twins settled: memory)."""
+        is merged and the twins settled: memory, and their temporary files)."""
+        for seen in (self._seen, self._copies, self._settled):
+            if seen is not None:
+                seen.close()
         self._seen = self._copies = self._settled = None
 
     @property

@@ -1,13 +1,15 @@
-"""Arrays kept on disk until the end of a run, read back in the order they were added.
+"""Arrays kept on disk until the end of a run: read back in the order they were added, or searched.
 
-What grows with the events but is only needed once every batch is merged (the keys issued by global
-calls, 12 bytes each) goes to an anonymous temporary file: unlinked as it is made, so it is never seen
-by another process and disappears with the run, whatever ends it. Memory holds one chunk at a time.
+What grows with the events but is seldom read goes to an anonymous temporary file: unlinked as it is
+made, so it is never seen by another process and disappears with the run, whatever ends it. The keys
+issued by global calls (12 bytes each, needed once every batch is merged) are read back a chunk at a
+time (``SpilledColumns``); the event ids counted (``kit.eventids``) are sorted runs of hashes, of which
+a lookup reads only the blocks that could hold what it looks for (``SpilledRuns``).
 """
 from __future__ import annotations
 
 import tempfile
-from typing import IO, Iterator, Sequence
+from typing import IO, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -15,6 +17,23 @@ from kit.errors import OutputError
 
 CHUNK_ROWS = 1 << 20
 """Rows read back at a time."""
+BLOCK_ROWS = 512
+"""Hashes per block of a ``SpilledRuns`` run (4 KiB): memory keeps the first hash of each."""
+
+
+def _write_to(file: IO[bytes] | None, what: str, write: Callable[[IO[bytes]], None]) -> IO[bytes]:
+    """``write`` to ``file`` (a new temporary file when None); the file. ``OutputError`` (``what`` could
+    not be kept) when the disk refuses."""
+    try:
+        if file is None:
+            file = tempfile.TemporaryFile(prefix="sts-kit-")
+        file.seek(0, 2)
+        write(file)
+    except OSError as error:
+        raise OutputError(f"cannot keep the {what} in a temporary file in {tempfile.gettempdir()} "
+                          f"({error.strerror or error}): free some space there or set TMPDIR to a "
+                          "folder with room") from None
+    return file
 
 
 class SpilledColumns:
@@ -34,15 +53,11 @@ class SpilledColumns:
         rows = len(columns[0])
         if not rows:
             return
-        try:
-            if self._file is None:
-                self._file = tempfile.TemporaryFile(prefix="sts-kit-")
+
+        def write(file: IO[bytes]) -> None:
             for column, dtype in zip(columns, self.dtypes):
-                self._file.write(np.ascontiguousarray(column, dtype).tobytes())
-        except OSError as error:
-            raise OutputError(f"cannot keep the {self.what} in a temporary file in {tempfile.gettempdir()} "
-                              f"({error.strerror or error}): free some space there or set TMPDIR to a "
-                              "folder with room") from None
+                file.write(np.ascontiguousarray(column, dtype).tobytes())
+        self._file = _write_to(self._file, self.what, write)
         self._parts.append(rows)
 
     @property
@@ -75,3 +90,61 @@ class SpilledColumns:
         if self._file is not None:
             self._file.close()
         self._file, self._parts = None, []
+
+
+class SpilledRuns:
+    """Sorted runs of distinct uint64 hashes in a temporary file; memory holds the first hash of each
+    block of ``BLOCK_ROWS`` (1/512 of the run)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        """What the hashes are, for the error when the file cannot be written."""
+        self._runs: list[tuple[int, int, np.ndarray]] = []
+        """Per run: its offset in the file, its length and the first hash of each block."""
+        self._file: IO[bytes] | None = None
+
+    def append(self, run: np.ndarray) -> None:
+        """Add a run (sorted, distinct uint64 hashes)."""
+        if not len(run):
+            return
+        offset = self._file.seek(0, 2) if self._file is not None else 0
+        self._file = _write_to(self._file, self.what, lambda file: file.write(np.ascontiguousarray(run).tobytes()))
+        self._runs.append((offset, len(run), run[::BLOCK_ROWS].copy()))
+
+    @property
+    def rows(self) -> int:
+        """Hashes appended in all."""
+        return sum(length for _, length, _ in self._runs)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in memory (the first hash of each block)."""
+        return sum(fences.nbytes for _, _, fences in self._runs)
+
+    def contains(self, hashes: np.ndarray) -> np.ndarray:
+        """True where a hash of ``hashes`` (uint64) is in a run; reads one block per run and hash at most."""
+        found = np.zeros(len(hashes), bool)
+        if self._file is None or not len(hashes):
+            return found
+        self._file.flush()
+        for offset, length, fences in self._runs:
+            blocks = np.searchsorted(fences, hashes, side="right") - 1  # -1: below the run's first hash
+            order = np.argsort(blocks, kind="stable")
+            sorted_blocks = blocks[order]
+            bounds = np.flatnonzero(np.concatenate(([True], sorted_blocks[1:] != sorted_blocks[:-1], [True])))
+            for begin, end in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+                block, rows = int(sorted_blocks[begin]), order[begin:end]
+                if block < 0:
+                    continue
+                start = block * BLOCK_ROWS
+                self._file.seek(offset + start * 8)
+                held = np.frombuffer(self._file.read(min(BLOCK_ROWS, length - start) * 8), np.uint64)
+                where = np.minimum(np.searchsorted(held, hashes[rows]), len(held) - 1)
+                found[rows] |= held[where] == hashes[rows]
+        return found
+
+    def close(self) -> None:
+        """Drop the file and its runs."""
+        if self._file is not None:
+            self._file.close()
+        self._file, self._runs = None, []

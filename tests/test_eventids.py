@@ -34,3 +34,21 @@ def test_each_distinct_id_is_held_once_in_one_part():
     assert seen.nbytes == 8 * len(ids)
     assert sum(len(runs) > 0 for runs in seen.parts) > 1
     assert seen.contains(ids).all() and not seen.contains(hash_ids(["event-5000"])).any()
+
+
+def test_ids_moved_to_disk_are_found_exactly_at_any_size():
+    rng = np.random.default_rng(11)
+    pool = rng.integers(0, 2**64 - 1, 6_000, dtype=np.uint64, endpoint=True)
+    seen, found = SeenIds(memory_ids=700, first_filter=500), set()
+    for _ in range(60):
+        batch = np.unique(rng.choice(pool, 250))  # distinct within a batch, a third of them seen before
+        rng.shuffle(batch)
+        flags = seen.add(batch)
+        assert flags.tolist() == [int(value) in found for value in batch]
+        found.update(batch.tolist())
+    assert len(seen._filters) >= 2 and seen._spilled.rows + seen._held == len(found)  # filters grew, nothing lost
+    unseen = rng.integers(0, 2**64 - 1, 20_000, dtype=np.uint64, endpoint=True)
+    assert seen.contains(pool).tolist() == [int(value) in found for value in pool]
+    assert not seen.contains(unseen[~np.isin(unseen, pool)]).any()
+    assert seen.nbytes < 8 * len(found)
+    seen.close()

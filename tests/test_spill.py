@@ -1,4 +1,5 @@
-"""kit.spill: parts of rows kept in an unlinked temporary file, read back whole and in order."""
+"""kit.spill: parts of rows kept in an unlinked temporary file, read back whole and in order, and sorted
+runs of hashes searched there."""
 from __future__ import annotations
 
 import os
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from kit.errors import OutputError
-from kit.spill import SpilledColumns
+from kit.spill import SpilledColumns, SpilledRuns
 
 
 def _parts(sizes: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -53,3 +54,21 @@ def test_a_temporary_folder_that_cannot_take_the_file_is_a_clear_error(tmp_path,
     spilled = SpilledColumns((np.uint64,), "keys issued by global calls")
     with pytest.raises(OutputError, match=r"keys issued by global calls .* set TMPDIR"):
         spilled.append((np.arange(3, dtype=np.uint64),))
+
+
+@pytest.mark.parametrize("length", [1, 511, 512, 513, 3_000])
+def test_spilled_runs_find_exactly_the_hashes_they_hold(length):
+    rng = np.random.default_rng(length)
+    runs = [np.unique(rng.integers(0, 2**64 - 1, length, dtype=np.uint64, endpoint=True)) for _ in range(3)]
+    spilled = SpilledRuns("test hashes")
+    assert not spilled.contains(runs[0]).any()  # nothing written yet
+    for run in runs:
+        spilled.append(run)
+    spilled.append(np.zeros(0, np.uint64))
+    held = np.concatenate(runs)
+    queries = np.concatenate((held[::7], rng.integers(0, 2**64 - 1, 500, dtype=np.uint64, endpoint=True),
+                              np.array([0, 2**64 - 1], np.uint64), held[-1:], runs[0][:1]))
+    assert spilled.contains(queries).tolist() == np.isin(queries, held).tolist()
+    assert spilled.rows == len(held) and spilled.nbytes == sum(-(-len(run) // 512) * 8 for run in runs)
+    spilled.close()
+    assert not spilled.contains(queries).any()

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import copy
 import random
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import kit.events
 from builders import role_session, sts, user
 from kit import stscounts
+from kit.eventids import SeenIds
 from kit.events import COUNTED_STS, COUNTED_STS_FAILED, KIND_BITS, REF_SHIFT, Aggregator
 from kit.rollup import STS_CALL_COLUMNS, frame, sts_calls_frame
 
@@ -161,7 +164,11 @@ def per_second(aggregator: Aggregator) -> dict[tuple, int]:
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("compact_every", [1, 3, 100])
-def test_merged_batches_equal_the_dict_merge_with_duplicates_across_batches(seed, compact_every):
+@pytest.mark.parametrize("ids_in_memory", [None, 40])
+def test_merged_batches_equal_the_dict_merge_with_duplicates_across_batches(seed, compact_every, ids_in_memory,
+                                                                           monkeypatch):
+    if ids_in_memory:  # the event ids seen move to disk and Bloom filters every 40 ids
+        monkeypatch.setattr(kit.events, "SeenIds", partial(SeenIds, memory_ids=ids_in_memory, first_filter=64))
     batches = random_batches(seed)
     expected = reference(batches)
     total = merged(batches, compact_every)

@@ -4,10 +4,13 @@ equal those of one batch holding every record, whatever the order and the cut.""
 from __future__ import annotations
 
 import random
+from functools import partial
 
 import pytest
 
+import kit.events
 from builders import role_session, sts
+from kit.eventids import SeenIds
 from kit.events import SKIP_DUPLICATE, SKIP_TWIN, Aggregator
 
 WINDOW = ("2025-07-01T00:00:00Z", "2025-07-02T00:00:00Z")
@@ -65,7 +68,10 @@ def batches(everything: list[dict], size: int) -> tuple:
 
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("size", [1, 7, 30])
-def test_twins_count_as_in_one_batch_whatever_the_order_and_the_cut(seed, size):
+@pytest.mark.parametrize("ids_in_memory", [None, 10])
+def test_twins_count_as_in_one_batch_whatever_the_order_and_the_cut(seed, size, ids_in_memory, monkeypatch):
+    if ids_in_memory:  # the ids seen (event ids, caller copies, settled twins) move to disk every 10 ids
+        monkeypatch.setattr(kit.events, "SeenIds", partial(SeenIds, memory_ids=ids_in_memory, first_filter=16))
     everything = records(seed)
     expected = one_batch(everything)
     assert expected[0][SKIP_TWIN] == 32 and expected[0][SKIP_DUPLICATE] == 15

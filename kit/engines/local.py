@@ -149,13 +149,15 @@ def aggregate(found: Discovery, params: Params) -> tuple[Aggregator, ReadReport]
     work = ((batch, cache.batch_key(batch, window, params.accounts) if use_cache else None)
             for batch in batches(found.files, BATCH_BYTES))  # made as they are sent: memory
     workers = _worker_count(params, found.files.total_bytes)
-    read, hits, rejected = 0, 0, {}
+    read, hits, rejected, bytes_merged = 0, 0, {}, 0
     with gc_paused(), progress_bar(params, len(found.files)) as bar:
         for batch, payload in _payloads(work, window, params, workers, rejected):
             read += 1
             hits += isinstance(payload, BatchResult)
             result = payload if isinstance(payload, BatchResult) else pickle.loads(payload)
             total.merge(result.aggregator)
+            bytes_merged += sum(trail_file.size for trail_file in batch)
+            total.expect(bytes_merged / max(found.files.total_bytes, 1))
             report.files_read += result.files_read
             report.invalid_files.update(result.invalid)
             bar.update(len(batch))
