@@ -505,7 +505,7 @@ class Aggregator:
                 second_times.append(int(other.event_seconds[row]))
             self._skip(SKIP_DUPLICATE)
         if second_codes:
-            self._add_second_rows(np.array(second_codes, secondcounts.CODE), np.array(second_times, secondcounts.TIME),
+            self._add_second_rows(np.array(second_codes, secondcounts.CODE), secondcounts.since_origin(second_times),
                                   np.full(len(second_codes), -1, secondcounts.CALLS))
         return stscounts.take_out(sts_rows, np.array(taken, np.intp), np.array(failed, bool)) if taken else sts_rows
 
@@ -618,9 +618,10 @@ class Aggregator:
         self.second_codes, self.second_times, self.second_calls = merged
 
     def second_rows(self) -> tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray]:
-        """All per-second counts, compacted: (caller keys by code, codes, times, calls)."""
+        """All per-second counts, compacted: (caller keys by code, codes, times in seconds since 1970, calls)."""
         self._compact_seconds()
-        return _by_code(self.second_keys), self.second_codes, self.second_times, self.second_calls
+        return (_by_code(self.second_keys), self.second_codes, secondcounts.since_1970(self.second_times),
+                self.second_calls)
 
     def release_merge_state(self) -> None:
         """Drop what only merging needs, the hashes of event ids and caller copies (once every batch

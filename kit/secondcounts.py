@@ -1,7 +1,8 @@
-"""The per-second STS counts as compact arrays: a code per caller key, seconds since 1970, calls.
+"""The per-second STS counts as compact arrays: a code per caller key, seconds since 2005, calls.
 
 A batch counts its calls per (code of the caller key in the batch's key table, second) in a dict;
-sealed, they become three numpy arrays (``codes``, ``times``, ``calls``) of 16 bytes a row. Across
+sealed, they become three numpy arrays (``codes``, ``times``, ``calls``) of 12 bytes a row: a time
+is 32 bits, counted from ``TIME_ORIGIN``, the earliest a window can start. Across
 batches, rows wait in parts that are compacted (sorted by code then time, equal rows summed) and folded into the
 merged rows (``fold``: sums added in place, new rows inserted; a copy of one column at a time, not of
 everything). Taking a duplicate out again is a row of -1 calls; rows that sum to zero are dropped.
@@ -14,8 +15,21 @@ from typing import Sequence
 import numpy as np
 
 CODE = np.int32
-TIME = np.int64
+TIME = np.uint32
 CALLS = np.int32
+TIME_ORIGIN = 1_104_537_600
+"""2005-01-01T00:00:00Z in seconds since 1970: ``kit.params.WINDOW_BOUNDS`` holds every window from
+there to 2100, whose seconds all fit in ``TIME``."""
+
+
+def since_origin(seconds: np.ndarray) -> np.ndarray:
+    """Seconds since 1970 (UTC, in a window) as ``TIME`` values."""
+    return (np.asarray(seconds, np.int64) - TIME_ORIGIN).astype(TIME)
+
+
+def since_1970(times: np.ndarray) -> np.ndarray:
+    """``TIME`` values as seconds since 1970 (int64)."""
+    return times.astype(np.int64) + TIME_ORIGIN
 
 
 def empty() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -34,10 +48,10 @@ def from_counts(counts: dict[tuple[int, str], int]) -> tuple[np.ndarray, np.ndar
 
 
 def _epoch_seconds(times: Sequence[str]) -> np.ndarray:
-    """Seconds since 1970 (UTC) of times 'YYYY-MM-DDTHH:MM:SSZ' (``kit.events.utc_text``: 20 ASCII
-    characters), parsed as one array of bytes."""
+    """``TIME`` values of times 'YYYY-MM-DDTHH:MM:SSZ' (``kit.events.utc_text``: 20 ASCII characters,
+    in a window), parsed as one array of bytes."""
     text = np.frombuffer("".join(times).encode("ascii"), np.uint8).reshape(-1, 20)[:, :19]
-    return np.ascontiguousarray(text).view("S19").ravel().astype("datetime64[s]").view(TIME)
+    return since_origin(np.ascontiguousarray(text).view("S19").ravel().astype("datetime64[s]").view(np.int64))
 
 
 def compact(codes: np.ndarray, times: np.ndarray, calls: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

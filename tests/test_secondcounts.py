@@ -11,6 +11,7 @@ import pytest
 from kit import secondcounts
 from kit.engines import cache
 from kit.events import Aggregator
+from kit.params import WINDOW_BOUNDS
 from kit.rollup import SECOND_COLUMNS, frame, seconds_frame
 
 CALLER = ("111122223333", "arn:aws:iam::111122223333:role/app", "aws-cli/2", "global", "us-east-1")
@@ -103,3 +104,12 @@ def test_the_cache_fingerprint_covers_every_kit_module_the_rules_read():
     read |= {node.module for node in tree.body if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("kit.")}
     covered = {module.__name__ for module in cache.RULE_MODULES}
     assert read and read <= covered, read - covered
+
+
+def test_every_second_a_window_can_hold_fits_in_a_time():
+    first, last = (int(bound.timestamp()) for bound in WINDOW_BOUNDS)
+    assert secondcounts.TIME_ORIGIN == first
+    seconds = np.array([first, first + 1, 1_750_000_000, last - 1], np.int64)
+    times = secondcounts.since_origin(seconds)
+    assert times.dtype == secondcounts.TIME and times[0] == 0
+    assert secondcounts.since_1970(times).tolist() == seconds.tolist()
