@@ -13,6 +13,8 @@ twice as big as the one before, when that falls short); the answers are exact at
 """
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 import pandas as pd
 
@@ -98,17 +100,22 @@ class SeenIds:
         return seen
 
     def _move_to_disk(self) -> None:
-        """Write the hashes held in memory to disk as one sorted run (parts in the order of their top
-        bits: sorted as a whole) and add them to the newest filter."""
-        run = np.concatenate([np.sort(np.concatenate(runs)) if len(runs) > 1 else runs[0]
-                              for runs in self.parts if runs])
-        self.parts = [[] for _ in range(1 << PART_BITS)]
-        self._held = 0
+        """Write the hashes held in memory to disk as one sorted run (the parts in the order of their
+        top bits, each sorted: sorted as a whole) and add them to the newest filter, a part at a time."""
         if not self._filters or self._filters[-1].full:
             wanted = max(self.first_filter << len(self._filters), self._expected - self._spilled.rows)
             self._filters.append(BloomFilter(min(wanted + wanted // 8, MAX_ITEMS)))
-        self._spilled.append(run)
-        self._filters[-1].add(run)  # a filter takes a whole run, even one that fills it past its size
+        bloom, parts = self._filters[-1], self.parts  # a filter takes a whole run, even one that fills it past its size
+        self.parts, self._held = [[] for _ in range(1 << PART_BITS)], 0
+
+        def sorted_parts() -> Iterator[np.ndarray]:
+            for index, runs in enumerate(parts):
+                if runs:
+                    parts[index] = []  # freed once written
+                    part = np.sort(np.concatenate(runs)) if len(runs) > 1 else runs[0]
+                    bloom.add(part)
+                    yield part
+        self._spilled.append(sorted_parts())
 
     def close(self) -> None:
         """Drop the hashes on disk."""

@@ -9,7 +9,7 @@ a lookup reads only the blocks that could hold what it looks for (``SpilledRuns`
 from __future__ import annotations
 
 import tempfile
-from typing import IO, Callable, Iterator, Sequence
+from typing import IO, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -103,13 +103,19 @@ class SpilledRuns:
         """Per run: its offset in the file, its length and the first hash of each block."""
         self._file: IO[bytes] | None = None
 
-    def append(self, run: np.ndarray) -> None:
-        """Add a run (sorted, distinct uint64 hashes)."""
-        if not len(run):
-            return
+    def append(self, parts: Iterable[np.ndarray]) -> None:
+        """Add a run: distinct uint64 hashes given in ``parts``, each sorted and above the one before
+        (written as they come: only one part need be in memory)."""
         offset = self._file.seek(0, 2) if self._file is not None else 0
-        self._file = _write_to(self._file, self.what, lambda file: file.write(np.ascontiguousarray(run).tobytes()))
-        self._runs.append((offset, len(run), run[::BLOCK_ROWS].copy()))
+        length, fences = 0, []
+        for part in parts:
+            if not len(part):
+                continue
+            fences.append(part[-length % BLOCK_ROWS::BLOCK_ROWS].copy())  # the blocks that start in this part
+            self._file = _write_to(self._file, self.what, lambda file: file.write(np.ascontiguousarray(part).tobytes()))
+            length += len(part)
+        if length:
+            self._runs.append((offset, length, np.concatenate(fences)))
 
     @property
     def rows(self) -> int:
