@@ -10,9 +10,11 @@
 * ``uses``: events in opt-in Regions per (access key, Region, rejected): [events, first, last,
   smallest eventID] (the key as a hash once sealed). Keys are few next to events: a session makes
   many calls;
-* what each event with an eventID contributed (``refs``), so a duplicate found in a later batch is
-  taken out again (a batch's own: the merged whole keeps none), and the sharedEventIDs of uses
-  (``use_shared``), so a use logged in two accounts counts once.
+* what each event with an eventID contributed, so a duplicate found in a later batch is taken out
+  again (a batch's own: the merged whole keeps none): the use of each plain use (one without a
+  sharedEventID) as two arrays, the event's hash and the use's row (``use_ids``, ``use_codes``:
+  uses are often most of a batch's events), the rest as objects (``refs``); and the sharedEventIDs
+  of uses (``use_shared``), so a use logged in two accounts counts once.
 
 ``rows`` joins uses to issuances once every batch is merged.
 """
@@ -85,7 +87,8 @@ def _take(counts: dict[tuple, Any], key: tuple, index: int | None = None) -> Non
 class SignalCounts:
     """The signals of one batch, or of the batches merged so far."""
 
-    STATE = ("calls", "throttled", "issuers", "issued_hashes", "issued_codes", "uses", "use_shared", "refs")
+    STATE = ("calls", "throttled", "issuers", "issued_hashes", "issued_codes", "uses", "use_shared", "refs", "use_ids",
+             "use_codes")
     """Plain data (dicts keyed by tuples of str and int, numpy arrays): what a cache entry holds."""
 
     def __init__(self) -> None:
@@ -104,8 +107,13 @@ class SignalCounts:
         self.uses: dict[tuple, list] = {}
         self.use_shared: dict[str, tuple] = {}
         self.refs: dict[Any, list] = {}
-        """eventID (its hash once sealed) -> what it added: ('call', key, throttled key or None) or
-        ('use', key with the access key as text, sharedEventID)."""
+        """eventID (its hash once sealed) -> what it added: ('call', key, throttled key or None) or, for
+        a use with a sharedEventID, ('use', key with the access key as text, sharedEventID) ..."""
+        self.use_ids = np.zeros(0, np.uint64)
+        self.use_codes = np.zeros(0, np.int32)
+        """... and, once sealed, the eventID hash of each plain use and the row of its key in ``uses``."""
+        self._plain_uses: tuple[list[str], list[tuple]] = ([], [])
+        """Until ``seal``: the eventID of each plain use and its key."""
 
     def state(self) -> dict[str, Any]:
         """The plain data of a sealed instance."""
@@ -142,8 +150,11 @@ class SignalCounts:
         _counted(entry, time, event_id or "")
         if shared is not None:
             self.use_shared[shared] = use_key
-        if event_id is not None:
-            self.refs.setdefault(event_id, []).append(("use", use_key, shared))
+            if event_id is not None:
+                self.refs.setdefault(event_id, []).append(("use", use_key, shared))
+        elif event_id is not None:
+            self._plain_uses[0].append(event_id)
+            self._plain_uses[1].append(use_key)
 
     def call(self, bucket_caller: tuple, second: str, error: str, message: str, issued: str,
              event_id: str | None) -> None:
@@ -174,6 +185,10 @@ class SignalCounts:
     def seal(self) -> None:
         """End a batch: event ids and issued keys become 64-bit hashes."""
         self.refs = dict(zip(hash_ids(list(self.refs)).tolist(), self.refs.values()))
+        events, keys = self._plain_uses
+        rows = {key: row for row, key in enumerate(self.uses)}
+        self.use_ids, self.use_codes = hash_ids(events), np.fromiter(map(rows.__getitem__, keys), np.int32, len(keys))
+        self._plain_uses = ([], [])
         self._hash_issued()
         texts = [key for key, _, _ in self.uses]
         by_text = dict(zip(texts, hash_ids(texts).tolist()))
@@ -198,6 +213,10 @@ class SignalCounts:
         if len(other.issued_hashes):
             self._merged_issued.append((other.issued_hashes,
                                         secondcounts.recode(other.issued_codes, other.issuers, self.issuers)))
+        if len(other.use_ids) and len(repeated):
+            keys = list(other.uses)  # sealed: the access keys hashed, in their rows' order
+            for row in other.use_codes[np.isin(other.use_ids, repeated)].tolist():
+                _take(self.uses, keys[row], 0)
         handled = set()
         for event in repeated.tolist():
             for kind, key, extra in other.refs.get(event, ()):
