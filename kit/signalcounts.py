@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kit import secondcounts
-from kit.eventids import hash_ids
+from kit.eventids import SeenIds, hash_ids
 from kit.regions import DEFAULT_REGIONS, is_opt_in
 from kit.spill import SpilledColumns
 from kit.signals import THROTTLED, TOKEN_IN_USE, TOKEN_REJECTED, is_rejected, issued_key, sts_signal
@@ -106,6 +106,9 @@ class SignalCounts:
         merged, in a temporary file (they grow with the global calls and are read once, by ``rows``)."""
         self.uses: dict[tuple, list] = {}
         self.use_shared: dict[str, tuple] = {}
+        """A batch's sharedEventIDs of uses -> the key of their use ..."""
+        self._merged_shared = SeenIds()
+        """... and, in the instance that merges batches, the hashes of those merged."""
         self.refs: dict[Any, list] = {}
         """eventID (its hash once sealed) -> what it added: ('call', key, throttled key or None) or, for
         a use with a sharedEventID, ('use', key with the access key as text, sharedEventID) ..."""
@@ -227,13 +230,10 @@ class SignalCounts:
                     _take(self.calls, key, 0)
                     if extra is not None:
                         _take(self.throttled, extra)
-        for shared, key in other.use_shared.items():
-            if shared in handled:
-                continue
-            if shared in self.use_shared:
-                _take(self.uses, key, 0)  # another account's copy of a use counted already
-            else:
-                self.use_shared[shared] = key
+        shared_ids = [shared for shared in other.use_shared if shared not in handled]
+        for shared, counted in zip(shared_ids, self._merged_shared.add(hash_ids(shared_ids)).tolist()):
+            if counted:
+                _take(self.uses, other.use_shared[shared], 0)  # another account's copy of a use counted already
 
     def _first_issuers(self, wanted: np.ndarray) -> dict[int, int]:
         """Per hash of ``wanted`` that some call issued: the code of the first issuer (batches in the
@@ -250,8 +250,10 @@ class SignalCounts:
         return first
 
     def close(self) -> None:
-        """Drop the merged batches' issued keys (their temporary file): once ``rows`` is taken."""
+        """Drop the merged batches' issued keys and sharedEventIDs (their temporary files): once ``rows`` is
+        taken."""
         self._merged_issued.close()
+        self._merged_shared.close()
 
     def rows(self) -> tuple[list[tuple], dict[tuple, int]]:
         """(signals rows as ``kit.rollup.SIGNAL_COLUMNS`` tuples, throttled calls per second key)."""
