@@ -42,12 +42,12 @@ def from_counts(counts: dict[tuple[int, str], int]) -> tuple[np.ndarray, np.ndar
     if not counts:
         return empty()
     codes = np.fromiter(map(itemgetter(0), counts), CODE, len(counts))
-    times = _epoch_seconds(list(map(itemgetter(1), counts)))
+    times = times_of(list(map(itemgetter(1), counts)))
     calls = np.fromiter(counts.values(), CALLS, len(counts))
     return codes, times, calls
 
 
-def _epoch_seconds(times: Sequence[str]) -> np.ndarray:
+def times_of(times: Sequence[str]) -> np.ndarray:
     """``TIME`` values of times 'YYYY-MM-DDTHH:MM:SSZ' (``kit.events.utc_text``: 20 ASCII characters,
     in a window), parsed as one array of bytes."""
     text = np.frombuffer("".join(times).encode("ascii"), np.uint8).reshape(-1, 20)[:, :19]

@@ -8,8 +8,8 @@
 * the issuances: 64-bit hashes of the keys successful global calls handed out, with a code of the
   issuing caller (12 bytes each, never the event; merged batches' on disk, ``kit.spill``);
 * ``uses``: events in opt-in Regions per (access key, Region, rejected): [events, first, last,
-  smallest eventID] (the key as a hash once sealed). Keys are few next to events: a session makes
-  many calls;
+  smallest eventID] (the key as a hash once sealed; the merged batches' as arrays, ``kit.usecounts``).
+  Keys are few next to events: a session makes many calls;
 * what each event with an eventID contributed, so a duplicate found in a later batch is taken out
   again (a batch's own: the merged whole keeps none): the use of each plain use (one without a
   sharedEventID) as two arrays, the event's hash and the use's row (``use_ids``, ``use_codes``:
@@ -29,6 +29,7 @@ from kit import secondcounts
 from kit.eventids import SeenIds, hash_ids
 from kit.regions import DEFAULT_REGIONS, is_opt_in
 from kit.spill import SpilledColumns
+from kit.usecounts import MergedUses
 from kit.signals import THROTTLED, TOKEN_IN_USE, TOKEN_REJECTED, is_rejected, issued_key, sts_signal
 
 if TYPE_CHECKING:
@@ -105,6 +106,10 @@ class SignalCounts:
         """In the instance that merges batches: each batch's issued hashes and issuer codes, in the order
         merged, in a temporary file (they grow with the global calls and are read once, by ``rows``)."""
         self.uses: dict[tuple, list] = {}
+        """A batch's uses: (access key, Region, rejected) -> [events, first, last, example] (the key hashed
+        once sealed) ..."""
+        self._merged_uses = MergedUses()
+        """... and those of the batches merged (arrays)."""
         self.use_shared: dict[str, tuple] = {}
         """A batch's sharedEventIDs of uses -> the key of their use ..."""
         self._merged_shared = SeenIds()
@@ -210,7 +215,7 @@ class SignalCounts:
         """Fold a sealed batch in; ``repeated``: hashes of its event ids counted by an earlier batch,
         whose contributions are taken out again."""
         _fold(self.calls, other.calls)
-        _fold(self.uses, other.uses)
+        self._merged_uses.add(other.uses)
         for key, calls in other.throttled.items():
             self.throttled[key] = self.throttled.get(key, 0) + calls
         if len(other.issued_hashes):
@@ -219,12 +224,12 @@ class SignalCounts:
         if len(other.use_ids) and len(repeated):
             keys = list(other.uses)  # sealed: the access keys hashed, in their rows' order
             for row in other.use_codes[np.isin(other.use_ids, repeated)].tolist():
-                _take(self.uses, keys[row], 0)
+                self._merged_uses.take(keys[row])
         handled = set()
         for event in repeated.tolist():
             for kind, key, extra in other.refs.get(event, ()):
                 if kind == "use":
-                    _take(self.uses, (int(hash_ids([key[0]])[0]), *key[1:]), 0)  # as ``seal`` keys uses
+                    self._merged_uses.take((int(hash_ids([key[0]])[0]), *key[1:]))  # as ``seal`` keys uses
                     handled.add(extra)
                 else:
                     _take(self.calls, key, 0)
@@ -233,7 +238,7 @@ class SignalCounts:
         shared_ids = [shared for shared in other.use_shared if shared not in handled]
         for shared, counted in zip(shared_ids, self._merged_shared.add(hash_ids(shared_ids)).tolist()):
             if counted:
-                _take(self.uses, other.use_shared[shared], 0)  # another account's copy of a use counted already
+                self._merged_uses.take(other.use_shared[shared])  # another account's copy of a use counted already
 
     def _first_issuers(self, wanted: np.ndarray) -> dict[int, int]:
         """Per hash of ``wanted`` that some call issued: the code of the first issuer (batches in the
@@ -260,7 +265,7 @@ class SignalCounts:
         self._hash_issued()  # keys issued after the last batch: resource-account copies settled at the end
         rows = [(*key, events, 0, first, last, example) for key, (events, first, last, example) in self.calls.items()
                 if events > 0]
-        used = [(key, entry) for key, entry in self.uses.items() if entry[0] > 0]
+        used = [*self._merged_uses.entries(), *((key, entry) for key, entry in self.uses.items() if entry[0] > 0)]
         if used:
             issuers = self._first_issuers(np.array([key[0] for key, _ in used], np.uint64))
             callers = {code: caller for caller, code in self.issuers.items()}

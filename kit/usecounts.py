@@ -1,0 +1,106 @@
+"""The uses of access keys in opt-in Regions, merged across batches, as compact arrays.
+
+A batch counts its uses in a dict (``kit.signalcounts``): (access key hash, Region, rejected) ->
+[events, first, last, smallest non-empty eventID]. Merged, they are arrays instead, about 120 bytes
+a key instead of 500 as dict entries (keys are sessions: they grow with the days read). A batch's
+entries, and a row of -1 event for each use taken out again (a duplicate), wait in parts; the parts
+are compacted with the merged rows (sorted by key; events summed, the earliest first, the latest
+last, the smallest example) once they outnumber ``FOLD_SHARE`` of them, and before they are read.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+
+from kit import secondcounts
+
+FOLD_SHARE = 0.25
+FOLD_ROWS = 1 << 16
+NO_EXAMPLE = "\U0010ffff"
+"""Stands for '' (no eventID) while the smallest example is taken: above every eventID."""
+COLUMNS = ("hashes", "regions", "rejected", "events", "first", "last", "examples")
+Rows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _rows(hashes: list[int], regions: list[int], rejected: list[bool], events: list[int], first: list[str],
+          last: list[str], examples: list[str]) -> Rows:
+    """Columns from lists: times 'YYYY-MM-DDTHH:MM:SSZ' as ``secondcounts.TIME``, '' examples as ``NO_EXAMPLE``."""
+    return (np.array(hashes, np.uint64), np.array(regions, np.int16), np.array(rejected, bool),
+            np.array(events, np.int64), secondcounts.times_of(first), secondcounts.times_of(last),
+            np.array([example or NO_EXAMPLE for example in examples], object))
+
+
+class MergedUses:
+    """The uses of the batches merged so far."""
+
+    def __init__(self) -> None:
+        self._regions: dict[str, int] = {}
+        """Region -> its code in the rows."""
+        self._rows: Rows = _rows([], [], [], [], [], [], [])
+        """Compacted: one row per key, sorted by hash, Region code, rejected."""
+        self._parts: list[Rows] = []
+        self._taken: list[tuple] = []
+        """Keys of uses taken out since the last part was made."""
+
+    def add(self, uses: dict[tuple, list]) -> None:
+        """Fold a batch's sealed uses in: (key hash, Region, rejected) -> [events, first, last, example]."""
+        if uses:
+            self._flush_taken()
+            codes = self._regions
+            keys, entries = list(uses), list(uses.values())
+            self._parts.append(_rows([key[0] for key in keys], [codes.setdefault(key[1], len(codes)) for key in keys],
+                                     [key[2] for key in keys], *map(list, zip(*entries))))
+            self._compact_when_due()
+
+    def take(self, key: tuple) -> None:
+        """One event fewer for ``key`` (a key folded in already: its times and example stay)."""
+        self._taken.append(key)
+
+    def entries(self) -> Iterator[tuple[tuple, list]]:
+        """(key, [events, first, last, example]) of every key with events left, as the batches hold them."""
+        self._compact()
+        names = list(self._regions)
+        hashes, regions, rejected, events, first, last, examples = self._rows
+        kept = np.flatnonzero(events > 0)
+        first_texts, last_texts = (_texts(times[kept]) for times in (first, last))
+        for index, row in enumerate(kept.tolist()):
+            example = examples[row]
+            yield ((int(hashes[row]), names[regions[row]], bool(rejected[row])),
+                   [int(events[row]), first_texts[index], last_texts[index], "" if example == NO_EXAMPLE else example])
+
+    def _flush_taken(self) -> None:
+        """The keys taken out become a part of -1 event rows (times that widen nothing, no example)."""
+        if self._taken:
+            taken, self._taken = self._taken, []
+            codes = self._regions
+            self._parts.append((np.array([key[0] for key in taken], np.uint64),
+                                np.array([codes.setdefault(key[1], len(codes)) for key in taken], np.int16),
+                                np.array([key[2] for key in taken], bool), np.full(len(taken), -1, np.int64),
+                                np.full(len(taken), np.iinfo(secondcounts.TIME).max, secondcounts.TIME),
+                                np.zeros(len(taken), secondcounts.TIME), np.full(len(taken), NO_EXAMPLE, object)))
+
+    def _compact_when_due(self) -> None:
+        if sum(len(part[0]) for part in self._parts) > max(len(self._rows[0]) * FOLD_SHARE, FOLD_ROWS):
+            self._compact()
+
+    def _compact(self) -> None:
+        """Fold the waiting parts into the compacted rows."""
+        self._flush_taken()
+        if not self._parts:
+            return
+        hashes, regions, rejected, events, first, last, examples = (
+            np.concatenate([part[index] for part in (self._rows, *self._parts)]) for index in range(len(COLUMNS)))
+        self._parts = []
+        order = np.lexsort((rejected, regions, hashes))
+        hashes, regions, rejected = hashes[order], regions[order], rejected[order]
+        starts = np.flatnonzero(np.concatenate(([True], (hashes[1:] != hashes[:-1]) | (regions[1:] != regions[:-1])
+                                                | (rejected[1:] != rejected[:-1]))))
+        self._rows = (hashes[starts], regions[starts], rejected[starts], np.add.reduceat(events[order], starts),
+                      np.minimum.reduceat(first[order], starts), np.maximum.reduceat(last[order], starts),
+                      np.minimum.reduceat(examples[order], starts))
+
+
+def _texts(times: np.ndarray) -> list[str]:
+    """``secondcounts.TIME`` values as 'YYYY-MM-DDTHH:MM:SSZ'."""
+    return [f"{text}Z" for text in secondcounts.since_1970(times).astype("datetime64[s]").astype(str).tolist()]

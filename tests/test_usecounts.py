@@ -1,0 +1,48 @@
+"""kit.usecounts.MergedUses: the uses of merged batches as arrays count as the batches' dicts would."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from kit import usecounts
+from kit.signalcounts import _fold, _take
+from kit.usecounts import MergedUses
+
+REGIONS = ("ap-east-1", "me-south-1", "af-south-1")
+
+
+def batch_uses(rng: random.Random) -> dict[tuple, list]:
+    """A sealed batch's uses: keys from a small pool, times and examples at random (some without one)."""
+    uses: dict[tuple, list] = {}
+    for _ in range(rng.randint(0, 30)):
+        key = (rng.randrange(40) * 0x9E3779B97F4A7C15 % 2**64, rng.choice(REGIONS), rng.random() < 0.3)
+        first, last = sorted(f"2025-07-{rng.randint(1, 3):02d}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:"
+                             f"{rng.randint(0, 59):02d}Z" for _ in range(2))
+        example = rng.choice(["", f"e-{rng.randrange(10_000)}"])
+        uses[key] = [rng.randint(1, 4), first, last, example]
+    return uses
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("fold_rows", [1, 1 << 16])
+def test_merged_uses_equal_the_dict_fold_with_uses_taken_out(seed, fold_rows, monkeypatch):
+    monkeypatch.setattr(usecounts, "FOLD_ROWS", fold_rows)  # 1: compacted at every batch
+    rng = random.Random(seed)
+    expected: dict[tuple, list] = {}
+    merged = MergedUses()
+    for _ in range(25):
+        uses = batch_uses(rng)
+        _fold(expected, uses)
+        merged.add(uses)
+        for key in [key for key in uses if expected[key][0] >= 2 and rng.random() < 0.4]:  # a duplicate: the key holds it twice
+            _take(expected, key, 0)
+            merged.take(key)
+    assert dict(merged.entries()) == expected
+    assert dict(merged.entries()) == expected  # read again
+
+
+def test_no_uses_give_no_entries():
+    merged = MergedUses()
+    merged.add({})
+    assert list(merged.entries()) == []
