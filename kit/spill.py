@@ -13,6 +13,7 @@ from typing import IO, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from kit.codedseconds import run_starts
 from kit.errors import OutputError
 
 CHUNK_ROWS = 1 << 20
@@ -137,7 +138,7 @@ class SpilledRuns:
             blocks = np.searchsorted(fences, hashes, side="right") - 1  # -1: below the run's first hash
             order = np.argsort(blocks, kind="stable")
             sorted_blocks = blocks[order]
-            bounds = np.flatnonzero(np.concatenate(([True], sorted_blocks[1:] != sorted_blocks[:-1], [True])))
+            bounds = np.append(run_starts(sorted_blocks), len(blocks))
             for begin, end in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
                 block, rows = int(sorted_blocks[begin]), order[begin:end]
                 if block < 0:

@@ -14,6 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from kit import secondcounts
+from kit.codedseconds import run_starts
 
 FOLD_SHARE = 0.25
 FOLD_ROWS = 1 << 16
@@ -23,21 +24,14 @@ COLUMNS = ("hashes", "regions", "rejected", "events", "first", "last", "examples
 Rows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def _rows(hashes: list[int], regions: list[int], rejected: list[bool], events: list[int], first: list[str],
-          last: list[str], examples: list[str]) -> Rows:
-    """Columns from lists: times 'YYYY-MM-DDTHH:MM:SSZ' as ``secondcounts.TIME``, '' examples as ``NO_EXAMPLE``."""
-    return (np.array(hashes, np.uint64), np.array(regions, np.int16), np.array(rejected, bool),
-            np.array(events, np.int64), secondcounts.times_of(first), secondcounts.times_of(last),
-            np.array([example or NO_EXAMPLE for example in examples], object))
-
-
 class MergedUses:
     """The uses of the batches merged so far."""
 
     def __init__(self) -> None:
         self._regions: dict[str, int] = {}
         """Region -> its code in the rows."""
-        self._rows: Rows = _rows([], [], [], [], [], [], [])
+        self._rows: Rows = (*self._key_columns([]), np.zeros(0, np.int64), np.zeros(0, secondcounts.TIME),
+                            np.zeros(0, secondcounts.TIME), np.zeros(0, object))
         """Compacted: one row per key, sorted by hash, Region code, rejected."""
         self._parts: list[Rows] = []
         self._taken: list[tuple] = []
@@ -47,10 +41,10 @@ class MergedUses:
         """Fold a batch's sealed uses in: (key hash, Region, rejected) -> [events, first, last, example]."""
         if uses:
             self._flush_taken()
-            codes = self._regions
-            keys, entries = list(uses), list(uses.values())
-            self._parts.append(_rows([key[0] for key in keys], [codes.setdefault(key[1], len(codes)) for key in keys],
-                                     [key[2] for key in keys], *map(list, zip(*entries))))
+            events, first, last, examples = zip(*uses.values())
+            self._parts.append((*self._key_columns(list(uses)), np.array(events, np.int64),
+                                secondcounts.times_of(first), secondcounts.times_of(last),
+                                np.array([example or NO_EXAMPLE for example in examples], object)))
             self._compact_when_due()
 
     def take(self, key: tuple) -> None:
@@ -73,12 +67,16 @@ class MergedUses:
         """The keys taken out become a part of -1 event rows (times that widen nothing, no example)."""
         if self._taken:
             taken, self._taken = self._taken, []
-            codes = self._regions
-            self._parts.append((np.array([key[0] for key in taken], np.uint64),
-                                np.array([codes.setdefault(key[1], len(codes)) for key in taken], np.int16),
-                                np.array([key[2] for key in taken], bool), np.full(len(taken), -1, np.int64),
+            self._parts.append((*self._key_columns(taken), np.full(len(taken), -1, np.int64),
                                 np.full(len(taken), np.iinfo(secondcounts.TIME).max, secondcounts.TIME),
                                 np.zeros(len(taken), secondcounts.TIME), np.full(len(taken), NO_EXAMPLE, object)))
+
+    def _key_columns(self, keys: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The hash, Region code and rejected flag of each key (new Regions get a code)."""
+        codes = self._regions
+        return (np.array([key[0] for key in keys], np.uint64),
+                np.array([codes.setdefault(key[1], len(codes)) for key in keys], np.int16),
+                np.array([key[2] for key in keys], bool))
 
     def _compact_when_due(self) -> None:
         if sum(len(part[0]) for part in self._parts) > max(len(self._rows[0]) * FOLD_SHARE, FOLD_ROWS):
@@ -94,8 +92,7 @@ class MergedUses:
         self._parts = []
         order = np.lexsort((rejected, regions, hashes))
         hashes, regions, rejected = hashes[order], regions[order], rejected[order]
-        starts = np.flatnonzero(np.concatenate(([True], (hashes[1:] != hashes[:-1]) | (regions[1:] != regions[:-1])
-                                                | (rejected[1:] != rejected[:-1]))))
+        starts = run_starts(hashes, regions, rejected)
         self._rows = (hashes[starts], regions[starts], rejected[starts], np.add.reduceat(events[order], starts),
                       np.minimum.reduceat(first[order], starts), np.maximum.reduceat(last[order], starts),
                       np.minimum.reduceat(examples[order], starts))
