@@ -42,6 +42,7 @@ from kit.regions import GLOBAL_ENDPOINT_REGION, GLOBAL_SERVICE_SOURCES
 from kit.rollup import DUPLICATE_REASON
 from kit.signalcounts import OPT_IN, SignalCounts
 from kit.signals import issued_key
+from kit.spill import SpilledColumns
 
 STS_SOURCE = "sts.amazonaws.com"
 INSTANCE_SESSION = ":assumed-role/aws:ec2-instance/"
@@ -78,7 +79,7 @@ _SKIP_MADE = {reason: COUNTED_SKIP | (index + 1) << REF_SHIFT for index, reason 
 _SECOND_MADE = {f"{second:02d}": second << SECOND_SHIFT for second in range(60)}
 FOLD_SHARE = 0.25
 FOLD_ROWS = 1 << 17
-"""Rows of later batches wait (in parts) until they outnumber ``FOLD_SHARE`` of the merged rows (and
+"""Per-minute rows of later batches wait (in parts) until they outnumber ``FOLD_SHARE`` of the merged rows (and
 ``FOLD_ROWS``); then they are compacted and folded in (one column copied at a time): the parent holds
 the merged rows plus about a quarter more, and copies each merged row about 1 / FOLD_SHARE times."""
 ROLLOUT_TIME = ROLLOUT.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -203,9 +204,11 @@ class Aggregator:
         self.second_keys: dict[tuple, int] = {}
         """... the code of each caller key of ``seconds`` (its first five fields) ..."""
         self.second_codes, self.second_times, self.second_calls = secondcounts.empty()
-        """... and the per-second calls as arrays (see kit.secondcounts)."""
-        self._second_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        """In the aggregator that merges batches: per-second rows not compacted yet."""
+        """... and the per-second calls as arrays, always compacted (see kit.secondcounts)."""
+        self._second_parts = SpilledColumns((secondcounts.CODE, secondcounts.TIME, secondcounts.CALLS),
+                                            "per-second STS calls")
+        """In the aggregator that merges batches: the merged batches' per-second rows, on disk until
+        ``fold_seconds`` (they grow with the calls and are read once, at the end)."""
         self.activity: dict[tuple, int] = {}
         self.twins: dict[str, tuple] = {}
         """Resource-account copies (by sharedEventID) waiting for their caller's copy (``settle_twins``)."""
@@ -436,7 +439,8 @@ class Aggregator:
         self.event_kinds = (made & ((1 << SECOND_SHIFT) - 1)).astype(np.uint8)
         self.event_refs = ((made >> REF_SHIFT) - 1).astype(np.int32)
         self.breakage.seal()
-        self.second_codes, self.second_times, self.second_calls = secondcounts.from_counts(self.seconds)
+        self.second_codes, self.second_times, self.second_calls = secondcounts.compact(
+            *secondcounts.from_counts(self.seconds))
         self.seconds = {}
         self._set_sts_rows(stscounts.from_entries(self.sts, self.layout))
         self.sts = {}
@@ -598,28 +602,27 @@ class Aggregator:
         self._set_sts_rows(stscounts.empty())
 
     def _add_second_rows(self, codes: np.ndarray, times: np.ndarray, calls: np.ndarray) -> None:
-        """Add per-second rows (codes of ``second_keys``); folds them into the compact arrays once the
-        rows waiting outnumber a ``FOLD_SHARE`` of the folded ones."""
-        if not len(codes):
-            return
+        """Add per-second rows (codes of ``second_keys``) to those waiting on disk."""
         self._second_parts.append((codes, times, calls))
-        if sum(len(part[0]) for part in self._second_parts) > max(len(self.second_codes) * FOLD_SHARE, FOLD_ROWS):
-            self._compact_seconds()
 
-    def _compact_seconds(self) -> None:
-        """Fold the waiting per-second rows and the ``seconds`` dict into the compact arrays."""
-        parts = [*self._second_parts, secondcounts.from_counts(self.seconds)]
-        self._second_parts, self.seconds = [], {}
-        waiting = secondcounts.compact(*(np.concatenate([part[index] for part in parts]) for index in range(3)))
-        del parts
-        merged = [self.second_codes, self.second_times, self.second_calls]
-        self.second_codes, self.second_times, self.second_calls = secondcounts.empty()
-        secondcounts.fold(merged, waiting)
-        self.second_codes, self.second_times, self.second_calls = merged
+    def fold_seconds(self) -> None:
+        """Sum the per-second rows waiting on disk, those compacted before and the ``seconds`` dict into
+        the compact arrays, a range of caller codes at a time (``kit.engines.local.to_rollup`` calls it
+        while little else is held)."""
+        waiting = self._second_parts
+        if not waiting.rows and not self.seconds:
+            return
+        waiting.append((self.second_codes, self.second_times, self.second_calls))
+        waiting.append(secondcounts.from_counts(self.seconds))
+        self.seconds = {}
+        self.second_codes, self.second_times, self.second_calls = secondcounts.empty()  # written: freed first
+        self.second_codes, self.second_times, self.second_calls = secondcounts.gathered(waiting.groups(0),
+                                                                                        waiting.rows)
+        waiting.close()
 
     def second_rows(self) -> tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray]:
         """All per-second counts, compacted: (caller keys by code, codes, times in seconds since 1970, calls)."""
-        self._compact_seconds()
+        self.fold_seconds()
         return (_by_code(self.second_keys), self.second_codes, secondcounts.since_1970(self.second_times),
                 self.second_calls)
 

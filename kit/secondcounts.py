@@ -2,15 +2,16 @@
 
 A batch counts its calls per (code of the caller key in the batch's key table, second) in a dict;
 sealed, they become three numpy arrays (``codes``, ``times``, ``calls``) of 12 bytes a row: a time
-is 32 bits, counted from ``TIME_ORIGIN``, the earliest a window can start. Across
-batches, rows wait in parts that are compacted (sorted by code then time, equal rows summed) and folded into the
-merged rows (``fold``: sums added in place, new rows inserted; a copy of one column at a time, not of
-everything). Taking a duplicate out again is a row of -1 calls; rows that sum to zero are dropped.
+is 32 bits, counted from ``TIME_ORIGIN``, the earliest a window can start. The process that
+merges batches keeps their rows on disk (``kit.spill``) until every batch is in, then sums them a
+range of codes at a time (``compact``: sorted by code then time, equal rows summed) into arrays made
+once (``gathered``). Taking a duplicate out again is a row of -1 calls; rows that sum to zero are
+dropped.
 """
 from __future__ import annotations
 
 from operator import itemgetter
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -58,12 +59,32 @@ def compact(codes: np.ndarray, times: np.ndarray, calls: np.ndarray) -> tuple[np
     """One row per (code, time), sorted by code then time, with the calls summed; zero sums dropped."""
     if not len(codes):
         return empty()
-    order = np.lexsort((times, codes))
-    codes, times, calls = codes[order], times[order], calls[order]
-    starts = np.flatnonzero(np.concatenate(([True], (codes[1:] != codes[:-1]) | (times[1:] != times[:-1]))))
-    summed = np.add.reduceat(calls, starts).astype(CALLS)
+    keys = codes.astype(np.int64) << 32 | times.astype(np.int64)  # codes are never negative
+    order = np.argsort(keys, kind="stable")  # timsort: fast on the runs of times rows come in
+    keys = keys[order]
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    del keys
+    summed = np.add.reduceat(calls[order], starts).astype(CALLS)
     kept = summed != 0
-    return codes[starts][kept], times[starts][kept], summed[kept]
+    first = order[starts[kept]]
+    return codes[first], times[first], summed[kept]
+
+
+def gathered(groups: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
+             capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The compacted rows of ``groups`` (rows of disjoint ranges of codes, the ranges ascending; at most
+    ``capacity`` rows in all), written into arrays made once: no copy of every row is ever held twice,
+    unless summing left far fewer rows than ``capacity`` (then the arrays are cut to size)."""
+    merged = [np.empty(capacity, CODE), np.empty(capacity, TIME), np.empty(capacity, CALLS)]
+    filled = 0
+    for group in groups:
+        rows = compact(*group)
+        for column, values in zip(merged, rows):
+            column[filled:filled + len(values)] = values
+        filled += len(rows[0])
+    if filled < capacity * 7 // 8:
+        return tuple(column[:filled].copy() for column in merged)  # type: ignore[return-value]
+    return merged[0][:filled], merged[1][:filled], merged[2][:filled]
 
 
 def recode(codes: np.ndarray, keys: dict[tuple, int], table: dict[tuple, int]) -> np.ndarray:
@@ -74,78 +95,3 @@ def recode(codes: np.ndarray, keys: dict[tuple, int], table: dict[tuple, int]) -
     for key, code in keys.items():
         mapping[code] = table.setdefault(key, len(table))
     return mapping[codes]
-
-
-KEY_CHUNK = 1 << 20
-"""Merged rows whose int64 keys are made at a time when new rows are placed among them (memory)."""
-
-
-def fold(merged: list[np.ndarray], rows: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
-    """Add compacted ``rows`` to the compacted rows ``merged`` ([codes, times, calls], updated in
-    place: calls summed in its own array, new rows inserted, zero sums dropped)."""
-    codes, times, calls = merged
-    if len(codes) and len(rows[0]):
-        low = min(int(times.min()), int(rows[1].min()))
-        span = max(int(times.max()), int(rows[1].max())) - low + 1
-        if (max(int(codes[-1]), int(rows[0][-1])) + 1) * span < 2 ** 63:  # one int64 key per row
-            where, found = _positions(codes, times, rows[0].astype(np.int64) * span + (rows[1] - low), span, low)
-            columns = [calls, codes, times]
-            del codes, times, calls
-            merged.clear()  # the old columns are freed one by one as their copies are made
-            fold_at(where, found, columns, [rows[2], *rows[:2]], [np.add, None, None])
-            merged.extend((columns[1], columns[2], columns[0]))
-            return
-    merged[:] = compact(*(np.concatenate((mine, theirs)) for mine, theirs in zip(merged, rows)))
-
-
-def _positions(codes: np.ndarray, times: np.ndarray, new_keys: np.ndarray, span: int,
-               low: int) -> tuple[np.ndarray, np.ndarray]:
-    """Where rows of distinct ascending keys ``new_keys`` (code * ``span`` + time - ``low``) go among
-    the rows (``codes``, ``times``) sorted by code then time, and whether their key is there; the
-    merged rows' keys are made ``KEY_CHUNK`` rows at a time, never all at once."""
-    def keys(rows: slice | np.ndarray) -> np.ndarray:
-        return codes[rows].astype(np.int64) * span + (times[rows] - low)
-
-    starts = np.arange(0, len(codes), KEY_CHUNK)
-    chunk_of = np.maximum(np.searchsorted(keys(starts), new_keys, side="right") - 1, 0)
-    bounds = np.searchsorted(chunk_of, np.arange(len(starts) + 1))
-    where = np.empty(len(new_keys), np.intp)
-    for chunk, start in enumerate(starts.tolist()):
-        first, last = bounds[chunk], bounds[chunk + 1]
-        if first < last:
-            where[first:last] = start + np.searchsorted(keys(slice(start, start + KEY_CHUNK)), new_keys[first:last])
-    found = where < len(codes)
-    found[found] = keys(where[found]) == new_keys[found]
-    return where, found
-
-
-def fold_sorted(keys: np.ndarray, new_keys: np.ndarray, columns: list[np.ndarray], new_columns: list[np.ndarray],
-                reducers: list[np.ufunc | None]) -> None:
-    """Fold rows of distinct ascending int64 ``new_keys`` (values in ``new_columns``) into rows of
-    distinct ascending ``keys`` (values in ``columns``, a list updated in place): see ``fold_at``."""
-    where = np.searchsorted(keys, new_keys)
-    found = where < len(keys)
-    found[found] = keys[where[found]] == new_keys[found]
-    del keys
-    fold_at(where, found, columns, new_columns, reducers)
-
-
-def fold_at(where: np.ndarray, found: np.ndarray, columns: list[np.ndarray], new_columns: list[np.ndarray],
-            reducers: list[np.ufunc | None]) -> None:
-    """Fold new rows (values in ``new_columns``) into sorted rows (values in ``columns``, a list
-    updated in place), each new row going at ``where`` (``found``: a row of its key is there): a
-    found row is reduced into that row (``reducers[i]`` on column i, in place; None keeps the value),
-    the others are inserted, one column at a time (an old column can be freed before the next is
-    copied). The first column counts calls: rows left with none are dropped."""
-    at = where[found]
-    for column, new_column, reduce in zip(columns, new_columns, reducers):
-        if reduce is not None:
-            column[at] = reduce(column[at], new_column[found])
-    added = ~found
-    at = where[added]
-    for index, new_column in enumerate(new_columns):
-        columns[index] = np.insert(columns[index], at, new_column[added])
-    kept = columns[0] != 0
-    if not kept.all():
-        for index, column in enumerate(columns):
-            columns[index] = column[kept]

@@ -3,8 +3,9 @@
 What grows with the events but is seldom read goes to an anonymous temporary file: unlinked as it is
 made, so it is never seen by another process and disappears with the run, whatever ends it. The keys
 issued by global calls (12 bytes each, needed once every batch is merged) are read back a chunk at a
-time (``SpilledColumns``); the event ids counted (``kit.eventids``) are sorted runs of hashes, of which
-a lookup reads only the blocks that could hold what it looks for (``SpilledRuns``).
+time, the per-second STS calls a range of caller codes at a time (``SpilledColumns``); the event ids
+counted (``kit.eventids``) are sorted runs of hashes, of which a lookup reads only the blocks that
+could hold what it looks for (``SpilledRuns``).
 """
 from __future__ import annotations
 
@@ -80,6 +81,25 @@ class SpilledColumns:
             if in_group >= rows or index == len(self._parts) - 1:
                 yield self._read(self._file, group)
                 group, in_group = [], 0
+
+    def groups(self, by: int, rows: int = CHUNK_ROWS) -> Iterator[tuple[np.ndarray, ...]]:
+        """The rows again, in groups that each hold every row of a range of values of column ``by``
+        (non-negative integers), the ranges ascending and about ``rows`` rows a group (more when one
+        value has more): a pass over the file counts the rows per value, then one pass per group keeps
+        its rows (memory holds a chunk and a group, never every row)."""
+        per_value = np.zeros(0, np.int64)
+        for chunk in self.chunks(rows):
+            counts = np.bincount(chunk[by])
+            per_value = np.pad(per_value, (0, max(len(counts) - len(per_value), 0)))
+            per_value[:len(counts)] += counts
+        ends = np.cumsum(per_value)
+        bounds = np.unique(np.searchsorted(ends, np.arange(rows, int(ends[-1]) if len(ends) else 0, rows)))
+        for low, high in zip([0, *(bounds + 1).tolist()], [*(bounds + 1).tolist(), len(per_value)]):
+            if low >= high:
+                continue
+            kept = [tuple(column[(chunk[by] >= low) & (chunk[by] < high)] for column in chunk)
+                    for chunk in self.chunks(rows)]
+            yield tuple(np.concatenate([part[index] for part in kept]) for index in range(len(self.dtypes)))
 
     def _read(self, file: IO[bytes], parts: list[int]) -> tuple[np.ndarray, ...]:
         """The next ``parts`` from ``file``'s position, joined."""

@@ -11,8 +11,8 @@ bytes a row instead of ~300:
 * ``first`` and ``last`` (uint8): the second within that minute of the earliest and latest call.
 
 Across batches, rows wait in parts that are compacted (sorted by slot, equal slots summed in calls
-and errors and widened: least first, greatest last) and folded into the merged rows (``fold``, as
-``kit.secondcounts`` folds the per-second rows); rows of no calls are dropped. Duplicates found in a later
+and errors and widened: least first, greatest last) and folded into the merged rows (``fold``: new
+rows inserted one column at a time); rows of no calls are dropped. Duplicates found in a later
 batch are taken out of that batch's own rows before it is merged (``take_out``); a row they empty
 is kept (it widens the times of the merged row of its slot, as the dict entry it replaces was
 widened) only when the merged rows have its slot, else dropped (the dict deleted such an entry).
@@ -131,7 +131,7 @@ def fold(merged: list[np.ndarray], rows: Rows) -> None:
         return
     columns = [*merged[1:], merged[0]]
     merged.clear()  # the old columns are freed one by one as their copies are made
-    secondcounts.fold_sorted(columns[-1], rows[0], columns, [*rows[1:], rows[0]],
+    fold_sorted(columns[-1], rows[0], columns, [*rows[1:], rows[0]],
                              [np.add, np.add, np.minimum, np.maximum, None])
     merged.extend((columns[-1], *columns[:-1]))
 
@@ -156,3 +156,35 @@ def key_order(rows: Rows, keys: list[tuple], layout: Layout) -> np.ndarray:
     ranks = np.empty(len(keys), SLOT)
     ranks[sorted(range(len(keys)), key=keys.__getitem__)] = np.arange(len(keys), dtype=SLOT)
     return np.argsort(ranks[layout.codes(rows[0])], kind="stable")
+
+
+def fold_sorted(keys: np.ndarray, new_keys: np.ndarray, columns: list[np.ndarray], new_columns: list[np.ndarray],
+                reducers: list[np.ufunc | None]) -> None:
+    """Fold rows of distinct ascending int64 ``new_keys`` (values in ``new_columns``) into rows of
+    distinct ascending ``keys`` (values in ``columns``, a list updated in place): see ``fold_at``."""
+    where = np.searchsorted(keys, new_keys)
+    found = where < len(keys)
+    found[found] = keys[where[found]] == new_keys[found]
+    del keys
+    fold_at(where, found, columns, new_columns, reducers)
+
+
+def fold_at(where: np.ndarray, found: np.ndarray, columns: list[np.ndarray], new_columns: list[np.ndarray],
+            reducers: list[np.ufunc | None]) -> None:
+    """Fold new rows (values in ``new_columns``) into sorted rows (values in ``columns``, a list
+    updated in place), each new row going at ``where`` (``found``: a row of its key is there): a
+    found row is reduced into that row (``reducers[i]`` on column i, in place; None keeps the value),
+    the others are inserted, one column at a time (an old column can be freed before the next is
+    copied). The first column counts calls: rows left with none are dropped."""
+    at = where[found]
+    for column, new_column, reduce in zip(columns, new_columns, reducers):
+        if reduce is not None:
+            column[at] = reduce(column[at], new_column[found])
+    added = ~found
+    at = where[added]
+    for index, new_column in enumerate(new_columns):
+        columns[index] = np.insert(columns[index], at, new_column[added])
+    kept = columns[0] != 0
+    if not kept.all():
+        for index, column in enumerate(columns):
+            columns[index] = column[kept]

@@ -36,23 +36,37 @@ def test_recode_maps_a_batch_table_onto_the_merged_one():
     assert table == {OTHER: 0, CALLER: 1}
 
 
-@pytest.mark.parametrize("key_chunk", [1, 3, 1 << 20])
-def test_folding_rows_in_equals_compacting_them_together_whatever_the_key_chunk(monkeypatch, key_chunk):
-    monkeypatch.setattr(secondcounts, "KEY_CHUNK", key_chunk)
-    rng = np.random.default_rng(11)
+def _rows(size: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows with repeats, codes and times up to their dtypes' ends, calls of both signs."""
+    rng = np.random.default_rng(seed)
+    codes = rng.choice(np.array([0, 1, 2 ** 31 - 1], secondcounts.CODE), size)
+    times = rng.choice(np.array([0, 5, 2 ** 32 - 1], np.uint64), size).astype(secondcounts.TIME)
+    return codes, times, rng.integers(-2, 3, size).astype(secondcounts.CALLS)
 
-    def rows(count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return secondcounts.compact(rng.integers(0, 5, count).astype(secondcounts.CODE),
-                                    rng.integers(1_700_000_000, 1_700_000_040, count).astype(secondcounts.TIME),
-                                    rng.integers(-2, 4, count).astype(secondcounts.CALLS))
 
-    merged = list(rows(60))
-    for _ in range(8):
-        new = rows(25)
-        expected = secondcounts.compact(*(np.concatenate((mine, theirs)) for mine, theirs in zip(merged, new)))
-        secondcounts.fold(merged, new)
-        assert all(np.array_equal(mine, theirs) and mine.dtype == theirs.dtype
-                   for mine, theirs in zip(merged, expected))
+@pytest.mark.parametrize("seed", range(4))
+def test_compact_orders_by_code_then_time_up_to_the_largest_values(seed):
+    codes, times, calls = _rows(200, seed)
+    order = np.lexsort((times, codes))  # the reference: sort by code, then time, and sum runs
+    expected: dict[tuple[int, int], int] = {}
+    for code, time, count in zip(codes[order].tolist(), times[order].tolist(), calls[order].tolist()):
+        expected[(code, time)] = expected.get((code, time), 0) + count
+    rows = list(zip(*(column.tolist() for column in secondcounts.compact(codes, times, calls))))
+    assert rows == [(*key, count) for key, count in expected.items() if count]
+
+
+@pytest.mark.parametrize("group_size", [1, 37, 1000])
+def test_gathered_groups_equal_one_compaction_and_hold_no_spare_rows(group_size):
+    codes, times, calls = _rows(600, 11)
+    order = np.argsort(codes, kind="stable")
+    codes, times, calls = codes[order], times[order], calls[order]
+    starts = [0, *np.flatnonzero(codes[1:] != codes[:-1]) + 1]  # groups end where a code does
+    bounds = sorted({0, len(codes), *[start for start in starts if start % group_size < 200]})
+    groups = [(codes[low:high], times[low:high], calls[low:high]) for low, high in zip(bounds, bounds[1:])]
+    gathered = secondcounts.gathered(groups, len(codes))
+    expected = secondcounts.compact(codes, times, calls)
+    assert all(np.array_equal(mine, theirs) and mine.dtype == theirs.dtype for mine, theirs in zip(gathered, expected))
+    assert len(expected[0]) < len(codes) * 7 // 8 and all(column.base is None for column in gathered)  # cut to size
 
 
 def sealed(counts: dict[tuple, int]) -> Aggregator:
@@ -81,7 +95,7 @@ def test_merged_batches_add_up_like_dicts_even_after_many_compactions():
             batch[key] = batch.get(key, 0) + 1
         expected.update(batch)
         total.merge(sealed(batch))
-        total._compact_seconds()  # as when the waiting rows outnumber the compacted ones
+        total.fold_seconds()  # as when the waiting rows outnumber the compacted ones
     assert rows_of(total) == expected
 
 
@@ -113,3 +127,10 @@ def test_every_second_a_window_can_hold_fits_in_a_time():
     times = secondcounts.since_origin(seconds)
     assert times.dtype == secondcounts.TIME and times[0] == 0
     assert secondcounts.since_1970(times).tolist() == seconds.tolist()
+
+
+def test_a_sealed_batch_holds_its_per_second_rows_compacted():
+    batch = sealed({(*OTHER, "2025-03-01T10:00:05"): 1, (*CALLER, "2025-03-01T10:00:01"): 2,
+                    (*OTHER, "2025-03-01T10:00:00"): 3})
+    keys = batch.second_codes.astype(np.int64) << 32 | batch.second_times.astype(np.int64)
+    assert len(keys) == 3 and (np.diff(keys) > 0).all()  # what ``fold_seconds`` may return as it is

@@ -56,6 +56,29 @@ def test_a_temporary_folder_that_cannot_take_the_file_is_a_clear_error(tmp_path,
         spilled.append((np.arange(3, dtype=np.uint64),))
 
 
+@pytest.mark.parametrize("group_rows", [1, 7, 60, 10 ** 6])
+def test_groups_hold_every_row_once_by_ascending_ranges_of_one_column(group_rows):
+    rng = np.random.default_rng(3)
+    parts = [(rng.integers(0, 30, size).astype(np.int32), rng.integers(0, 2 ** 32, size, dtype=np.uint64))
+             for size in (50, 0, 9, 80)]
+    parts.append((np.full(25, 12, np.int32), np.arange(25, dtype=np.uint64)))  # one value past group_rows
+    spilled = SpilledColumns((np.int32, np.uint64), "test rows")
+    for part in parts:
+        spilled.append(part)
+    groups = list(spilled.groups(0, rows=group_rows))
+    rows = sorted(zip(*(np.concatenate([group[column] for group in groups]).tolist() for column in range(2))))
+    assert rows == sorted(zip(*(np.concatenate([part[column] for part in parts]).tolist() for column in range(2))))
+    ranges = [(int(values.min()), int(values.max())) for values, _ in groups]
+    assert all(high < low for (_, high), (low, _) in zip(ranges, ranges[1:]))  # disjoint, ascending
+    assert all(len(values) < group_rows + np.count_nonzero(values == high)  # a group ends with the value that fills it
+               for (values, _), (_, high) in zip(groups, ranges))
+    assert all(len(values) for values, _ in groups) and (len(groups) == 1) == (group_rows >= 164)
+
+
+def test_no_rows_make_no_groups():
+    assert list(SpilledColumns((np.int32,), "test rows").groups(0)) == []
+
+
 @pytest.mark.parametrize("length", [1, 511, 512, 513, 3_000])
 def test_spilled_runs_find_exactly_the_hashes_they_hold(length):
     rng = np.random.default_rng(length)

@@ -190,6 +190,7 @@ def _cache_refused(report: ReadReport) -> bool:
 def to_rollup(aggregator: Aggregator, report: ReadReport) -> Rollup:
     """Rollup tables from a settled aggregator, emptied table by table as it goes (memory)."""
     aggregator.release_merge_state()
+    aggregator.fold_seconds()  # before the tables: the rows read back from disk need room to be summed
     sts = sts_calls_frame(*aggregator.sts_rows())
     aggregator.release_sts_rows()
     activity = counts_frame(aggregator.activity, ACTIVITY_COLUMNS)
