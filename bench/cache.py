@@ -226,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         for label, paths in inputs.items():
             aggregator, sealed = _read(paths)[0], _read(paths)[0]
             sealed.seal()
-            print(f"\n{label}: {len(paths)} files, {aggregator.events:,} events, {len(aggregator.sts):,} sts keys, "
-                  f"{len(aggregator.seconds):,} second keys, {len(aggregator.activity):,} activity keys")
+            print(f"\n{label}: {len(paths)} files, {aggregator.events:,} events, {len(aggregator.per_second):,} caller "
+                  f"seconds, {len(aggregator.activity):,} activity keys")
             print("| format | write ms | read ms | bytes |\n|---|---:|---:|---:|")
             for name, write, read, size in measure_formats(aggregator, sealed, args.runs, folder):
                 print(f"| {name} | {write:.1f} | {read:.1f} | {size:,} |")

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any, Iterable
 
 import numpy as np
@@ -70,13 +71,12 @@ COUNTED_SKIP, COUNTED_STS, COUNTED_STS_FAILED, COUNTED_ACTIVITY, COUNTED_TWIN = 
 KIND_BITS = 3
 """... and above them its field gaps: 1 when counted in ``field_gaps``, plus 2, 4, 8 for each field of
 ``kit.fieldgaps.FIELDS`` it lacks (in that order)."""
-SECOND_SHIFT = 7
-REF_SHIFT = 13
-"""Until ``seal``, what an event contributed is one int: its kind and gaps (the low ``SECOND_SHIFT``
-bits), then the second within the minute of an STS call, then from bit ``REF_SHIFT`` on 1 + where
-(its per-minute row, activity key or JUDGED_SKIPS reason; 0 for none)."""
+REF_SHIFT = 7
+"""Until ``seal``, what an event contributed is one int: its kind and gaps (the low ``REF_SHIFT``
+bits), then 1 + where (its per-second row, activity key or JUDGED_SKIPS reason; 0 for none)."""
 _SKIP_MADE = {reason: COUNTED_SKIP | (index + 1) << REF_SHIFT for index, reason in enumerate(JUDGED_SKIPS)}
-_SECOND_MADE = {f"{second:02d}": second << SECOND_SHIFT for second in range(60)}
+ERROR = 1 << 32
+"""What a failed call adds to the count of its per-second row (``Aggregator.per_second_counts``) besides 1."""
 FOLD_SHARE = 0.25
 FOLD_ROWS = 1 << 17
 """Per-minute rows of later batches wait (in parts) until they outnumber ``FOLD_SHARE`` of the merged rows (and
@@ -189,20 +189,20 @@ class Aggregator:
         self.start = start
         self.end = end
         self.accounts = frozenset(accounts)
-        self.sts: dict[tuple, list] = {}
-        """Until ``seal`` (and for ``settle_twins``): per (caller key code, minute 'YYYY-MM-DDTHH:MM') of an
-        ``sts`` key, [calls, errors, first, last, row] (row: its position in this dict) ..."""
+        self.per_second: dict[tuple[int, str], int] = {}
+        """Until ``seal`` (and for ``settle_twins``): per (caller key code, time 'YYYY-MM-DDTHH:MM:SSZ') of
+        STS calls, its row in ``per_second_counts`` (its position in this dict) ..."""
+        self.per_second_counts: list[int] = []
+        """... and their calls, plus ``ERROR`` for each failed one: both the per-minute and the per-second
+        rows are made of them (``_per_second_rows``)."""
         self.sts_keys: dict[tuple, int] = {}
-        """... the code of each caller key of ``sts`` (all its fields but the minute) ..."""
+        """The code of each caller key (the fields of an ``sts`` key but the minute) ..."""
         self.sts_slots, self.sts_calls, self.sts_errors, self.sts_first, self.sts_last = stscounts.empty()
         """... and the per-minute rows as arrays (see kit.stscounts)."""
         self._sts_parts: list[stscounts.Rows] = []
         """In the aggregator that merges batches: per-minute rows not compacted yet, each sorted by slot."""
-        self.seconds: dict[tuple, int] = {}
-        """Until ``seal`` (and for ``settle_twins``): calls per (caller key code, time 'YYYY-MM-DDTHH:MM:SSZ')
-        of a ``second_of`` key ..."""
         self.second_keys: dict[tuple, int] = {}
-        """... the code of each caller key of ``seconds`` (its first five fields) ..."""
+        """The code of each caller key of a ``second_of`` key (its first five fields) ..."""
         self.second_codes, self.second_times, self.second_calls = secondcounts.empty()
         """... and the per-second calls as arrays, always compacted (see kit.secondcounts)."""
         self._second_parts = SpilledColumns((secondcounts.CODE, secondcounts.TIME, secondcounts.CALLS),
@@ -377,7 +377,7 @@ class Aggregator:
                 return COUNTED_TWIN | self._gapped(gaps)
             self.caller_copies.add(shared)
         row = self._count(caller, failed, time, outcome)
-        made = (COUNTED_STS_FAILED if failed else COUNTED_STS) | _SECOND_MADE[time[17:19]] | (row + 1) << REF_SHIFT
+        made = (COUNTED_STS_FAILED if failed else COUNTED_STS) | (row + 1) << REF_SHIFT
         return made | self._gapped(gaps) if gaps else made
 
     def _gapped(self, gaps: int, sign: int = 1) -> int:
@@ -399,27 +399,20 @@ class Aggregator:
 
     def _count(self, caller: tuple, failed: int, time: str, outcome: tuple) -> int:
         """Count one STS call of ``caller`` (the fields of an ``sts`` key but the minute) at ``time``
-        (``outcome``: error code, message, issued key, eventID); the position of its per-minute row."""
+        (``outcome``: error code, message, issued key, eventID); the position of its per-second row."""
         codes = self._callers.get(caller)
         if codes is None:
             codes = self._new_caller(caller)
-        code, second_code, second_caller = codes
         if failed or outcome[1] or outcome[2]:
-            self.breakage.call(second_caller, time[:19], *outcome)
-        minute = (code, time[:16])
-        entry = self.sts.get(minute)
-        if entry is None:
-            entry = self.sts[minute] = [1, failed, time, time, len(self.sts)]
+            self.breakage.call(codes[2], time[:19], *outcome)
+        key = (codes[0], time)
+        row = self.per_second.get(key)
+        if row is None:
+            row = self.per_second[key] = len(self.per_second_counts)
+            self.per_second_counts.append(ERROR + 1 if failed else 1)
         else:
-            entry[0] += 1
-            entry[1] += failed
-            if time < entry[2]:
-                entry[2] = time
-            elif time > entry[3]:
-                entry[3] = time
-        second = (second_code, time)
-        self.seconds[second] = self.seconds.get(second, 0) + 1
-        return entry[4]
+            self.per_second_counts[row] += ERROR + 1 if failed else 1
+        return row
 
     def _new_caller(self, caller: tuple) -> tuple[int, int, tuple]:
         """Codes for a caller seen first: its code in ``sts_keys``, the code of its ``seconds`` key's
@@ -436,25 +429,37 @@ class Aggregator:
         self.event_ids = hash_ids(list(self._ids))
         made = np.fromiter(self._ids.values(), np.int64, len(self._ids))
         self._ids, self._activity_rows = {}, {}
-        self.event_kinds = (made & ((1 << SECOND_SHIFT) - 1)).astype(np.uint8)
-        self.event_refs = ((made >> REF_SHIFT) - 1).astype(np.int32)
+        self.event_kinds = (made & ((1 << REF_SHIFT) - 1)).astype(np.uint8)
+        refs = (made >> REF_SHIFT) - 1
+        del made
         self.breakage.seal()
-        self.second_codes, self.second_times, self.second_calls = secondcounts.compact(
-            *secondcounts.from_counts(self.seconds))
-        self.seconds = {}
-        self._set_sts_rows(stscounts.from_entries(self.sts, self.layout))
-        self.sts = {}
-        self.event_seconds = self._event_seconds(made)
-
-    def _event_seconds(self, made: np.ndarray) -> np.ndarray:
-        """The time (seconds since 1970, UTC) of each sealed event that is an STS call (else NaT): its
-        per-minute row's minute plus its second."""
+        minute_rows, minute_of, second_rows, times = self._per_second_rows()
+        self._set_sts_rows(minute_rows)
+        self.second_codes, self.second_times, self.second_calls = second_rows
         kinds = self.event_kinds & ((1 << KIND_BITS) - 1)
         calls = (kinds == COUNTED_STS) | (kinds == COUNTED_STS_FAILED)
-        seconds = np.full(len(made), np.datetime64("NaT"), "datetime64[s]").view(np.int64)
-        minutes = self.layout.minutes(self.sts_slots[self.event_refs[calls]])
-        seconds[calls] = minutes + (made[calls] >> SECOND_SHIFT & 63)
-        return seconds
+        self.event_seconds = np.full(len(refs), np.datetime64("NaT"), "datetime64[s]").view(np.int64)
+        self.event_seconds[calls] = secondcounts.since_1970(times[refs[calls]])
+        refs[calls] = minute_of[refs[calls]]
+        self.event_refs = refs.astype(np.int32)
+
+    def _per_second_rows(self) -> tuple[stscounts.Rows, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray],
+                                        np.ndarray]:
+        """Empty ``per_second`` into rows: (the per-minute rows, sorted by slot; the per-minute row of each
+        per-second row; the per-second rows of ``second_of`` keys, compacted; the time of each per-second
+        row)."""
+        count = len(self.per_second_counts)
+        codes = np.fromiter(map(itemgetter(0), self.per_second), np.int64, count)
+        times = secondcounts.times_of(list(map(itemgetter(1), self.per_second)))
+        counts = np.fromiter(self.per_second_counts, np.int64, count)
+        self.per_second, self.per_second_counts = {}, []
+        calls, errors = (counts % ERROR).astype(stscounts.COUNT), (counts // ERROR).astype(stscounts.COUNT)
+        minute_rows, minute_of = stscounts.from_seconds(codes, secondcounts.since_1970(times), calls, errors,
+                                                        self.layout)
+        second_code_of = np.zeros(len(self.sts_keys), secondcounts.CODE)
+        for code, second_code, _ in self._callers.values():
+            second_code_of[code] = second_code
+        return minute_rows, minute_of, secondcounts.compact(second_code_of[codes], times, calls), times
 
     def merge(self, other: "Aggregator") -> None:
         """Fold another sealed partial aggregator (of later files) into this one; its events
@@ -555,7 +560,7 @@ class Aggregator:
         rows = (slots, calls, errors, first, last)
         emptied = np.flatnonzero(calls == 0)
         if len(emptied):
-            self._fold_sts_entries()
+            self._settle_per_second()
             held = np.zeros(len(emptied), bool)
             for part in (self._sts_arrays(), *self._sts_parts):
                 held |= stscounts.holds(part[0], slots[emptied])
@@ -568,15 +573,17 @@ class Aggregator:
         if sum(len(part[0]) for part in self._sts_parts) > max(len(self.sts_slots) * FOLD_SHARE, FOLD_ROWS):
             self._compact_sts()
 
-    def _fold_sts_entries(self) -> None:
-        """Move the entries of the ``sts`` dict into the waiting per-minute rows."""
-        if self.sts:
-            self._sts_parts.append(stscounts.sort(stscounts.from_entries(self.sts, self.layout)))
-            self.sts = {}
+    def _settle_per_second(self) -> None:
+        """Move the STS calls counted in ``per_second`` (the twins ``settle_twins`` counted) into the
+        waiting per-minute and per-second rows."""
+        if self.per_second:
+            minute_rows, _, second_rows, _ = self._per_second_rows()
+            self._sts_parts.append(minute_rows)
+            self._add_second_rows(*second_rows)
 
     def _compact_sts(self) -> None:
-        """Fold the waiting per-minute rows and the ``sts`` dict into the compact arrays."""
-        self._fold_sts_entries()
+        """Fold the waiting per-minute rows and ``per_second`` into the compact arrays."""
+        self._settle_per_second()
         waiting = stscounts.compact(self._sts_parts, drop_empty=False)  # emptied rows widen merged ones
         self._sts_parts = []
         merged = list(self._sts_arrays())
@@ -598,7 +605,7 @@ class Aggregator:
 
     def release_sts_rows(self) -> None:
         """Drop the per-minute STS rows and their keys (once their table is built: memory)."""
-        self.sts, self.sts_keys, self._sts_parts, self._callers = {}, {}, [], {}
+        self.per_second, self.per_second_counts, self.sts_keys, self._sts_parts, self._callers = {}, [], {}, [], {}
         self._set_sts_rows(stscounts.empty())
 
     def _add_second_rows(self, codes: np.ndarray, times: np.ndarray, calls: np.ndarray) -> None:
@@ -606,15 +613,14 @@ class Aggregator:
         self._second_parts.append((codes, times, calls))
 
     def fold_seconds(self) -> None:
-        """Sum the per-second rows waiting on disk, those compacted before and the ``seconds`` dict into
-        the compact arrays, a range of caller codes at a time (``kit.engines.local.to_rollup`` calls it
-        while little else is held)."""
+        """Sum the per-second rows waiting on disk, those compacted before and ``per_second`` into the
+        compact arrays, a range of caller codes at a time (``kit.engines.local.to_rollup`` calls it while
+        little else is held)."""
+        self._settle_per_second()
         waiting = self._second_parts
-        if not waiting.rows and not self.seconds:
+        if not waiting.rows:
             return
         waiting.append((self.second_codes, self.second_times, self.second_calls))
-        waiting.append(secondcounts.from_counts(self.seconds))
-        self.seconds = {}
         self.second_codes, self.second_times, self.second_calls = secondcounts.empty()  # written: freed first
         self.second_codes, self.second_times, self.second_calls = secondcounts.gathered(waiting.groups(0),
                                                                                         waiting.rows)

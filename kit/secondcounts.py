@@ -10,7 +10,6 @@ dropped.
 """
 from __future__ import annotations
 
-from operator import itemgetter
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -36,16 +35,6 @@ def since_1970(times: np.ndarray) -> np.ndarray:
 def empty() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """No rows: (codes, times, calls)."""
     return np.zeros(0, CODE), np.zeros(0, TIME), np.zeros(0, CALLS)
-
-
-def from_counts(counts: dict[tuple[int, str], int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The rows of ``counts`` (keyed by the code of a caller key and a time 'YYYY-MM-DDTHH:MM:SSZ')."""
-    if not counts:
-        return empty()
-    codes = np.fromiter(map(itemgetter(0), counts), CODE, len(counts))
-    times = times_of(list(map(itemgetter(1), counts)))
-    calls = np.fromiter(counts.values(), CALLS, len(counts))
-    return codes, times, calls
 
 
 def times_of(times: Sequence[str]) -> np.ndarray:

@@ -20,12 +20,12 @@ widened) only when the merged rows have its slot, else dropped (the dict deleted
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from operator import itemgetter
 from typing import NamedTuple
 
 import numpy as np
 
 from kit import secondcounts
+from kit.codedseconds import run_starts
 
 SLOT = np.int64
 COUNT = np.int32
@@ -64,22 +64,24 @@ def empty() -> Rows:
     return np.zeros(0, SLOT), np.zeros(0, COUNT), np.zeros(0, COUNT), np.zeros(0, SECOND), np.zeros(0, SECOND)
 
 
-def from_entries(entries: dict[tuple[int, str], list], layout: Layout) -> Rows:
-    """The rows of ``entries`` (keyed by the code of a caller key and the minute) in their order."""
-    if not entries:
-        return empty()
-    count, values = len(entries), list(entries.values())
-    codes = np.fromiter(map(itemgetter(0), entries), SLOT, count)
-    minutes = np.array(list(map(itemgetter(1), entries)), dtype="datetime64[m]").view(SLOT)
-    return (codes * layout.span + (minutes - layout.start), np.fromiter(map(itemgetter(0), values), COUNT, count),
-            np.fromiter(map(itemgetter(1), values), COUNT, count), _second_of_minute(list(map(itemgetter(2), values))),
-            _second_of_minute(list(map(itemgetter(3), values))))
-
-
-def _second_of_minute(times: list[str]) -> np.ndarray:
-    """The seconds field of times 'YYYY-MM-DDTHH:MM:SSZ' (``kit.events.utc_text``: 20 ASCII characters)."""
-    digits = np.frombuffer("".join(times).encode(), np.uint8).reshape(-1, 20)[:, 17:19] - ord("0")
-    return (digits[:, 0] * 10 + digits[:, 1]).astype(SECOND)
+def from_seconds(codes: np.ndarray, seconds: np.ndarray, calls: np.ndarray, errors: np.ndarray,
+                 layout: Layout) -> tuple[Rows, np.ndarray]:
+    """The per-minute rows of per-second rows (caller key ``codes``, ``seconds`` since 1970, UTC, each
+    code and second once), sorted by slot, and the per-minute row of each per-second row."""
+    minutes = seconds // 60
+    slots = codes.astype(SLOT) * layout.span + (minutes - layout.start)
+    order = np.argsort(slots, kind="stable")
+    slots, second = slots[order], (seconds - minutes * 60).astype(SECOND)[order]
+    starts = run_starts(slots)
+    new = np.zeros(len(slots), np.intp)
+    new[starts] = 1
+    row_of = np.empty(len(slots), np.intp)
+    row_of[order] = np.cumsum(new) - 1
+    if not len(slots):
+        return empty(), row_of
+    return (slots[starts], np.add.reduceat(calls[order], starts).astype(COUNT),
+            np.add.reduceat(errors[order], starts).astype(COUNT), np.minimum.reduceat(second, starts),
+            np.maximum.reduceat(second, starts)), row_of
 
 
 def take_out(rows: Rows, taken: np.ndarray, failed: np.ndarray) -> Rows:

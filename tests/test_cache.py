@@ -62,7 +62,7 @@ def round_trip(aggregator: Aggregator) -> Aggregator:
 
 def test_every_attribute_of_a_filled_aggregator_round_trips():
     aggregator = filled()
-    assert aggregator.sts and aggregator.seconds and aggregator.activity and aggregator.skipped
+    assert aggregator.per_second and aggregator.activity and aggregator.skipped
     assert aggregator.breakage.calls and aggregator.breakage.uses and aggregator.breakage.use_shared
     restored = round_trip(aggregator)
     restored_state = codec.state_of(restored)

@@ -70,10 +70,13 @@ def test_gathered_groups_equal_one_compaction_and_hold_no_spare_rows(group_size)
 
 
 def sealed(counts: dict[tuple, int]) -> Aggregator:
+    """A sealed batch of ``counts`` calls per ``seconds`` key (caller, bucket, bucket Region, second)."""
     aggregator = Aggregator("2025-01-01T00:00:00Z", "2026-01-01T00:00:00Z")
-    table = aggregator.second_keys
-    aggregator.seconds = {(table.setdefault(key[:-1], len(table)), f"{key[-1]}Z"): calls
-                          for key, calls in counts.items()}
+    for (account, principal, agent, endpoint, region, second), calls in counts.items():
+        caller = (account, principal, "AssumedRole", agent, "10.0.0.1", "AssumeRole", "sts.amazonaws.com", endpoint,
+                  region if endpoint == "regional" else "", region if endpoint == "global" else "")
+        for _ in range(calls):
+            aggregator._count(caller, 0, f"{second}Z", ("", "", "", None))
     aggregator.seal()
     return aggregator
 

@@ -14,7 +14,7 @@ import kit.events
 from builders import role_session, sts, user
 from kit import stscounts
 from kit.eventids import SeenIds
-from kit.events import COUNTED_STS, COUNTED_STS_FAILED, KIND_BITS, REF_SHIFT, Aggregator
+from kit.events import COUNTED_STS, COUNTED_STS_FAILED, ERROR, KIND_BITS, REF_SHIFT, Aggregator, second_of
 from kit.rollup import STS_CALL_COLUMNS, frame, sts_calls_frame
 
 WINDOW = ("2025-07-01T00:00:00Z", "2025-07-02T00:00:00Z")
@@ -95,13 +95,12 @@ def reference(batches: list[list[dict]]) -> dict[tuple, list]:
     for records in batches:
         batch = Aggregator(*WINDOW)
         batch.add(records)
-        entries = sts_entries(batch)
-        for key, (calls, errors, first, last, _) in entries.items():
+        entries, keys = sts_entries(batch)
+        for key, (calls, errors, first, last) in entries.items():
             entry = total.setdefault(key, [0, 0, first, last])
             entry[0] += calls
             entry[1] += errors
             entry[2], entry[3] = min(entry[2], first), max(entry[3], last)
-        keys = {entry[4]: key for key, entry in entries.items()}
         for event_id, made in batch._ids.items():
             kind = made & (1 << KIND_BITS) - 1
             if event_id in seen and kind in (COUNTED_STS, COUNTED_STS_FAILED):
@@ -114,10 +113,20 @@ def reference(batches: list[list[dict]]) -> dict[tuple, list]:
     return total
 
 
-def sts_entries(batch: Aggregator) -> dict[tuple, list]:
-    """The per-minute entries of an unsealed batch, keyed by their whole ``sts`` keys."""
+def sts_entries(batch: Aggregator) -> tuple[dict[tuple, list], dict[int, tuple]]:
+    """The per-minute entries of an unsealed batch as the dict that counted them did them, keyed by
+    their whole ``sts`` keys ([calls, errors, first, last]), and the key of each per-second row."""
     callers = {code: caller for caller, code in batch.sts_keys.items()}
-    return {(*callers[code], minute): entry for (code, minute), entry in batch.sts.items()}
+    entries: dict[tuple, list] = {}
+    keys: dict[int, tuple] = {}
+    for (code, time), row in batch.per_second.items():
+        count, key = batch.per_second_counts[row], (*callers[code], time[:16])
+        entry = entries.setdefault(key, [0, 0, time, time])
+        entry[0] += count % ERROR
+        entry[1] += count // ERROR
+        entry[2], entry[3] = min(entry[2], time), max(entry[3], time)
+        keys[row] = key
+    return entries, keys
 
 
 def merged(batches: list[list[dict]], compact_every: int) -> Aggregator:
@@ -152,8 +161,12 @@ def first_copies_per_second(batches: list[list[dict]]) -> dict[tuple, int]:
              if record["eventID"] not in seen and not seen.add(record["eventID"])]
     one = Aggregator(*WINDOW)
     one.add(first)
-    callers = {code: caller for caller, code in one.second_keys.items()}
-    return {(*callers[code], time[:19]): calls for (code, time), calls in one.seconds.items()}
+    callers = {code: second_of((*caller, ""), "")[:-1] for caller, code in one.sts_keys.items()}
+    counts: dict[tuple, int] = {}
+    for (code, time), row in one.per_second.items():
+        key = (*callers[code], time[:19])
+        counts[key] = counts.get(key, 0) + one.per_second_counts[row] % ERROR
+    return counts
 
 
 def per_second(aggregator: Aggregator) -> dict[tuple, int]:
@@ -205,7 +218,7 @@ def test_twins_settled_after_the_merge_join_the_rows_of_their_minute():
 def test_the_sts_calls_frame_equals_the_frame_of_the_same_rows():
     batch = Aggregator(*WINDOW)
     batch.add([r for records in random_batches(5, batches=1) for r in records])
-    entries = sts_entries(batch)
+    entries, _ = sts_entries(batch)
     plain = frame([*zip(*entries), *list(zip(*entries.values()))[:4]], STS_CALL_COLUMNS)
     total = Aggregator(*WINDOW)
     batch.seal()
