@@ -1,7 +1,8 @@
 """The per-second STS counts as compact arrays: a code per caller key, seconds since 2005, calls.
 
-A batch counts its calls per (code of the caller key in the batch's key table, second) in a dict;
-sealed, they become three numpy arrays (``codes``, ``times``, ``calls``) of 12 bytes a row: a time
+A batch counts its calls per caller and second (``kit.events.Aggregator.per_second``); sealed, the
+calls per ``seconds`` key (the code of five of the caller's fields in the batch's key table) and
+second become three numpy arrays (``codes``, ``times``, ``calls``) of 12 bytes a row: a time
 is 32 bits, counted from ``TIME_ORIGIN``, the earliest a window can start. The process that
 merges batches keeps their rows on disk (``kit.spill``) until every batch is in, then sums them a
 range of codes at a time (``compact``: sorted by code then time, equal rows summed) into arrays made

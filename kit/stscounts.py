@@ -1,9 +1,8 @@
 """The STS calls per caller key and minute as compact arrays: the local engine's ``sts_calls`` rows.
 
-A batch counts its calls in a dict keyed by the ``sts`` key (the code of its ten caller fields in a
-key table, then the minute 'YYYY-MM-DDTHH:MM') holding [calls, errors, first, last, row] (times as
-'YYYY-MM-DDTHH:MM:SSZ', row the entry's position). Sealed, the rows become five numpy arrays, 18
-bytes a row instead of ~300:
+A batch counts its calls per caller key (the code of its ten caller fields in a key table) and second
+(``kit.events.Aggregator.per_second``). Sealed, they become per-minute rows (``from_seconds``): five
+numpy arrays, 18 bytes a row:
 
 * ``slots`` (int64): the caller key's code in a key table times the minutes of the time window,
   plus the minute's index in the window (``Layout``): one sortable number per (caller key, minute);
@@ -14,8 +13,8 @@ Across batches, rows wait in parts that are compacted (sorted by slot, equal slo
 and errors and widened: least first, greatest last) and folded into the merged rows (``fold``: new
 rows inserted one column at a time); rows of no calls are dropped. Duplicates found in a later
 batch are taken out of that batch's own rows before it is merged (``take_out``); a row they empty
-is kept (it widens the times of the merged row of its slot, as the dict entry it replaces was
-widened) only when the merged rows have its slot, else dropped (the dict deleted such an entry).
+is kept (it widens the times of the merged row of its slot) only when the merged rows have its slot,
+else dropped.
 """
 from __future__ import annotations
 
