@@ -125,22 +125,27 @@ def coded_frame(columns: tuple[str, ...], keys: Sequence[tuple], codes: np.ndarr
               for column in columns]
     dtypes = frame(sample if len(codes) else [], columns).dtypes  # what ``frame`` gives rows like these
     data = {}
+    used = np.zeros(len(keys), bool)
+    used[codes] = True
     for index, column in enumerate(texts):
         distinct = pd.Series([key[index] for key in keys], dtype=object).fillna("").astype(str)
         if columns in CODED_TABLES and len(codes):
-            sorted_texts, number = np.unique(distinct.to_numpy(dtype=object), return_inverse=True)
-            categories = pd.Categorical.from_codes(number[codes], pd.Index(sorted_texts, dtype=dtypes[column].categories.dtype))
-            data[column] = pd.Series(categories).cat.remove_unused_categories()
+            texts_used, number = np.unique(distinct.to_numpy(dtype=object)[used], return_inverse=True)
+            category_of_key = np.zeros(len(keys), np.min_scalar_type(-len(texts_used)))  # the codes' own dtype
+            category_of_key[used] = number
+            data[column] = pd.Series(pd.Categorical.from_codes(
+                category_of_key[codes], pd.Index(texts_used, dtype=dtypes[column].categories.dtype)))
         elif columns in CODED_TABLES:
             data[column] = pd.Series([], dtype=dtypes[column])
         else:
             data[column] = pd.Series(distinct.array.take(codes))
     for column, column_values in values.items():
-        if column in _TIME_COLUMNS:
-            data[column] = pd.Series(pd.to_datetime(column_values, unit="s", utc=True)).astype(dtypes[column])
+        if column in _TIME_COLUMNS:  # microseconds made once (to_datetime then astype made three copies)
+            data[column] = pd.Series(np.multiply(column_values, 10 ** 6, dtype=np.int64).view("M8[us]"),
+                                     dtype=dtypes[column])
         else:
             data[column] = pd.Series(column_values, dtype=dtypes[column])
-    return pd.DataFrame(data, columns=list(columns))
+    return pd.DataFrame(data, columns=list(columns), copy=False)  # the columns are new: no copy of each
 
 
 def seconds_frame(keys: Sequence[tuple], codes: np.ndarray, times: np.ndarray, calls: np.ndarray) -> pd.DataFrame:
