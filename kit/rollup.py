@@ -125,11 +125,13 @@ def coded_frame(columns: tuple[str, ...], keys: Sequence[tuple], codes: np.ndarr
               for column in columns]
     dtypes = frame(sample if len(codes) else [], columns).dtypes  # what ``frame`` gives rows like these
     data = {}
-    used = np.zeros(len(keys), bool)
-    used[codes] = True
+    coded = columns in CODED_TABLES and len(codes)
+    if coded:
+        used = np.zeros(len(keys), bool)
+        used[codes] = True
     for index, column in enumerate(texts):
         distinct = pd.Series([key[index] for key in keys], dtype=object).fillna("").astype(str)
-        if columns in CODED_TABLES and len(codes):
+        if coded:
             texts_used, number = np.unique(distinct.to_numpy(dtype=object)[used], return_inverse=True)
             category_of_key = np.zeros(len(keys), np.min_scalar_type(-len(texts_used)))  # the codes' own dtype
             category_of_key[used] = number

@@ -15,6 +15,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from kit.codedseconds import run_starts
+
 CODE = np.int32
 TIME = np.uint32
 CALLS = np.int32
@@ -52,7 +54,7 @@ def compact(codes: np.ndarray, times: np.ndarray, calls: np.ndarray) -> tuple[np
     keys = codes.astype(np.int64) << 32 | times.astype(np.int64)  # codes are never negative
     order = np.argsort(keys, kind="stable")  # timsort: fast on the runs of times rows come in
     keys = keys[order]
-    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    starts = run_starts(keys)
     del keys
     summed = np.add.reduceat(calls[order], starts).astype(CALLS)
     kept = summed != 0

@@ -97,8 +97,10 @@ class SpilledColumns:
         for low, high in zip([0, *(bounds + 1).tolist()], [*(bounds + 1).tolist(), len(per_value)]):
             if low >= high:
                 continue
-            kept = [tuple(column[(chunk[by] >= low) & (chunk[by] < high)] for column in chunk)
-                    for chunk in self.chunks(rows)]
+            kept = []
+            for chunk in self.chunks(rows):
+                in_range = (chunk[by] >= low) & (chunk[by] < high)
+                kept.append(tuple(column[in_range] for column in chunk))
             yield tuple(np.concatenate([part[index] for part in kept]) for index in range(len(self.dtypes)))
 
     def _read(self, file: IO[bytes], parts: list[int]) -> tuple[np.ndarray, ...]:

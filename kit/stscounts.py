@@ -67,6 +67,8 @@ def from_seconds(codes: np.ndarray, seconds: np.ndarray, calls: np.ndarray, erro
                  layout: Layout) -> tuple[Rows, np.ndarray]:
     """The per-minute rows of per-second rows (caller key ``codes``, ``seconds`` since 1970, UTC, each
     code and second once), sorted by slot, and the per-minute row of each per-second row."""
+    if not len(codes):
+        return empty(), np.zeros(0, np.intp)
     minutes = seconds // 60
     slots = codes.astype(SLOT) * layout.span + (minutes - layout.start)
     order = np.argsort(slots, kind="stable")
@@ -76,8 +78,6 @@ def from_seconds(codes: np.ndarray, seconds: np.ndarray, calls: np.ndarray, erro
     new[starts] = 1
     row_of = np.empty(len(slots), np.intp)
     row_of[order] = np.cumsum(new) - 1
-    if not len(slots):
-        return empty(), row_of
     return (slots[starts], np.add.reduceat(calls[order], starts).astype(COUNT),
             np.add.reduceat(errors[order], starts).astype(COUNT), np.minimum.reduceat(second, starts),
             np.maximum.reduceat(second, starts)), row_of
@@ -132,9 +132,33 @@ def fold(merged: list[np.ndarray], rows: Rows) -> None:
         return
     columns = [*merged[1:], merged[0]]
     merged.clear()  # the old columns are freed one by one as their copies are made
-    fold_sorted(columns[-1], rows[0], columns, [*rows[1:], rows[0]],
-                             [np.add, np.add, np.minimum, np.maximum, None])
+    _fold_sorted(columns[-1], rows[0], columns, [*rows[1:], rows[0]], [np.add, np.add, np.minimum, np.maximum, None])
     merged.extend((columns[-1], *columns[:-1]))
+
+
+def _fold_sorted(keys: np.ndarray, new_keys: np.ndarray, columns: list[np.ndarray], new_columns: list[np.ndarray],
+                 reducers: list[np.ufunc | None]) -> None:
+    """Fold rows of distinct ascending int64 ``new_keys`` (values in ``new_columns``) into rows of distinct
+    ascending ``keys`` (values in ``columns``, a list updated in place): a new row whose key is there is
+    reduced into that row (``reducers[i]`` on column i, in place; None keeps the value), the others are
+    inserted, one column at a time (an old column can be freed before the next is copied). The first
+    column counts calls: rows left with none are dropped."""
+    where = np.searchsorted(keys, new_keys)
+    found = where < len(keys)
+    found[found] = keys[where[found]] == new_keys[found]
+    del keys
+    at = where[found]
+    for column, new_column, reduce in zip(columns, new_columns, reducers):
+        if reduce is not None:
+            column[at] = reduce(column[at], new_column[found])
+    added = ~found
+    at = where[added]
+    for index, new_column in enumerate(new_columns):
+        columns[index] = np.insert(columns[index], at, new_column[added])
+    kept = columns[0] != 0
+    if not kept.all():
+        for index, column in enumerate(columns):
+            columns[index] = column[kept]
 
 
 def recode(slots: np.ndarray, keys: dict[tuple, int], table: dict[tuple, int], layout: Layout) -> np.ndarray:
@@ -158,34 +182,3 @@ def key_order(rows: Rows, keys: list[tuple], layout: Layout) -> np.ndarray:
     ranks[sorted(range(len(keys)), key=keys.__getitem__)] = np.arange(len(keys), dtype=SLOT)
     return np.argsort(ranks[layout.codes(rows[0])], kind="stable")
 
-
-def fold_sorted(keys: np.ndarray, new_keys: np.ndarray, columns: list[np.ndarray], new_columns: list[np.ndarray],
-                reducers: list[np.ufunc | None]) -> None:
-    """Fold rows of distinct ascending int64 ``new_keys`` (values in ``new_columns``) into rows of
-    distinct ascending ``keys`` (values in ``columns``, a list updated in place): see ``fold_at``."""
-    where = np.searchsorted(keys, new_keys)
-    found = where < len(keys)
-    found[found] = keys[where[found]] == new_keys[found]
-    del keys
-    fold_at(where, found, columns, new_columns, reducers)
-
-
-def fold_at(where: np.ndarray, found: np.ndarray, columns: list[np.ndarray], new_columns: list[np.ndarray],
-            reducers: list[np.ufunc | None]) -> None:
-    """Fold new rows (values in ``new_columns``) into sorted rows (values in ``columns``, a list
-    updated in place), each new row going at ``where`` (``found``: a row of its key is there): a
-    found row is reduced into that row (``reducers[i]`` on column i, in place; None keeps the value),
-    the others are inserted, one column at a time (an old column can be freed before the next is
-    copied). The first column counts calls: rows left with none are dropped."""
-    at = where[found]
-    for column, new_column, reduce in zip(columns, new_columns, reducers):
-        if reduce is not None:
-            column[at] = reduce(column[at], new_column[found])
-    added = ~found
-    at = where[added]
-    for index, new_column in enumerate(new_columns):
-        columns[index] = np.insert(columns[index], at, new_column[added])
-    kept = columns[0] != 0
-    if not kept.all():
-        for index, column in enumerate(columns):
-            columns[index] = column[kept]

@@ -22,8 +22,8 @@ from typing import Any, Sequence
 
 import orjson
 
-from kit import (eventids, events, fieldgaps, judgedfields, regions, rollup, secondcounts, signalcounts, signals,
-                 spill, stscounts, trailfiles)
+from kit import (codedseconds, eventids, events, fieldgaps, judgedfields, regions, rollup, secondcounts, signalcounts,
+                 signals, spill, stscounts, trailfiles)
 from kit.engines import codec
 from kit.events import Aggregator
 from kit.trailfiles import TrailFile
@@ -31,7 +31,7 @@ from kit.trailfiles import TrailFile
 FORMAT = 6
 """Bump when what a batch result holds changes: older entries are then never looked up."""
 RULE_MODULES = (events, eventids, secondcounts, stscounts, signalcounts, signals, fieldgaps, regions, rollup,
-                judgedfields, trailfiles, spill)
+                judgedfields, trailfiles, spill, codedseconds)
 """The modules whose code or constants shape a batch's state: events and every kit module it reads."""
 RULES = hashlib.sha256(b"".join(Path(module.__file__).read_bytes() for module in RULE_MODULES)).hexdigest()
 """Fingerprint of the code that reads and judges events: a new kit version never reuses old verdicts."""
