@@ -211,7 +211,11 @@ class Aggregator:
         ``fold_seconds`` (they grow with the calls and are read once, at the end)."""
         self.activity: dict[tuple, int] = {}
         self.twins: dict[str, tuple] = {}
-        """Resource-account copies (by sharedEventID) waiting for their caller's copy (``settle_twins``)."""
+        """Resource-account copies (by sharedEventID) waiting for their caller's copy (``settle_twins``): the
+        caller (the fields of an ``sts`` key but the minute), failed (1 or 0), the time and the outcome."""
+        self._twin_callers: dict[tuple, tuple] = {}
+        """The one stored copy of each caller of this batch's twins: the twins share it (memory; the
+        pickle of a batch writes it once)."""
         self.caller_copies: set[str] = set()
         """The sharedEventIDs of this batch's caller copies."""
         self._copies: SeenIds | None = None
@@ -372,13 +376,19 @@ class Aggregator:
         outcome = (error, message, issued, event_id)
         if shared:
             if (recipient or account) != account:
-                key = (*caller, time[:16])
-                self.twins[shared] = (key, second_of(key, time[:19]), failed, time, *outcome)
+                caller = self._twin_callers.get(caller) or self._twin_caller(caller)
+                self.twins[shared] = (caller, failed, time, *outcome)
                 return COUNTED_TWIN | self._gapped(gaps)
             self.caller_copies.add(shared)
         row = self._count(caller, failed, time, outcome)
         made = (COUNTED_STS_FAILED if failed else COUNTED_STS) | (row + 1) << REF_SHIFT
         return made | self._gapped(gaps) if gaps else made
+
+    def _twin_caller(self, caller: tuple) -> tuple:
+        """``caller`` of a twin seen first, stored once."""
+        stored = self._shared(caller)
+        self._twin_callers[stored] = stored
+        return stored
 
     def _gapped(self, gaps: int, sign: int = 1) -> int:
         """Count (``sign`` 1) or take out (-1) the field gaps ``gaps`` of one event; their bits in
@@ -428,7 +438,7 @@ class Aggregator:
         """End a batch: its event ids become compact arrays (hash, what, where, when) for ``merge``."""
         self.event_ids = hash_ids(list(self._ids))
         made = np.fromiter(self._ids.values(), np.int64, len(self._ids))
-        self._ids, self._activity_rows = {}, {}
+        self._ids, self._activity_rows, self._twin_callers = {}, {}, {}
         self.event_kinds = (made & ((1 << REF_SHIFT) - 1)).astype(np.uint8)
         refs = (made >> REF_SHIFT) - 1
         del made
@@ -648,11 +658,11 @@ class Aggregator:
     def settle_twins(self) -> None:
         """Count resource-account copies whose caller-account copy never arrived; drop the rest (the
         twins of merged batches with a caller copy are gone already)."""
-        for shared, (key, second, failed, time, *outcome) in self.twins.items():
+        for shared, (caller, failed, time, *outcome) in self.twins.items():
             if shared in self.caller_copies:
                 self._skip(SKIP_TWIN)
             else:
-                self._count(key[:-1], failed, time, tuple(outcome))
+                self._count(caller, failed, time, tuple(outcome))
         self.twins.clear()
 
 

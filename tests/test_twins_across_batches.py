@@ -3,6 +3,7 @@ caller's copy is merged (before or after it) and keeps only hashes of the caller
 equal those of one batch holding every record, whatever the order and the cut."""
 from __future__ import annotations
 
+import pickle
 import random
 from functools import partial
 
@@ -83,3 +84,18 @@ def test_a_twin_redelivered_after_its_caller_copy_is_left_out_once():
     skipped, rows = batches([twin, caller, dict(twin), dict(twin)], 1)
     assert skipped == {SKIP_TWIN: 1, SKIP_DUPLICATE: 2}
     assert [row[2] for row in rows] == [1]
+
+
+def test_a_batch_stores_each_twin_caller_once():
+    """Waiting twins share one stored caller per distinct caller, so a batch's pickle writes it once."""
+    twins = [call_pair(number)[1] for number in range(50)]
+    other_agent = [{**twin, "eventID": f"agent-{twin['eventID']}", "sharedEventID": f"agent-{twin['sharedEventID']}",
+                    "userAgent": "aws-cli/2.15"} for twin in twins[:5]]
+    batch = Aggregator(*WINDOW)
+    batch.add(twins + other_agent)
+    batch.seal()
+    callers = [twin[0] for twin in batch.twins.values()]
+    assert len(callers) == 55
+    assert len({id(caller) for caller in callers}) == len(set(callers)) == 2
+    again = pickle.loads(pickle.dumps(batch))
+    assert len({id(twin[0]) for twin in again.twins.values()}) == 2
