@@ -5,9 +5,9 @@ each batch's hashes against those of earlier batches. The newest hashes, up to `
 held in memory, cut into parts by their top bits; each part is a few sorted numpy arrays whose sizes
 at least halve from one to the next (merged as they fill), so a lookup is a handful of binary
 searches. Beyond that, the held hashes move to disk as one sorted run (``kit.spill.SpilledRuns``)
-and into a Bloom filter (``kit.bloom``, 3 bytes per hash): a hash the filter has surely never seen
-(all but about 1 in 6,000 new ones) needs no disk read, the others are looked up exactly in the
-runs. Memory is 8 bytes per id up to ``MEMORY_IDS``, then about 3 bytes per id (the filter is
+and into a Bloom filter (``kit.bloom``, 2 bytes per hash): a hash the filter has surely never seen
+(all but about 1 in 700 new ones) needs no disk read, the others are looked up exactly in the
+runs. Memory is 8 bytes per id up to ``MEMORY_IDS``, then about 2 bytes per id (the filter is
 sized for the ids expected, from the share of the input merged so far; more filters are added, each
 twice as big as the one before, when that falls short); the answers are exact at any size.
 """
@@ -35,8 +35,9 @@ def hash_ids(ids: list[str]) -> np.ndarray:
 PART_BITS = 6
 """The hashes in memory are cut into 2 ** PART_BITS parts by their top bits (hashes spread evenly):
 a merge copies one part's runs, not every hash held."""
-MEMORY_IDS = 1 << 21
-"""Hashes held in memory (16 MiB) before they move to disk."""
+MEMORY_IDS = 1 << 19
+"""Hashes held in memory (4 MiB) before they move to disk (a lookup in runs this short is also
+faster than in runs of 2 M: bench/RESULTS.md)."""
 FIRST_FILTER = 1 << 22
 """Hashes the first Bloom filter is sized for; each next one holds twice as many."""
 
