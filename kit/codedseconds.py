@@ -29,7 +29,8 @@ FACTORIZE_HINT = 1024
 class CodedSeconds:
     """Calls per key and second: ``keys`` (one row per distinct key), and per row ``key`` (a row
     number of ``keys``, int32), ``micros`` (int64 microseconds since 1970, UTC) and ``calls`` (int32):
-    16 bytes a row (8 when ``micros`` is the read table's own column of seconds in microseconds)."""
+    16 bytes a row (4 when ``micros`` and ``calls`` are the read table's own columns, microseconds and
+    int32, as the rollup's ``seconds`` holds them)."""
 
     keys: pd.DataFrame
     key: np.ndarray

@@ -7,7 +7,8 @@ everything after (callers, quota, plan, charts) is pandas over them.
                ``calls``, ``errors``, ``first_seen``, ``last_seen``.
 ``activity``   non-STS calls per principal and Region (global services left out).
 ``seconds``    STS calls per caller, quota bucket and second, for the peak-second maths
-               (its texts categorical: a code per row, each text once; so are ``throttled``'s).
+               (its texts categorical: a code per row, each text once; its calls int32; so are
+               ``throttled``'s).
 ``signals``    evidence of breakage per caller, signal, endpoint and Region (``kit.signals``).
 ``throttled``  throttled STS calls per caller, quota bucket and second (the ``seconds`` columns).
 """
@@ -31,8 +32,12 @@ SIGNAL_COLUMNS = SIGNAL_KEYS + ("events", "sessions", "first_seen", "last_seen",
 signals), signal, endpoint and Region, their first and last eventTime and the smallest eventID."""
 THROTTLED_COLUMNS = SECOND_COLUMNS
 CODED_TABLES = (SECOND_COLUMNS,)
-"""Tables whose text columns are categorical (a small code per row, each text once): ``seconds`` and
-``throttled``, which have a row per caller and second, millions of them and a few hundred keys."""
+"""Tables whose text columns are categorical (a small code per row, each text once) and whose counts
+are ``CODED_COUNT``: ``seconds`` and ``throttled``, which have a row per caller and second, millions of
+them and a few hundred keys."""
+CODED_COUNT = "int32"
+"""The counts of coded tables: calls of one key in one second (hundreds, not billions), 4 bytes a row,
+the plan's own type for them (``kit.codedseconds.CALLS``: read without a copy)."""
 
 DUPLICATE_REASON = "duplicate event (same eventID delivered again)"
 """The skip reason of an event whose eventID was already counted (``kit.events.SKIP_DUPLICATE``)."""
@@ -102,7 +107,7 @@ def frame(values: list[Sequence[Any]], columns: tuple[str, ...]) -> pd.DataFrame
         if column in _TIME_COLUMNS:
             data[column] = pd.to_datetime(series, utc=True, format="ISO8601")
         elif column in _INT_COLUMNS:
-            data[column] = series.astype("int64")
+            data[column] = series.astype(CODED_COUNT if columns in CODED_TABLES else "int64")
         elif columns in CODED_TABLES:
             data[column] = series.fillna("").astype(str).astype("category")
         else:

@@ -182,3 +182,13 @@ def test_coded_rows_do_not_depend_on_their_order():
         keyed = [tuple(key) for key in coded.keys.to_numpy()[coded.key]]
         assert keyed == list(rows[columns].astype(str).itertuples(index=False, name=None))
         assert coded.keys.equals(CodedSeconds.of(table, columns).keys)
+
+
+def test_the_plan_reads_the_seconds_calls_and_times_without_copies():
+    """The ``seconds`` table's calls are int32 and its seconds microseconds, the plan's own types:
+    ``coded_seconds`` views both columns (memory: millions of rows)."""
+    rollup, _ = random_rollup(7, 300)
+    assert rollup.seconds.calls.dtype == np.int32 and rollup.throttled.calls.dtype == np.int32
+    coded = coded_seconds(rollup)
+    assert np.shares_memory(coded.calls, rollup.seconds.calls.to_numpy())
+    assert np.shares_memory(coded.micros, rollup.seconds.second.array.asi8)
