@@ -65,8 +65,14 @@ class CodedSeconds:
                    table.calls.to_numpy(dtype=CALLS), table.second.dtype)
 
     def rows_where(self, keys: np.ndarray) -> "CodedSeconds":
-        """The rows whose key is one of ``keys`` (a boolean per key); the keys frame unchanged."""
+        """The rows whose key is one of ``keys`` (a boolean per key); the keys frame unchanged. Rows that
+        are consecutive (the local engine writes the global bucket's first) are views, not copies."""
         kept = keys[self.key] if len(self.key) else np.zeros(0, bool)
+        count = int(np.count_nonzero(kept))
+        first = int(kept.argmax()) if count else 0
+        if kept[first:first + count].all():
+            rows = slice(first, first + count)
+            return CodedSeconds(self.keys, self.key[rows], self.micros[rows], self.calls[rows], self.time_dtype)
         return CodedSeconds(self.keys, self.key[kept], self.micros[kept], self.calls[kept], self.time_dtype)
 
     def with_keys(self, keys: pd.DataFrame) -> "CodedSeconds":

@@ -625,16 +625,30 @@ class Aggregator:
     def fold_seconds(self) -> None:
         """Sum the per-second rows waiting on disk, those compacted before and ``per_second`` into the
         compact arrays, a range of caller codes at a time (``kit.engines.local.to_rollup`` calls it while
-        little else is held)."""
+        little else is held). The keys are numbered again, those of the global bucket first: their rows
+        come first, together (the plan reads them in place: ``kit.codedseconds.CodedSeconds.rows_where``)."""
         self._settle_per_second()
         waiting = self._second_parts
         if not waiting.rows:
             return
         waiting.append((self.second_codes, self.second_times, self.second_calls))
         self.second_codes, self.second_times, self.second_calls = secondcounts.empty()  # written: freed first
-        self.second_codes, self.second_times, self.second_calls = secondcounts.gathered(waiting.groups(0),
-                                                                                        waiting.rows)
+        ranks = self._global_first()
+        self.second_codes, self.second_times, self.second_calls = secondcounts.gathered(
+            waiting.groups(0, ranks=ranks), waiting.rows)
         waiting.close()
+
+    def _global_first(self) -> np.ndarray:
+        """Number the ``second_keys`` again, those of the global bucket first (else in their order);
+        the new code of each old one."""
+        keys = _by_code(self.second_keys)
+        order = np.argsort(np.array([key[3] != "global" for key in keys], bool), kind="stable")
+        ranks = np.empty(len(keys), np.int64)
+        ranks[order] = np.arange(len(keys))
+        self.second_keys = {keys[code]: rank for rank, code in enumerate(order.tolist())}
+        self._callers = {caller: (code, int(ranks[second_code]), second_caller)
+                         for caller, (code, second_code, second_caller) in self._callers.items()}
+        return ranks
 
     def second_rows(self) -> tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray]:
         """All per-second counts, compacted: (caller keys by code, codes, times in seconds since 1970, calls)."""

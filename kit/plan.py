@@ -56,7 +56,7 @@ def plan_from_rollup(rollup: Rollup, params: Params) -> Plan:
     coded = coded_seconds(rollup)
     seconds = global_seconds(coded, homes)
     regional = regional_calls(coded)
-    del coded  # its rows live on in seconds and regional (memory)
+    del coded  # its rows live on in seconds (views where the global rows are consecutive) and regional
     callers = build_callers(rollup, addresses, homes, seconds)
     quotas = Quotas(params.quota, params.quota_overrides)
     quota = quota_table(regional, seconds, quotas, params.risk_threshold)

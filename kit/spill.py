@@ -82,16 +82,23 @@ class SpilledColumns:
                 yield self._read(self._file, group)
                 group, in_group = [], 0
 
-    def groups(self, by: int, rows: int = CHUNK_ROWS) -> Iterator[tuple[np.ndarray, ...]]:
+    def groups(self, by: int, rows: int = CHUNK_ROWS, ranks: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, ...]]:
         """The rows again, in groups that each hold every row of a range of values of column ``by``
         (non-negative integers), the ranges ascending and about ``rows`` rows a group (more when one
         value has more): a pass over the file counts the rows per value, then one pass per group keeps
-        its rows (memory holds a chunk and a group, never every row)."""
+        its rows (memory holds a chunk and a group, never every row). With ``ranks`` (a permutation of
+        0..n-1, one per possible value), column ``by`` comes back as the ranks of its values, the ranges
+        being ranges of ranks."""
         per_value = np.zeros(0, np.int64)
         for chunk in self.chunks(rows):
             counts = np.bincount(chunk[by])
             per_value = np.pad(per_value, (0, max(len(counts) - len(per_value), 0)))
             per_value[:len(counts)] += counts
+        if ranks is not None:
+            per_rank = np.zeros(len(ranks), np.int64)
+            per_rank[ranks[:len(per_value)]] = per_value
+            used = np.flatnonzero(per_rank)
+            per_value = per_rank[:used[-1] + 1 if len(used) else 0]  # no last group of unused ranks only
         ends = np.cumsum(per_value)
         bounds = np.unique(np.searchsorted(ends, np.arange(rows, int(ends[-1]) if len(ends) else 0, rows)))
         for low, high in zip([0, *(bounds + 1).tolist()], [*(bounds + 1).tolist(), len(per_value)]):
@@ -99,8 +106,10 @@ class SpilledColumns:
                 continue
             kept = []
             for chunk in self.chunks(rows):
-                in_range = (chunk[by] >= low) & (chunk[by] < high)
-                kept.append(tuple(column[in_range] for column in chunk))
+                values = chunk[by] if ranks is None else ranks[chunk[by]]
+                in_range = (values >= low) & (values < high)
+                kept.append(tuple(values[in_range] if index == by else column[in_range]
+                                  for index, column in enumerate(chunk)))
             yield tuple(np.concatenate([part[index] for part in kept]) for index in range(len(self.dtypes)))
 
     def _read(self, file: IO[bytes], parts: list[int]) -> tuple[np.ndarray, ...]:

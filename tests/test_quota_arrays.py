@@ -192,3 +192,20 @@ def test_the_plan_reads_the_seconds_calls_and_times_without_copies():
     coded = coded_seconds(rollup)
     assert np.shares_memory(coded.calls, rollup.seconds.calls.to_numpy())
     assert np.shares_memory(coded.micros, rollup.seconds.second.array.asi8)
+
+
+def test_rows_of_some_keys_are_views_when_consecutive_and_copies_else():
+    rollup, _ = random_rollup(8, 300)
+    columns = ["account_id", "principal_arn", "user_agent", "bucket", "bucket_region"]
+    table = rollup.seconds.sort_values(columns, kind="stable").reset_index(drop=True)
+    coded = CodedSeconds.of(table, columns)
+    for wanted in ([0], [1, 2], [0, 3], list(range(len(coded.keys)))):
+        keys = np.zeros(len(coded.keys), bool)
+        keys[wanted] = True
+        rows = coded.rows_where(keys)
+        mask = keys[coded.key]
+        assert rows.key.tolist() == coded.key[mask].tolist() and rows.calls.tolist() == coded.calls[mask].tolist()
+        assert rows.micros.tolist() == coded.micros[mask].tolist()
+        consecutive = np.flatnonzero(np.diff(np.flatnonzero(mask)) != 1).size == 0
+        assert np.shares_memory(rows.calls, coded.calls) == consecutive
+    assert len(coded.rows_where(np.zeros(len(coded.keys), bool)).key) == 0

@@ -75,6 +75,22 @@ def test_groups_hold_every_row_once_by_ascending_ranges_of_one_column(group_rows
     assert all(len(values) for values, _ in groups) and (len(groups) == 1) == (group_rows >= 164)
 
 
+
+@pytest.mark.parametrize("group_rows", [7, 1000])
+def test_groups_by_ranks_give_the_ranks_in_ascending_ranges(group_rows):
+    rng = np.random.default_rng(4)
+    codes, payload = rng.integers(0, 20, 200).astype(np.int32), np.arange(200, dtype=np.uint64)
+    ranks = rng.permutation(25)  # more ranks than the values used
+    spilled = SpilledColumns((np.int32, np.uint64), "test rows")
+    spilled.append((codes[:120], payload[:120]))
+    spilled.append((codes[120:], payload[120:]))
+    groups = list(spilled.groups(0, rows=group_rows, ranks=ranks))
+    got = sorted(zip(*(np.concatenate([group[column] for group in groups]).tolist() for column in range(2))))
+    assert got == sorted(zip(ranks[codes].tolist(), payload.tolist()))
+    ranges = [(int(values.min()), int(values.max())) for values, _ in groups]
+    assert all(high < low for (_, high), (low, _) in zip(ranges, ranges[1:]))
+    assert (len(groups) > 1) == (group_rows < 200)
+
 def test_no_rows_make_no_groups():
     assert list(SpilledColumns((np.int32,), "test rows").groups(0)) == []
 
