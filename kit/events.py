@@ -651,9 +651,9 @@ class Aggregator:
         return ranks
 
     def second_rows(self) -> tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray]:
-        """All per-second counts, compacted: (caller keys by code, codes, times in seconds since 1970, calls)."""
+        """All per-second counts, compacted: (caller keys by code, codes, times as datetime64[us] (UTC), calls)."""
         self.fold_seconds()
-        return (_by_code(self.second_keys), self.second_codes, secondcounts.since_1970(self.second_times),
+        return (_by_code(self.second_keys), self.second_codes, secondcounts.as_micros(self.second_times),
                 self.second_calls)
 
     def release_merge_state(self) -> None:

@@ -124,7 +124,8 @@ def counts_frame(counts: dict[tuple, int], columns: tuple[str, ...]) -> pd.DataF
 def coded_frame(columns: tuple[str, ...], keys: Sequence[tuple], codes: np.ndarray,
                 values: dict[str, np.ndarray]) -> pd.DataFrame:
     """A rollup table from compact rows, with the dtypes of ``frame``: ``keys[code]`` holds the first
-    columns (texts, converted once per key), ``values`` the others (times in seconds since 1970, UTC)."""
+    columns (texts, converted once per key), ``values`` the others (times in seconds since 1970, UTC, or
+    as datetime64[us], UTC, taken as they are)."""
     texts = columns[:len(columns) - len(values)]
     sample = [["1970-01-01T00:00:00"] if column in _TIME_COLUMNS else [0] if column in _INT_COLUMNS else [""]
               for column in columns]
@@ -148,8 +149,9 @@ def coded_frame(columns: tuple[str, ...], keys: Sequence[tuple], codes: np.ndarr
             data[column] = pd.Series(distinct.array.take(codes))
     for column, column_values in values.items():
         if column in _TIME_COLUMNS:  # microseconds made once (to_datetime then astype made three copies)
-            data[column] = pd.Series(np.multiply(column_values, 10 ** 6, dtype=np.int64).view("M8[us]"),
-                                     dtype=dtypes[column])
+            micros = column_values if column_values.dtype == "M8[us]" else \
+                np.multiply(column_values, 10 ** 6, dtype=np.int64).view("M8[us]")
+            data[column] = pd.Series(micros, dtype=dtypes[column])
         else:
             data[column] = pd.Series(column_values, dtype=dtypes[column])
     return pd.DataFrame(data, columns=list(columns), copy=False)  # the columns are new: no copy of each
@@ -157,7 +159,7 @@ def coded_frame(columns: tuple[str, ...], keys: Sequence[tuple], codes: np.ndarr
 
 def seconds_frame(keys: Sequence[tuple], codes: np.ndarray, times: np.ndarray, calls: np.ndarray) -> pd.DataFrame:
     """The ``seconds`` table from compact rows (see kit.secondcounts): ``keys[code]`` holds the
-    first five columns, ``times`` seconds since 1970 (UTC); the dtypes of ``frame``."""
+    first five columns, ``times`` seconds since 1970 or datetime64[us] (UTC); the dtypes of ``frame``."""
     return coded_frame(SECOND_COLUMNS, keys, codes, {"second": times, "calls": calls})
 
 

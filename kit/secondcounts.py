@@ -35,6 +35,14 @@ def since_1970(times: np.ndarray) -> np.ndarray:
     return times.astype(np.int64) + TIME_ORIGIN
 
 
+def as_micros(times: np.ndarray) -> np.ndarray:
+    """``TIME`` values as datetime64[us] (UTC), made in one array (a table's column as it is)."""
+    micros = times.astype(np.int64)
+    micros += TIME_ORIGIN
+    micros *= 1_000_000
+    return micros.view("datetime64[us]")
+
+
 def empty() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """No rows: (codes, times, calls)."""
     return np.zeros(0, CODE), np.zeros(0, TIME), np.zeros(0, CALLS)
