@@ -6,7 +6,8 @@ wall time per stage.
 otherwise) in this process (with ``DIR``'s ``kit`` first on ``sys.path`` when
 given, e.g. a ``git archive`` of the commit before a change), polls the RSS of the process and its
 workers every 20 ms, and prints the peak within each stage and its wall time: reading
-(``aggregate``), the rollup tables (``to_rollup``) and the plan's steps. A stage's peak includes
+(``aggregate``), the rollup tables (``to_rollup``; within it, summing the per-second rows, ``fold_seconds``,
+and the two large tables) and the plan's steps. A stage's peak includes
 what earlier stages left.
 """
 from __future__ import annotations
@@ -22,7 +23,8 @@ import psutil
 
 from bench.run import ALL_TIME
 
-STAGES = {"kit.engines.local": ("aggregate", "to_rollup"),
+STAGES = {"kit.engines.local": ("aggregate", "to_rollup", "sts_calls_frame", "seconds_frame"),
+          "kit.events:Aggregator": ("fold_seconds",),
           "kit.plan": ("home_regions", "coded_seconds", "global_seconds", "build_callers", "regional_calls", "quota_table",
                        "stage_moves")}
 
@@ -35,6 +37,8 @@ class StagePeaks:
         self.peaks: dict[str, tuple[int, int]] = {}
         self.seconds: dict[str, float] = {}
         """Wall time spent in each wrapped stage."""
+        self._running: set[str] = set()
+        """The wrapped stages under way (a stage called within another goes back to it)."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -51,17 +55,21 @@ class StagePeaks:
             time.sleep(0.02)
 
     def wrap(self, module: object, name: str) -> None:
-        """Count the calls of ``module.name`` as the stage ``name`` (then back to "between stages")."""
+        """Count the calls of ``module.name`` as the stage ``name`` (then back to the stage that called it,
+        or to "between stages")."""
         function = getattr(module, name)
 
         def staged(*args, **kwargs):
+            caller = self.stage if self.stage in self._running else "between stages"
             self.stage = name
+            self._running.add(name)
             began = time.perf_counter()
             try:
                 return function(*args, **kwargs)
             finally:
                 self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - began
-                self.stage = "between stages"
+                self._running.discard(name)
+                self.stage = caller
         setattr(module, name, staged)
 
     def __enter__(self) -> "StagePeaks":
@@ -89,9 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     from kit.cli import main as kit_main
 
     peaks = StagePeaks()
-    for module, names in STAGES.items():
+    for owner, names in STAGES.items():
+        module, _, attribute = owner.partition(":")
         for name in names:
-            peaks.wrap(importlib.import_module(module), name)
+            peaks.wrap(getattr(importlib.import_module(module), attribute) if attribute else
+                       importlib.import_module(module), name)
     with tempfile.TemporaryDirectory() as out, peaks:
         began = time.perf_counter()
         kit_main(["plan", "--source", "local", "--path", str(args.path), "--start", args.start, "--end", args.end,
