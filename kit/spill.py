@@ -82,7 +82,8 @@ class SpilledColumns:
                 yield self._read(self._file, group)
                 group, in_group = [], 0
 
-    def groups(self, by: int, rows: int = CHUNK_ROWS, ranks: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, ...]]:
+    def groups(self, by: int, rows: int = CHUNK_ROWS,
+               ranks: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, ...]]:
         """The rows again, in groups that each hold every row of a range of values of column ``by``
         (non-negative integers), the ranges ascending and about ``rows`` rows a group (more when one
         value has more): a pass over the file counts the rows per value, then one pass per group keeps
