@@ -99,9 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     peaks = StagePeaks()
     for owner, names in STAGES.items():
         module, _, attribute = owner.partition(":")
+        target = importlib.import_module(module)
         for name in names:
-            peaks.wrap(getattr(importlib.import_module(module), attribute) if attribute else
-                       importlib.import_module(module), name)
+            peaks.wrap(getattr(target, attribute) if attribute else target, name)
     with tempfile.TemporaryDirectory() as out, peaks:
         began = time.perf_counter()
         kit_main(["plan", "--source", "local", "--path", str(args.path), "--start", args.start, "--end", args.end,

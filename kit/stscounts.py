@@ -181,4 +181,3 @@ def key_order(rows: Rows, keys: list[tuple], layout: Layout) -> np.ndarray:
     ranks = np.empty(len(keys), SLOT)
     ranks[sorted(range(len(keys)), key=keys.__getitem__)] = np.arange(len(keys), dtype=SLOT)
     return np.argsort(ranks[layout.codes(rows[0])], kind="stable")
-
