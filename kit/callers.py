@@ -19,7 +19,7 @@ import pandas as pd
 from kit.fixes import fix_for, version_tuple
 from kit.ipranges import AWS, OUTSIDE, PRIVATE, SERVICE, AddressBook, AddressClass
 from kit.regions import GLOBAL_ENDPOINT_REGION, is_opt_in, regional_endpoint
-from kit.codedseconds import CodedSeconds, factorize, peaks_of, rows_part, run_starts
+from kit.codedseconds import CodedSeconds, factorize, peaks_of, rows_part, run_starts, text_codes
 from kit.rollup import SECOND_KEYS, Rollup
 from kit.useragent import ClientTool, parse_user_agent
 
@@ -113,10 +113,12 @@ def global_calls(rollup: Rollup, homes: dict[tuple[str, str], str]) -> pd.DataFr
 def _with_caller_key(rows: pd.DataFrame, homes: dict[tuple[str, str], str]) -> pd.DataFrame:
     """Rows of global calls with caller key columns, ``served`` (the serving Region, us-east-1 before
     the change) and ``post_change`` (logged since the change)."""
-    served = rows.serving_region.where(rows.serving_region != "", GLOBAL_ENDPOINT_REGION)
+    serving = rows.serving_region.to_numpy(dtype=object)
+    post_change = serving != ""
+    served = pd.Series(np.where(post_change, serving, GLOBAL_ENDPOINT_REGION), index=rows.index, dtype=object)
     out = assign(rows, served, homes)
     out["served"] = served.to_numpy()
-    out["post_change"] = (rows.serving_region != "").to_numpy()
+    out["post_change"] = post_change
     return out
 
 
@@ -130,15 +132,15 @@ def detail_rows(rollup: Rollup, homes: dict[tuple[str, str], str]) -> pd.DataFra
     with ``calls``, ``errors``, the first and last time, ``rows`` (caller-minute rows summed), and
     the positions in ``sts_calls`` of its first row (``first_row``) and of its first row at its last
     time (``latest_row``), which keep ``build_callers``' choices among ties those of the minute rows;
-    with caller key columns (``_with_caller_key``). Text columns are hashed once here, not per
-    group-by; the rows are summed per group in numpy, sorted by group."""
+    with caller key columns (``_with_caller_key``). Rows are grouped by the text columns' categorical
+    codes (no text hashed) and summed per group in numpy, sorted by group."""
     sts = rollup.sts_calls
     is_global = (sts.endpoint == "global").to_numpy()
     rows = int(is_global.sum())
     group = np.zeros(rows, np.int64)
     for column in DETAIL_KEY:
-        codes, uniques = factorize(sts[column].to_numpy()[is_global])
-        group, _ = factorize(group * len(uniques) + codes)  # numbered by first appearance
+        codes, texts = text_codes(sts[column])  # the categorical codes, no text read
+        group, _ = factorize(group * len(texts) + codes[is_global])  # numbered by first appearance
     first_seen, last_seen = sts.first_seen.array[is_global], sts.last_seen.array[is_global]
     by_last = np.lexsort((~last_seen.asi8, group))  # by group, the latest first (~ reverses int64 order), then by row
     starts = run_starts(group[by_last])
@@ -148,6 +150,7 @@ def detail_rows(rollup: Rollup, homes: dict[tuple[str, str], str]) -> pd.DataFra
     summed = summed.assign(first_seen=first_seen[np.lexsort((first_seen.asi8, group))[starts]],
                            last_seen=last_seen[latest], rows=np.diff(np.append(starts, rows)))
     keys = sts[DETAIL_KEY].iloc[np.flatnonzero(is_global)[first]].reset_index(drop=True)  # first rows only
+    keys = keys.astype(dict.fromkeys(DETAIL_KEY, "str"))  # a caller's texts as plain texts from here on
     detail = pd.concat([keys, summed], axis=1).assign(first_row=first, latest_row=latest)
     return _with_caller_key(detail, homes)
 

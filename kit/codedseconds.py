@@ -44,7 +44,7 @@ class CodedSeconds:
         """The rows of a per-second table (``second``, ``calls`` and the text ``columns``), keyed by
         ``columns``; keys numbered in their sorted order. Consecutive rows of one key (the local engine
         writes each key's seconds together) are numbered once, as a run."""
-        coded = [_codes(table[column]) for column in columns]
+        coded = [text_codes(table[column]) for column in columns]
         starts = run_starts(*(codes for codes, _ in coded))
         number = np.zeros(len(starts), np.int64)
         parts: list[np.ndarray] = []  # per distinct key so far: the code of its value in each column read
@@ -110,7 +110,7 @@ def _times(micros: np.ndarray, dtype: Any) -> pd.Series:
     return pd.Series(pd.to_datetime(micros, unit="us", utc=True)).astype(dtype)
 
 
-def _codes(column: pd.Series) -> tuple[np.ndarray, Any]:
+def text_codes(column: pd.Series) -> tuple[np.ndarray, Any]:
     """(a number per row, the distinct values by number, sorted) of a text column; categorical columns
     give theirs without reading the rows."""
     if isinstance(column.dtype, pd.CategoricalDtype) and column.cat.categories.is_monotonic_increasing:

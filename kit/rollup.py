@@ -4,7 +4,7 @@ Engines (trail files, CloudTrail Lake, Athena) turn raw events into these three 
 everything after (callers, quota, plan, charts) is pandas over them.
 
 ``sts_calls``  one row per STS caller and minute (and host, source IP, event name...):
-               ``calls``, ``errors``, ``first_seen``, ``last_seen``.
+               ``calls``, ``errors``, ``first_seen``, ``last_seen`` (its texts categorical).
 ``activity``   non-STS calls per principal and Region (global services left out).
 ``seconds``    STS calls per caller, quota bucket and second, for the peak-second maths
                (its texts categorical: a code per row, each text once; its calls int32; so are
@@ -31,10 +31,13 @@ SIGNAL_COLUMNS = SIGNAL_KEYS + ("events", "sessions", "first_seen", "last_seen",
 """``kit.signals``: events and distinct issued sessions per caller (the issuing caller for the token
 signals), signal, endpoint and Region, their first and last eventTime and the smallest eventID."""
 THROTTLED_COLUMNS = SECOND_COLUMNS
-CODED_TABLES = (SECOND_COLUMNS,)
-"""Tables whose text columns are categorical (a small code per row, each text once) and whose counts
-are ``CODED_COUNT``: ``seconds`` and ``throttled``, which have a row per caller and second, millions of
-them and a few hundred keys."""
+CODED_TABLES = (SECOND_COLUMNS, STS_CALL_COLUMNS)
+"""Tables whose text columns are categorical (a small code per row, each text once): ``seconds`` and
+``throttled``, a row per caller and second, and ``sts_calls``, a row per caller and minute; millions or
+hundreds of thousands of rows and a few hundred distinct texts (at 8 bytes a row and text column,
+``sts_calls`` held 40 MB of pointers at 3.4 M events: bench/RESULTS.md)."""
+NARROW_COUNT_TABLES = (SECOND_COLUMNS,)
+"""Tables whose counts are ``CODED_COUNT``: calls of one key in one second."""
 CODED_COUNT = "int32"
 """The counts of coded tables: calls of one key in one second (hundreds, not billions), 4 bytes a row,
 the plan's own type for them (``kit.codedseconds.CALLS``: read without a copy)."""
@@ -107,7 +110,7 @@ def frame(values: list[Sequence[Any]], columns: tuple[str, ...]) -> pd.DataFrame
         if column in _TIME_COLUMNS:
             data[column] = pd.to_datetime(series, utc=True, format="ISO8601")
         elif column in _INT_COLUMNS:
-            data[column] = series.astype(CODED_COUNT if columns in CODED_TABLES else "int64")
+            data[column] = series.astype(CODED_COUNT if columns in NARROW_COUNT_TABLES else "int64")
         elif columns in CODED_TABLES:
             data[column] = series.fillna("").astype(str).astype("category")
         else:

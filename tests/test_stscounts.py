@@ -226,6 +226,9 @@ def test_the_sts_calls_frame_equals_the_frame_of_the_same_rows():
     compact = sts_calls_frame(*total.sts_rows())
     ordered = list(STS_CALL_COLUMNS[:11])
     assert compact.dtypes.equals(plain.dtypes)
+    texts = STS_CALL_COLUMNS[:10]  # a code per row, each text once; counts summed per caller stay int64
+    assert all(isinstance(compact[column].dtype, pd.CategoricalDtype) for column in texts)
+    assert list(compact.dtypes[["calls", "errors"]]) == ["int64", "int64"]
     pd.testing.assert_frame_equal(compact, plain.sort_values(ordered).reset_index(drop=True), check_exact=True)
     empty = Aggregator(*WINDOW).sts_rows()
     assert sts_calls_frame(*empty).dtypes.equals(frame([], STS_CALL_COLUMNS).dtypes)
