@@ -14,7 +14,7 @@ import os
 import re
 import stat
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -57,6 +57,8 @@ class TrailFiles(Sequence[TrailFile]):
         self._names: list[str] = []
         self._sizes = array("q")
         self._mtimes = array("q")
+        self.total_bytes = 0
+        """The files' sizes added up."""
 
     def append(self, entry: os.DirEntry, info: os.stat_result) -> None:
         """Add the file ``entry`` (``info``: what its path leads to)."""
@@ -69,14 +71,10 @@ class TrailFiles(Sequence[TrailFile]):
         self._names.append(entry.name)
         self._sizes.append(info.st_size)
         self._mtimes.append(info.st_mtime_ns)
+        self.total_bytes += info.st_size
 
     def __len__(self) -> int:
         return len(self._names)
-
-    @property
-    def total_bytes(self) -> int:
-        """The files' sizes added up."""
-        return sum(self._sizes)
 
     @overload
     def __getitem__(self, index: int) -> TrailFile: ...
@@ -118,9 +116,11 @@ def delivery_date(path: str) -> date | None:
         return None
 
 
-def discover(root: Path, start: datetime, end: datetime) -> Discovery:
+def discover(root: Path, start: datetime, end: datetime,
+             on_file: Callable[[TrailFiles], None] | None = None) -> Discovery:
     """Every trail file under ``root`` (any depth, through linked folders) that may hold events of
-    [start, end), in a stable order: a folder's files by name, then its subfolders by name."""
+    [start, end), in a stable order: a folder's files by name, then its subfolders by name.
+    ``on_file`` is called with the files found so far after each file is added."""
     found = Discovery(TrailFiles(), 0, 0)
     window = ((start - DELIVERY_LAG).date(), (end + DELIVERY_LAG).date())
     seen_folders: set[tuple[int, int]] = set()
@@ -142,8 +142,8 @@ def discover(root: Path, start: datetime, end: datetime) -> Discovery:
                 if info and (info.st_dev, info.st_ino) not in seen_folders:
                     seen_folders.add((info.st_dev, info.st_ino))
                     subfolders.append(entry.path)
-            else:
-                _consider(entry, window, seen_files, found)
+            elif _consider(entry, window, seen_files, found) and on_file:
+                on_file(found.files)
         pending.extend(reversed(subfolders))
     return found
 
@@ -178,24 +178,25 @@ def _stat(path: str, found: Discovery, kind: str) -> os.stat_result | None:
     return info
 
 
-def _consider(entry: os.DirEntry, window: tuple[date, date], seen: dict[int, set[int]], found: Discovery) -> None:
-    """Add ``entry`` to the files to read, or count why not."""
+def _consider(entry: os.DirEntry, window: tuple[date, date], seen: dict[int, set[int]], found: Discovery) -> bool:
+    """Add ``entry`` to the files to read (True), or count why not."""
     path = entry.path
     if not is_trail_name(entry.name) or any(marker in path for marker in _NOT_LOGS):
         found.ignored += 1
-        return
+        return False
     day = delivery_date(path)
     if day is not None and not window[0] <= day <= window[1]:
         found.outside_window += 1
-        return
+        return False
     info = _stat(path, found, "file")
     if info is None:
-        return
+        return False
     inodes = seen.setdefault(info.st_dev, set())
     if info.st_ino in inodes:
-        return
+        return False
     inodes.add(info.st_ino)
     found.files.append(entry, info)
+    return True
 
 
 def _reason(error: OSError, kind: str) -> str:

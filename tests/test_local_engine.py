@@ -60,6 +60,25 @@ def test_several_processes_and_the_cache_give_the_rollup_of_one_process(single, 
     assert_same(single, run(SAMPLE_TRAIL, workers=1, cache=True))
 
 
+def test_workers_are_forked_when_the_files_found_need_them_not_after_the_whole_list(single, monkeypatch):
+    """Forked after discovery, each worker would count the list of every file among its pages."""
+    forked_at: list[int] = []
+    consider = local.Workers.consider
+
+    def watched(self: local.Workers, files) -> None:
+        idle = self.pool is None
+        consider(self, files)
+        if idle and self.pool is not None:
+            forked_at.append(files.total_bytes)
+    monkeypatch.setattr(local.Workers, "consider", watched)
+    monkeypatch.setattr(local, "IN_PROCESS_BYTES", 2_000_000)  # the samples hold 5.3 MB of trail files
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    rollup = run(SAMPLE_TRAIL, cache=False)  # the number of workers decided by the input's size
+    assert rollup.report.engine_stats["workers"] == 2
+    assert forked_at == [pytest.approx(2_000_000, abs=100_000)]  # a file more than the threshold
+    assert_same(single, rollup)
+
+
 def test_a_touched_file_re_reads_only_its_batch(trail, small_batches):
     first = run(trail)
     batches = first.report.engine_stats["batches"]

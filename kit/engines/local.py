@@ -16,7 +16,7 @@ import pickle
 import sys
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Iterable, Iterator, Sequence
 
 from tqdm import tqdm
@@ -28,7 +28,7 @@ from kit.events import Aggregator
 from kit.params import Params
 from kit.rollup import (ACTIVITY_COLUMNS, SIGNAL_COLUMNS, THROTTLED_COLUMNS, ReadReport, Rollup, counts_frame, frame,
                          seconds_frame, sts_calls_frame)
-from kit.trailfiles import Discovery, InvalidTrailFile, TrailFile, discover, read_records
+from kit.trailfiles import Discovery, InvalidTrailFile, TrailFile, TrailFiles, discover, read_records
 
 BATCH_BYTES = 4 * 1024 * 1024
 """Compressed bytes per worker task: big enough to amortise a task, small enough to balance
@@ -102,6 +102,40 @@ def _worker_count(params: Params, total_bytes: int) -> int:
     return 1 if total_bytes < IN_PROCESS_BYTES else os.cpu_count() or 1
 
 
+class Workers:
+    """The worker processes that read batches, forked as soon as discovery has found enough files to
+    need them: forked later, each would count among its pages the list of every file found (10 MB
+    at 47,288 files). A context manager: leaving it stops them."""
+
+    def __init__(self, params: Params) -> None:
+        self._params = params
+        self.pool: ProcessPoolExecutor | None = None
+        self.count = 0
+        """Processes in ``pool``."""
+
+    def consider(self, files: TrailFiles) -> None:
+        """``discover``'s hook: fork the workers once the files found so far need them."""
+        if self.pool is None and _worker_count(self._params, files.total_bytes) > 1:
+            self.start(_worker_count(self._params, files.total_bytes))
+
+    def start(self, count: int) -> ProcessPoolExecutor:
+        """Fork ``count`` workers now (a first task forks them all) unless they run already."""
+        if self.pool is None:
+            context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
+            allocator.return_freed_arrays()  # the merges rebuild large arrays: their freed pages go back
+            self.pool = ProcessPoolExecutor(count, mp_context=context, initializer=allocator.reuse_freed_blocks)
+            self.pool.submit(int)
+            self.count = count
+        return self.pool
+
+    def __enter__(self) -> "Workers":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
 def progress_bar(params: Params, files: int) -> tqdm:
     """Files done of ``files``, rate and time left; events in the postfix. Off under ``quiet`` and
     when stderr is not a terminal, except in JupyterLab and papermill (see ``kit.progress``)."""
@@ -111,10 +145,10 @@ def progress_bar(params: Params, files: int) -> tqdm:
 
 
 def _payloads(work: Iterable[tuple[list[TrailFile], str | None]], window: tuple[str, str], params: Params,
-              workers: int, rejected: dict[str, str]) -> Iterator[tuple[list[TrailFile], BatchResult | bytes]]:
+              workers: Workers, rejected: dict[str, str]) -> Iterator[tuple[list[TrailFile], BatchResult | bytes]]:
     """(batch, result) in batch order: cached entries as ``BatchResult``, the rest pickled by
-    ``workers`` processes with a bounded number of batches in flight (unusable entries are
-    counted in ``rejected`` and their batches read again)."""
+    ``workers`` (none started: by this process) with a bounded number of batches in flight
+    (unusable entries are counted in ``rejected`` and their batches read again)."""
     def task(batch: list[TrailFile], key: str | None) -> tuple:
         return [f.path for f in batch], *window, params.accounts, key
 
@@ -122,26 +156,26 @@ def _payloads(work: Iterable[tuple[list[TrailFile], str | None]], window: tuple[
         entry = cache.load(key, rejected) if key else None
         return BatchResult(*entry) if entry else None
 
-    if workers == 1:
+    pool = workers.pool
+    if pool is None:
         for batch, key in work:
             yield batch, cached(key) or read_batch(*task(batch, key))
         return
-    context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
-    allocator.return_freed_arrays()  # the merges rebuild large arrays: their freed pages go back
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=allocator.reuse_freed_blocks) as pool:
-        pending: deque[tuple[list[TrailFile], BatchResult | Future]] = deque()
-        for batch, key in work:
-            pending.append((batch, cached(key) or pool.submit(read_batch, *task(batch, key))))
-            while len(pending) > workers * IN_FLIGHT_PER_WORKER or (pending and isinstance(pending[0][1], BatchResult)):
-                batch_, result = pending.popleft()
-                yield batch_, result if isinstance(result, BatchResult) else result.result()
-        while pending:
+    pending: deque[tuple[list[TrailFile], BatchResult | Future]] = deque()
+    in_flight = workers.count * IN_FLIGHT_PER_WORKER
+    for batch, key in work:
+        pending.append((batch, cached(key) or pool.submit(read_batch, *task(batch, key))))
+        while len(pending) > in_flight or (pending and isinstance(pending[0][1], BatchResult)):
             batch_, result = pending.popleft()
             yield batch_, result if isinstance(result, BatchResult) else result.result()
+    while pending:
+        batch_, result = pending.popleft()
+        yield batch_, result if isinstance(result, BatchResult) else result.result()
 
 
-def aggregate(found: Discovery, params: Params) -> tuple[Aggregator, ReadReport]:
-    """Read every discovered file (or its cached batch) into one aggregator; report what was read."""
+def aggregate(found: Discovery, params: Params, workers: Workers | None = None) -> tuple[Aggregator, ReadReport]:
+    """Read every discovered file (or its cached batch) into one aggregator, with ``workers`` (forked
+    here when none are given and the input needs them); report what was read."""
     window = (params.start.strftime("%Y-%m-%dT%H:%M:%SZ"), params.end.strftime("%Y-%m-%dT%H:%M:%SZ"))
     total = Aggregator(*window, params.accounts)
     report = ReadReport(sources=[str(params.path)], files_ignored=found.ignored, invalid_files=dict(found.unreadable))
@@ -150,9 +184,12 @@ def aggregate(found: Discovery, params: Params) -> tuple[Aggregator, ReadReport]
     use_cache = params.cache and not _cache_refused(report)
     work = ((batch, cache.batch_key(batch, window, params.accounts) if use_cache else None)
             for batch in batches(found.files, BATCH_BYTES))  # made as they are sent: memory
-    workers = _worker_count(params, found.files.total_bytes)
+    processes = _worker_count(params, found.files.total_bytes)
     read, hits, rejected, bytes_merged = 0, 0, {}, 0
-    with gc_paused(), progress_bar(params, len(found.files)) as bar:
+    with ExitStack() as own, gc_paused(), progress_bar(params, len(found.files)) as bar:
+        workers = workers or own.enter_context(Workers(params))
+        if processes > 1:
+            workers.start(processes)
         for batch, payload in _payloads(work, window, params, workers, rejected):
             read += 1
             hits += isinstance(payload, BatchResult)
@@ -165,7 +202,7 @@ def aggregate(found: Discovery, params: Params) -> tuple[Aggregator, ReadReport]
             bar.update(len(batch))
             bar.set_postfix_str(f"{total.events:,} events", refresh=False)
         total.settle_twins()
-    report.engine_stats.update(batches=read, cached_batches=hits, workers=workers,
+    report.engine_stats.update(batches=read, cached_batches=hits, workers=processes,
                                event_id_bytes=total.ids_bytes)
     if rejected:
         report.engine_stats["cache_entries_rejected"] = len(rejected)
@@ -211,15 +248,16 @@ def collect(params: Params) -> Rollup:
     if params.path is None or not params.path.is_dir():
         raise InputError(f"--path {params.path}: not a folder; give the folder that holds the trail files "
                          "(for example the AWSLogs folder copied from the trail's S3 bucket)")
-    found = discover(params.path, params.start, params.end)
-    if not found.files and found.unreadable:
-        path, reason = next(iter(sorted(found.unreadable.items())))
-        raise InputError(f"no readable trail files under {params.path}: {len(found.unreadable)} folders or files "
-                         f"could not be read, for example {path}: {reason}")
-    if not found.files:
-        raise InputError(f"no .json or .json.gz trail files under {params.path} for the window "
-                         f"{params.start:%Y-%m-%d} to {params.end:%Y-%m-%d}")
-    aggregator, report = aggregate(found, params)
+    with Workers(params) as workers:
+        found = discover(params.path, params.start, params.end, on_file=workers.consider)
+        if not found.files and found.unreadable:
+            path, reason = next(iter(sorted(found.unreadable.items())))
+            raise InputError(f"no readable trail files under {params.path}: {len(found.unreadable)} folders or "
+                             f"files could not be read, for example {path}: {reason}")
+        if not found.files:
+            raise InputError(f"no .json or .json.gz trail files under {params.path} for the window "
+                             f"{params.start:%Y-%m-%d} to {params.end:%Y-%m-%d}")
+        aggregator, report = aggregate(found, params, workers)
     if report.files_read == 0:
         path, reason = next(iter(sorted(report.invalid_files.items())))
         raise InputError(f"none of the {len(report.invalid_files)} files under {params.path} is a readable "
