@@ -1,6 +1,7 @@
 """The local engine: one process, several, or the cache all give the same rollup; progress bar."""
 from __future__ import annotations
 
+import gc
 import io
 import os
 import shutil
@@ -77,6 +78,14 @@ def test_workers_are_forked_when_the_files_found_need_them_not_after_the_whole_l
     assert rollup.report.engine_stats["workers"] == 2
     assert forked_at == [pytest.approx(2_000_000, abs=100_000)]  # a file more than the threshold
     assert_same(single, rollup)
+
+
+def test_workers_forked_during_discovery_run_without_cyclic_collection():
+    """A collection in a worker would walk (and copy, page by page) every object it shares with the parent."""
+    params = validate({"source": "local", "path": SAMPLE_TRAIL, "start": "2025-03-01", "end": "2025-09-01", "workers": 2})
+    with local.Workers(params) as workers:
+        assert workers.start(2).submit(gc.isenabled).result() is False
+        assert gc.isenabled()
 
 
 def test_a_touched_file_re_reads_only_its_batch(trail, small_batches):

@@ -124,7 +124,8 @@ class Workers:
             context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
             allocator.return_freed_arrays()  # the merges rebuild large arrays: their freed pages go back
             self.pool = ProcessPoolExecutor(count, mp_context=context, initializer=allocator.reuse_freed_blocks)
-            self.pool.submit(int)
+            with gc_paused():  # a worker runs without cyclic collection (``read_batch``)
+                self.pool.submit(int)  # forks them all
             self.count = count
         return self.pool
 
