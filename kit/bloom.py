@@ -20,8 +20,9 @@ MAX_ITEMS = 1 << 30
 _SALTS = np.array([0x47B6137B, 0x44974D91, 0x8824AD5B, 0xA2B7289D, 0x705495C7, 0x2DF1424B, 0x9EFC4947,
                    0x5C6BFB31], np.uint32)
 """Parquet's split-block constants: which bit of each word a hash sets."""
+_WORD = np.arange(len(_SALTS))
 CHUNK = 1 << 16
-"""Hashes taken at a time (their blocks, bits and the rows read take 72 bytes each)."""
+"""Hashes taken at a time (their words and bits take 96 bytes each)."""
 
 
 class BloomFilter:
@@ -34,8 +35,7 @@ class BloomFilter:
         self.count = 0
         """Hashes added."""
         self.blocks = -(-capacity * BITS_PER_ITEM // 256)
-        self.words = np.zeros((self.blocks, len(_SALTS)), np.uint32)
-        """A row of eight words per block: a hash's block is read and written as one row."""
+        self.words = np.zeros(self.blocks * len(_SALTS), np.uint32)
 
     @property
     def full(self) -> bool:
@@ -48,24 +48,23 @@ class BloomFilter:
     def add(self, hashes: np.ndarray) -> None:
         """Set the bits of ``hashes`` (uint64)."""
         for start in range(0, len(hashes), CHUNK):
-            blocks, masks = self._bits(hashes[start:start + CHUNK])
-            self.words[blocks] |= masks  # two hashes of one block: only the last write stays ...
-            lost = ((self.words[blocks] & masks) != masks).any(axis=1)
+            words, masks = (part.ravel() for part in self._bits(hashes[start:start + CHUNK]))
+            self.words[words] |= masks  # two hashes of one block: only the last write stays ...
+            lost = (self.words[words] & masks) != masks
             if lost.any():
-                np.bitwise_or.at(self.words, blocks[lost], masks[lost])  # ... so the lost bits are set again
+                np.bitwise_or.at(self.words, words[lost], masks[lost])  # ... so the lost bits are set again
         self.count += len(hashes)
 
     def may_contain(self, hashes: np.ndarray) -> np.ndarray:
         """False where a hash of ``hashes`` was surely never added."""
         found = np.zeros(len(hashes), bool)
         for start in range(0, len(hashes), CHUNK):
-            blocks, masks = self._bits(hashes[start:start + CHUNK])
-            found[start:start + len(blocks)] = ((self.words[blocks] & masks) == masks).all(axis=1)
+            words, masks = self._bits(hashes[start:start + CHUNK])
+            found[start:start + len(words)] = ((self.words[words] & masks) == masks).all(axis=1)
         return found
 
     def _bits(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each hash's block (a (hashes,) array) and the bit it sets in each of the block's words (a
-        (hashes, 8) array)."""
+        """The words of each hash's block and the bit it sets in each: two (hashes, 8) arrays."""
         block = ((hashes >> np.uint64(32)) * np.uint64(self.blocks)) >> np.uint64(32)
         masks = np.uint32(1) << ((hashes.astype(np.uint32)[:, None] * _SALTS) >> np.uint32(27))
-        return block.astype(np.intp), masks
+        return block.astype(np.intp)[:, None] * len(_SALTS) + _WORD, masks
