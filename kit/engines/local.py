@@ -1,7 +1,8 @@
 """The local engine: trail files on disk, read in parallel, streamed into the rollup.
 
 Each worker process reads a batch of files and returns a partial ``Aggregator``; the parent
-merges partials as they arrive, so memory holds the rollup, never the events. Duplicates within
+merges partials as they arrive, so memory holds the rollup, never the events. The workers are
+forked while discovery runs, once the files found need them (``Workers``). Duplicates within
 a batch are dropped by the worker; across batches by the parent, from each batch's compact
 arrays of event-id hashes (``Aggregator.seal``/``merge``; ``kit.eventids``: 8 bytes per id for the
 newest 512k, about 2 past that, the rest on disk). The per-second rows wait on disk in the parent
@@ -115,8 +116,10 @@ class Workers:
 
     def consider(self, files: TrailFiles) -> None:
         """``discover``'s hook: fork the workers once the files found so far need them."""
-        if self.pool is None and _worker_count(self._params, files.total_bytes) > 1:
-            self.start(_worker_count(self._params, files.total_bytes))
+        if self.pool is None:
+            count = _worker_count(self._params, files.total_bytes)
+            if count > 1:
+                self.start(count)
 
     def start(self, count: int) -> ProcessPoolExecutor:
         """Fork ``count`` workers now (a first task forks them all) unless they run already."""
