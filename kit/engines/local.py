@@ -122,14 +122,13 @@ class Workers:
                 self.start(count)
 
     def start(self, count: int) -> ProcessPoolExecutor:
-        """Fork ``count`` workers now (a first task forks them all) unless they run already."""
-        if self.pool is None:
-            context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
-            allocator.return_freed_arrays()  # the merges rebuild large arrays: their freed pages go back
-            self.pool = ProcessPoolExecutor(count, mp_context=context, initializer=allocator.reuse_freed_blocks)
-            with gc_paused():  # a worker runs without cyclic collection (``read_batch``)
-                self.pool.submit(int)  # forks them all
-            self.count = count
+        """Fork ``count`` workers now (a first task forks them all)."""
+        context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
+        allocator.return_freed_arrays()  # the merges rebuild large arrays: their freed pages go back
+        self.pool = ProcessPoolExecutor(count, mp_context=context, initializer=allocator.reuse_freed_blocks)
+        with gc_paused():  # a worker runs without cyclic collection (``read_batch``)
+            self.pool.submit(int)  # forks them all
+        self.count = count
         return self.pool
 
     def __enter__(self) -> "Workers":
@@ -188,12 +187,10 @@ def aggregate(found: Discovery, params: Params, workers: Workers | None = None) 
     use_cache = params.cache and not _cache_refused(report)
     work = ((batch, cache.batch_key(batch, window, params.accounts) if use_cache else None)
             for batch in batches(found.files, BATCH_BYTES))  # made as they are sent: memory
-    processes = _worker_count(params, found.files.total_bytes)
     read, hits, rejected, bytes_merged = 0, 0, {}, 0
     with ExitStack() as own, gc_paused(), progress_bar(params, len(found.files)) as bar:
         workers = workers or own.enter_context(Workers(params))
-        if processes > 1:
-            workers.start(processes)
+        workers.consider(found.files)  # the whole input: forked now if discovery did not need them yet
         for batch, payload in _payloads(work, window, params, workers, rejected):
             read += 1
             hits += isinstance(payload, BatchResult)
@@ -206,7 +203,7 @@ def aggregate(found: Discovery, params: Params, workers: Workers | None = None) 
             bar.update(len(batch))
             bar.set_postfix_str(f"{total.events:,} events", refresh=False)
         total.settle_twins()
-    report.engine_stats.update(batches=read, cached_batches=hits, workers=processes,
+    report.engine_stats.update(batches=read, cached_batches=hits, workers=workers.count or 1,
                                event_id_bytes=total.ids_bytes)
     if rejected:
         report.engine_stats["cache_entries_rejected"] = len(rejected)
