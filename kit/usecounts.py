@@ -4,8 +4,12 @@ A batch counts its uses in a dict (``kit.signalcounts``): (access key hash, Regi
 [events, first, last, smallest non-empty eventID]. Merged, they are arrays instead, about 120 bytes
 a key instead of 500 as dict entries (keys are sessions: they grow with the days read). A batch's
 entries, and a row of -1 event for each use taken out again (a duplicate), wait in parts; the parts
-are compacted with the merged rows (sorted by key; events summed, the earliest first, the latest
-last, the smallest example) once they outnumber ``FOLD_SHARE`` of them, and before they are read.
+are compacted with the merged rows (sorted by key and example; events summed, the earliest first,
+the latest last, the smallest example) once they outnumber ``FOLD_SHARE`` of them, and before they
+are read. Examples are numpy strings (``EXAMPLE``), not Python objects: one kept per key and batch
+would pin the memory of the batch's freed objects around it (bench/RESULTS.md). The smallest is by
+numpy's order, which is Python's for every eventID without a NUL character (numpy compares such
+strings only up to it; the example is then the first merged among those equal up to there).
 """
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ FOLD_SHARE = 0.25
 FOLD_ROWS = 1 << 16
 NO_EXAMPLE = "\U0010ffff"
 """Stands for '' (no eventID) while the smallest example is taken: above every eventID."""
+EXAMPLE = np.dtypes.StringDType()
+"""Variable-width strings held by numpy (no Python object per example)."""
 COLUMNS = ("hashes", "regions", "rejected", "events", "first", "last", "examples")
 Rows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -31,7 +37,7 @@ class MergedUses:
         self._regions: dict[str, int] = {}
         """Region -> its code in the rows."""
         self._rows: Rows = (*self._key_columns([]), np.zeros(0, np.int64), np.zeros(0, secondcounts.TIME),
-                            np.zeros(0, secondcounts.TIME), np.zeros(0, object))
+                            np.zeros(0, secondcounts.TIME), np.zeros(0, EXAMPLE))
         """Compacted: one row per key, sorted by hash, Region code, rejected."""
         self._parts: list[Rows] = []
         self._taken: list[tuple] = []
@@ -44,7 +50,7 @@ class MergedUses:
             events, first, last, examples = zip(*uses.values())
             self._parts.append((*self._key_columns(list(uses)), np.array(events, np.int64),
                                 secondcounts.times_of(first), secondcounts.times_of(last),
-                                np.array([example or NO_EXAMPLE for example in examples], object)))
+                                np.array([example or NO_EXAMPLE for example in examples], EXAMPLE)))
             self._compact_when_due()
 
     def take(self, key: tuple) -> None:
@@ -59,7 +65,7 @@ class MergedUses:
         kept = np.flatnonzero(events > 0)
         first_texts, last_texts = (_texts(times[kept]) for times in (first, last))
         for index, row in enumerate(kept.tolist()):
-            example = examples[row]
+            example = str(examples[row])
             yield ((int(hashes[row]), names[regions[row]], bool(rejected[row])),
                    [int(events[row]), first_texts[index], last_texts[index], "" if example == NO_EXAMPLE else example])
 
@@ -69,7 +75,7 @@ class MergedUses:
             taken, self._taken = self._taken, []
             self._parts.append((*self._key_columns(taken), np.full(len(taken), -1, np.int64),
                                 np.full(len(taken), np.iinfo(secondcounts.TIME).max, secondcounts.TIME),
-                                np.zeros(len(taken), secondcounts.TIME), np.full(len(taken), NO_EXAMPLE, object)))
+                                np.zeros(len(taken), secondcounts.TIME), np.full(len(taken), NO_EXAMPLE, EXAMPLE)))
 
     def _key_columns(self, keys: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The hash, Region code and rejected flag of each key (new Regions get a code)."""
@@ -90,12 +96,12 @@ class MergedUses:
         hashes, regions, rejected, events, first, last, examples = (
             np.concatenate([part[index] for part in (self._rows, *self._parts)]) for index in range(len(COLUMNS)))
         self._parts = []
-        order = np.lexsort((rejected, regions, hashes))
+        order = np.lexsort((examples, rejected, regions, hashes))  # a key's smallest example first
         hashes, regions, rejected = hashes[order], regions[order], rejected[order]
         starts = run_starts(hashes, regions, rejected)
         self._rows = (hashes[starts], regions[starts], rejected[starts], np.add.reduceat(events[order], starts),
                       np.minimum.reduceat(first[order], starts), np.maximum.reduceat(last[order], starts),
-                      np.minimum.reduceat(examples[order], starts))
+                      examples[order[starts]])
 
 
 def _texts(times: np.ndarray) -> list[str]:

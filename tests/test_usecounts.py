@@ -19,7 +19,7 @@ def batch_uses(rng: random.Random) -> dict[tuple, list]:
         key = (rng.randrange(40) * 0x9E3779B97F4A7C15 % 2**64, rng.choice(REGIONS), rng.random() < 0.3)
         first, last = sorted(f"2025-07-{rng.randint(1, 3):02d}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:"
                              f"{rng.randint(0, 59):02d}Z" for _ in range(2))
-        example = rng.choice(["", f"e-{rng.randrange(10_000)}"])
+        example = rng.choice(["", f"e-{rng.randrange(10_000)}", f"é-{rng.randrange(99)}", "e", "\U0001f600"])
         uses[key] = [rng.randint(1, 4), first, last, example]
     return uses
 
@@ -46,3 +46,11 @@ def test_no_uses_give_no_entries():
     merged = MergedUses()
     merged.add({})
     assert list(merged.entries()) == []
+
+
+def test_an_example_with_a_nul_character_is_kept_whole():
+    merged = MergedUses()
+    merged.add({(1, "ap-east-1", False): [1, "2025-07-01T00:00:00Z", "2025-07-01T00:00:00Z", "e\x00b"]})
+    merged.add({(1, "ap-east-1", False): [1, "2025-07-02T00:00:00Z", "2025-07-02T00:00:00Z", ""]})
+    assert list(merged.entries()) == [((1, "ap-east-1", False), [2, "2025-07-01T00:00:00Z", "2025-07-02T00:00:00Z",
+                                                                 "e\x00b"])]
