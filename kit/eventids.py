@@ -7,9 +7,11 @@ at least halve from one to the next (merged as they fill), so a lookup is a hand
 searches. Beyond that, the held hashes move to disk as one sorted run (``kit.spill.SpilledRuns``)
 and into a Bloom filter (``kit.bloom``, 2 bytes per hash): a hash the filter has surely never seen
 (all but about 1 in 700 new ones) needs no disk read, the others are looked up exactly in the
-runs. Memory is 8 bytes per id up to ``MEMORY_IDS``, then about 2 bytes per id (the filter is
-sized for the ids expected, from the share of the input merged so far; more filters are added, each
-twice as big as the one before, when that falls short); the answers are exact at any size.
+runs. Memory is 8 bytes per id up to ``MEMORY_IDS``, then about 2 bytes per id; the answers are
+exact at any size. Filters are sized from the ids expected (the share of the input merged so far):
+the first for half of those still to come, as an estimate made early can be far over; each next one,
+made when the one before is full, for all still to come (and never smaller than twice the one
+before, should estimates keep falling short).
 """
 from __future__ import annotations
 
@@ -38,8 +40,8 @@ a merge copies one part's runs, not every hash held."""
 MEMORY_IDS = 1 << 19
 """Hashes held in memory (4 MiB) before they move to disk (a lookup in runs this short is also
 faster than in runs of 2 M: bench/RESULTS.md)."""
-FIRST_FILTER = 1 << 22
-"""Hashes the first Bloom filter is sized for; each next one holds twice as many."""
+FIRST_FILTER = 1 << 20
+"""Hashes the first Bloom filter is sized for at least; each next one holds at least twice as many."""
 
 
 class SeenIds:
@@ -104,8 +106,7 @@ class SeenIds:
         """Write the hashes held in memory to disk as one sorted run (the parts in the order of their
         top bits, each sorted: sorted as a whole) and add them to the newest filter, a part at a time."""
         if not self._filters or self._filters[-1].full:
-            wanted = max(self.first_filter << len(self._filters), self._expected - self._spilled.rows)
-            self._filters.append(BloomFilter(min(wanted + wanted // 8, MAX_ITEMS)))
+            self._filters.append(BloomFilter(self._next_filter_size()))
         bloom, parts = self._filters[-1], self.parts  # a filter takes a whole run, even one that fills it past its size
         self.parts, self._held = [[] for _ in range(1 << PART_BITS)], 0
 
@@ -117,6 +118,12 @@ class SeenIds:
                     bloom.add(part)
                     yield part
         self._spilled.append(sorted_parts())
+
+    def _next_filter_size(self) -> int:
+        """Hashes the next filter is sized for (see the module's docstring)."""
+        to_come = max(self._expected - self._spilled.rows, 0)
+        wanted = to_come // 2 if not self._filters else to_come + to_come // 8
+        return min(max(self.first_filter << len(self._filters), wanted), MAX_ITEMS)
 
     def close(self) -> None:
         """Drop the hashes on disk."""

@@ -52,3 +52,17 @@ def test_ids_moved_to_disk_are_found_exactly_at_any_size():
     assert not seen.contains(unseen[~np.isin(unseen, pool)]).any()
     assert seen.nbytes < 8 * len(found)
     seen.close()
+
+
+def test_filters_sized_from_an_early_estimate_far_over_hold_little_more_than_the_ids():
+    rng = np.random.default_rng(5)
+    batches = [rng.integers(0, 2**64 - 1, 1_000, dtype=np.uint64, endpoint=True) for _ in range(40)]
+    seen = SeenIds(memory_ids=2_000, first_filter=100)
+    for done, batch in enumerate(batches, 1):
+        assert not seen.add(batch).any()
+        seen.expect(done / 40 * (0.7 if done <= 4 else 1))  # the first batches look 1.4 times their share
+    capacities = [bloom.capacity for bloom in seen._filters]
+    assert capacities[0] == 57_142 // 2  # half the ids expected when the first 3,000 move: 2,000 seen / 0.035 share
+    assert len(seen._filters) == 2 and seen._spilled.rows <= sum(capacities) < 1.05 * seen._spilled.rows  # the ids on disk
+    assert seen.contains(np.concatenate(batches)).all()
+    seen.close()
