@@ -11,10 +11,11 @@
   smallest eventID] (the key as a hash once sealed; the merged batches' as arrays, ``kit.usecounts``).
   Keys are few next to events: a session makes many calls;
 * what each event with an eventID contributed, so a duplicate found in a later batch is taken out
-  again (a batch's own: the merged whole keeps none): the use of each plain use (one without a
-  sharedEventID) as two arrays, the event's hash and the use's row (``use_ids``, ``use_codes``:
-  uses are often most of a batch's events), the rest as objects (``refs``); and the sharedEventIDs
-  of uses (``use_shared``), so a use logged in two accounts counts once.
+  again (a batch's own: the merged whole keeps none). Uses are often most of a batch's events, so
+  they are arrays once sealed: per plain use (one without a sharedEventID) the event's hash and the
+  row of its key (``use_ids``, ``use_codes``); per use with a sharedEventID, that id's hash and the
+  row of its key (``shared_ids``, ``shared_codes``): a use logged in two accounts, or delivered
+  twice, counts once. Signalled calls as objects (``refs``).
 
 ``rows`` joins uses to issuances once every batch is merged.
 """
@@ -88,8 +89,8 @@ def _take(counts: dict[tuple, Any], key: tuple, index: int | None = None) -> Non
 class SignalCounts:
     """The signals of one batch, or of the batches merged so far."""
 
-    STATE = ("calls", "throttled", "issuers", "issued_hashes", "issued_codes", "uses", "use_shared", "refs", "use_ids",
-             "use_codes")
+    STATE = ("calls", "throttled", "issuers", "issued_hashes", "issued_codes", "uses", "refs", "use_ids", "use_codes",
+             "shared_ids", "shared_codes")
     """Plain data (dicts keyed by tuples of str and int, numpy arrays): what a cache entry holds."""
 
     def __init__(self) -> None:
@@ -110,18 +111,20 @@ class SignalCounts:
         once sealed) ..."""
         self._merged_uses = MergedUses()
         """... and those of the batches merged (arrays)."""
-        self.use_shared: dict[str, tuple] = {}
-        """A batch's sharedEventIDs of uses -> the key of their use ..."""
-        self._merged_shared = SeenIds()
-        """... and, in the instance that merges batches, the hashes of those merged."""
         self.refs: dict[Any, list] = {}
-        """eventID (its hash once sealed) -> what it added: ('call', key, throttled key or None) or, for
-        a use with a sharedEventID, ('use', key with the access key as text, sharedEventID) ..."""
+        """eventID (its hash once sealed) -> the signalled calls it added: (key, throttled key or None)."""
         self.use_ids = np.zeros(0, np.uint64)
         self.use_codes = np.zeros(0, np.int32)
-        """... and, once sealed, the eventID hash of each plain use and the row of its key in ``uses``."""
+        """Once sealed: the eventID hash of each plain use and the row of its key in ``uses`` ..."""
         self._plain_uses: tuple[list[str], list[tuple]] = ([], [])
-        """Until ``seal``: the eventID of each plain use and its key."""
+        """... until then, the eventID of each plain use and its key."""
+        self.shared_ids = np.zeros(0, np.uint64)
+        self.shared_codes = np.zeros(0, np.int32)
+        """Once sealed, per use with a sharedEventID: that id's hash and the row of its key in ``uses`` ..."""
+        self.use_shared: dict[str, tuple] = {}
+        """... until then, sharedEventID -> the key of its use."""
+        self._merged_shared = SeenIds()
+        """In the instance that merges batches: the hashes of the sharedEventIDs merged."""
 
     def state(self) -> dict[str, Any]:
         """The plain data of a sealed instance."""
@@ -158,8 +161,6 @@ class SignalCounts:
         _counted(entry, time, event_id or "")
         if shared is not None:
             self.use_shared[shared] = use_key
-            if event_id is not None:
-                self.refs.setdefault(event_id, []).append(("use", use_key, shared))
         elif event_id is not None:
             self._plain_uses[0].append(event_id)
             self._plain_uses[1].append(use_key)
@@ -188,7 +189,7 @@ class SignalCounts:
             throttled = (*caller, endpoint, bucket_region, second)
             self.throttled[throttled] = self.throttled.get(throttled, 0) + 1
         if event_id is not None:
-            self.refs.setdefault(event_id, []).append(("call", key, throttled))
+            self.refs.setdefault(event_id, []).append((key, throttled))
 
     def seal(self) -> None:
         """End a batch: event ids and issued keys become 64-bit hashes."""
@@ -197,12 +198,13 @@ class SignalCounts:
         rows = {key: row for row, key in enumerate(self.uses)}
         self.use_ids, self.use_codes = hash_ids(events), np.fromiter(map(rows.__getitem__, keys), np.int32, len(keys))
         self._plain_uses = ([], [])
+        self.shared_ids = hash_ids(list(self.use_shared))
+        self.shared_codes = np.fromiter(map(rows.__getitem__, self.use_shared.values()), np.int32, len(self.use_shared))
+        self.use_shared = {}
         self._hash_issued()
         texts = [key for key, _, _ in self.uses]
         by_text = dict(zip(texts, hash_ids(texts).tolist()))
         self.uses = {(by_text[key], region, rejected): entry for (key, region, rejected), entry in self.uses.items()}
-        self.use_shared = {shared: (by_text[key], region, rejected)
-                           for shared, (key, region, rejected) in self.use_shared.items()}
 
     def _hash_issued(self) -> None:
         """The keys issued since the last call join ``issued_hashes`` as hashes."""
@@ -221,24 +223,18 @@ class SignalCounts:
         if len(other.issued_hashes):
             self._merged_issued.append((other.issued_hashes,
                                         secondcounts.recode(other.issued_codes, other.issuers, self.issuers)))
-        if len(other.use_ids) and len(repeated):
-            keys = list(other.uses)  # sealed: the access keys hashed, in their rows' order
-            for row in other.use_codes[np.isin(other.use_ids, repeated)].tolist():
-                self._merged_uses.take(keys[row])
-        handled = set()
         for event in repeated.tolist():
-            for kind, key, extra in other.refs.get(event, ()):
-                if kind == "use":
-                    self._merged_uses.take((int(hash_ids([key[0]])[0]), *key[1:]))  # as ``seal`` keys uses
-                    handled.add(extra)
-                else:
-                    _take(self.calls, key, 0)
-                    if extra is not None:
-                        _take(self.throttled, extra)
-        shared_ids = [shared for shared in other.use_shared if shared not in handled]
-        for shared, counted in zip(shared_ids, self._merged_shared.add(hash_ids(shared_ids)).tolist()):
-            if counted:
-                self._merged_uses.take(other.use_shared[shared])  # another account's copy of a use counted already
+            for key, throttled in other.refs.get(event, ()):
+                _take(self.calls, key, 0)
+                if throttled is not None:
+                    _take(self.throttled, throttled)
+        copied = self._merged_shared.add(other.shared_ids)  # a copy counted already: another account's, or this one
+        taken = [other.use_codes[np.isin(other.use_ids, repeated)] if len(repeated) else other.use_codes[:0],
+                 other.shared_codes[copied]]
+        if any(len(rows) for rows in taken):
+            keys = list(other.uses)  # sealed: the access keys hashed, in their rows' order
+            for row in np.concatenate(taken).tolist():
+                self._merged_uses.take(keys[row])
 
     def _first_issuers(self, wanted: np.ndarray) -> dict[int, int]:
         """Per hash of ``wanted`` that some call issued: the code of the first issuer (batches in the

@@ -63,7 +63,7 @@ def round_trip(aggregator: Aggregator) -> Aggregator:
 def test_every_attribute_of_a_filled_aggregator_round_trips():
     aggregator = filled()
     assert aggregator.per_second and aggregator.activity and aggregator.skipped
-    assert aggregator.breakage.calls and aggregator.breakage.uses and aggregator.breakage.use_shared
+    assert aggregator.breakage.calls and aggregator.breakage.uses
     restored = round_trip(aggregator)
     restored_state = codec.state_of(restored)
     for name, value in codec.state_of(aggregator).items():
