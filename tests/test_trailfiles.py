@@ -32,6 +32,17 @@ def test_org_and_account_layouts_and_flat_folders_are_all_found(tmp_path):
     assert sorted(f.path for f in found.files) == sorted(map(str, (org, account, flat)))
 
 
+def test_draining_gives_every_file_once_in_order_and_keeps_the_totals(tmp_path):
+    for name in ("b.json", "a.json.gz", "sub/c.json"):
+        write_trail(tmp_path / name, GOOD)
+    files = discover(tmp_path, *window()).files
+    listed, total = list(files), files.total_bytes
+    assert list(files.drain()) == listed and [Path(f.path).name for f in listed] == ["a.json.gz", "b.json", "c.json"]
+    assert len(files) == 3 and files.total_bytes == total
+    with pytest.raises(IndexError, match="drained"):
+        files[0]
+
+
 def test_digests_other_files_and_dates_outside_the_window_are_passed_over(tmp_path):
     write_trail(tmp_path / f"AWSLogs/{A}/CloudTrail-Digest/us-east-1/2025/07/01/d.json.gz", [])
     (tmp_path / "notes.txt").write_text("x")

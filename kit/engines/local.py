@@ -18,7 +18,7 @@ import sys
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator
 
 from tqdm import tqdm
 
@@ -82,7 +82,7 @@ def read_batch(paths: list[str], start: str, end: str, accounts: tuple[str, ...]
         return pickle.dumps(BatchResult(aggregator, files_read, invalid), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def batches(files: Sequence[TrailFile], limit: int = BATCH_BYTES) -> Iterator[list[TrailFile]]:
+def batches(files: Iterable[TrailFile], limit: int = BATCH_BYTES) -> Iterator[list[TrailFile]]:
     """Consecutive groups of files of about ``limit`` compressed bytes each."""
     batch: list[TrailFile] = []
     size = 0
@@ -186,7 +186,7 @@ def aggregate(found: Discovery, params: Params, workers: Workers | None = None) 
         report.notes.append(f"{found.outside_window} files in dated folders outside the window were not opened")
     use_cache = params.cache and not _cache_refused(report)
     work = ((batch, cache.batch_key(batch, window, params.accounts) if use_cache else None)
-            for batch in batches(found.files, BATCH_BYTES))  # made as they are sent: memory
+            for batch in batches(found.files.drain(), BATCH_BYTES))  # made as they are sent: memory
     read, hits, rejected, bytes_merged = 0, 0, {}, 0
     with ExitStack() as own, gc_paused(), progress_bar(params, len(found.files)) as bar:
         workers = workers or own.enter_context(Workers(params))
