@@ -20,7 +20,6 @@ MAX_ITEMS = 1 << 30
 _SALTS = np.array([0x47B6137B, 0x44974D91, 0x8824AD5B, 0xA2B7289D, 0x705495C7, 0x2DF1424B, 0x9EFC4947,
                    0x5C6BFB31], np.uint32)
 """Parquet's split-block constants: which bit of each word a hash sets."""
-_WORD = np.arange(len(_SALTS))
 CHUNK = 1 << 16
 """Hashes taken at a time (their words and bits take 96 bytes each)."""
 
@@ -47,24 +46,27 @@ class BloomFilter:
 
     def add(self, hashes: np.ndarray) -> None:
         """Set the bits of ``hashes`` (uint64)."""
+        blocks = self.words.reshape(-1, len(_SALTS))
         for start in range(0, len(hashes), CHUNK):
-            words, masks = (part.ravel() for part in self._bits(hashes[start:start + CHUNK]))
-            self.words[words] |= masks  # two hashes of one block: only the last write stays ...
-            lost = (self.words[words] & masks) != masks
+            block, masks = self._bits(hashes[start:start + CHUNK])
+            blocks[block] |= masks  # two hashes of one block: only the last write stays ...
+            lost = ((blocks[block] & masks) != masks).any(axis=1)
             if lost.any():
-                np.bitwise_or.at(self.words, words[lost], masks[lost])  # ... so the lost bits are set again
+                np.bitwise_or.at(blocks, block[lost], masks[lost])  # ... so the lost bits are set again
         self.count += len(hashes)
 
     def may_contain(self, hashes: np.ndarray) -> np.ndarray:
         """False where a hash of ``hashes`` was surely never added."""
+        blocks = self.words.reshape(-1, len(_SALTS))
         found = np.zeros(len(hashes), bool)
         for start in range(0, len(hashes), CHUNK):
-            words, masks = self._bits(hashes[start:start + CHUNK])
-            found[start:start + len(words)] = ((self.words[words] & masks) == masks).all(axis=1)
+            block, masks = self._bits(hashes[start:start + CHUNK])
+            found[start:start + len(block)] = ((blocks[block] & masks) == masks).all(axis=1)
         return found
 
     def _bits(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The words of each hash's block and the bit it sets in each: two (hashes, 8) arrays."""
+        """The block of each hash and the bit it sets in each of the block's words: (hashes,) and
+        (hashes, 8) arrays."""
         block = ((hashes >> np.uint64(32)) * np.uint64(self.blocks)) >> np.uint64(32)
         masks = np.uint32(1) << ((hashes.astype(np.uint32)[:, None] * _SALTS) >> np.uint32(27))
-        return block.astype(np.intp)[:, None] * len(_SALTS) + _WORD, masks
+        return block.astype(np.intp), masks
