@@ -9,12 +9,12 @@ could hold what it looks for (``SpilledRuns``).
 """
 from __future__ import annotations
 
+import os
 import tempfile
 from typing import IO, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from kit.codedseconds import run_starts
 from kit.errors import OutputError
 
 CHUNK_ROWS = 1 << 20
@@ -36,6 +36,18 @@ def _write_to(file: IO[bytes] | None, what: str, write: Callable[[IO[bytes]], No
                           f"({error.strerror or error}): free some space there or set TMPDIR to a "
                           "folder with room") from None
     return file
+
+
+def _read_at(file: IO[bytes], offset: int, size: int) -> bytes:
+    """``size`` bytes of ``file`` from ``offset`` (one system call where there is ``os.pread``)."""
+    if _PREAD is not None:
+        return _PREAD(file.fileno(), size, offset)
+    file.seek(offset)
+    return file.read(size)
+
+
+_PREAD = getattr(os, "pread", None)
+"""Reading at an offset without moving the file's position (not on Windows)."""
 
 
 class SpilledColumns:
@@ -161,25 +173,23 @@ class SpilledRuns:
         return sum(fences.nbytes for _, _, fences in self._runs)
 
     def contains(self, hashes: np.ndarray) -> np.ndarray:
-        """True where a hash of ``hashes`` (uint64) is in a run; reads one block per run and hash at most."""
+        """True where a hash of ``hashes`` (uint64) is in a run; reads each block of a run that could
+        hold one of them once, and searches the blocks of a run together (read in order, they are
+        sorted as one)."""
         found = np.zeros(len(hashes), bool)
         if self._file is None or not len(hashes):
             return found
         self._file.flush()
         for offset, length, fences in self._runs:
             blocks = np.searchsorted(fences, hashes, side="right") - 1  # -1: below the run's first hash
-            order = np.argsort(blocks, kind="stable")
-            sorted_blocks = blocks[order]
-            bounds = np.append(run_starts(sorted_blocks), len(blocks))
-            for begin, end in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-                block, rows = int(sorted_blocks[begin]), order[begin:end]
-                if block < 0:
-                    continue
-                start = block * BLOCK_ROWS
-                self._file.seek(offset + start * 8)
-                held = np.frombuffer(self._file.read(min(BLOCK_ROWS, length - start) * 8), np.uint64)
-                where = np.minimum(np.searchsorted(held, hashes[rows]), len(held) - 1)
-                found[rows] |= held[where] == hashes[rows]
+            starts = np.unique(blocks[blocks >= 0]) * BLOCK_ROWS
+            if not len(starts):
+                continue
+            ends = np.minimum(starts + BLOCK_ROWS, length)
+            held = np.frombuffer(b"".join(_read_at(self._file, offset + start * 8, (end - start) * 8)
+                                          for start, end in zip(starts.tolist(), ends.tolist())), np.uint64)
+            where = np.minimum(np.searchsorted(held, hashes), len(held) - 1)
+            found |= held[where] == hashes
         return found
 
     def close(self) -> None:

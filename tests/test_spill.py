@@ -8,6 +8,7 @@ import tempfile
 import numpy as np
 import pytest
 
+from kit import spill
 from kit.errors import OutputError
 from kit.spill import SpilledColumns, SpilledRuns
 
@@ -95,8 +96,11 @@ def test_no_rows_make_no_groups():
     assert list(SpilledColumns((np.int32,), "test rows").groups(0)) == []
 
 
+@pytest.mark.parametrize("pread", [True, False], ids=["pread", "seek and read"])
 @pytest.mark.parametrize("length", [1, 511, 512, 513, 3_000])
-def test_spilled_runs_find_exactly_the_hashes_they_hold(length):
+def test_spilled_runs_find_exactly_the_hashes_they_hold(length, pread, monkeypatch):
+    if not pread:
+        monkeypatch.setattr(spill, "_PREAD", None)  # as on Windows
     rng = np.random.default_rng(length)
     runs = [np.unique(rng.integers(0, 2**64 - 1, length, dtype=np.uint64, endpoint=True)) for _ in range(3)]
     spilled = SpilledRuns("test hashes")
