@@ -4,7 +4,7 @@ A split-block filter, as Parquet's: the bits are 256-bit blocks of eight 32-bit 
 one block with its high half and sets one bit in each of the block's words with its low half (eight
 multiplications by odd constants). Every hash touches one block, so adding and probing are a few
 vectorised numpy steps per batch of hashes. With ``BITS_PER_ITEM`` bits per hash it can hold, a
-hash never added passes for one that was in about 1 lookup in 700 (a false positive: the caller
+hash never added passes for one that was in about 1 lookup in 180 (a false positive: the caller
 checks those exactly); a hash added is always found. The hashes must already be uniform
 (``kit.eventids.hash_ids``).
 """
@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-BITS_PER_ITEM = 16
-"""Bits per hash held: 2 bytes (measured false positive rate 0.135% when filled to its size; 3 bytes
-gave 0.016%, but the parent held a third more for it: bench/RESULTS.md)."""
+BITS_PER_ITEM = 12
+"""Bits per hash held: 1.5 bytes (measured false positive rate 0.55% when filled to its size). 16 bits
+gave 0.135%, but the parent held 6 MB more at 11.4 M events and 17 MB more at 34 M; the false
+positives cost little since a run's blocks are read in one pass (bench/RESULTS.md)."""
 MAX_ITEMS = 1 << 30
 """The most a filter can be sized for (its block number must fit in 32 bits)."""
 _SALTS = np.array([0x47B6137B, 0x44974D91, 0x8824AD5B, 0xA2B7289D, 0x705495C7, 0x2DF1424B, 0x9EFC4947,

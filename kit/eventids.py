@@ -5,9 +5,9 @@ each batch's hashes against those of earlier batches. The newest hashes, up to `
 held in memory, cut into parts by their top bits; each part is a few sorted numpy arrays whose sizes
 at least halve from one to the next (merged as they fill), so a lookup is a handful of binary
 searches. Beyond that, the held hashes move to disk as one sorted run (``kit.spill.SpilledRuns``)
-and into a Bloom filter (``kit.bloom``, 2 bytes per hash): a hash the filter has surely never seen
-(all but about 1 in 700 new ones) needs no disk read, the others are looked up exactly in the
-runs. Memory is 8 bytes per id up to ``MEMORY_IDS``, then about 2 bytes per id; the answers are
+and into a Bloom filter (``kit.bloom``, 1.5 bytes per hash): a hash the filter has surely never seen
+(all but about 1 in 180 new ones) needs no disk read, the others are looked up exactly in the
+runs. Memory is 8 bytes per id up to ``MEMORY_IDS``, then about 1.5 bytes per id; the answers are
 exact at any size. Filters are sized from the ids expected (the share of the input merged so far):
 the first for half of those still to come, as an estimate made early can be far over; each next one,
 made when the one before is full, for all still to come (and never smaller than twice the one

@@ -19,7 +19,7 @@ def test_every_hash_added_is_found_and_few_others_are():
     bloom.add(added[:10])  # repeats
     assert bloom.may_contain(added).all() and bloom.full
     rate = bloom.may_contain(_hashes(1_000_000, 2)).mean()
-    assert 0 < rate < 0.003  # 0.135% measured when filled to its size; a broken filter says yes far more
+    assert 0 < rate < 0.008  # 0.55% measured when filled to its size; a broken filter says yes far more
     assert bloom.nbytes == pytest.approx(400_000 * BITS_PER_ITEM / 8, abs=32)
 
 

@@ -5,7 +5,7 @@ merges partials as they arrive, so memory holds the rollup, never the events. Th
 forked while discovery runs, once the files found need them (``Workers``). Duplicates within
 a batch are dropped by the worker; across batches by the parent, from each batch's compact
 arrays of event-id hashes (``Aggregator.seal``/``merge``; ``kit.eventids``: 8 bytes per id for the
-newest 512k, about 2 past that, the rest on disk). The per-second rows wait on disk in the parent
+newest 512k, about 1.5 past that, the rest on disk). The per-second rows wait on disk in the parent
 until every batch is merged (``Aggregator.fold_seconds``).
 """
 from __future__ import annotations
