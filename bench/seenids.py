@@ -1,5 +1,6 @@
 """What finding duplicates across batches costs the parent: ``SeenIds.add`` of random 64-bit hashes
-in batches the size of a 4 MB batch of trail files (``python -m bench.seenids --ids 3400000``).
+in batches the size of a 1 MB batch of trail files, ``kit.engines.local.BATCH_BYTES``
+(``python -m bench.seenids --ids 3400000``).
 
 Prints the median seconds of ``--runs`` runs and the memory the set holds at the end. Run it from another tree's folder (``cd /tmp/base &&
 PYTHONPATH=/path/to/repo python -m bench.seenids``) to time that tree's ``kit.eventids``.
@@ -14,8 +15,8 @@ import numpy as np
 
 from kit.eventids import SeenIds
 
-BATCH_IDS = 38_000
-"""Events in a 4 MB batch of the generated orgs' files."""
+BATCH_IDS = 9_500
+"""Events in a 1 MB batch of the generated orgs' files."""
 
 
 def seconds(ids: int, seed: int) -> tuple[float, int]:

@@ -31,9 +31,11 @@ from kit.rollup import (ACTIVITY_COLUMNS, SIGNAL_COLUMNS, THROTTLED_COLUMNS, Rea
                          seconds_frame, sts_calls_frame)
 from kit.trailfiles import Discovery, InvalidTrailFile, TrailFile, TrailFiles, discover, read_records
 
-BATCH_BYTES = 4 * 1024 * 1024
-"""Compressed bytes per worker task: big enough to amortise a task, small enough to balance
-two cores on small inputs and to re-read little when one file changes (the cache unit)."""
+BATCH_BYTES = 1024 * 1024
+"""Compressed bytes per worker task (the cache unit): a worker's memory and the results waiting in the
+parent grow with it, the parent's work per task does not shrink with it. 1 MiB against 4: peak RSS
+at 11.4 M events 323 -> 281 MB, no slower at any scale; 512 KiB held 6 MB less but was slower
+(bench/RESULTS.md)."""
 IN_PROCESS_BYTES = 8 * 1024 * 1024
 """Inputs smaller than this are read in the calling process (no pool start-up)."""
 IN_FLIGHT_PER_WORKER = 2
