@@ -22,7 +22,7 @@ _SALTS = np.array([0x47B6137B, 0x44974D91, 0x8824AD5B, 0xA2B7289D, 0x705495C7, 0
                    0x5C6BFB31], np.uint32)
 """Parquet's split-block constants: which bit of each word a hash sets."""
 CHUNK = 1 << 16
-"""Hashes taken at a time (their words and bits take 96 bytes each)."""
+"""Hashes taken at a time (their block numbers, bits and blocks read take 72 bytes each)."""
 
 
 class BloomFilter:

@@ -93,7 +93,7 @@ class TrailFiles(Sequence[TrailFile]):
 
     def drain(self) -> Iterator[TrailFile]:
         """Each file in order, its name let go once given: the names are most of the list's memory
-        (11 MB at 140,000 files), and a run reads each file once. The length and ``total_bytes`` stay."""
+        (5.6 MB at 47,288 files), and a run reads each file once. The length and ``total_bytes`` stay."""
         for index in range(len(self)):
             trail_file = self[index]
             self._names[index] = None
