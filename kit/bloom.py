@@ -35,7 +35,8 @@ class BloomFilter:
         self.count = 0
         """Hashes added."""
         self.blocks = -(-capacity * BITS_PER_ITEM // 256)
-        self.words = np.zeros(self.blocks * len(_SALTS), np.uint32)
+        self.words = np.zeros((self.blocks, len(_SALTS)), np.uint32)
+        """A row per block: its eight words."""
 
     @property
     def full(self) -> bool:
@@ -47,22 +48,20 @@ class BloomFilter:
 
     def add(self, hashes: np.ndarray) -> None:
         """Set the bits of ``hashes`` (uint64)."""
-        blocks = self.words.reshape(-1, len(_SALTS))
         for start in range(0, len(hashes), CHUNK):
             block, masks = self._bits(hashes[start:start + CHUNK])
-            blocks[block] |= masks  # two hashes of one block: only the last write stays ...
-            lost = ((blocks[block] & masks) != masks).any(axis=1)
+            self.words[block] |= masks  # two hashes of one block: only the last write stays ...
+            lost = ((self.words[block] & masks) != masks).any(axis=1)
             if lost.any():
-                np.bitwise_or.at(blocks, block[lost], masks[lost])  # ... so the lost bits are set again
+                np.bitwise_or.at(self.words, block[lost], masks[lost])  # ... so the lost bits are set again
         self.count += len(hashes)
 
     def may_contain(self, hashes: np.ndarray) -> np.ndarray:
         """False where a hash of ``hashes`` was surely never added."""
-        blocks = self.words.reshape(-1, len(_SALTS))
         found = np.zeros(len(hashes), bool)
         for start in range(0, len(hashes), CHUNK):
             block, masks = self._bits(hashes[start:start + CHUNK])
-            found[start:start + len(block)] = ((blocks[block] & masks) == masks).all(axis=1)
+            found[start:start + len(block)] = ((self.words[block] & masks) == masks).all(axis=1)
         return found
 
     def _bits(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

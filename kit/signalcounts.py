@@ -229,8 +229,7 @@ class SignalCounts:
                 if throttled is not None:
                     _take(self.throttled, throttled)
         copied = self._merged_shared.add(other.shared_ids)  # a copy counted already: another account's, or this one
-        taken = [other.use_codes[np.isin(other.use_ids, repeated)] if len(repeated) else other.use_codes[:0],
-                 other.shared_codes[copied]]
+        taken = [other.use_codes[np.isin(other.use_ids, repeated)], other.shared_codes[copied]]
         if any(len(rows) for rows in taken):
             keys = list(other.uses)  # sealed: the access keys hashed, in their rows' order
             for row in np.concatenate(taken).tolist():

@@ -38,16 +38,16 @@ def _write_to(file: IO[bytes] | None, what: str, write: Callable[[IO[bytes]], No
     return file
 
 
+_PREAD = getattr(os, "pread", None)
+"""Reading at an offset without moving the file's position (not on Windows)."""
+
+
 def _read_at(file: IO[bytes], offset: int, size: int) -> bytes:
     """``size`` bytes of ``file`` from ``offset`` (one system call where there is ``os.pread``)."""
     if _PREAD is not None:
         return _PREAD(file.fileno(), size, offset)
     file.seek(offset)
     return file.read(size)
-
-
-_PREAD = getattr(os, "pread", None)
-"""Reading at an offset without moving the file's position (not on Windows)."""
 
 
 class SpilledColumns:
