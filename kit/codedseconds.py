@@ -18,7 +18,7 @@ import pandas as pd
 
 
 KEY = np.int32
-"""A key number per row (keys are callers and buckets: thousands, not billions)."""
+"""A summed row's key number (keys are callers and buckets: thousands, not billions)."""
 CALLS = np.int32
 """Calls of one key in one second (a quota is hundreds or thousands a second)."""
 FACTORIZE_HINT = 1024
@@ -28,9 +28,10 @@ FACTORIZE_HINT = 1024
 @dataclass(frozen=True)
 class CodedSeconds:
     """Calls per key and second: ``keys`` (one row per distinct key), and per row ``key`` (a row
-    number of ``keys``, int32), ``micros`` (int64 microseconds since 1970, UTC) and ``calls`` (int32):
-    16 bytes a row (4 when ``micros`` and ``calls`` are the read table's own columns, microseconds and
-    int32, as the rollup's ``seconds`` holds them)."""
+    number of ``keys``, the smallest unsigned integers that hold them: two bytes for up to 65,536 keys),
+    ``micros`` (int64 microseconds since 1970, UTC) and ``calls`` (int32): 14 bytes a row (2 when
+    ``micros`` and ``calls`` are the read table's own columns, microseconds and int32, as the rollup's
+    ``seconds`` holds them)."""
 
     keys: pd.DataFrame
     key: np.ndarray
@@ -60,7 +61,8 @@ class CodedSeconds:
         rank[order] = np.arange(len(order))
         keys_frame = pd.DataFrame({column: values[part[order]] for column, values, part in zip(columns, distinct, parts)},
                                   columns=columns, dtype=object)
-        key = np.repeat(rank.astype(KEY)[number], np.diff(np.append(starts, len(table))))
+        key = np.repeat(rank.astype(np.min_scalar_type(max(len(rank) - 1, 0)))[number],
+                        np.diff(np.append(starts, len(table))))
         return cls(keys_frame, key, table.second.to_numpy("datetime64[us]").view(np.int64),
                    table.calls.to_numpy(dtype=CALLS), table.second.dtype)
 

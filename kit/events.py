@@ -624,19 +624,32 @@ class Aggregator:
 
     def fold_seconds(self) -> None:
         """Sum the per-second rows waiting on disk, those compacted before and ``per_second`` into the
-        compact arrays, a range of caller codes at a time (``kit.engines.local.to_rollup`` calls it while
-        little else is held). The keys are numbered again, those of the global bucket first: their rows
-        come first, together (the plan reads them in place: ``kit.codedseconds.CodedSeconds.rows_where``)."""
+        compact arrays, a range of caller codes at a time (see ``_folded``)."""
+        self.second_codes, self.second_times, self.second_calls = self._folded(as_micros=False)
+
+    def take_second_rows(self) -> tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray]:
+        """All per-second counts, compacted: (caller keys by code, codes, times as datetime64[us] (UTC),
+        calls), handed over: the aggregator keeps none of them. The rows waiting on disk are summed
+        straight into these arrays (``kit.engines.local.to_rollup`` calls it while little else is held):
+        the times are never held twice, as seconds and as microseconds."""
+        codes, micros, calls = self._folded(as_micros=True)
+        return _by_code(self.second_keys), codes, micros, calls
+
+    def _folded(self, as_micros: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The per-second rows summed (codes, times as ``secondcounts.TIME`` or, ``as_micros``, as
+        datetime64[us], calls), taken from the aggregator. The keys are numbered again, those of the
+        global bucket first: their rows come first, together (the plan reads them in place:
+        ``kit.codedseconds.CodedSeconds.rows_where``)."""
         self._settle_per_second()
-        waiting = self._second_parts
+        waiting, rows = self._second_parts, (self.second_codes, self.second_times, self.second_calls)
+        self.second_codes, self.second_times, self.second_calls = secondcounts.empty()
         if not waiting.rows:
-            return
-        waiting.append((self.second_codes, self.second_times, self.second_calls))
-        self.second_codes, self.second_times, self.second_calls = secondcounts.empty()  # written: freed first
-        ranks = self._global_first()
-        self.second_codes, self.second_times, self.second_calls = secondcounts.gathered(
-            waiting.groups(0, ranks=ranks), waiting.rows)
+            return (rows[0], secondcounts.as_micros(rows[1]), rows[2]) if as_micros else rows
+        waiting.append(rows)
+        del rows  # written: freed before the sums are made
+        folded = secondcounts.gathered(waiting.groups(0, ranks=self._global_first()), waiting.rows, as_micros)
         waiting.close()
+        return folded
 
     def _global_first(self) -> np.ndarray:
         """Number the ``second_keys`` again, those of the global bucket first (else in their order);
@@ -649,12 +662,6 @@ class Aggregator:
         self._callers = {caller: (code, int(ranks[second_code]), second_caller)
                          for caller, (code, second_code, second_caller) in self._callers.items()}
         return ranks
-
-    def second_rows(self) -> tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray]:
-        """All per-second counts, compacted: (caller keys by code, codes, times as datetime64[us] (UTC), calls)."""
-        self.fold_seconds()
-        return (_by_code(self.second_keys), self.second_codes, secondcounts.as_micros(self.second_times),
-                self.second_calls)
 
     def release_merge_state(self) -> None:
         """Drop what only merging needs, the hashes of event ids and caller copies (once every batch

@@ -55,6 +55,11 @@ def times_of(times: Sequence[str]) -> np.ndarray:
     return since_origin(np.ascontiguousarray(text).view("S19").ravel().astype("datetime64[s]").view(np.int64))
 
 
+def texts_of(times: np.ndarray) -> list[str]:
+    """``TIME`` values as times 'YYYY-MM-DDTHH:MM:SSZ' (``times_of`` the other way)."""
+    return [f"{text}Z" for text in since_1970(times).astype("datetime64[s]").astype(str).tolist()]
+
+
 def compact(codes: np.ndarray, times: np.ndarray, calls: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One row per (code, time), sorted by code then time, with the calls summed; zero sums dropped."""
     if not len(codes):
@@ -70,21 +75,23 @@ def compact(codes: np.ndarray, times: np.ndarray, calls: np.ndarray) -> tuple[np
     return codes[first], times[first], summed[kept]
 
 
-def gathered(groups: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
-             capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def gathered(groups: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], capacity: int,
+             micros: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The compacted rows of ``groups`` (rows of disjoint ranges of codes, the ranges ascending; at most
     ``capacity`` rows in all), written into arrays made once: no copy of every row is ever held twice,
-    unless summing left far fewer rows than ``capacity`` (then the arrays are cut to size)."""
-    merged = [np.empty(capacity, CODE), np.empty(capacity, TIME), np.empty(capacity, CALLS)]
+    unless summing left far fewer rows than ``capacity`` (then the arrays are cut to size). With
+    ``micros``, the times are written as datetime64[us] (``as_micros``), else as ``TIME``."""
+    merged = [np.empty(capacity, CODE), np.empty(capacity, np.int64 if micros else TIME), np.empty(capacity, CALLS)]
     filled = 0
     for group in groups:
-        rows = compact(*group)
-        for column, values in zip(merged, rows):
-            column[filled:filled + len(values)] = values
-        filled += len(rows[0])
-    if filled < capacity * 7 // 8:
-        return tuple(column[:filled].copy() for column in merged)  # type: ignore[return-value]
-    return merged[0][:filled], merged[1][:filled], merged[2][:filled]
+        codes, times, calls = compact(*group)
+        merged[0][filled:filled + len(codes)] = codes
+        merged[1][filled:filled + len(codes)] = as_micros(times) if micros else times
+        merged[2][filled:filled + len(codes)] = calls
+        filled += len(codes)
+    cut = filled < capacity * 7 // 8
+    codes, times, calls = (column[:filled].copy() if cut else column[:filled] for column in merged)
+    return codes, times.view("datetime64[us]") if micros else times, calls
 
 
 def recode(codes: np.ndarray, keys: dict[tuple, int], table: dict[tuple, int]) -> np.ndarray:

@@ -67,6 +67,10 @@ def test_gathered_groups_equal_one_compaction_and_hold_no_spare_rows(group_size)
     expected = secondcounts.compact(codes, times, calls)
     assert all(np.array_equal(mine, theirs) and mine.dtype == theirs.dtype for mine, theirs in zip(gathered, expected))
     assert len(expected[0]) < len(codes) * 7 // 8 and all(column.base is None for column in gathered)  # cut to size
+    as_micros = secondcounts.gathered(groups, len(codes), micros=True)
+    assert as_micros[1].dtype == "datetime64[us]"
+    assert np.array_equal(as_micros[1], secondcounts.as_micros(expected[1]))
+    assert all(np.array_equal(mine, theirs) for mine, theirs in zip(as_micros[::2], expected[::2]))
 
 
 def sealed(counts: dict[tuple, int]) -> Aggregator:
@@ -82,7 +86,7 @@ def sealed(counts: dict[tuple, int]) -> Aggregator:
 
 
 def rows_of(aggregator: Aggregator) -> Counter:
-    keys, codes, times, calls = aggregator.second_rows()
+    keys, codes, times, calls = aggregator.take_second_rows()
     seconds = np.asarray(times, dtype="datetime64[s]").astype(str)
     return Counter({(*keys[code], second): count for code, second, count in zip(codes.tolist(), seconds, calls.tolist())})
 
@@ -104,7 +108,7 @@ def test_merged_batches_add_up_like_dicts_even_after_many_compactions():
 
 def test_seconds_frame_equals_the_frame_of_the_same_rows():
     counts = {(*CALLER, "2025-03-01T10:00:01"): 3, (*OTHER, "2025-03-01T10:00:00"): 1}
-    keys, codes, times, calls = sealed(counts).second_rows()
+    keys, codes, times, calls = sealed(counts).take_second_rows()
     compact = seconds_frame(keys, codes, times, calls)
     plain = frame([*zip(*counts), tuple(counts.values())], SECOND_COLUMNS)
     ordered = [list(SECOND_COLUMNS[:-1])]

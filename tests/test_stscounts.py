@@ -170,7 +170,7 @@ def first_copies_per_second(batches: list[list[dict]]) -> dict[tuple, int]:
 
 
 def per_second(aggregator: Aggregator) -> dict[tuple, int]:
-    keys, codes, times, calls = aggregator.second_rows()
+    keys, codes, times, calls = aggregator.take_second_rows()
     seconds = np.asarray(times, dtype="datetime64[s]").astype(str)
     return {(*keys[code], second): count for code, second, count in zip(codes.tolist(), seconds, calls.tolist())}
 

@@ -6,7 +6,7 @@ forked while discovery runs, once the files found need them (``Workers``). Dupli
 a batch are dropped by the worker; across batches by the parent, from each batch's compact
 arrays of event-id hashes (``Aggregator.seal``/``merge``; ``kit.eventids``: 8 bytes per id for the
 newest 512k, about 1.5 past that, the rest on disk). The per-second rows wait on disk in the parent
-until every batch is merged (``Aggregator.fold_seconds``).
+until every batch is merged (``Aggregator.take_second_rows``).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from typing import Iterable, Iterator
 
 from tqdm import tqdm
 
-from kit import allocator, fieldgaps, secondcounts
+from kit import allocator, fieldgaps
 from kit.engines import cache
 from kit.errors import InputError
 from kit.events import Aggregator
@@ -232,14 +232,12 @@ def _cache_refused(report: ReadReport) -> bool:
 def to_rollup(aggregator: Aggregator, report: ReadReport) -> Rollup:
     """Rollup tables from a settled aggregator, emptied table by table as it goes (memory)."""
     aggregator.release_merge_state()
-    aggregator.fold_seconds()  # before the tables: the rows read back from disk need room to be summed
     sts = sts_calls_frame(*aggregator.sts_rows())
     aggregator.release_sts_rows()
     activity = counts_frame(aggregator.activity, ACTIVITY_COLUMNS)
     aggregator.activity.clear()
-    seconds = seconds_frame(*aggregator.second_rows())
+    seconds = seconds_frame(*aggregator.take_second_rows())
     aggregator.second_keys.clear()
-    aggregator.second_codes, aggregator.second_times, aggregator.second_calls = secondcounts.empty()
     signal_rows, throttled = aggregator.breakage.rows()
     aggregator.breakage.close()
     return Rollup(sts, activity, seconds, report, signals=frame([*zip(*signal_rows)], SIGNAL_COLUMNS),
