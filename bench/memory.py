@@ -6,7 +6,7 @@ wall time per stage.
 otherwise) in this process (with ``DIR``'s ``kit`` first on ``sys.path`` when
 given, e.g. a ``git archive`` of the commit before a change), polls the RSS of the process and its
 workers every 20 ms, and prints the peak within each stage and its wall time: reading
-(``aggregate``), the rollup tables (``to_rollup``; within it, summing the per-second rows, ``fold_seconds``,
+(``aggregate``), the rollup tables (``to_rollup``; within it, summing the per-second rows, ``take_second_rows``,
 and the two large tables) and the plan's steps. A stage's peak includes
 what earlier stages left.
 """
@@ -23,8 +23,9 @@ import psutil
 
 from bench.run import ALL_TIME
 
-STAGES = {"kit.engines.local": ("aggregate", "to_rollup", "sts_calls_frame", "seconds_frame"),
-          "kit.events:Aggregator": ("fold_seconds",),
+STAGES = {"kit.engines.local": ("aggregate", "to_rollup", "sts_calls_frame", "counts_frame", "seconds_frame", "frame"),
+          "kit.events:Aggregator": ("release_merge_state", "sts_rows", "take_second_rows"),
+          "kit.signalcounts:SignalCounts": ("rows",),
           "kit.plan": ("home_regions", "coded_seconds", "global_seconds", "build_callers", "regional_calls", "quota_table",
                        "stage_moves")}
 

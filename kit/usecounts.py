@@ -13,8 +13,6 @@ strings only up to it; the example is then the first merged among those equal up
 """
 from __future__ import annotations
 
-from typing import Iterator
-
 import numpy as np
 
 from kit import secondcounts
@@ -57,17 +55,12 @@ class MergedUses:
         """One event fewer for ``key`` (a key folded in already: its times and example stay)."""
         self._taken.append(key)
 
-    def entries(self) -> Iterator[tuple[tuple, list]]:
-        """(key, [events, first, last, example]) of every key with events left, as the batches hold them."""
+    def kept(self) -> tuple[Rows, list[str]]:
+        """The rows (``COLUMNS``; Regions as codes, examples ``NO_EXAMPLE`` where there is none) of the
+        keys with events left, sorted by hash, Region code, rejected; and the Region of each code."""
         self._compact()
-        names = list(self._regions)
-        hashes, regions, rejected, events, first, last, examples = self._rows
-        kept = np.flatnonzero(events > 0)
-        first_texts, last_texts = (_texts(times[kept]) for times in (first, last))
-        for index, row in enumerate(kept.tolist()):
-            example = str(examples[row])
-            yield ((int(hashes[row]), names[regions[row]], bool(rejected[row])),
-                   [int(events[row]), first_texts[index], last_texts[index], "" if example == NO_EXAMPLE else example])
+        kept = self._rows[3] > 0
+        return tuple(column[kept] for column in self._rows), list(self._regions)  # type: ignore[return-value]
 
     def _flush_taken(self) -> None:
         """The keys taken out become a part of -1 event rows (times that widen nothing, no example)."""
@@ -102,8 +95,3 @@ class MergedUses:
         self._rows = (hashes[starts], regions[starts], rejected[starts], np.add.reduceat(events[order], starts),
                       np.minimum.reduceat(first[order], starts), np.maximum.reduceat(last[order], starts),
                       examples[order[starts]])
-
-
-def _texts(times: np.ndarray) -> list[str]:
-    """``secondcounts.TIME`` values as 'YYYY-MM-DDTHH:MM:SSZ'."""
-    return [f"{text}Z" for text in secondcounts.since_1970(times).astype("datetime64[s]").astype(str).tolist()]

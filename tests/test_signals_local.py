@@ -3,6 +3,7 @@ hand-made records, counted once per eventID and sharedEventID whether the copies
 not, read from the cache as from the files, and the join of issued keys to their uses."""
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 from builders import activity, role_session, sts, user, write_trail
 from kit.engines import collect, local
+from kit.judgedfields import Identity, Record
 from kit.params import validate
 from kit.signalcounts import SignalCounts
 
@@ -199,7 +201,7 @@ def test_merged_batches_keep_their_issued_keys_apart_and_the_first_issuer_wins()
         merged.merge(batch, np.zeros(0, np.uint64))
     assert merged._merged_issued.rows == 2 and not len(merged.issued_hashes)  # on disk, not copied in memory
     hashes = next(merged._merged_issued.chunks(rows=1))[0]
-    assert merged._first_issuers(hashes) == {int(hashes[0]): 0}  # the first batch's caller
+    assert merged._first_issuers(hashes).tolist() == [0]  # the first batch's caller
 
 
 def test_the_issuers_of_the_keys_used_are_found_in_every_merged_batch():
@@ -215,4 +217,37 @@ def test_the_issuers_of_the_keys_used_are_found_in_every_merged_batch():
     wanted = np.concatenate([hashes[1:3] for hashes, _ in merged._merged_issued.chunks(rows=1)]
                             + [np.array([7], np.uint64)])
     found = merged._first_issuers(wanted[::-1])  # in any order, with a key nobody issued
-    assert sorted(found.values()) == [0, 0, 1, 1, 2, 2] and set(found) == set(wanted[:-1].tolist())
+    assert found.tolist() == [-1, 2, 2, 1, 1, 0, 0]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_token_rows_group_every_use_under_the_first_caller_that_issued_its_key(seed):
+    rng = random.Random(seed)
+    callers = [("111122223333", f"arn:aws:iam::111122223333:role/r{number}", "aws-cli/2") for number in range(3)]
+    merged, issuers, uses = SignalCounts(), {}, []
+    for batch_number in range(6):
+        batch = SignalCounts()
+        for number in range(rng.randint(0, 4)):
+            key, caller = f"ASIAK{rng.randrange(12)}", rng.choice(callers)
+            batch.call((*caller, "global", "us-east-1"), "2025-07-01T10:00:00", "", "", key, f"i-{batch_number}-{number}")
+            issuers.setdefault(key, caller)  # batches merge in order, a batch's calls in order
+        for number in range(rng.randint(0, 10)):
+            key, region, rejected = f"ASIAK{rng.randrange(14)}", rng.choice(["ap-east-1", "me-south-1"]), rng.random() < 0.3
+            time, event_id = f"2025-07-01T1{rng.randint(0, 9)}:00:00Z", f"u-{rng.randrange(50)}-{batch_number}-{number}"
+            batch.use(Record(eventTime=time, awsRegion=region, userIdentity=Identity(accessKeyId=key),
+                             errorCode="InvalidClientTokenId" if rejected else None), time, event_id)
+            uses.append((key, region, rejected, time, event_id))
+        batch.seal()
+        merged.merge(batch, np.zeros(0, np.uint64))
+    groups: dict[tuple, list] = {}  # keys issued in a later batch count too: issuers are joined at the end
+    for key, region, rejected, time, event_id in uses:
+        if key not in issuers:
+            continue
+        for signal in ("token-v1-in-use", "token-rejected") if rejected else ("token-v1-in-use",):
+            group = groups.setdefault((*issuers[key], signal, region), [0, set(), time, time, event_id])
+            group[0] += 1
+            group[1].add(key)
+            group[2:] = [min(group[2], time), max(group[3], time), min(group[4], event_id)]
+    rows, _ = merged.rows()
+    assert {(*row[:4], row[5]): row[6:] for row in rows} == {
+        key: (events, len(keys), first, last, example) for key, (events, keys, first, last, example) in groups.items()}

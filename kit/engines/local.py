@@ -236,12 +236,12 @@ def to_rollup(aggregator: Aggregator, report: ReadReport) -> Rollup:
     aggregator.release_sts_rows()
     activity = counts_frame(aggregator.activity, ACTIVITY_COLUMNS)
     aggregator.activity.clear()
+    signal_rows, throttled = aggregator.breakage.rows()  # before the per-second rows leave the disk
+    aggregator.breakage.close()
+    signals, throttled = frame([*zip(*signal_rows)], SIGNAL_COLUMNS), counts_frame(throttled, THROTTLED_COLUMNS)
     seconds = seconds_frame(*aggregator.take_second_rows())
     aggregator.second_keys.clear()
-    signal_rows, throttled = aggregator.breakage.rows()
-    aggregator.breakage.close()
-    return Rollup(sts, activity, seconds, report, signals=frame([*zip(*signal_rows)], SIGNAL_COLUMNS),
-                  throttled=counts_frame(throttled, THROTTLED_COLUMNS))
+    return Rollup(sts, activity, seconds, report, signals=signals, throttled=throttled)
 
 
 def collect(params: Params) -> Rollup:
