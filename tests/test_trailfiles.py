@@ -43,6 +43,22 @@ def test_draining_gives_every_file_once_in_order_and_keeps_the_totals(tmp_path):
         files[0]
 
 
+def test_draining_gives_files_by_delivery_date_after_those_of_no_date(tmp_path):
+    for folder in (f"AWSLogs/{A}/CloudTrail/us-east-1/2025/07/02", f"AWSLogs/{A}/CloudTrail/us-east-1/2025/07/01",
+                   f"AWSLogs/o-1/{A}/CloudTrail/eu-west-1/2025/07/01", "copied"):
+        for name in ("b.json", "a.json"):
+            write_trail(tmp_path / folder / name, GOOD)
+    files = discover(tmp_path, *window()).files
+    found = [f.path for f in files]
+    drained = [f.path for f in files.drain()]
+    assert sorted(drained) == sorted(found)
+    assert [path.split("/AWSLogs/")[-1].split("/copied/")[-1] for path in drained] == [
+        "a.json", "b.json",  # then a day's files as found: the account's folder, then the organization's
+        f"{A}/CloudTrail/us-east-1/2025/07/01/a.json", f"{A}/CloudTrail/us-east-1/2025/07/01/b.json",
+        f"o-1/{A}/CloudTrail/eu-west-1/2025/07/01/a.json", f"o-1/{A}/CloudTrail/eu-west-1/2025/07/01/b.json",
+        f"{A}/CloudTrail/us-east-1/2025/07/02/a.json", f"{A}/CloudTrail/us-east-1/2025/07/02/b.json"]
+
+
 def test_digests_other_files_and_dates_outside_the_window_are_passed_over(tmp_path):
     write_trail(tmp_path / f"AWSLogs/{A}/CloudTrail-Digest/us-east-1/2025/07/01/d.json.gz", [])
     (tmp_path / "notes.txt").write_text("x")
