@@ -39,8 +39,9 @@ class BloomFilter:
         """A row per block: its eight words."""
 
     @property
-    def full(self) -> bool:
-        return self.count >= self.capacity
+    def room(self) -> int:
+        """Hashes it can still take at its false positive rate (none when added past its size)."""
+        return max(self.capacity - self.count, 0)
 
     @property
     def nbytes(self) -> int:

@@ -1,20 +1,26 @@
 """Event ids as 64-bit hashes, and the set of those already counted (duplicates across batches).
 
-A batch of the local engine hashes the ``eventID`` of every event it counted; the parent checks
-each batch's hashes against those of earlier batches. The newest hashes, up to ``MEMORY_IDS``, are
-held in memory, cut into parts by their top bits; each part is a few sorted numpy arrays whose sizes
-at least halve from one to the next (merged as they fill), so a lookup is a handful of binary
-searches. Beyond that, the held hashes move to disk as one sorted run (``kit.spill.SpilledRuns``)
-and into a Bloom filter (``kit.bloom``, 1.5 bytes per hash): a hash the filter has surely never seen
-(all but about 1 in 180 new ones) needs no disk read, the others are looked up exactly in the
-runs. Memory is 8 bytes per id up to ``MEMORY_IDS``, then about 1.5 bytes per id; the answers are
-exact at any size. Filters are sized from the ids expected (the share of the input merged so far):
-the first for half of those still to come, as an estimate made early can be far over; each next one,
-made when the one before is full, for all still to come (and never smaller than twice the one
-before, should estimates keep falling short).
+A batch of the local engine hashes the ``eventID`` of every event it counted, and notes its day (of
+``eventTime``, UTC); the parent checks each batch's hashes against those of earlier batches. A copy
+of an event has its eventID and its day: an id is looked up as the two together, so a record that
+reused an eventID on another day (CloudTrail makes none) would count as another event (within a
+batch, the eventID alone decides: ``kit.events``). The newest hashes, up to ``MEMORY_IDS``, are held
+in memory, cut into parts by their top bits; each part is a few sorted numpy arrays whose sizes at
+least halve from one to the next (merged as they fill), so a lookup is a handful of binary searches.
+Beyond that, the held hashes move to disk as one sorted run (``kit.spill.SpilledRuns``; the first
+and last day of each run are kept) and into a Bloom filter of their day (``kit.bloom``, 1.5 bytes per
+hash): a hash the filter of its day has surely never seen (all but about 1 in 180 new ones) needs no
+disk read, the others are looked up exactly in the runs that hold ids of that day.
+
+Trail files are read in the order of their delivery dates (``kit.trailfiles.TrailFiles.drain``), and
+an event is delivered within a day or so: once the engine has moved past a day (``forget_before``), the
+filters of the days before are dropped. A late id of such a day is still answered exactly, from the
+runs on disk that hold ids of its day. So memory holds the filters of a few days, not of every id, and
+the answers are exact at any size.
 """
 from __future__ import annotations
 
+from datetime import date
 from typing import Iterator
 
 import numpy as np
@@ -25,6 +31,9 @@ from kit.spill import SpilledRuns
 
 HASH_KEY = "sts-kit-event-id"
 """Fixed 16-byte SipHash key: the same id hashes the same in every process and run (cache entries)."""
+DAY = np.uint16
+"""A day as days since 2005-01-01 (``kit.secondcounts.TIME_ORIGIN``): every window's days fit."""
+FIRST_DAY = np.datetime64("2005-01-01", "D")
 
 
 def hash_ids(ids: list[str]) -> np.ndarray:
@@ -34,47 +43,67 @@ def hash_ids(ids: list[str]) -> np.ndarray:
     return pd.util.hash_array(np.asarray(ids, dtype=object), hash_key=HASH_KEY, categorize=False)
 
 
+def day_of(when: date) -> int:
+    """The ``DAY`` value of a date."""
+    return int((np.datetime64(when, "D") - FIRST_DAY).astype(np.int64))
+
+
+def days_of(times: list[str]) -> np.ndarray:
+    """The days (``DAY``) of times 'YYYY-MM-DD...' (``kit.events.utc_text``, in a window), parsed as one
+    array of bytes."""
+    if not times:
+        return np.zeros(0, DAY)
+    text = np.array([time[:10] for time in times], "S10")
+    return (text.astype("datetime64[D]") - FIRST_DAY).astype(DAY)
+
+
 PART_BITS = 6
 """The hashes in memory are cut into 2 ** PART_BITS parts by their top bits (hashes spread evenly):
 a merge copies one part's runs, not every hash held."""
-MEMORY_IDS = 1 << 19
-"""Hashes held in memory (4 MiB) before they move to disk (a lookup in runs this short is also
-faster than in runs of 2 M: bench/RESULTS.md)."""
-FIRST_FILTER = 1 << 20
-"""Hashes the first Bloom filter is sized for at least; each next one holds at least twice as many."""
+MEMORY_IDS = 1 << 18
+"""Hashes held in memory (2 MiB, and 10 bytes more each for their filters) before they move to disk (a
+lookup in runs this short is also faster than in runs of 2 M: bench/RESULTS.md)."""
+FIRST_FILTER = 1 << 12
+"""Hashes the first filter of a day is sized for at least; it is sized for twice the hashes of its day
+that move to disk with it, and each next one of the day for at least twice the one before."""
 
 
 class SeenIds:
-    """Hashes of the event ids seen so far."""
+    """Hashes of the event ids seen so far, each with its day (the ``days`` of ``add`` and ``contains``:
+    ``DAY`` values, one per hash; none: every hash of day 0, and ``forget_before`` is never called)."""
 
-    def __init__(self, memory_ids: int = MEMORY_IDS, first_filter: int = FIRST_FILTER) -> None:
+    def __init__(self, memory_ids: int = MEMORY_IDS) -> None:
         self.parts: list[list[np.ndarray]] = [[] for _ in range(1 << PART_BITS)]
         """Per part: sorted, distinct hashes in runs, each at least twice as long as the next."""
         self.memory_ids = memory_ids
-        self.first_filter = first_filter
         self._held = 0
         """Hashes in ``parts``."""
-        self._filters: list[BloomFilter] = []
-        """The filters of the hashes moved to disk, the newest (still filling) last."""
+        self._held_days: list[tuple[np.ndarray, np.ndarray]] = []
+        """The hashes in ``parts`` again, with their days, as added (for the filters, when they move)."""
+        self._filters: dict[int, list[BloomFilter]] = {}
+        """Per day: the filters of its hashes moved to disk, the newest (still filling) last."""
+        self._on_disk_days = np.zeros(np.iinfo(DAY).max + 1, bool)
+        """Per day: some hash of it moved to disk."""
+        self._forgotten_before = 0
+        """The days before this one have no filters any more (``forget_before``)."""
         self._spilled = SpilledRuns("hashes of the event ids counted")
-        self._expected = 0
-        """How many ids are expected in all (``expect``), for sizing the next filter."""
+        self._run_days: list[tuple[int, int]] = []
+        """Per run on disk: the first and last day of its hashes."""
 
-    def expect(self, share: float) -> None:
-        """Say that the ids recorded so far come from ``share`` (0 to 1) of the input."""
-        if share > 0:
-            self._expected = int((self._held + self._spilled.rows) / min(share, 1.0))
-
-    def contains(self, ids: np.ndarray) -> np.ndarray:
+    def contains(self, ids: np.ndarray, days: np.ndarray | None = None) -> np.ndarray:
         """True where an id of ``ids`` (uint64 hashes) was recorded before; records nothing."""
-        seen = self._on_disk(ids)
+        days = _days(ids, days)
+        ids = _keyed(ids, days)
+        seen = self._on_disk(ids, days)
         for part, rows in _by_part(ids):
             seen[rows] |= _in_runs(self.parts[part], ids[rows])
         return seen
 
-    def add(self, ids: np.ndarray) -> np.ndarray:
+    def add(self, ids: np.ndarray, days: np.ndarray | None = None) -> np.ndarray:
         """Record ``ids`` (distinct uint64 hashes); True where an id had been recorded before."""
-        seen = self._on_disk(ids)
+        days = _days(ids, days)
+        ids = _keyed(ids, days)
+        seen = self._on_disk(ids, days)
         for part, rows in _by_part(ids):
             runs, these = self.parts[part], ids[rows]
             seen[rows] = found = seen[rows] | _in_runs(runs, these)
@@ -86,44 +115,71 @@ class SeenIds:
             while len(runs) > 1 and len(runs[-2]) < 2 * len(runs[-1]):
                 last = runs.pop()
                 runs[-1] = np.sort(np.concatenate((runs[-1], last)), kind="stable")
+        if not seen.all():
+            self._held_days.append((ids[~seen], days[~seen]))
         if self._held > self.memory_ids:
             self._move_to_disk()
         return seen
 
-    def _on_disk(self, ids: np.ndarray) -> np.ndarray:
+    def forget_before(self, day: int) -> None:
+        """Drop the filters of the days before ``day`` (a ``DAY`` value): no more than a few lookups are
+        expected for them (each then reads the runs of its day on disk)."""
+        for old in [old for old in self._filters if old < day]:
+            del self._filters[old]
+        self._forgotten_before = max(self._forgotten_before, day)
+
+    def _on_disk(self, ids: np.ndarray, days: np.ndarray) -> np.ndarray:
         """True where an id of ``ids`` is among the hashes moved to disk."""
         seen = np.zeros(len(ids), dtype=bool)
-        if not self._filters:
+        if not self._run_days:
             return seen
-        maybe = np.zeros(len(ids), dtype=bool)
-        for bloom in self._filters:
-            maybe |= bloom.may_contain(ids)
+        maybe = self._on_disk_days[days]  # no hash of a day never moved is on disk
+        for day, rows in _by_day(days, maybe):
+            if day >= self._forgotten_before:
+                filters = self._filters[day]
+                maybe[rows] = np.logical_or.reduce([bloom.may_contain(ids[rows]) for bloom in filters])
         candidates = np.flatnonzero(maybe)
-        seen[candidates] = self._spilled.contains(ids[candidates])
+        if not len(candidates):
+            return seen
+        wanted = days[candidates]
+        low, high = int(wanted.min()), int(wanted.max())
+        for run, (first, last) in enumerate(self._run_days):
+            if first <= high and last >= low:  # the run holds ids of some day wanted
+                inside = candidates[(wanted >= first) & (wanted <= last)]
+                if len(inside):
+                    seen[inside] |= self._spilled.contains(ids[inside], run)
         return seen
 
     def _move_to_disk(self) -> None:
         """Write the hashes held in memory to disk as one sorted run (the parts in the order of their
-        top bits, each sorted: sorted as a whole) and add them to the newest filter, a part at a time."""
-        if not self._filters or self._filters[-1].full:
-            self._filters.append(BloomFilter(self._next_filter_size()))
-        bloom, parts = self._filters[-1], self.parts  # a filter takes a whole run, even one that fills it past its size
-        self.parts, self._held = [[] for _ in range(1 << PART_BITS)], 0
+        top bits, each sorted: sorted as a whole) and add them to the filters of their days."""
+        parts, held = self.parts, self._held_days
+        self.parts, self._held, self._held_days = [[] for _ in range(1 << PART_BITS)], 0, []
+        ids, days = (np.concatenate(column) for column in zip(*held))
+        del held
+        for day, rows in _by_day(days):
+            self._add_to_filters(day, ids[rows])
+        self._on_disk_days[days] = True
+        self._run_days.append((int(days.min()), int(days.max())))
+        del ids, days
 
         def sorted_parts() -> Iterator[np.ndarray]:
             for index, runs in enumerate(parts):
                 if runs:
                     parts[index] = []  # freed once written
-                    part = np.sort(np.concatenate(runs)) if len(runs) > 1 else runs[0]
-                    bloom.add(part)
-                    yield part
+                    yield np.sort(np.concatenate(runs)) if len(runs) > 1 else runs[0]
         self._spilled.append(sorted_parts())
 
-    def _next_filter_size(self) -> int:
-        """Hashes the next filter is sized for (see the module's docstring)."""
-        to_come = max(self._expected - self._spilled.rows, 0)
-        wanted = to_come // 2 if not self._filters else to_come + to_come // 8
-        return min(max(self.first_filter << len(self._filters), wanted), MAX_ITEMS)
+    def _add_to_filters(self, day: int, ids: np.ndarray) -> None:
+        """Add ``ids`` of ``day`` to its newest filter, or to a new one when that one has no room (a day
+        forgotten keeps none: its ids are looked up in the runs on disk)."""
+        if day < self._forgotten_before:
+            return
+        filters = self._filters.setdefault(day, [])
+        if not filters or filters[-1].room < len(ids):
+            last = filters[-1].capacity if filters else 0
+            filters.append(BloomFilter(min(max(2 * len(ids), 2 * last, FIRST_FILTER), MAX_ITEMS)))
+        filters[-1].add(ids)
 
     def close(self) -> None:
         """Drop the hashes on disk."""
@@ -131,10 +187,35 @@ class SeenIds:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held in memory: the hashes not moved to disk and, for those that were, the filters
-        and the first hash of each block on disk."""
+        """Bytes held in memory: the hashes not moved to disk (and their days) and, for those that were,
+        the filters and the first hash of each block on disk."""
         return (sum(run.nbytes for runs in self.parts for run in runs)
-                + sum(bloom.nbytes for bloom in self._filters) + self._spilled.nbytes)
+                + sum(ids.nbytes + days.nbytes for ids, days in self._held_days)
+                + sum(bloom.nbytes for filters in self._filters.values() for bloom in filters)
+                + self._on_disk_days.nbytes + self._spilled.nbytes)
+
+
+def _days(ids: np.ndarray, days: np.ndarray | None) -> np.ndarray:
+    """``days``, or day 0 for every id when None."""
+    return np.zeros(len(ids), DAY) if days is None else days
+
+
+DAY_MIX = np.uint64(0x9E3779B97F4A7C15)
+"""An odd 64-bit constant: a day times it, XORed into a hash, keys the hash by day (still uniform)."""
+
+
+def _keyed(ids: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Each hash of ``ids`` keyed by its day (day 0: the hash as it is)."""
+    return ids ^ (days.astype(np.uint64) * DAY_MIX)
+
+
+def _by_day(days: np.ndarray, where: np.ndarray | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """(day, positions in ``days``) of each day ``days`` holds (only at positions ``where`` is True for)."""
+    positions = np.flatnonzero(where) if where is not None else np.arange(len(days))
+    order = positions[np.argsort(days[positions], kind="stable")]
+    starts = np.flatnonzero(np.diff(days[order], prepend=-1))  # a new day at each change (days are unsigned)
+    for first, end in zip(starts.tolist(), [*starts[1:].tolist(), len(order)]):
+        yield int(days[order[first]]), order[first:end]
 
 
 def _by_part(ids: np.ndarray) -> list[tuple[int, np.ndarray]]:

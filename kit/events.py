@@ -36,7 +36,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from kit import secondcounts, stscounts
-from kit.eventids import SeenIds, hash_ids
+from kit.eventids import DAY, SeenIds, days_of, hash_ids
 from kit.fieldgaps import FIELDS, ROLLOUT
 from kit.judgedfields import NO_IDENTITY, Identity, Record, RequestParameters, record_of
 from kit.regions import GLOBAL_ENDPOINT_REGION, GLOBAL_SERVICE_SOURCES
@@ -235,7 +235,9 @@ class Aggregator:
         self.event_refs = np.zeros(0, dtype=np.int32)
         """... where (index of its per-minute row or activity key, or of its JUDGED_SKIPS reason) ..."""
         self.event_seconds = np.zeros(0, dtype=np.int64)
-        """... and, for STS calls, when (seconds since 1970, UTC: the time of its ``seconds`` key)."""
+        """... for STS calls, when (seconds since 1970, UTC: the time of its ``seconds`` key) ..."""
+        self.event_days = np.zeros(0, dtype=DAY)
+        """... and the day of each (``kit.eventids.days_of``: a duplicate is a copy of the same event)."""
         self.names: dict[str, str] = {}
         """One copy of each repeated key string (account, ARN, user agent...): keeps keys small ..."""
         self._callers: dict[tuple, tuple[int, int, tuple]] = {}
@@ -243,6 +245,8 @@ class Aggregator:
         self._ids: dict[str, int] = {}
         """Until ``seal``: eventID -> what the event contributed, packed (see ``REF_SHIFT``; also finds
         repeats in the batch)."""
+        self._id_times: list[str] = []
+        """Until ``seal``: the eventTime of each id of ``_ids``, in its order."""
         self._activity_rows: dict[tuple, int] = {}
         """Until ``seal``: the position of each ``activity`` key (what its events' refs point to)."""
         self._seen: SeenIds | None = None
@@ -252,9 +256,8 @@ class Aggregator:
 
     STATE = ("start", "end", "accounts", "sts_keys", "sts_slots", "sts_calls", "sts_errors", "sts_first",
              "sts_last", "second_keys", "second_codes", "second_times", "second_calls",
-             "activity", "twins", "caller_copies", "skipped",
-             "events", "field_gaps", "outside", "event_ids", "event_kinds", "event_refs", "event_seconds",
-             "breakage")
+             "activity", "twins", "caller_copies", "skipped", "events", "field_gaps", "outside",
+             "event_ids", "event_kinds", "event_refs", "event_seconds", "event_days", "breakage")
     """What a sealed batch aggregator holds: dicts keyed by tuples of str, lists, sets, str, int,
     None and numpy arrays (no objects of the kit: ``breakage`` as its own state)."""
 
@@ -289,7 +292,7 @@ class Aggregator:
         """Judge and count every record of one trail file: ``kit.judgedfields.Record`` structs, or records
         parsed whole (dicts, turned into structs by ``record_of``)."""
         self.events += len(records)
-        start, end, ids = self.start, self.end, self._ids
+        start, end, ids, id_times = self.start, self.end, self._ids, self._id_times
         good_hours, minute_seconds, opt_in = _GOOD_HOURS, _MINUTE_SECONDS, OPT_IN
         add_sts, add_activity, skip, use = self._add_sts, self._add_activity, self._skip, self.breakage.use
         whole = converted = None
@@ -331,6 +334,7 @@ class Aggregator:
                 made = add_activity(record)
             if event_id is not None:
                 ids[event_id] = made  # what it counted, in case a later batch has it again
+                id_times.append(time)
 
     def _add_activity(self, record: Record) -> int:
         identity = record.userIdentity or NO_IDENTITY
@@ -436,9 +440,9 @@ class Aggregator:
 
     def seal(self) -> None:
         """End a batch: its event ids become compact arrays (hash, what, where, when) for ``merge``."""
-        self.event_ids = hash_ids(list(self._ids))
+        self.event_ids, self.event_days = hash_ids(list(self._ids)), days_of(self._id_times)
         made = np.fromiter(self._ids.values(), np.int64, len(self._ids))
-        self._ids, self._activity_rows, self._twin_callers = {}, {}, {}
+        self._ids, self._id_times, self._activity_rows, self._twin_callers = {}, [], {}, {}
         self.event_kinds = (made & ((1 << REF_SHIFT) - 1)).astype(np.uint8)
         refs = (made >> REF_SHIFT) - 1
         del made
@@ -488,17 +492,18 @@ class Aggregator:
         self._merge_twins(other)
         if self._seen is None:
             self._seen = SeenIds()
-        repeated = np.flatnonzero(self._seen.add(other.event_ids))
+        repeated = np.flatnonzero(self._seen.add(other.event_ids, other.event_days))
         self.breakage.merge(other.breakage, other.event_ids[repeated])
         rows = other._sts_arrays()
         if len(repeated):
             rows = self._forget(other, repeated, rows)
         self._merge_sts_rows(stscounts.recode(rows[0], other.sts_keys, self.sts_keys, self.layout), *rows[1:])
 
-    def expect(self, share: float) -> None:
-        """Say that the batches merged so far hold ``share`` (0 to 1) of the input (sizes what grows with it)."""
+    def forget_ids_before(self, day: int) -> None:
+        """Say that few events of the days before ``day`` (``kit.eventids.DAY``) are still to come: the
+        filters of their ids are dropped (``kit.eventids.SeenIds.forget_before``)."""
         if self._seen is not None:
-            self._seen.expect(share)
+            self._seen.forget_before(day)
 
     def _forget(self, other: "Aggregator", rows: np.ndarray, sts_rows: stscounts.Rows) -> stscounts.Rows:
         """Take out what the events ``rows`` of ``other`` (merged but for its per-minute rows

@@ -172,15 +172,15 @@ class SpilledRuns:
         """Bytes held in memory (the first hash of each block)."""
         return sum(fences.nbytes for _, _, fences in self._runs)
 
-    def contains(self, hashes: np.ndarray) -> np.ndarray:
-        """True where a hash of ``hashes`` (uint64) is in a run; reads each block of a run that could
-        hold one of them once, and searches the blocks of a run together (read in order, they are
-        sorted as one)."""
+    def contains(self, hashes: np.ndarray, run: int | None = None) -> np.ndarray:
+        """True where a hash of ``hashes`` (uint64) is in a run (with ``run``, its number in the order
+        appended: in that one); reads each block of a run that could hold one of them once, and searches
+        the blocks of a run together (read in order, they are sorted as one)."""
         found = np.zeros(len(hashes), bool)
         if self._file is None or not len(hashes):
             return found
         self._file.flush()
-        for offset, length, fences in self._runs:
+        for offset, length, fences in self._runs if run is None else self._runs[run:run + 1]:
             blocks = np.searchsorted(fences, hashes, side="right") - 1  # -1: below the run's first hash
             starts = np.unique(blocks[blocks >= 0]) * BLOCK_ROWS
             if not len(starts):

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from kit.eventids import SeenIds, hash_ids
+from kit.eventids import DAY, SeenIds, days_of, hash_ids
 
 
 def test_a_batch_of_only_repeated_ids_leaves_the_set_usable():
@@ -31,38 +32,50 @@ def test_each_distinct_id_is_held_once_in_one_part():
     ids = hash_ids([f"event-{n}" for n in range(5_000)])
     for start in range(0, len(ids), 300):
         seen.add(ids[start:start + 600])  # overlapping batches: half of each batch seen before
-    assert seen.nbytes == 8 * len(ids)
+    assert sorted(np.concatenate([run for runs in seen.parts for run in runs]).tolist()) == sorted(ids.tolist())
     assert sum(len(runs) > 0 for runs in seen.parts) > 1
     assert seen.contains(ids).all() and not seen.contains(hash_ids(["event-5000"])).any()
 
 
-def test_ids_moved_to_disk_are_found_exactly_at_any_size():
+@pytest.mark.parametrize("forget", [False, True], ids=["all filters", "old days forgotten"])
+def test_ids_moved_to_disk_are_found_exactly_by_id_and_day(forget):
     rng = np.random.default_rng(11)
-    pool = rng.integers(0, 2**64 - 1, 6_000, dtype=np.uint64, endpoint=True)
-    seen, found = SeenIds(memory_ids=700, first_filter=500), set()
-    for _ in range(60):
-        batch = np.unique(rng.choice(pool, 250))  # distinct within a batch, a third of them seen before
-        rng.shuffle(batch)
-        flags = seen.add(batch)
-        assert flags.tolist() == [int(value) in found for value in batch]
-        found.update(batch.tolist())
-    assert len(seen._filters) >= 2 and seen._spilled.rows + seen._held == len(found)  # filters grew, nothing lost
-    unseen = rng.integers(0, 2**64 - 1, 20_000, dtype=np.uint64, endpoint=True)
-    assert seen.contains(pool).tolist() == [int(value) in found for value in pool]
-    assert not seen.contains(unseen[~np.isin(unseen, pool)]).any()
-    assert seen.nbytes < 8 * len(found)
+    pool = rng.integers(0, 2**64 - 1, 3_000, dtype=np.uint64, endpoint=True)
+    seen, found = SeenIds(memory_ids=700), set()
+    for batch_number in range(60):
+        today = batch_number // 6  # days go forward, a few batches a day, as trail files come by date
+        ids = np.unique(rng.choice(pool, 250))  # distinct within a batch, some seen before
+        days = np.clip(today - rng.integers(0, 4, len(ids)), 0, None).astype(DAY)  # late events too
+        flags = seen.add(ids, days)
+        assert flags.tolist() == [(int(id_), int(day)) in found for id_, day in zip(ids, days)]
+        found.update(zip(ids.tolist(), days.tolist()))
+        if forget:
+            seen.forget_before(today - 1)  # later events of older days are looked up on disk
+    assert seen._spilled.rows + seen._held == len(found)  # nothing lost
+    assert min(seen._filters) == (8 if forget else 0)
+    pairs = np.array(sorted(found), np.uint64)
+    ids, days = pairs[:, 0], pairs[:, 1].astype(DAY)
+    assert seen.contains(ids, days).all()
+    assert not seen.contains(ids, (days + 20).astype(DAY)).any()  # the same ids on days never seen
+    assert not seen.contains(rng.integers(0, 2**64 - 1, 20_000, dtype=np.uint64, endpoint=True), days[:1].repeat(20_000)).any()
     seen.close()
 
 
-def test_filters_sized_from_an_early_estimate_far_over_hold_little_more_than_the_ids():
+def test_forgotten_days_drop_their_filters():
     rng = np.random.default_rng(5)
-    batches = [rng.integers(0, 2**64 - 1, 1_000, dtype=np.uint64, endpoint=True) for _ in range(40)]
-    seen = SeenIds(memory_ids=2_000, first_filter=100)
-    for done, batch in enumerate(batches, 1):
-        assert not seen.add(batch).any()
-        seen.expect(done / 40 * (0.7 if done <= 4 else 1))  # the first batches look 1.4 times their share
-    capacities = [bloom.capacity for bloom in seen._filters]
-    assert capacities[0] == 57_142 // 2  # half the ids expected when the first 3,000 move: 2,000 seen / 0.035 share
-    assert len(seen._filters) == 2 and seen._spilled.rows <= sum(capacities) < 1.05 * seen._spilled.rows  # the ids on disk
-    assert seen.contains(np.concatenate(batches)).all()
+    seen = SeenIds(memory_ids=2_000)
+    for day in range(30):
+        seen.add(rng.integers(0, 2**64 - 1, 1_000, dtype=np.uint64, endpoint=True), np.full(1_000, day, DAY))
+    def filter_bytes() -> int:
+        return sum(bloom.nbytes for filters in seen._filters.values() for bloom in filters)
+
+    kept, held = filter_bytes(), seen.nbytes
+    seen.forget_before(28)
+    assert set(seen._filters) == {28, 29} and filter_bytes() < kept / 10
+    assert held - seen.nbytes == kept - filter_bytes()
     seen.close()
+
+
+def test_days_of_eventtimes_count_from_2005():
+    assert days_of(["2005-01-01T00:00:00Z", "2025-03-01T23:59:59Z"]).tolist() == [0, 7364]
+    assert days_of([]).dtype == DAY

@@ -181,7 +181,7 @@ def per_second(aggregator: Aggregator) -> dict[tuple, int]:
 def test_merged_batches_equal_the_dict_merge_with_duplicates_across_batches(seed, compact_every, ids_in_memory,
                                                                            monkeypatch):
     if ids_in_memory:  # the event ids seen move to disk and Bloom filters every 40 ids
-        monkeypatch.setattr(kit.events, "SeenIds", partial(SeenIds, memory_ids=ids_in_memory, first_filter=64))
+        monkeypatch.setattr(kit.events, "SeenIds", partial(SeenIds, memory_ids=ids_in_memory))
     batches = random_batches(seed)
     expected = reference(batches)
     total = merged(batches, compact_every)

@@ -28,7 +28,7 @@ from kit.engines import codec
 from kit.events import Aggregator
 from kit.trailfiles import TrailFile
 
-FORMAT = 7
+FORMAT = 8
 """Bump when what a batch result holds changes: older entries are then never looked up."""
 RULE_MODULES = (events, eventids, secondcounts, stscounts, signalcounts, signals, fieldgaps, regions, rollup,
                 judgedfields, trailfiles, spill, codedseconds)

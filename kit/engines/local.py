@@ -4,8 +4,9 @@ Each worker process reads a batch of files and returns a partial ``Aggregator``;
 merges partials as they arrive, so memory holds the rollup, never the events. The workers are
 forked while discovery runs, once the files found need them (``Workers``). Duplicates within
 a batch are dropped by the worker; across batches by the parent, from each batch's compact
-arrays of event-id hashes (``Aggregator.seal``/``merge``; ``kit.eventids``: 8 bytes per id for the
-newest 512k, about 1.5 past that, the rest on disk). The per-second rows wait on disk in the parent
+arrays of event-id hashes and days (``Aggregator.seal``/``merge``; ``kit.eventids``: 8 bytes per id
+for the newest 256k, about 1.5 for those of the last few days, the rest on disk; files are read by
+delivery date, ``TrailFiles.drain``). The per-second rows wait on disk in the parent
 until every batch is merged (``Aggregator.take_second_rows``).
 """
 from __future__ import annotations
@@ -25,11 +26,13 @@ from tqdm import tqdm
 from kit import allocator, fieldgaps
 from kit.engines import cache
 from kit.errors import InputError
+from kit.eventids import day_of
 from kit.events import Aggregator
 from kit.params import Params
 from kit.rollup import (ACTIVITY_COLUMNS, SIGNAL_COLUMNS, THROTTLED_COLUMNS, ReadReport, Rollup, counts_frame, frame,
                          seconds_frame, sts_calls_frame)
-from kit.trailfiles import Discovery, InvalidTrailFile, TrailFile, TrailFiles, discover, read_records
+from kit.trailfiles import (Discovery, InvalidTrailFile, TrailFile, TrailFiles, delivery_date, discover,
+                            read_records)
 
 BATCH_BYTES = 1024 * 1024
 """Compressed bytes per worker task (the cache unit): a worker's memory and the results waiting in the
@@ -40,6 +43,10 @@ IN_PROCESS_BYTES = 8 * 1024 * 1024
 """Inputs smaller than this are read in the calling process (no pool start-up)."""
 IN_FLIGHT_PER_WORKER = 2
 """Batches queued per worker: keeps the workers busy while bounding results held in memory."""
+LATE_DAYS = 2
+"""Days before the delivery date of the files being read whose events may still come (CloudTrail
+delivers within minutes; ``kit.trailfiles.DELIVERY_LAG`` allows a day): what is kept to find copies of
+events of older days is dropped (a copy still found exactly, only slower: ``kit.eventids``)."""
 
 
 class BatchResult:
@@ -189,7 +196,7 @@ def aggregate(found: Discovery, params: Params, workers: Workers | None = None) 
     use_cache = params.cache and not _cache_refused(report)
     work = ((batch, cache.batch_key(batch, window, params.accounts) if use_cache else None)
             for batch in batches(found.files.drain(), BATCH_BYTES))  # made as they are sent: memory
-    read, hits, rejected, bytes_merged = 0, 0, {}, 0
+    read, hits, rejected = 0, 0, {}
     with ExitStack() as own, gc_paused(), progress_bar(params, len(found.files)) as bar:
         workers = workers or own.enter_context(Workers(params))
         workers.consider(found.files)  # the whole input: forked now if discovery did not need them yet
@@ -198,8 +205,9 @@ def aggregate(found: Discovery, params: Params, workers: Workers | None = None) 
             hits += isinstance(payload, BatchResult)
             result = payload if isinstance(payload, BatchResult) else pickle.loads(payload)
             total.merge(result.aggregator)
-            bytes_merged += sum(trail_file.size for trail_file in batch)
-            total.expect(bytes_merged / max(found.files.total_bytes, 1))
+            delivered = delivery_date(batch[0].path)  # the batch's earliest: files come by date
+            if delivered is not None:
+                total.forget_ids_before(day_of(delivered) - LATE_DAYS)
             report.files_read += result.files_read
             report.invalid_files.update(result.invalid)
             bar.update(len(batch))
