@@ -184,3 +184,25 @@ def test_field_gaps_are_counted_as_the_sql_engines_count_them(tmp_path, monkeypa
     ocsf.write_lake(tmp_path / "trail", tmp_path / "lake")
     lake = security_lake.collect(validate({"source": "security-lake", "path": tmp_path / "lake", **window})).report
     assert lake.field_gaps == report.field_gaps
+
+
+def test_a_late_copy_of_an_event_of_a_day_long_read_is_still_dropped(tmp_path, monkeypatch):
+    from functools import partial
+
+    from builders import role_session, sts, write_trail
+    from kit import events
+    from kit.eventids import SeenIds
+
+    monkeypatch.setattr(local, "BATCH_BYTES", 1)  # a batch per file
+    monkeypatch.setattr(events, "SeenIds", partial(SeenIds, memory_ids=2))  # ids move to disk at once
+    account, caller = "111122223333", role_session("111122223333", "app")
+    first = sts(caller, "2025-05-02T10:00:00Z", endpoint_type="global", region="eu-west-1")
+    for day in range(2, 12):  # a file a day: the days before are forgotten as the files go by
+        folder = tmp_path / "trail" / "AWSLogs" / account / "CloudTrail" / "eu-west-1" / "2025" / "05" / f"{day:02d}"
+        records = [sts(caller, f"2025-05-{day:02d}T1{number}:00:00Z", endpoint_type="global", region="eu-west-1")
+                   for number in range(3)]
+        write_trail(folder / "a.json.gz", [first, *records] if day in (2, 11) else records)  # redelivered 9 days on
+    window = {"start": "2025-05-01T00:00:00Z", "end": "2025-06-01T00:00:00Z", "quiet": True}
+    rollup = local.collect(validate({"source": "local", "path": tmp_path / "trail", "workers": 1, **window}))
+    assert rollup.report.to_dict()["duplicates_dropped"] == 1
+    assert int(rollup.sts_calls.calls.sum()) == 31
