@@ -636,23 +636,27 @@ class Aggregator:
         """All per-second counts, compacted: (caller keys by code, codes, times as datetime64[us] (UTC),
         calls), handed over: the aggregator keeps none of them. The rows waiting on disk are summed
         straight into these arrays (``kit.engines.local.to_rollup`` calls it while little else is held):
-        the times are never held twice, as seconds and as microseconds."""
+        the times are never held twice, as seconds and as microseconds, and the codes take 1 or 2 bytes
+        (up to 65,536 keys)."""
         codes, micros, calls = self._folded(as_micros=True)
         return _by_code(self.second_keys), codes, micros, calls
 
     def _folded(self, as_micros: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The per-second rows summed (codes, times as ``secondcounts.TIME`` or, ``as_micros``, as
-        datetime64[us], calls), taken from the aggregator. The keys are numbered again, those of the
-        global bucket first: their rows come first, together (the plan reads them in place:
+        datetime64[us], calls), taken from the aggregator; ``as_micros``, the codes as the smallest
+        unsigned integers that hold them. The keys are numbered again, those of the global bucket first:
+        their rows come first, together (the plan reads them in place:
         ``kit.codedseconds.CodedSeconds.rows_where``)."""
         self._settle_per_second()
         waiting, rows = self._second_parts, (self.second_codes, self.second_times, self.second_calls)
         self.second_codes, self.second_times, self.second_calls = secondcounts.empty()
+        code_type = np.min_scalar_type(len(self.second_keys)) if as_micros else secondcounts.CODE
         if not waiting.rows:
-            return (rows[0], secondcounts.as_micros(rows[1]), rows[2]) if as_micros else rows
+            return (rows[0].astype(code_type), secondcounts.as_micros(rows[1]), rows[2]) if as_micros else rows
         waiting.append(rows)
         del rows  # written: freed before the sums are made
-        folded = secondcounts.gathered(waiting.groups(0, ranks=self._global_first()), waiting.rows, as_micros)
+        folded = secondcounts.gathered(waiting.groups(0, ranks=self._global_first()), waiting.rows, as_micros,
+                                       code_type)
         waiting.close()
         return folded
 

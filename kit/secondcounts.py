@@ -75,13 +75,14 @@ def compact(codes: np.ndarray, times: np.ndarray, calls: np.ndarray) -> tuple[np
     return codes[first], times[first], summed[kept]
 
 
-def gathered(groups: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], capacity: int,
-             micros: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def gathered(groups: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], capacity: int, micros: bool = False,
+             code_type: np.dtype | type = CODE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The compacted rows of ``groups`` (rows of disjoint ranges of codes, the ranges ascending; at most
     ``capacity`` rows in all), written into arrays made once: no copy of every row is ever held twice,
     unless summing left far fewer rows than ``capacity`` (then the arrays are cut to size). With
-    ``micros``, the times are written as datetime64[us] (``as_micros``), else as ``TIME``."""
-    merged = [np.empty(capacity, CODE), np.empty(capacity, np.int64 if micros else TIME), np.empty(capacity, CALLS)]
+    ``micros``, the times are written as datetime64[us] (``as_micros``), else as ``TIME``; the codes as
+    ``code_type`` (a dtype that holds them all)."""
+    merged = [np.empty(capacity, code_type), np.empty(capacity, np.int64 if micros else TIME), np.empty(capacity, CALLS)]
     filled = 0
     for group in groups:
         codes, times, calls = compact(*group)

@@ -87,6 +87,7 @@ def sealed(counts: dict[tuple, int]) -> Aggregator:
 
 def rows_of(aggregator: Aggregator) -> Counter:
     keys, codes, times, calls = aggregator.take_second_rows()
+    assert codes.dtype == np.min_scalar_type(len(keys))  # the codes of a table: 1 byte for up to 256 keys
     seconds = np.asarray(times, dtype="datetime64[s]").astype(str)
     return Counter({(*keys[code], second): count for code, second, count in zip(codes.tolist(), seconds, calls.tolist())})
 
@@ -109,6 +110,7 @@ def test_merged_batches_add_up_like_dicts_even_after_many_compactions():
 def test_seconds_frame_equals_the_frame_of_the_same_rows():
     counts = {(*CALLER, "2025-03-01T10:00:01"): 3, (*OTHER, "2025-03-01T10:00:00"): 1}
     keys, codes, times, calls = sealed(counts).take_second_rows()
+    assert codes.dtype == np.uint8  # two keys
     compact = seconds_frame(keys, codes, times, calls)
     plain = frame([*zip(*counts), tuple(counts.values())], SECOND_COLUMNS)
     ordered = [list(SECOND_COLUMNS[:-1])]
