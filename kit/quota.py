@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from kit.callers import CALLER_KEY
-from kit.codedseconds import CodedSeconds, KeyedSeconds, peaks_of, rows_part, run_starts
+from kit.codedseconds import CALLS, CodedSeconds, KeyedSeconds, peaks_of, rows_part, run_starts
 
 QUOTA_COLUMNS = ["account_id", "region", "bucket", "peak_rps_now", "peak_second_now", "projected_peak_rps",
                  "projected_peak_second", "quota", "other_bucket_quota", "headroom_pct", "at_risk", "moving_callers"]
@@ -132,9 +132,9 @@ def _waves(group: KeyedSeconds, buckets: dict[tuple, tuple[np.ndarray, np.ndarra
     rows = []
     for (account, region), keys in sorted(by_bucket.items()):
         limit = threshold * quotas.of(account, region)
-        base_seconds, base_calls = buckets.get((account, region), (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+        base_seconds, base_calls = buckets.get((account, region), (np.zeros(0, np.int64), np.zeros(0, CALLS)))
         times = _distinct(np.concatenate([base_seconds, *(callers[key][0] for key in keys)]))
-        base = np.zeros(len(times), np.int64)
+        base = np.zeros(len(times), CALLS)  # a bucket's calls in a second: int32, as the rows count them
         base[np.searchsorted(times, base_seconds)] = base_calls
         base_peak = int(base.max()) if len(base_calls) else 0
         load, load_peak, wave = base.copy(), base_peak, 1
