@@ -206,3 +206,16 @@ def test_a_late_copy_of_an_event_of_a_day_long_read_is_still_dropped(tmp_path, m
     rollup = local.collect(validate({"source": "local", "path": tmp_path / "trail", "workers": 1, **window}))
     assert rollup.report.to_dict()["duplicates_dropped"] == 1
     assert int(rollup.sts_calls.calls.sum()) == 31
+
+
+def test_days_are_forgotten_after_the_delivery_date_unless_the_batch_holds_older_events():
+    from datetime import date
+
+    from kit.eventids import days_of
+
+    delivered = date(2025, 5, 11)
+    assert local.forgettable_before(delivered, days_of(["2025-05-10T23:59:00Z", "2025-05-11T00:01:00Z"])) == \
+        days_of(["2025-05-09T00:00:00Z"])[0]  # two days before the folder's date
+    assert local.forgettable_before(delivered, days_of(["2024-05-11T10:00:00Z"])) == \
+        days_of(["2024-05-11T00:00:00Z"])[0]  # a folder dated a year after its events
+    assert local.forgettable_before(delivered, days_of([])) == days_of(["2025-05-09T00:00:00Z"])[0]

@@ -19,8 +19,10 @@ import sys
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
+from datetime import date
 from typing import Iterable, Iterator
 
+import numpy as np
 from tqdm import tqdm
 
 from kit import allocator, fieldgaps
@@ -207,7 +209,7 @@ def aggregate(found: Discovery, params: Params, workers: Workers | None = None) 
             total.merge(result.aggregator)
             delivered = delivery_date(batch[0].path)  # the batch's earliest: files come by date
             if delivered is not None:
-                total.forget_ids_before(day_of(delivered) - LATE_DAYS)
+                total.forget_ids_before(forgettable_before(delivered, result.aggregator.event_days))
             report.files_read += result.files_read
             report.invalid_files.update(result.invalid)
             bar.update(len(batch))
@@ -226,6 +228,15 @@ def aggregate(found: Discovery, params: Params, workers: Workers | None = None) 
     if total.outside:
         report.notes.append(f"events outside the window range from {total.outside[0]} to {total.outside[1]}")
     return total, report
+
+
+def forgettable_before(delivered: date, days: np.ndarray) -> int:
+    """The first day (``kit.eventids.DAY``) whose event ids must stay quick to find once a batch of
+    files delivered from ``delivered`` on, with events of ``days``, is merged: ``LATE_DAYS`` before that
+    date, or the batch's earliest event when older (folders dated later than their events keep the
+    filters of the days they hold)."""
+    floor = day_of(delivered) - LATE_DAYS
+    return min(floor, int(days.min())) if len(days) else floor
 
 
 def _cache_refused(report: ReadReport) -> bool:
