@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from kit.bloom import MAX_ITEMS, BloomFilter
+from kit.codedseconds import run_starts
 from kit.spill import SpilledRuns
 
 HASH_KEY = "sts-kit-event-id"
@@ -50,7 +51,7 @@ def day_of(when: date) -> int:
 
 def days_of(times: list[str]) -> np.ndarray:
     """The days (``DAY``) of times 'YYYY-MM-DD...' (``kit.events.utc_text``, in a window), parsed as one
-    array of bytes."""
+    array of 10-byte texts."""
     if not times:
         return np.zeros(0, DAY)
     text = np.array([time[:10] for time in times], "S10")
@@ -61,8 +62,9 @@ PART_BITS = 6
 """The hashes in memory are cut into 2 ** PART_BITS parts by their top bits (hashes spread evenly):
 a merge copies one part's runs, not every hash held."""
 MEMORY_IDS = 1 << 18
-"""Hashes held in memory (2 MiB, and 10 bytes more each for their filters) before they move to disk (a
-lookup in runs this short is also faster than in runs of 2 M: bench/RESULTS.md)."""
+"""Hashes held in memory (2 MiB, and 10 bytes more each: the hash again and its day, to fill the filters
+of their days when they move) before they move to disk (a lookup in runs this short is also faster
+than in runs of 2 M: bench/RESULTS.md)."""
 FIRST_FILTER = 1 << 12
 """Hashes the first filter of a day is sized for at least; it is sized for twice the hashes of its day
 that move to disk with it, and each next one of the day for at least twice the one before."""
@@ -213,7 +215,7 @@ def _by_day(days: np.ndarray, where: np.ndarray | None = None) -> Iterator[tuple
     """(day, positions in ``days``) of each day ``days`` holds (only at positions ``where`` is True for)."""
     positions = np.flatnonzero(where) if where is not None else np.arange(len(days))
     order = positions[np.argsort(days[positions], kind="stable")]
-    starts = np.flatnonzero(np.diff(days[order], prepend=-1))  # a new day at each change (days are unsigned)
+    starts = run_starts(days[order])
     for first, end in zip(starts.tolist(), [*starts[1:].tolist(), len(order)]):
         yield int(days[order[first]]), order[first:end]
 
