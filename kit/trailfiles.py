@@ -100,7 +100,8 @@ class TrailFiles(Sequence[TrailFile]):
         ``total_bytes`` stay."""
         dates = [delivery_date(folder) for folder in self._folders]
         folder_days = np.array([when.toordinal() if when else 0 for when in dates], np.int64)
-        for index in np.argsort(folder_days[np.array(self._folder, np.intp)], kind="stable").tolist():
+        order = np.argsort(folder_days[np.array(self._folder, np.intp)], kind="stable")  # 8 bytes a file, no list
+        for index in map(int, order):
             trail_file = self[index]
             self._names[index] = None
             yield trail_file
