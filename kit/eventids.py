@@ -26,6 +26,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
+from kit import secondcounts
 from kit.bloom import MAX_ITEMS, BloomFilter
 from kit.codedseconds import run_starts
 from kit.spill import SpilledRuns
@@ -35,6 +36,7 @@ HASH_KEY = "sts-kit-event-id"
 DAY = np.uint16
 """A day as days since 2005-01-01 (``kit.secondcounts.TIME_ORIGIN``): every window's days fit."""
 FIRST_DAY = np.datetime64("2005-01-01", "D")
+SECONDS_A_DAY = 86_400
 
 
 def hash_ids(ids: list[str]) -> np.ndarray:
@@ -50,12 +52,9 @@ def day_of(when: date) -> int:
 
 
 def days_of(times: list[str]) -> np.ndarray:
-    """The days (``DAY``) of times 'YYYY-MM-DD...' (``kit.events.utc_text``, in a window), parsed as one
-    array of 10-byte texts."""
-    if not times:
-        return np.zeros(0, DAY)
-    text = np.array([time[:10] for time in times], "S10")
-    return (text.astype("datetime64[D]") - FIRST_DAY).astype(DAY)
+    """The days (``DAY``) of times 'YYYY-MM-DDTHH:MM:SSZ' (``kit.events.utc_text``, in a window): their
+    ``kit.secondcounts.TIME`` seconds, which count from the same first day, in whole days."""
+    return (secondcounts.times_of(times) // SECONDS_A_DAY).astype(DAY)
 
 
 PART_BITS = 6
