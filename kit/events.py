@@ -208,7 +208,7 @@ class Aggregator:
         self._second_parts = SpilledColumns((secondcounts.CODE, secondcounts.TIME, secondcounts.CALLS),
                                             "per-second STS calls")
         """In the aggregator that merges batches: the merged batches' per-second rows, on disk until
-        ``fold_seconds`` (they grow with the calls and are read once, at the end)."""
+        ``take_second_rows`` (they grow with the calls and are read once, at the end)."""
         self.activity: dict[tuple, int] = {}
         self.twins: dict[str, tuple] = {}
         """Resource-account copies (by sharedEventID) waiting for their caller's copy (``settle_twins``): the
@@ -627,38 +627,27 @@ class Aggregator:
         """Add per-second rows (codes of ``second_keys``) to those waiting on disk."""
         self._second_parts.append((codes, times, calls))
 
-    def fold_seconds(self) -> None:
-        """Sum the per-second rows waiting on disk, those compacted before and ``per_second`` into the
-        compact arrays, a range of caller codes at a time (see ``_folded``)."""
-        self.second_codes, self.second_times, self.second_calls = self._folded(as_micros=False)
-
     def take_second_rows(self) -> tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray]:
         """All per-second counts, compacted: (caller keys by code, codes, times as datetime64[us] (UTC),
-        calls), handed over: the aggregator keeps none of them. The rows waiting on disk are summed
-        straight into these arrays (``kit.engines.local.to_rollup`` calls it while little else is held):
-        the times are never held twice, as seconds and as microseconds, and the codes take 1 or 2 bytes
-        (up to 65,536 keys)."""
-        codes, micros, calls = self._folded(as_micros=True)
-        return _by_code(self.second_keys), codes, micros, calls
-
-    def _folded(self, as_micros: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The per-second rows summed (codes, times as ``secondcounts.TIME`` or, ``as_micros``, as
-        datetime64[us], calls), taken from the aggregator; ``as_micros``, the codes as the smallest
-        unsigned integers that hold them. The keys are numbered again, those of the global bucket first:
+        calls), handed over: the aggregator keeps none of them. The rows waiting on disk, those
+        compacted before and ``per_second`` are summed a range of caller codes at a time, straight into
+        these arrays (``kit.engines.local.to_rollup`` calls it while little else is held): the times are
+        never held twice, as seconds and as microseconds, and the codes take 1 or 2 bytes (the smallest
+        unsigned integers that hold them). The keys are numbered again, those of the global bucket first:
         their rows come first, together (the plan reads them in place:
         ``kit.codedseconds.CodedSeconds.rows_where``)."""
         self._settle_per_second()
         waiting, rows = self._second_parts, (self.second_codes, self.second_times, self.second_calls)
         self.second_codes, self.second_times, self.second_calls = secondcounts.empty()
-        code_type = np.min_scalar_type(len(self.second_keys)) if as_micros else secondcounts.CODE
+        code_type = np.min_scalar_type(len(self.second_keys))
         if not waiting.rows:
-            return (rows[0].astype(code_type), secondcounts.as_micros(rows[1]), rows[2]) if as_micros else rows
+            return _by_code(self.second_keys), rows[0].astype(code_type), secondcounts.as_micros(rows[1]), rows[2]
         waiting.append(rows)
         del rows  # written: freed before the sums are made
-        folded = secondcounts.gathered(waiting.groups(0, ranks=self._global_first()), waiting.rows, as_micros,
-                                       code_type)
+        codes, micros, calls = secondcounts.gathered(waiting.groups(0, ranks=self._global_first()), waiting.rows,
+                                                     micros=True, code_type=code_type)
         waiting.close()
-        return folded
+        return _by_code(self.second_keys), codes, micros, calls
 
     def _global_first(self) -> np.ndarray:
         """Number the ``second_keys`` again, those of the global bucket first (else in their order);

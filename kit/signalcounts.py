@@ -279,6 +279,8 @@ class SignalCounts:
         issuer = self._first_issuers(hashes)
         in_use, refused = np.flatnonzero(issuer >= 0), np.flatnonzero((issuer >= 0) & rejected)
         taken = np.concatenate((in_use, refused))
+        if not len(taken):
+            return []
         signal = np.repeat(np.array([0, 1], np.int8), [len(in_use), len(refused)])  # 0 in use, 1 rejected
         order = np.lexsort((examples[taken], regions[taken], signal, issuer[taken]))  # a group's smallest example first
         taken, signal = taken[order], signal[order]
@@ -289,9 +291,9 @@ class SignalCounts:
         sessions = np.bincount(group[by_key][run_starts(group[by_key], hashes[taken][by_key])], minlength=len(starts))
         callers = {code: caller for caller, code in self.issuers.items()}
         names = ((TOKEN_IN_USE, TOKEN_REJECTED)[index] for index in signal[starts].tolist())
-        firsts = secondcounts.texts_of(np.minimum.reduceat(first[taken], starts) if len(starts) else first[:0])
-        lasts = secondcounts.texts_of(np.maximum.reduceat(last[taken], starts) if len(starts) else last[:0])
-        totals = np.add.reduceat(events[taken], starts).tolist() if len(starts) else []
+        firsts = secondcounts.texts_of(np.minimum.reduceat(first[taken], starts))
+        lasts = secondcounts.texts_of(np.maximum.reduceat(last[taken], starts))
+        totals = np.add.reduceat(events[taken], starts).tolist()
         return [(*callers[code], name, "global", region_names[region_code], total, count, first_seen, last_seen,
                  "" if example == NO_EXAMPLE else example)
                 for code, name, region_code, total, count, first_seen, last_seen, example

@@ -92,7 +92,7 @@ def rows_of(aggregator: Aggregator) -> Counter:
     return Counter({(*keys[code], second): count for code, second, count in zip(codes.tolist(), seconds, calls.tolist())})
 
 
-def test_merged_batches_add_up_like_dicts_even_after_many_compactions():
+def test_merged_batches_add_up_like_dicts():
     rng = np.random.default_rng(7)
     total = Aggregator("2025-01-01T00:00:00Z", "2026-01-01T00:00:00Z")
     expected: Counter = Counter()
@@ -103,7 +103,6 @@ def test_merged_batches_add_up_like_dicts_even_after_many_compactions():
             batch[key] = batch.get(key, 0) + 1
         expected.update(batch)
         total.merge(sealed(batch))
-        total.fold_seconds()  # as when the waiting rows outnumber the compacted ones
     assert rows_of(total) == expected
 
 
@@ -142,4 +141,4 @@ def test_a_sealed_batch_holds_its_per_second_rows_compacted():
     batch = sealed({(*OTHER, "2025-03-01T10:00:05"): 1, (*CALLER, "2025-03-01T10:00:01"): 2,
                     (*OTHER, "2025-03-01T10:00:00"): 3})
     keys = batch.second_codes.astype(np.int64) << 32 | batch.second_times.astype(np.int64)
-    assert len(keys) == 3 and (np.diff(keys) > 0).all()  # what ``fold_seconds`` may return as it is
+    assert len(keys) == 3 and (np.diff(keys) > 0).all()  # what ``take_second_rows`` may return as it is

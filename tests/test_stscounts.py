@@ -140,7 +140,6 @@ def merged(batches: list[list[dict]], compact_every: int) -> Aggregator:
         total.merge(batch)
         if number % compact_every == 0:
             total._compact_sts()
-            total.fold_seconds()
     return total
 
 
