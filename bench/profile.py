@@ -20,7 +20,7 @@ from kit.engines.local import BATCH_BYTES, BatchResult, batches, gc_paused, to_r
 from kit.events import Aggregator
 from kit.judgedfields import judged_fields
 from kit.params import validate
-from kit.rollup import ReadReport
+from kit.readreport import ReadReport
 from kit.trailfiles import discover, gunzip
 
 

@@ -19,8 +19,9 @@ import pandas as pd
 from kit.fixes import fix_for, version_tuple
 from kit.ipranges import AWS, OUTSIDE, PRIVATE, SERVICE, AddressBook, AddressClass
 from kit.regions import GLOBAL_ENDPOINT_REGION, is_opt_in, regional_endpoint
-from kit.codedseconds import CodedSeconds, factorize, peaks_of, rows_part, run_starts, text_codes
+from kit.codedseconds import CodedSeconds, factorize, peaks_of, rows_part, text_codes
 from kit.rollup import SECOND_KEYS, Rollup
+from kit.sortedruns import run_starts
 from kit.useragent import ClientTool, parse_user_agent
 
 CALLER_KEY = ["account_id", "principal_arn", "caller_tool", "workload_region"]

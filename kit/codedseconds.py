@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
+from kit.sortedruns import run_starts
 
 KEY = np.int32
 """A summed row's key number (keys are callers and buckets: thousands, not billions)."""
@@ -230,17 +231,6 @@ def peaks_of(parts: list[Part], time_dtype: object, name: str,
         del group  # its rows are freed before the next group's are summed
     return pd.concat(tops, ignore_index=True).sort_values([name, f"{name}_second"], ascending=[False, True],
                                                           kind="stable")
-
-
-def run_starts(*columns: np.ndarray) -> np.ndarray:
-    """Positions where runs of rows equal in every one of ``columns`` (arrays of one length) begin."""
-    if not columns or not len(columns[0]):
-        return np.zeros(0, np.intp)
-    new = np.zeros(len(columns[0]), bool)
-    new[0] = True
-    for values in columns:
-        new[1:] |= values[1:] != values[:-1]
-    return np.flatnonzero(new)
 
 
 def _bounds(part: Part) -> tuple[int, int] | None:

@@ -39,8 +39,8 @@ from kit import secondcounts, stscounts
 from kit.eventids import DAY, SeenIds, days_of, hash_ids
 from kit.fieldgaps import FIELDS, ROLLOUT
 from kit.judgedfields import NO_IDENTITY, Identity, Record, RequestParameters, record_of
+from kit.readreport import DUPLICATE_REASON
 from kit.regions import GLOBAL_ENDPOINT_REGION, GLOBAL_SERVICE_SOURCES
-from kit.rollup import DUPLICATE_REASON
 from kit.signalcounts import OPT_IN, SignalCounts
 from kit.signals import issued_key
 from kit.spill import SpilledColumns

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from kit.rollup import ReadReport
+from kit.readreport import ReadReport
 
 ROLLOUT = datetime(2025, 4, 15, tzinfo=timezone.utc)
 """Events from this instant on are "post-change": the date of ``kit.views.ROLLOUT_DATE`` (a test keeps

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from kit.callers import CALLER_KEY
-from kit.codedseconds import CALLS, CodedSeconds, KeyedSeconds, peaks_of, rows_part, run_starts
+from kit.codedseconds import CALLS, CodedSeconds, KeyedSeconds, peaks_of, rows_part
+from kit.sortedruns import run_starts
 
 QUOTA_COLUMNS = ["account_id", "region", "bucket", "peak_rps_now", "peak_second_now", "projected_peak_rps",
                  "projected_peak_second", "quota", "other_bucket_quota", "headroom_pct", "at_risk", "moving_callers"]

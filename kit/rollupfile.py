@@ -24,8 +24,8 @@ from kit.engines import codec
 from kit.errors import InputError
 from kit.outputs import write_file
 from kit.params import Params
-from kit.rollup import (ACTIVITY_COLUMNS, SECOND_COLUMNS, SIGNAL_COLUMNS, STS_CALL_COLUMNS, THROTTLED_COLUMNS, ReadReport,
-                         Rollup)
+from kit.readreport import ReadReport
+from kit.rollup import ACTIVITY_COLUMNS, SECOND_COLUMNS, SIGNAL_COLUMNS, STS_CALL_COLUMNS, THROTTLED_COLUMNS, Rollup
 
 ROLLUP_FILE = "rollup.msgpack"
 ROLLUP_MANIFEST = "rollup.json"

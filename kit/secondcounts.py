@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from kit.codedseconds import run_starts
+from kit.sortedruns import run_starts
 
 CODE = np.int32
 TIME = np.uint32

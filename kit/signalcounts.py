@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kit import secondcounts
-from kit.codedseconds import run_starts
+from kit.sortedruns import run_starts
 from kit.eventids import SeenIds, hash_ids
 from kit.regions import DEFAULT_REGIONS, is_opt_in
 from kit.spill import SpilledColumns

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from kit import secondcounts
-from kit.codedseconds import run_starts
+from kit.sortedruns import run_starts
 
 SLOT = np.int64
 COUNT = np.int32

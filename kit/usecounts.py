@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from kit import secondcounts
-from kit.codedseconds import run_starts
+from kit.sortedruns import run_starts
 
 FOLD_SHARE = 0.25
 FOLD_ROWS = 1 << 16

@@ -6,7 +6,8 @@ import pytest
 
 from kit.callers import Homes, build_callers, coded_seconds, detail_rows, global_seconds
 from kit.ipranges import AddressBook
-from kit.rollup import ACTIVITY_COLUMNS, SECOND_COLUMNS, STS_CALL_COLUMNS, ReadReport, Rollup, frame
+from kit.readreport import ReadReport
+from kit.rollup import ACTIVITY_COLUMNS, SECOND_COLUMNS, STS_CALL_COLUMNS, Rollup, frame
 
 A = "111122223333"
 APP = f"arn:aws:iam::{A}:role/app"

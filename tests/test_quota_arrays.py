@@ -10,9 +10,11 @@ import pandas as pd
 import pytest
 
 from kit.callers import CALLER_KEY, assign, caller_peaks, coded_seconds, global_seconds
-from kit.codedseconds import CodedSeconds, KeyedSeconds, rows_part, run_starts
+from kit.codedseconds import CodedSeconds, KeyedSeconds, rows_part
 from kit.quota import Quotas, quota_columns, quota_table, regional_calls, stage_moves
-from kit.rollup import ACTIVITY_COLUMNS, SECOND_COLUMNS, STS_CALL_COLUMNS, ReadReport, Rollup, frame
+from kit.readreport import ReadReport
+from kit.rollup import ACTIVITY_COLUMNS, SECOND_COLUMNS, STS_CALL_COLUMNS, Rollup, frame
+from kit.sortedruns import run_starts
 
 ACCOUNTS = ("111122223333", "444455556666")
 REGIONS = ("eu-west-1", "us-east-1", "ap-south-1")

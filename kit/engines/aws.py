@@ -21,8 +21,9 @@ from kit.errors import KitError, QueryError
 from kit.events import SKIP_TWIN
 from kit.params import Params
 from kit.queries import account_pruned, render_all
-from kit.rollup import (ACTIVITY_COLUMNS, SECOND_COLUMNS, SIGNAL_COLUMNS, STS_CALL_COLUMNS, THROTTLED_COLUMNS,
-                         ReadReport, Rollup, frame)
+from kit.readreport import ReadReport
+from kit.rollup import (ACTIVITY_COLUMNS, SECOND_COLUMNS, SIGNAL_COLUMNS, STS_CALL_COLUMNS, THROTTLED_COLUMNS, Rollup,
+                         frame)
 from kit.tableshape import TableShape
 
 RETRIES = {"mode": "standard", "max_attempts": 8}

@@ -71,7 +71,8 @@ from kit.events import SKIP_DUPLICATE, SKIP_NO_HOST, STS_SOURCE, Aggregator, utc
 from kit.params import ACCOUNT_ID, Params
 from kit.queries.cwl import (ACCESS_KEY, EVERY_EVENT, KEY_QUERY, QUERIES, Scope, epoch_millis, event_id_of,
                              key_chunks, render)
-from kit.rollup import SIGNAL_COLUMNS, ReadReport, Rollup, frame
+from kit.readreport import ReadReport
+from kit.rollup import SIGNAL_COLUMNS, Rollup, frame
 from kit.signals import TOKEN_SIGNALS
 
 ENGINE = "logs-insights"
