@@ -24,26 +24,21 @@ from datetime import date
 from typing import Iterator
 
 import numpy as np
-import pandas as pd
 
 from kit import secondcounts
 from kit.bloom import MAX_ITEMS, BloomFilter
-from kit.codedseconds import run_starts
+from kit.sortedruns import run_starts
 from kit.spill import SpilledRuns
+from kit.texthash import hash_texts
 
-HASH_KEY = "sts-kit-event-id"
-"""Fixed 16-byte SipHash key: the same id hashes the same in every process and run (cache entries)."""
 DAY = np.uint16
 """A day as days since 2005-01-01 (``kit.secondcounts.TIME_ORIGIN``): every window's days fit."""
 FIRST_DAY = np.datetime64("2005-01-01", "D")
 SECONDS_A_DAY = 86_400
 
 
-def hash_ids(ids: list[str]) -> np.ndarray:
-    """The 64-bit hashes (uint64) of ``ids``."""
-    if not ids:
-        return np.zeros(0, dtype=np.uint64)
-    return pd.util.hash_array(np.asarray(ids, dtype=object), hash_key=HASH_KEY, categorize=False)
+hash_ids = hash_texts
+"""The 64-bit hashes (uint64) of a list of event ids: the same in every process and run (cache entries)."""
 
 
 def day_of(when: date) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import os
 import stat
 from pathlib import Path
@@ -22,18 +23,19 @@ from typing import Any, Sequence
 
 import orjson
 
-from kit import (codedseconds, eventids, events, fieldgaps, judgedfields, regions, rollup, secondcounts, signalcounts,
-                 signals, spill, stscounts, trailfiles)
 from kit.engines import codec
 from kit.events import Aggregator
 from kit.trailfiles import TrailFile
 
-FORMAT = 8
+FORMAT = 9
 """Bump when what a batch result holds changes: older entries are then never looked up."""
-RULE_MODULES = (events, eventids, secondcounts, stscounts, signalcounts, signals, fieldgaps, regions, rollup,
-                judgedfields, trailfiles, spill, codedseconds)
-"""The modules whose code or constants shape a batch's state: events and every kit module it reads."""
-RULES = hashlib.sha256(b"".join(Path(module.__file__).read_bytes() for module in RULE_MODULES)).hexdigest()
+RULE_MODULES = ("events", "eventids", "texthash", "secondcounts", "stscounts", "signalcounts", "signals", "usecounts",
+                "fieldgaps", "regions", "readreport", "judgedfields", "trailfiles", "spill", "sortedruns", "bloom",
+                "errors")
+"""The modules of ``kit`` whose code or constants may shape a batch's state: events and every kit module it
+reads, and every one those read."""
+RULES = hashlib.sha256(b"".join(Path(importlib.util.find_spec(f"kit.{name}").origin).read_bytes()
+                                for name in RULE_MODULES)).hexdigest()
 """Fingerprint of the code that reads and judges events: a new kit version never reuses old verdicts."""
 MAGIC = b"sts-kit cache entry"
 ENTRY_SUFFIX = ".stscache"
