@@ -8,11 +8,14 @@ given, e.g. a ``git archive`` of the commit before a change), polls the RSS of t
 workers every 20 ms, and prints the peak within each stage and its wall time: reading
 (``aggregate``), the rollup tables (``to_rollup``; within it, summing the per-second rows, ``take_second_rows``,
 and the two large tables) and the plan's steps. A stage's peak includes
-what earlier stages left.
+what earlier stages left. The plan's steps are wrapped when the kit imports its plan modules, while
+its workers read (``kit.cli.PLAN_MODULES``; nothing is imported before the kit would import it): a
+trail small enough to be read without workers shows none of them.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import tempfile
 import threading
@@ -23,7 +26,9 @@ import psutil
 
 from bench.run import ALL_TIME
 
-STAGES = {"kit.engines.local": ("aggregate", "to_rollup", "sts_calls_frame", "counts_frame", "seconds_frame", "frame"),
+TABLES = ("sts_calls_frame", "counts_frame", "seconds_frame", "frame")
+"""The rollup's table makers (``kit.rollup``, which ``to_rollup`` imports when it runs)."""
+STAGES = {"kit.engines.local": ("aggregate", "to_rollup"), "kit.rollup": TABLES,
           "kit.events:Aggregator": ("release_merge_state", "sts_rows", "take_second_rows"),
           "kit.signalcounts:SignalCounts": ("rows",),
           "kit.plan": ("home_regions", "coded_seconds", "global_seconds", "build_callers", "regional_calls", "quota_table",
@@ -73,6 +78,14 @@ class StagePeaks:
                 self.stage = caller
         setattr(module, name, staged)
 
+    def wrap_stages(self, owners: list[str]) -> None:
+        """Wrap the stages ``STAGES`` names in ``owners`` (modules, or ``module:Class``)."""
+        for owner in owners:
+            module, _, attribute = owner.partition(":")
+            target = importlib.import_module(module)
+            for name in STAGES[owner]:
+                self.wrap(getattr(target, attribute) if attribute else target, name)
+
     def __enter__(self) -> "StagePeaks":
         self._thread.start()
         return self
@@ -93,19 +106,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.tree:
         sys.path.insert(0, str(args.tree.resolve()))
-    import importlib
 
-    from kit.cli import main as kit_main
+    from kit import cli
 
     peaks = StagePeaks()
-    for owner, names in STAGES.items():
-        module, _, attribute = owner.partition(":")
-        target = importlib.import_module(module)
-        for name in names:
-            peaks.wrap(getattr(target, attribute) if attribute else target, name)
+    after_read = ["kit.rollup", *(owner for owner in STAGES if owner.partition(":")[0] in getattr(cli, "PLAN_MODULES", ()))]
+    if not hasattr(cli, "PLAN_MODULES"):  # a kit from before: everything imported at once, the tables at the engine
+        STAGES["kit.engines.local"] += STAGES.pop("kit.rollup")
+        after_read = []
+    peaks.wrap_stages([owner for owner in STAGES if owner not in after_read])
+    if after_read:  # the kit imports them while its workers read: wrapped then, not imported before the fork
+        warm_up = cli._import_plan_modules
+
+        def warm_up_and_wrap() -> None:
+            warm_up()
+            peaks.wrap_stages(after_read)
+        cli._import_plan_modules = warm_up_and_wrap
     with tempfile.TemporaryDirectory() as out, peaks:
         began = time.perf_counter()
-        kit_main(["plan", "--source", "local", "--path", str(args.path), "--start", args.start, "--end", args.end,
+        cli.main(["plan", "--source", "local", "--path", str(args.path), "--start", args.start, "--end", args.end,
                   "--no-cache", "--quiet", "--out", out])
         took = time.perf_counter() - began
     print(f"kit: {sys.modules['kit'].__file__}, {took:.1f} s")

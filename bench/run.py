@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-import pandas as pd
 import psutil
 
 HERE = Path(__file__).resolve().parent
@@ -89,6 +88,8 @@ def commands(trail: Path, out: Path, workers: int, window: tuple[str, str] = WIN
 
 def kit_counts(out: Path) -> dict[tuple[str, str], int]:
     """Global calls per (account, principal) in the kit's plan.csv."""
+    import pandas as pd  # here: bench.memory takes ALL_TIME from this module and must not load pandas before the kit
+
     plan = pd.read_csv(out / "plan.csv", dtype={"account_id": str})
     return {key: int(calls) for key, calls in plan.groupby(["account_id", "principal_arn"]).global_calls.sum().items()}
 
@@ -228,7 +229,7 @@ def machine() -> str:
 
     return (f"{cpu}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, "
             f"{platform.system()} {platform.release()}; Python {platform.python_version()}, "
-            f"pandas {pd.__version__}, orjson {orjson.__version__}, msgspec {msgspec.__version__}, isal {version('isal')}")
+            f"pandas {version('pandas')}, orjson {orjson.__version__}, msgspec {msgspec.__version__}, isal {version('isal')}")
 
 
 def write_results(text: str) -> None:

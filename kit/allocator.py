@@ -10,7 +10,9 @@ back when freed (bench/RESULTS.md: peak RSS of the parent at 11.4 M events 506 â
 
 That suits the process that merges; a worker instead makes and frees the same buffers file after
 file (decompressed text, records, a batch's arrays), which fresh pages would make 10% slower: its
-threshold is fixed at glibc's highest, where the raising would take it anyway. Both settings last
+threshold is fixed at glibc's highest, where the raising would take it anyway, and so is the free
+space its heap keeps at the top rather than give back (twice that, as the raising sets it; a parent
+that imported little before forking had raised nothing: bench/RESULTS.md). Both settings last
 as long as their process: a notebook kernel that read trail files with workers keeps the first.
 """
 from __future__ import annotations
@@ -18,8 +20,9 @@ from __future__ import annotations
 import ctypes
 import sys
 
+M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
-"""glibc's ``mallopt`` parameter number for the mmap threshold (malloc.h)."""
+"""glibc's ``mallopt`` parameter numbers for the trim and mmap thresholds (malloc.h)."""
 MERGING_THRESHOLD = 128 * 1024
 """The threshold of the process that merges: glibc's starting value."""
 WORKER_THRESHOLD = 32 * 1024 * 1024
@@ -40,11 +43,11 @@ def _mallopt() -> ctypes._CFuncPtr | None:
     return mallopt
 
 
-def _fix_threshold(size: int) -> bool:
-    """Fix glibc's mmap threshold at ``size`` for this process and those it forks from now on; True
-    when set (False where there is no glibc: nothing changes)."""
+def _fix_threshold(size: int, trim: int | None = None) -> bool:
+    """Fix glibc's mmap threshold at ``size`` (and its trim threshold at ``trim`` when given) for this
+    process and those it forks from now on; True when set (False where there is no glibc: nothing changes)."""
     mallopt = _mallopt()
-    return bool(mallopt and mallopt(M_MMAP_THRESHOLD, size) == 1)
+    return bool(mallopt and mallopt(M_MMAP_THRESHOLD, size) == 1 and (trim is None or mallopt(M_TRIM_THRESHOLD, trim) == 1))
 
 
 def return_freed_arrays() -> bool:
@@ -53,5 +56,6 @@ def return_freed_arrays() -> bool:
 
 
 def reuse_freed_blocks() -> bool:
-    """In a worker (its pool's initializer): blocks under 32 MiB are reused from the heap."""
-    return _fix_threshold(WORKER_THRESHOLD)
+    """In a worker (its pool's initializer): blocks under 32 MiB are reused from the heap, which keeps
+    up to twice that free at its top (as glibc's raising would set it)."""
+    return _fix_threshold(WORKER_THRESHOLD, trim=2 * WORKER_THRESHOLD)

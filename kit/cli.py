@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib
 import json
 import multiprocessing
 import os
@@ -17,6 +18,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Sequence
@@ -85,18 +87,36 @@ def print_params() -> int:
     return 0
 
 
-def run_plan(values: dict) -> int:
-    """``sts-kit plan``: validate, build and write the plan; print the summary line, the notes that
-    change how to read it, and where it went."""
-    from kit.outputs import folder_lock
-    from kit.plan import make_plan
-    from kit.report import write_plan
+PLAN_MODULES = ("kit.plan", "kit.report")
+"""What ``sts-kit plan`` needs once the events are read (pandas with them): imported while the local
+engine's workers read, not before they start (``kit.engines.local.aggregate``)."""
 
+
+def _import_plan_modules() -> None:
+    """Import ``PLAN_MODULES`` (in a thread while the workers read)."""
+    for name in PLAN_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # imported again after the read, which reports the error as any run would
+            return
+
+
+def run_plan(values: dict) -> int:
+    """``sts-kit plan``: validate, read, build and write the plan; print the summary line, the notes
+    that change how to read it, and where it went."""
     from kit.campaign import cli_finish, cli_options
+    from kit.engines import collect
+    from kit.outputs import folder_lock
+
     previous, fail_on = cli_options(values.pop("compare", None), values.pop("fail_on", None))
     params = validate({name: value for name, value in values.items() if value is not None})
+    began = time.perf_counter()
     with folder_lock(params.out_dir):  # checked and locked before any work
-        plan = make_plan(params)
+        rollup = collect(params, warm_up=_import_plan_modules)
+        from kit.plan import make_plan
+        from kit.report import write_plan
+
+        plan = make_plan(params, rollup, began)
         paths = write_plan(plan, params.out_dir)
         found = cli_finish(plan, params.out_dir, previous, fail_on)
     print("\n".join(terminal_lines(plan.summary)))

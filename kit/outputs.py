@@ -23,12 +23,12 @@ import re
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator, Mapping
-
-import pandas as pd
-from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 from kit.errors import OutputError
+
+if TYPE_CHECKING:  # pandas only where a table is written: the CLI locks its --out before pandas is imported
+    import pandas as pd
 
 MANIFEST = "summary.json"
 HELD_LOCK_ENV = "STS_KIT_HELD_LOCK"
@@ -52,6 +52,8 @@ def inert_cell(value: Any) -> Any:
 
 def csv_bytes(table: pd.DataFrame) -> bytes:
     """``table`` as CSV with every text cell made inert: the one CSV writer of the kit."""
+    from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
+
     out = table.copy()
     for column in out.columns:
         dtype = out[column].dtype

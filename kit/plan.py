@@ -108,9 +108,10 @@ def usable(rollup: Rollup, params: Params) -> Rollup:
     return rollup
 
 
-def make_plan(params: Params, rollup: Rollup | None = None) -> Plan:
-    """Build the plan from ``rollup``, or from the engine of ``params.source`` when None."""
-    began = time.perf_counter()
+def make_plan(params: Params, rollup: Rollup | None = None, began: float | None = None) -> Plan:
+    """Build the plan from ``rollup``, or from the engine of ``params.source`` when None; the summary's
+    duration counts from ``began`` (``time.perf_counter``; default: now)."""
+    began = time.perf_counter() if began is None else began
     rollup = usable(collect(params) if rollup is None else rollup, params)
     plan = plan_from_rollup(rollup, params)
     plan.summary = summarize(plan, time.perf_counter() - began)

@@ -55,9 +55,9 @@ def _out_cases(tmp_path: Path) -> dict[str, tuple[Path, str]]:
 
 @pytest.mark.parametrize("case", ["existing file", "parent is a file"])
 def test_unusable_out_fails_before_any_work_with_one_line(case, tmp_path, capsys, monkeypatch):
-    import kit.plan
+    import kit.engines
 
-    monkeypatch.setattr(kit.plan, "make_plan", lambda params: pytest.fail("work started"))
+    monkeypatch.setattr(kit.engines, "collect", lambda *args, **kwargs: pytest.fail("work started"))
     out, fragment = _out_cases(tmp_path)[case]
     assert main(["plan", "--out", str(out)]) == 2
     err = capsys.readouterr().err
@@ -66,9 +66,9 @@ def test_unusable_out_fails_before_any_work_with_one_line(case, tmp_path, capsys
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into read-only folders")
 def test_read_only_out_fails_before_any_work(tmp_path, capsys, monkeypatch):
-    import kit.plan
+    import kit.engines
 
-    monkeypatch.setattr(kit.plan, "make_plan", lambda params: pytest.fail("work started"))
+    monkeypatch.setattr(kit.engines, "collect", lambda *args, **kwargs: pytest.fail("work started"))
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o555)
     assert main(["plan", "--out", str(locked)]) == 2 and main(["plan", "--out", str(locked / "sub")]) == 2
@@ -100,7 +100,7 @@ def test_a_bad_cidr_in_ip_ranges_is_one_line_exit_2(tmp_path, capsys):
 def test_a_bug_is_one_line_exit_1_and_its_traceback_is_kept(capsys, monkeypatch, tmp_path):
     import kit.plan
 
-    monkeypatch.setattr(kit.plan, "make_plan", lambda params: 1 / 0)
+    monkeypatch.setattr(kit.plan, "make_plan", lambda *args: 1 / 0)
     assert main(["plan", "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "ZeroDivisionError" in err and "this is a bug" in err
@@ -112,7 +112,7 @@ def test_a_bug_is_one_line_exit_1_and_its_traceback_is_kept(capsys, monkeypatch,
 def test_an_os_error_is_one_line_exit_2(capsys, monkeypatch, tmp_path):
     import kit.plan
 
-    def full(params):
+    def full(*args):
         raise OSError(28, "No space left on device", str(tmp_path / "x"))
     monkeypatch.setattr(kit.plan, "make_plan", full)
     assert main(["plan", "--out", str(tmp_path)]) == 2

@@ -5,6 +5,8 @@ import gc
 import io
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -219,3 +221,40 @@ def test_days_are_forgotten_after_the_delivery_date_unless_the_batch_holds_older
     assert local.forgettable_before(delivered, days_of(["2024-05-11T10:00:00Z"])) == \
         days_of(["2024-05-11T00:00:00Z"])[0]  # a folder dated a year after its events
     assert local.forgettable_before(delivered, days_of([])) == days_of(["2025-05-09T00:00:00Z"])[0]
+
+
+LAUNCHER = """
+import multiprocessing, sys, threading
+from kit import cli
+from kit.engines import local
+
+read_batch, import_plan_modules = local.read_batch, cli._import_plan_modules
+
+def checked_read_batch(*args):  # runs in a worker
+    if "pandas" in sys.modules:
+        raise AssertionError("pandas in a worker")
+    return read_batch(*args)
+
+def watched_import():
+    print(f"warm-up: thread {threading.current_thread().name!r}, {len(multiprocessing.active_children())} workers, "
+          f"pandas loaded before: {'pandas' in sys.modules}", file=sys.stderr)
+    import_plan_modules()
+
+local.read_batch, cli._import_plan_modules = checked_read_batch, watched_import
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_workers_are_forked_before_pandas_is_imported_and_the_plan_modules_load_while_they_read(tmp_path):
+    """A forked worker counts the parent's pages in its memory (60 MB with pandas), and the parent's
+    imports would hold the workers back; the plan's modules load in a thread once they are forked."""
+    command = [sys.executable, "-c", LAUNCHER, "plan", "--source", "local", "--path", str(SAMPLE_TRAIL),
+               "--start", "2025-03-01", "--end", "2025-09-01", "--workers", "2", "--no-cache", "--quiet",
+               "--out", str(tmp_path / "out")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "warm-up: thread 'sts-kit warm-up', 2 workers, pandas loaded before: False" in done.stderr
+    reference = local.collect(validate({"source": "local", "path": SAMPLE_TRAIL, "start": "2025-03-01",
+                                        "end": "2025-09-01", "workers": 1, "cache": False, "quiet": True}))
+    plan = pd.read_csv(tmp_path / "out" / "plan.csv", dtype={"account_id": str})
+    assert plan.global_calls.sum() == reference.sts_calls.loc[reference.sts_calls.endpoint == "global", "calls"].sum()

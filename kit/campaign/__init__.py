@@ -11,15 +11,16 @@ def cli_options(compare: str | None, fail_on: str | None,
                 default_previous: bool = False) -> tuple[Any, tuple[str, ...]]:
     """``--compare`` and ``--fail-on`` checked before any work: the previous set and the kinds
     (``default_previous``: ``sts-kit run`` compares with the previous run in --runs by default)."""
-    import tempfile
-
-    from kit.campaign.compare import read_previous
     from kit.campaign.failon import parse_fail_on
-    from kit.campaign.runstore import download_previous, s3_location
 
     kinds = parse_fail_on(fail_on, default_previous or compare is not None)
     if not compare:
-        return None, kinds
+        return None, kinds  # nothing else imported: ``sts-kit plan`` forks its workers before pandas is loaded
+    import tempfile
+
+    from kit.campaign.compare import read_previous
+    from kit.campaign.runstore import download_previous, s3_location
+
     location = s3_location(compare, "--compare")
     if location is None:
         return read_previous(Path(compare)), kinds

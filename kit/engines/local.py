@@ -8,6 +8,11 @@ arrays of event-id hashes and days (``Aggregator.seal``/``merge``; ``kit.eventid
 for the newest 256k, about 1.5 for those of the last few days, the rest on disk; files are read by
 delivery date, ``TrailFiles.drain``). The per-second rows wait on disk in the parent
 until every batch is merged (``Aggregator.take_second_rows``).
+
+Reading needs numpy, not pandas: the workers are forked before pandas is imported (a forked worker
+counts the parent's pages in its memory), and what the plan needs after the read (pandas and the
+plan's modules) is imported in a thread of the parent while the workers read (``aggregate``'s
+``warm_up``), not before they start.
 """
 from __future__ import annotations
 
@@ -16,11 +21,12 @@ import multiprocessing
 import os
 import pickle
 import sys
+import threading
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from datetime import date
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 import numpy as np
 from tqdm import tqdm
@@ -31,10 +37,12 @@ from kit.errors import InputError
 from kit.eventids import day_of
 from kit.events import Aggregator
 from kit.params import Params
-from kit.rollup import (ACTIVITY_COLUMNS, SIGNAL_COLUMNS, THROTTLED_COLUMNS, ReadReport, Rollup, counts_frame, frame,
-                         seconds_frame, sts_calls_frame)
+from kit.readreport import ReadReport
 from kit.trailfiles import (Discovery, InvalidTrailFile, TrailFile, TrailFiles, delivery_date, discover,
                             read_records)
+
+if TYPE_CHECKING:
+    from kit.rollup import Rollup
 
 BATCH_BYTES = 1024 * 1024
 """Compressed bytes per worker task (the cache unit): a worker's memory and the results waiting in the
@@ -187,9 +195,12 @@ def _payloads(work: Iterable[tuple[list[TrailFile], str | None]], window: tuple[
         yield batch_, result if isinstance(result, BatchResult) else result.result()
 
 
-def aggregate(found: Discovery, params: Params, workers: Workers | None = None) -> tuple[Aggregator, ReadReport]:
+def aggregate(found: Discovery, params: Params, workers: Workers | None = None,
+              warm_up: Callable[[], object] | None = None) -> tuple[Aggregator, ReadReport]:
     """Read every discovered file (or its cached batch) into one aggregator, with ``workers`` (forked
-    here when none are given and the input needs them); report what was read."""
+    here when none are given and the input needs them); report what was read. With workers, ``warm_up``
+    (imports of what comes after the read) runs in a thread of this process while they read: once they
+    are forked, as a module half-imported during a fork would stay half-made in the workers."""
     window = (params.start.strftime("%Y-%m-%dT%H:%M:%SZ"), params.end.strftime("%Y-%m-%dT%H:%M:%SZ"))
     total = Aggregator(*window, params.accounts)
     report = ReadReport(sources=[str(params.path)], files_ignored=found.ignored, invalid_files=dict(found.unreadable))
@@ -202,6 +213,10 @@ def aggregate(found: Discovery, params: Params, workers: Workers | None = None) 
     with ExitStack() as own, gc_paused(), progress_bar(params, len(found.files)) as bar:
         workers = workers or own.enter_context(Workers(params))
         workers.consider(found.files)  # the whole input: forked now if discovery did not need them yet
+        if warm_up is not None and workers.pool is not None:
+            warming = threading.Thread(target=warm_up, name="sts-kit warm-up", daemon=True)
+            warming.start()
+            own.callback(warming.join)  # its imports are done when the read is
         for batch, payload in _payloads(work, window, params, workers, rejected):
             read += 1
             hits += isinstance(payload, BatchResult)
@@ -250,6 +265,9 @@ def _cache_refused(report: ReadReport) -> bool:
 
 def to_rollup(aggregator: Aggregator, report: ReadReport) -> Rollup:
     """Rollup tables from a settled aggregator, emptied table by table as it goes (memory)."""
+    from kit.rollup import (ACTIVITY_COLUMNS, SIGNAL_COLUMNS, THROTTLED_COLUMNS, Rollup, counts_frame, frame,
+                            seconds_frame, sts_calls_frame)
+
     aggregator.release_merge_state()
     sts = sts_calls_frame(*aggregator.sts_rows())
     aggregator.release_sts_rows()
@@ -263,8 +281,8 @@ def to_rollup(aggregator: Aggregator, report: ReadReport) -> Rollup:
     return Rollup(sts, activity, seconds, report, signals=signals, throttled=throttled)
 
 
-def collect(params: Params) -> Rollup:
-    """The rollup of the trail files under ``params.path`` within the window."""
+def collect(params: Params, warm_up: Callable[[], object] | None = None) -> Rollup:
+    """The rollup of the trail files under ``params.path`` within the window (``warm_up``: see ``aggregate``)."""
     if params.path is None or not params.path.is_dir():
         raise InputError(f"--path {params.path}: not a folder; give the folder that holds the trail files "
                          "(for example the AWSLogs folder copied from the trail's S3 bucket)")
@@ -277,7 +295,7 @@ def collect(params: Params) -> Rollup:
         if not found.files:
             raise InputError(f"no .json or .json.gz trail files under {params.path} for the window "
                              f"{params.start:%Y-%m-%d} to {params.end:%Y-%m-%d}")
-        aggregator, report = aggregate(found, params, workers)
+        aggregator, report = aggregate(found, params, workers, warm_up)
     if report.files_read == 0:
         path, reason = next(iter(sorted(report.invalid_files.items())))
         raise InputError(f"none of the {len(report.invalid_files)} files under {params.path} is a readable "
