@@ -61,7 +61,7 @@ def _of_size(data: bytes, count: int, size: int) -> np.ndarray:
 
 
 def _mixed(values: np.ndarray) -> np.ndarray:
-    """``values`` mixed in place by splitmix64's finalizer (every bit of the input moves every bit out)."""
+    """``values`` mixed in place by splitmix64's finalizer (each bit in changes about half the bits out)."""
     first, second, third = _SHIFTS
     values ^= values >> first
     values *= _MIX1
