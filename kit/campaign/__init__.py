@@ -48,10 +48,11 @@ def runs_folder(runs: Any) -> Iterator[Path]:
 def cli_finish(plan: Any, folder: Path, previous: Any, fail_on: tuple[str, ...]) -> str | None:
     """After ``sts-kit plan`` wrote its set: the campaign files when comparing, and the --fail-on line."""
     from kit.campaign.failon import findings
-    from kit.campaign.finish import finish
 
     if previous is None:
         return findings(fail_on, plan.summary, None)
+    from kit.campaign.finish import finish  # jinja2 and the report's modules: only when comparing
+
     return finish(plan, folder, previous, fail_on)
 
 
