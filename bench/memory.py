@@ -78,12 +78,12 @@ class StagePeaks:
                 self.stage = caller
         setattr(module, name, staged)
 
-    def wrap_stages(self, owners: list[str]) -> None:
-        """Wrap the stages ``STAGES`` names in ``owners`` (modules, or ``module:Class``)."""
-        for owner in owners:
+    def wrap_stages(self, stages: dict[str, tuple[str, ...]]) -> None:
+        """Wrap the functions ``stages`` names per owner (a module, or ``module:Class``)."""
+        for owner, names in stages.items():
             module, _, attribute = owner.partition(":")
             target = importlib.import_module(module)
-            for name in STAGES[owner]:
+            for name in names:
                 self.wrap(getattr(target, attribute) if attribute else target, name)
 
     def __enter__(self) -> "StagePeaks":
@@ -110,11 +110,15 @@ def main(argv: list[str] | None = None) -> int:
     from kit import cli
 
     peaks = StagePeaks()
-    after_read = ["kit.rollup", *(owner for owner in STAGES if owner.partition(":")[0] in getattr(cli, "PLAN_MODULES", ()))]
-    if not hasattr(cli, "PLAN_MODULES"):  # a kit from before: everything imported at once, the tables at the engine
-        STAGES["kit.engines.local"] += STAGES.pop("kit.rollup")
-        after_read = []
-    peaks.wrap_stages([owner for owner in STAGES if owner not in after_read])
+    if hasattr(cli, "PLAN_MODULES"):
+        after_read = {owner: names for owner, names in STAGES.items()
+                      if owner == "kit.rollup" or owner.partition(":")[0] in cli.PLAN_MODULES}
+        now = {owner: names for owner, names in STAGES.items() if owner not in after_read}
+    else:  # a kit from before: everything imported at once, the tables made by names the engine imported
+        after_read = {}
+        now = {owner: names + TABLES if owner == "kit.engines.local" else names
+               for owner, names in STAGES.items() if owner != "kit.rollup"}
+    peaks.wrap_stages(now)
     if after_read:  # the kit imports them while its workers read: wrapped then, not imported before the fork
         warm_up = cli._import_plan_modules
 

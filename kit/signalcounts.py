@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kit import secondcounts
-from kit.sortedruns import run_starts
 from kit.eventids import SeenIds, hash_ids
 from kit.regions import DEFAULT_REGIONS, is_opt_in
+from kit.sortedruns import run_starts
 from kit.spill import SpilledColumns
 from kit.usecounts import NO_EXAMPLE, MergedUses
 from kit.signals import THROTTLED, TOKEN_IN_USE, TOKEN_REJECTED, is_rejected, issued_key, sts_signal
