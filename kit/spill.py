@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import closing
 from typing import IO, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -19,6 +20,9 @@ from kit.errors import OutputError
 
 CHUNK_ROWS = 1 << 20
 """Rows read back at a time."""
+GROUP_ROWS = 1 << 18
+"""Rows of a group of ``SpilledColumns.groups`` (about 3 MB of 12-byte rows: what the caller makes of a
+group, summing per-second rows for one, takes a few times that)."""
 BLOCK_ROWS = 512
 """Hashes per block of a ``SpilledRuns`` run (4 KiB): memory keeps the first hash of each."""
 
@@ -94,14 +98,15 @@ class SpilledColumns:
                 yield self._read(self._file, group)
                 group, in_group = [], 0
 
-    def groups(self, by: int, rows: int = CHUNK_ROWS,
+    def groups(self, by: int, rows: int = GROUP_ROWS,
                ranks: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, ...]]:
         """The rows again, in groups that each hold every row of a range of values of column ``by``
         (non-negative integers), the ranges ascending and about ``rows`` rows a group (more when one
-        value has more): a pass over the file counts the rows per value, then one pass per group keeps
-        its rows (memory holds a chunk and a group, never every row). With ``ranks`` (a permutation of
-        0..n-1, one per possible value), column ``by`` comes back as the ranks of its values, the ranges
-        being ranges of ranks."""
+        value has more), each in the order appended: a pass over the file counts the rows per value, a
+        second one deals each chunk's rows out to a file per group, then each group's file is read whole
+        (memory holds a chunk or a group, never every row). With ``ranks`` (a permutation of 0..n-1, one
+        per possible value), column ``by`` comes back as the ranks of its values, the ranges being ranges
+        of ranks."""
         per_value = np.zeros(0, np.int64)
         for chunk in self.chunks(rows):
             counts = np.bincount(chunk[by])
@@ -114,16 +119,24 @@ class SpilledColumns:
             per_value = per_rank[:used[-1] + 1 if len(used) else 0]  # no last group of unused ranks only
         ends = np.cumsum(per_value)
         bounds = np.unique(np.searchsorted(ends, np.arange(rows, int(ends[-1]) if len(ends) else 0, rows)))
-        for low, high in zip([0, *(bounds + 1).tolist()], [*(bounds + 1).tolist(), len(per_value)]):
-            if low >= high:
-                continue
-            kept = []
-            for chunk in self.chunks(rows):
+        firsts = np.array([low for low in [0, *(bounds + 1).tolist()] if low < len(per_value)], np.int64)
+        dealt = [SpilledColumns(self.dtypes, self.what) for _ in firsts]
+        try:
+            for chunk in self.chunks():
                 values = chunk[by] if ranks is None else ranks[chunk[by]]
-                in_range = (values >= low) & (values < high)
-                kept.append(tuple(values[in_range] if index == by else column[in_range]
-                                  for index, column in enumerate(chunk)))
-            yield tuple(np.concatenate([part[index] for part in kept]) for index in range(len(self.dtypes)))
+                group = np.searchsorted(firsts, values, side="right") - 1
+                order = np.argsort(group, kind="stable")  # a radix sort of small numbers
+                starts = np.searchsorted(group[order], np.arange(len(firsts) + 1))
+                columns = [(values if index == by else column)[order] for index, column in enumerate(chunk)]
+                del values, group, order
+                for part, start, end in zip(dealt, starts[:-1].tolist(), starts[1:].tolist()):
+                    part.append([column[start:end] for column in columns])
+            while dealt:
+                with closing(dealt.pop(0)) as part:
+                    yield from part.chunks(max(part.rows, 1))  # one group, whole
+        finally:
+            for part in dealt:
+                part.close()
 
     def _read(self, file: IO[bytes], parts: list[int]) -> tuple[np.ndarray, ...]:
         """The next ``parts`` from ``file``'s position, joined."""
