@@ -31,7 +31,7 @@ TABLES = ("sts_calls_frame", "counts_frame", "seconds_frame", "frame")
 STAGES = {"kit.engines.local": ("aggregate", "to_rollup"), "kit.rollup": TABLES,
           "kit.events:Aggregator": ("release_merge_state", "sts_rows", "take_second_rows"),
           "kit.signalcounts:SignalCounts": ("rows",),
-          "kit.plan": ("home_regions", "coded_seconds", "global_seconds", "build_callers", "regional_calls", "quota_table",
+          "kit.plan": ("home_regions", "global_seconds", "build_callers", "regional_calls", "quota_table",
                        "stage_moves")}
 
 
@@ -79,12 +79,15 @@ class StagePeaks:
         setattr(module, name, staged)
 
     def wrap_stages(self, stages: dict[str, tuple[str, ...]]) -> None:
-        """Wrap the functions ``stages`` names per owner (a module, or ``module:Class``)."""
+        """Wrap the functions ``stages`` names per owner (a module, or ``module:Class``); those the kit
+        measured has not (a kit of another commit) are left out."""
         for owner, names in stages.items():
             module, _, attribute = owner.partition(":")
             target = importlib.import_module(module)
+            target = getattr(target, attribute) if attribute else target
             for name in names:
-                self.wrap(getattr(target, attribute) if attribute else target, name)
+                if hasattr(target, name):
+                    self.wrap(target, name)
 
     def __enter__(self) -> "StagePeaks":
         self._thread.start()

@@ -20,7 +20,7 @@ from kit.fixes import fix_for, version_tuple
 from kit.ipranges import AWS, OUTSIDE, PRIVATE, SERVICE, AddressBook, AddressClass
 from kit.regions import GLOBAL_ENDPOINT_REGION, is_opt_in, regional_endpoint
 from kit.codedseconds import CodedSeconds, factorize, peaks_of, rows_part, text_codes
-from kit.rollup import SECOND_KEYS, Rollup
+from kit.rollup import Rollup
 from kit.sortedruns import run_starts
 from kit.useragent import ClientTool, parse_user_agent
 
@@ -156,13 +156,8 @@ def detail_rows(rollup: Rollup, homes: dict[tuple[str, str], str]) -> pd.DataFra
     return _with_caller_key(detail, homes)
 
 
-def coded_seconds(rollup: Rollup) -> CodedSeconds:
-    """The ``seconds`` table as numbers: each (account, principal, user agent, bucket, Region) once."""
-    return CodedSeconds.of(rollup.seconds, list(SECOND_KEYS[:-1]))
-
-
 def global_seconds(seconds: CodedSeconds, homes: dict[tuple[str, str], str]) -> CodedSeconds:
-    """Per-second counts of global calls (of ``coded_seconds``), their keys with caller key columns."""
+    """Per-second counts of global calls (of ``Rollup.coded_seconds``), their keys with caller key columns."""
     keys = seconds.keys
     global_keys = (keys.bucket == "global").to_numpy()
     return seconds.rows_where(global_keys).with_keys(assign(keys, keys.bucket_region, homes))

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
+from kit.secondcounts import TIME, TIME_ORIGIN, since_1970
 from kit.sortedruns import run_starts
 
 KEY = np.int32
@@ -30,13 +31,12 @@ FACTORIZE_HINT = 1024
 class CodedSeconds:
     """Calls per key and second: ``keys`` (one row per distinct key), and per row ``key`` (a row
     number of ``keys``, the smallest unsigned integers that hold them: two bytes for up to 65,536 keys),
-    ``micros`` (int64 microseconds since 1970, UTC) and ``calls`` (int32): 14 bytes a row (2 when
-    ``micros`` and ``calls`` are the read table's own columns, microseconds and int32, as the rollup's
-    ``seconds`` holds them)."""
+    ``times`` (``kit.secondcounts.TIME``: seconds since 2005, UTC, 4 bytes) and ``calls`` (int32): 9 or
+    10 bytes a row (a table's microseconds take 8)."""
 
     keys: pd.DataFrame
     key: np.ndarray
-    micros: np.ndarray
+    times: np.ndarray
     calls: np.ndarray
     time_dtype: Any
     """The dtype of the seconds read (to give seconds back in it)."""
@@ -64,8 +64,22 @@ class CodedSeconds:
                                   columns=columns, dtype=object)
         key = np.repeat(rank.astype(np.min_scalar_type(max(len(rank) - 1, 0)))[number],
                         np.diff(np.append(starts, len(table))))
-        return cls(keys_frame, key, table.second.to_numpy("datetime64[us]").view(np.int64),
-                   table.calls.to_numpy(dtype=CALLS), table.second.dtype)
+        return cls(keys_frame, key, _times_of(table.second), table.calls.to_numpy(dtype=CALLS), table.second.dtype)
+
+    @classmethod
+    def from_keys(cls, keys: list[tuple], columns: list[str], codes: np.ndarray, times: np.ndarray,
+                  calls: np.ndarray) -> "CodedSeconds":
+        """The rows of an engine that counts them as numbers: ``keys[code]`` holds the values of ``columns``
+        of the rows whose code is ``code``; ``times`` (``TIME``) and ``calls`` (int32) are taken as they are. Numbered as ``of`` numbers the rows of the table
+        ``kit.rollup.seconds_frame`` makes of them: keys that have rows only, in their sorted order."""
+        used = np.zeros(len(keys), bool)
+        used[codes] = True
+        kept = [keys[code] for code in np.flatnonzero(used).tolist()]
+        order = sorted(range(len(kept)), key=kept.__getitem__)
+        rank = np.zeros(len(keys), np.min_scalar_type(max(len(kept) - 1, 0)))
+        rank[np.flatnonzero(used)[order]] = np.arange(len(kept))
+        keys_frame = pd.DataFrame([kept[index] for index in order] or None, columns=columns, dtype=object)
+        return cls(keys_frame, rank[codes], times, calls, pd.DatetimeTZDtype("us", "UTC"))
 
     def rows_where(self, keys: np.ndarray) -> "CodedSeconds":
         """The rows whose key is one of ``keys`` (a boolean per key); the keys frame unchanged. Rows that
@@ -75,12 +89,12 @@ class CodedSeconds:
         first = int(kept.argmax()) if count else 0
         if kept[first:first + count].all():
             rows = slice(first, first + count)
-            return CodedSeconds(self.keys, self.key[rows], self.micros[rows], self.calls[rows], self.time_dtype)
-        return CodedSeconds(self.keys, self.key[kept], self.micros[kept], self.calls[kept], self.time_dtype)
+            return CodedSeconds(self.keys, self.key[rows], self.times[rows], self.calls[rows], self.time_dtype)
+        return CodedSeconds(self.keys, self.key[kept], self.times[kept], self.calls[kept], self.time_dtype)
 
     def with_keys(self, keys: pd.DataFrame) -> "CodedSeconds":
         """The same rows with another keys frame (the same keys, more columns)."""
-        return CodedSeconds(keys, self.key, self.micros, self.calls, self.time_dtype)
+        return CodedSeconds(keys, self.key, self.times, self.calls, self.time_dtype)
 
     def present(self) -> np.ndarray:
         """Per key: some row has it."""
@@ -96,7 +110,7 @@ class CodedSeconds:
     def per_second(self, keys: np.ndarray) -> pd.Series:
         """Calls per second (indexed by second, sorted) of the rows whose key is one of ``keys``."""
         rows = self.rows_where(keys)
-        seconds, at = np.unique(rows.micros, return_inverse=True)
+        seconds, at = np.unique(rows.times, return_inverse=True)
         calls = np.bincount(at, weights=rows.calls, minlength=len(seconds)).astype(np.int64)
         return pd.Series(calls, index=pd.DatetimeIndex(_times(seconds, self.time_dtype), name="second"), name="calls",
                          dtype="int64")
@@ -108,9 +122,18 @@ def factorize(values: Any) -> tuple[np.ndarray, Any]:
     return pd.factorize(values, use_na_sentinel=False, size_hint=FACTORIZE_HINT)
 
 
-def _times(micros: np.ndarray, dtype: Any) -> pd.Series:
-    """Microseconds since 1970 as times of ``dtype`` (that of the seconds read)."""
-    return pd.Series(pd.to_datetime(micros, unit="us", utc=True)).astype(dtype)
+def _times(times: np.ndarray, dtype: Any) -> pd.Series:
+    """``TIME`` values as times of ``dtype`` (that of the seconds read)."""
+    return pd.Series(pd.to_datetime(since_1970(times), unit="s", utc=True)).astype(dtype)
+
+
+def _times_of(seconds: pd.Series) -> np.ndarray:
+    """A table's times (UTC, whole seconds) as ``TIME`` values; ``ValueError`` for a time before 2005 or
+    after 2100 (no window holds one: ``kit.params.WINDOW_BOUNDS``)."""
+    since = seconds.to_numpy("datetime64[us]").view(np.int64) // 1_000_000 - TIME_ORIGIN
+    if len(since) and (since.min() < 0 or since.max() > np.iinfo(TIME).max):
+        raise ValueError("a per-second row's time is outside 2005-2100")
+    return since.astype(TIME)
 
 
 def text_codes(column: pd.Series) -> tuple[np.ndarray, Any]:
@@ -124,9 +147,8 @@ def text_codes(column: pd.Series) -> tuple[np.ndarray, Any]:
 
 Part = tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]
 """Per-second rows to add up: the key of each key number, then per row its key number, second
-(int64 microseconds since 1970, UTC) and calls, and which rows to take (None: all)."""
-MICROS = 1_000_000
-GROUP_ROWS = 1_000_000
+(``TIME``) and calls, and which rows to take (None: all)."""
+GROUP_ROWS = 250_000
 """Rows ``KeyedSeconds.in_groups`` sums at a time (about 28 MB at the peak, whatever the rows in all)."""
 
 
@@ -140,7 +162,7 @@ class KeyedSeconds:
     key: np.ndarray
     """Per row: the number of its key (int32)."""
     seconds: np.ndarray
-    """Per row (int64 microseconds since 1970, UTC)."""
+    """Per row (``TIME``)."""
     calls: np.ndarray
     """Per row (int32)."""
     time_dtype: object
@@ -155,7 +177,7 @@ class KeyedSeconds:
         number = {key: index for index, key in enumerate(keys)}
         bounds = [_bounds(part) for part in parts]
         first = min((low for low, _ in filter(None, bounds)), default=0)
-        span = 1 + max(((high - first) // MICROS for _, high in filter(None, bounds)), default=0)
+        span = 1 + max((high - first for _, high in filter(None, bounds)), default=0)
         packed, calls = _joined([_packed(part, number, first, span) for part in parts])
         order = np.argsort(packed, kind="stable")
         packed = packed[order]
@@ -168,9 +190,8 @@ class KeyedSeconds:
         del starts
         key = (packed // span).astype(KEY)
         packed %= span
-        packed *= MICROS
         packed += first
-        return cls(keys, key, packed, calls, time_dtype)
+        return cls(keys, key, packed.astype(TIME), calls, time_dtype)
 
     @classmethod
     def in_groups(cls, parts: list[Part], time_dtype: object, rows: int = GROUP_ROWS,
@@ -234,31 +255,36 @@ def peaks_of(parts: list[Part], time_dtype: object, name: str,
 
 
 def _bounds(part: Part) -> tuple[int, int] | None:
-    """The first and last time (int64 microseconds) of the rows a part takes; None when it takes none."""
-    _, _, micros, _, where = part
+    """The first and last time (``TIME``) of the rows a part takes; None when it takes none."""
+    _, _, times, _, where = part
     if where is None:
-        return (int(micros.min()), int(micros.max())) if len(micros) else None
+        return (int(times.min()), int(times.max())) if len(times) else None
     if not where.any():
         return None
-    return (int(micros.min(initial=np.iinfo(np.int64).max, where=where)),
-            int(micros.max(initial=np.iinfo(np.int64).min, where=where)))
+    return (int(times.min(initial=np.iinfo(TIME).max, where=where)),
+            int(times.max(initial=np.iinfo(TIME).min, where=where)))
 
 
 def _packed(part: Part, number: dict[tuple, int], first: int, span: int) -> tuple[np.ndarray, np.ndarray]:
     """(key number * ``span`` + second since ``first``, calls) of the rows a part takes, each column
-    taken as it is used (not all three copied at once)."""
-    names, codes, micros, calls, where = part
+    taken as it is used and worked on in place (20 bytes a row taken at the peak)."""
+    names, codes, times, calls, where = part
     taken = slice(None) if where is None else where
-    packed = np.array([number[key] for key in names], np.int64)[codes[taken]] * span
-    packed += (micros[taken] - first) // MICROS
+    packed = np.array([number[key] for key in names], np.int64)[codes[taken]]
+    packed *= span
+    seconds = np.subtract(times[taken], first, dtype=np.int64)  # a new array: the part's own stays
+    packed += seconds
+    del seconds
     return packed, calls[taken]
 
 
 def _within(part: Part, keep: np.ndarray) -> Part:
     """The part, taking only the rows whose key number ``keep`` (a boolean per key number) is True for."""
-    names, codes, micros, calls, where = part
+    names, codes, times, calls, where = part
     taken = keep[codes]
-    return names, codes, micros, calls, taken if where is None else taken & where
+    if where is not None:
+        taken &= where  # in place: a boolean per row of all the rows, held once
+    return names, codes, times, calls, taken
 
 
 def _joined(packs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
@@ -272,4 +298,4 @@ def _joined(packs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.
 def rows_part(rows: CodedSeconds, columns: list[str], where: np.ndarray | None = None) -> Part:
     """A part of the per-second ``rows`` (those of the keys ``where`` is True for), keyed by ``columns``."""
     taken = where[rows.key] if where is not None and len(rows.key) else None
-    return rows.key_tuples(columns), rows.key, rows.micros, rows.calls, taken
+    return rows.key_tuples(columns), rows.key, rows.times, rows.calls, taken

@@ -628,12 +628,11 @@ class Aggregator:
         self._second_parts.append((codes, times, calls))
 
     def take_second_rows(self) -> tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray]:
-        """All per-second counts, compacted: (caller keys by code, codes, times as datetime64[us] (UTC),
+        """All per-second counts, compacted: (caller keys by code, codes, times (``kit.secondcounts.TIME``),
         calls), handed over: the aggregator keeps none of them. The rows waiting on disk, those
         compacted before and ``per_second`` are summed a range of caller codes at a time, straight into
-        these arrays (``kit.engines.local.to_rollup`` calls it while little else is held): the times are
-        never held twice, as seconds and as microseconds, and the codes take 1 or 2 bytes (the smallest
-        unsigned integers that hold them). The keys are numbered again, those of the global bucket first:
+        these arrays (``kit.engines.local.to_rollup`` calls it while little else is held); the codes take
+        1 or 2 bytes (the smallest unsigned integers that hold them). The keys are numbered again, those of the global bucket first:
         their rows come first, together (the plan reads them in place:
         ``kit.codedseconds.CodedSeconds.rows_where``)."""
         self._settle_per_second()
@@ -641,13 +640,13 @@ class Aggregator:
         self.second_codes, self.second_times, self.second_calls = secondcounts.empty()
         code_type = np.min_scalar_type(len(self.second_keys))
         if not waiting.rows:
-            return _by_code(self.second_keys), rows[0].astype(code_type), secondcounts.as_micros(rows[1]), rows[2]
+            return _by_code(self.second_keys), rows[0].astype(code_type), rows[1], rows[2]
         waiting.append(rows)
         del rows  # written: freed before the sums are made
-        codes, micros, calls = secondcounts.gathered(waiting.groups(0, ranks=self._global_first()), waiting.rows,
-                                                     micros=True, code_type=code_type)
+        codes, times, calls = secondcounts.gathered(waiting.groups(0, ranks=self._global_first()), waiting.rows,
+                                                    code_type=code_type)
         waiting.close()
-        return _by_code(self.second_keys), codes, micros, calls
+        return _by_code(self.second_keys), codes, times, calls
 
     def _global_first(self) -> np.ndarray:
         """Number the ``second_keys`` again, those of the global bucket first (else in their order);

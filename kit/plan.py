@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from kit import breakage
-from kit.callers import CALLER_KEY, PRIORITIES, build_callers, coded_seconds, global_seconds, home_regions
+from kit.callers import CALLER_KEY, PRIORITIES, build_callers, global_seconds, home_regions
 from kit.codedseconds import CodedSeconds
 from kit.engines import collect
 from kit.errors import InputError
@@ -53,10 +53,10 @@ def plan_from_rollup(rollup: Rollup, params: Params) -> Plan:
     """Classify callers, check quotas and stage the moves (engine-independent)."""
     addresses = AddressBook(params.ip_ranges)
     homes = home_regions(rollup, addresses)
-    coded = coded_seconds(rollup)
+    coded = rollup.coded_seconds()
     seconds = global_seconds(coded, homes)
     regional = regional_calls(coded)
-    del coded  # its rows live on in seconds (views where the global rows are consecutive) and regional
+    del coded  # its rows live on in the rollup, in seconds (views where the global rows are consecutive) and regional
     callers = build_callers(rollup, addresses, homes, seconds)
     quotas = Quotas(params.quota, params.quota_overrides)
     quota = quota_table(regional, seconds, quotas, params.risk_threshold)

@@ -22,6 +22,7 @@ import pandas as pd
 
 from kit.callers import CALLER_KEY
 from kit.codedseconds import CALLS, CodedSeconds, KeyedSeconds, peaks_of, rows_part
+from kit.secondcounts import TIME
 from kit.sortedruns import run_starts
 
 QUOTA_COLUMNS = ["account_id", "region", "bucket", "peak_rps_now", "peak_second_now", "projected_peak_rps",
@@ -46,7 +47,7 @@ class Quotas:
 
 def regional_calls(seconds: CodedSeconds) -> KeyedSeconds:
     """Regional STS calls per (account, Region) and second: the Regional buckets as they are
-    (``seconds``: the rollup's ``seconds`` table as ``callers.coded_seconds`` gives it)."""
+    (``seconds``: the rollup's ``seconds`` as ``Rollup.coded_seconds`` gives them)."""
     regional = (seconds.keys.bucket == "regional").to_numpy()
     return KeyedSeconds.of([rows_part(seconds, ["account_id", "bucket_region"], regional)], seconds.time_dtype)
 
@@ -133,7 +134,7 @@ def _waves(group: KeyedSeconds, buckets: dict[tuple, tuple[np.ndarray, np.ndarra
     rows = []
     for (account, region), keys in sorted(by_bucket.items()):
         limit = threshold * quotas.of(account, region)
-        base_seconds, base_calls = buckets.get((account, region), (np.zeros(0, np.int64), np.zeros(0, CALLS)))
+        base_seconds, base_calls = buckets.get((account, region), (np.zeros(0, TIME), np.zeros(0, CALLS)))
         times = _distinct(np.concatenate([base_seconds, *(callers[key][0] for key in keys)]))
         base = np.zeros(len(times), CALLS)  # a bucket's calls in a second: int32, as the rows count them
         base[np.searchsorted(times, base_seconds)] = base_calls

@@ -8,7 +8,9 @@ everything after (callers, quota, plan, charts) is pandas over them.
 ``activity``   non-STS calls per principal and Region (global services left out).
 ``seconds``    STS calls per caller, quota bucket and second, for the peak-second maths
                (its texts categorical: a code per row, each text once; its calls int32; so are
-               ``throttled``'s).
+               ``throttled``'s). An engine that counts them as numbers (the local engine) gives
+               them as ``kit.codedseconds.CodedSeconds``, which the plan reads as they are: the
+               table is made of them only when it is read (notebooks, the stored rollup).
 ``signals``    evidence of breakage per caller, signal, endpoint and Region (``kit.signals``).
 ``throttled``  throttled STS calls per caller, quota bucket and second (the ``seconds`` columns).
 """
@@ -20,7 +22,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from kit.codedseconds import CodedSeconds
 from kit.readreport import ReadReport
+from kit.secondcounts import since_1970
 
 STS_CALL_KEYS = ("account_id", "principal_arn", "principal_type", "user_agent", "source_ip",
                  "event_name", "host", "endpoint", "event_region", "serving_region", "minute")
@@ -28,6 +32,8 @@ STS_CALL_COLUMNS = STS_CALL_KEYS + ("calls", "errors", "first_seen", "last_seen"
 ACTIVITY_COLUMNS = ("account_id", "principal_arn", "region", "calls")
 SECOND_KEYS = ("account_id", "principal_arn", "user_agent", "bucket", "bucket_region", "second")
 SECOND_COLUMNS = SECOND_KEYS + ("calls",)
+SECOND_KEY_COLUMNS = list(SECOND_KEYS[:-1])
+"""The columns that key a caller's per-second rows (``kit.codedseconds.CodedSeconds``)."""
 SIGNAL_KEYS = ("account_id", "principal_arn", "user_agent", "signal", "endpoint", "region")
 SIGNAL_COLUMNS = SIGNAL_KEYS + ("events", "sessions", "first_seen", "last_seen", "example_event_id")
 """``kit.signals``: events and distinct issued sessions per caller (the issuing caller for the token
@@ -54,10 +60,29 @@ class Rollup:
 
     sts_calls: pd.DataFrame
     activity: pd.DataFrame
-    seconds: pd.DataFrame
+    second_rows: pd.DataFrame | CodedSeconds
+    """The ``seconds`` table, or its rows as numbers (read them as ``seconds`` or ``coded_seconds``)."""
     report: ReadReport
     signals: pd.DataFrame = field(default_factory=lambda: frame([], SIGNAL_COLUMNS))
     throttled: pd.DataFrame = field(default_factory=lambda: frame([], THROTTLED_COLUMNS))
+    _seconds: pd.DataFrame | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def seconds(self) -> pd.DataFrame:
+        """The ``seconds`` table (made once from the rows as numbers when an engine gave those)."""
+        if isinstance(self.second_rows, pd.DataFrame):
+            return self.second_rows
+        if self._seconds is None:
+            rows = self.second_rows
+            self._seconds = seconds_frame(rows.key_tuples(SECOND_KEY_COLUMNS), rows.key, rows.times, rows.calls)
+        return self._seconds
+
+    def coded_seconds(self) -> CodedSeconds:
+        """The per-second rows as numbers, each (account, principal, user agent, bucket, Region) once: as
+        the engine gave them, or made of the ``seconds`` table."""
+        if isinstance(self.second_rows, CodedSeconds):
+            return self.second_rows
+        return CodedSeconds.of(self.second_rows, SECOND_KEY_COLUMNS)
 
 
 def frame(values: list[Sequence[Any]], columns: tuple[str, ...]) -> pd.DataFrame:
@@ -121,8 +146,8 @@ def coded_frame(columns: tuple[str, ...], keys: Sequence[tuple], codes: np.ndarr
 
 def seconds_frame(keys: Sequence[tuple], codes: np.ndarray, times: np.ndarray, calls: np.ndarray) -> pd.DataFrame:
     """The ``seconds`` table from compact rows (see kit.secondcounts): ``keys[code]`` holds the
-    first five columns, ``times`` seconds since 1970 or datetime64[us] (UTC); the dtypes of ``frame``."""
-    return coded_frame(SECOND_COLUMNS, keys, codes, {"second": times, "calls": calls})
+    first five columns, ``times`` are ``kit.secondcounts.TIME`` values; the dtypes of ``frame``."""
+    return coded_frame(SECOND_COLUMNS, keys, codes, {"second": since_1970(times), "calls": calls})
 
 
 def sts_calls_frame(keys: Sequence[tuple], codes: np.ndarray, minutes: np.ndarray, calls: np.ndarray,

@@ -23,7 +23,7 @@ import pandas as pd
 from kit.engines import codec
 from kit.errors import InputError
 from kit.outputs import write_file
-from kit.params import Params
+from kit.params import WINDOW_BOUNDS, Params
 from kit.readreport import ReadReport
 from kit.rollup import ACTIVITY_COLUMNS, SECOND_COLUMNS, SIGNAL_COLUMNS, STS_CALL_COLUMNS, THROTTLED_COLUMNS, Rollup
 
@@ -61,8 +61,10 @@ def _series(encoded: Any, name: str) -> pd.Series:
     if encoded[0] == "coded":
         return _coded_series(encoded, name)
     if encoded[0] == "time":
-        values = np.asarray(encoded[2], dtype="int64").view("datetime64[ns]")
-        return pd.Series(pd.DatetimeIndex(values).tz_localize("UTC").as_unit(encoded[1]), name=name)
+        values = pd.DatetimeIndex(np.asarray(encoded[2], dtype="int64").view("datetime64[ns]")).tz_localize("UTC")
+        if len(values) and not (WINDOW_BOUNDS[0] <= values.min() and values.max() < WINDOW_BOUNDS[1]):
+            raise ValueError(f"column {name} has times outside {WINDOW_BOUNDS[0]:%Y} to {WINDOW_BOUNDS[1]:%Y}")
+        return pd.Series(values.as_unit(encoded[1]), name=name)
     if encoded[0] == "number":
         return pd.Series(np.asarray(encoded[1]), name=name)
     if len(encoded) != 3 or encoded[2] not in _TEXT_DTYPES or not all(isinstance(v, str) for v in encoded[1]):

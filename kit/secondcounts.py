@@ -35,14 +35,6 @@ def since_1970(times: np.ndarray) -> np.ndarray:
     return times.astype(np.int64) + TIME_ORIGIN
 
 
-def as_micros(times: np.ndarray) -> np.ndarray:
-    """``TIME`` values as datetime64[us] (UTC), made in one array (a table's column as it is)."""
-    micros = times.astype(np.int64)
-    micros += TIME_ORIGIN
-    micros *= 1_000_000
-    return micros.view("datetime64[us]")
-
-
 def empty() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """No rows: (codes, times, calls)."""
     return np.zeros(0, CODE), np.zeros(0, TIME), np.zeros(0, CALLS)
@@ -75,24 +67,23 @@ def compact(codes: np.ndarray, times: np.ndarray, calls: np.ndarray) -> tuple[np
     return codes[first], times[first], summed[kept]
 
 
-def gathered(groups: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], capacity: int, micros: bool = False,
+def gathered(groups: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], capacity: int,
              code_type: np.dtype | type = CODE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The compacted rows of ``groups`` (rows of disjoint ranges of codes, the ranges ascending; at most
     ``capacity`` rows in all), written into arrays made once: no copy of every row is ever held twice,
-    unless summing left far fewer rows than ``capacity`` (then the arrays are cut to size). With
-    ``micros``, the times are written as datetime64[us] (``as_micros``), else as ``TIME``; the codes as
+    unless summing left far fewer rows than ``capacity`` (then the arrays are cut to size); the codes as
     ``code_type`` (a dtype that holds them all)."""
-    merged = [np.empty(capacity, code_type), np.empty(capacity, np.int64 if micros else TIME), np.empty(capacity, CALLS)]
+    merged = [np.empty(capacity, code_type), np.empty(capacity, TIME), np.empty(capacity, CALLS)]
     filled = 0
     for group in groups:
         codes, times, calls = compact(*group)
         merged[0][filled:filled + len(codes)] = codes
-        merged[1][filled:filled + len(codes)] = as_micros(times) if micros else times
+        merged[1][filled:filled + len(codes)] = times
         merged[2][filled:filled + len(codes)] = calls
         filled += len(codes)
     cut = filled < capacity * 7 // 8
     codes, times, calls = (column[:filled].copy() if cut else column[:filled] for column in merged)
-    return codes, times.view("datetime64[us]") if micros else times, calls
+    return codes, times, calls
 
 
 def recode(codes: np.ndarray, keys: dict[tuple, int], table: dict[tuple, int]) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Tables behind the notebooks' charts: plain pandas over a plan (engine-independent)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from kit.callers import CALLER_KEY, global_calls
@@ -100,9 +101,10 @@ def served_away_from_home(plan: Plan) -> pd.DataFrame:
 
 def projection_series(plan: Plan, account: str, region: str, around: int = 20) -> pd.DataFrame:
     """Second by second around the projected peak of a Regional bucket: calls now and after the moves."""
-    seconds = plan.rollup.seconds
-    regional = seconds[(seconds.bucket == "regional") & (seconds.account_id == account)
-                       & (seconds.bucket_region == region)].groupby("second").calls.sum()
+    seconds = plan.rollup.coded_seconds()
+    keys = seconds.keys
+    regional = seconds.per_second(((keys.bucket == "regional") & (keys.account_id == account)
+                                   & (keys.bucket_region == region)).to_numpy())
     movers = plan.global_seconds.keys
     moving = plan.global_seconds.per_second(((movers.account_id == account) & (movers.workload_region == region))
                                             .to_numpy())
@@ -137,12 +139,14 @@ def throttled_series(plan: Plan, account: str, bucket: str, region: str, around:
     """Second by second around a bucket's worst throttled burst (its throttled seconds within a
     minute of the worst one, ``around`` seconds either side): every STS call of the bucket
     (``calls``, throttled ones included, as CloudTrail logs them) and the throttled ones."""
-    def of_bucket(table: pd.DataFrame) -> pd.Series:
-        rows = table[(table.account_id == account) & (table.bucket == bucket) & (table.bucket_region == region)]
-        return rows.groupby("second").calls.sum()
+    def of_bucket(keys: pd.DataFrame) -> np.ndarray:
+        return ((keys.account_id == account) & (keys.bucket == bucket) & (keys.bucket_region == region)).to_numpy()
 
-    throttled = of_bucket(plan.rollup.throttled)
-    table = pd.DataFrame({"calls": of_bucket(plan.rollup.seconds), "throttled": throttled}).fillna(0).astype("int64")
+    throttled_rows = plan.rollup.throttled
+    throttled = throttled_rows[of_bucket(throttled_rows)].groupby("second").calls.sum()
+    seconds = plan.rollup.coded_seconds()
+    table = pd.DataFrame({"calls": seconds.per_second(of_bucket(seconds.keys)), "throttled": throttled}
+                         ).fillna(0).astype("int64")
     if throttled.empty:
         return table.iloc[0:0].rename_axis("second")
     worst = throttled.sort_values(ascending=False, kind="stable").index[0]

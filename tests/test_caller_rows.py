@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kit.callers import Homes, build_callers, coded_seconds, detail_rows, global_seconds
+from kit.callers import Homes, build_callers, detail_rows, global_seconds
 from kit.ipranges import AddressBook
 from kit.readreport import ReadReport
 from kit.rollup import ACTIVITY_COLUMNS, SECOND_COLUMNS, STS_CALL_COLUMNS, Rollup, frame
@@ -36,7 +36,7 @@ def callers_of(rows: list[tuple]):
                     ReadReport())
     homes = Homes()
     homes[(A, APP)] = homes[(A, OLD)] = "eu-west-1"
-    seconds = global_seconds(coded_seconds(rollup), homes)
+    seconds = global_seconds(rollup.coded_seconds(), homes)
     return detail_rows(rollup, homes), build_callers(rollup, AddressBook(), homes, seconds).set_index("principal_arn")
 
 

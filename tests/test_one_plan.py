@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -63,6 +64,17 @@ def test_a_well_formed_file_of_another_shape_is_refused(samples_rollup, tmp_path
     (tmp_path / rollupfile.ROLLUP_MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(InputError, match="not a usable rollup"):
         rollupfile.load(params)
+
+
+def test_a_stored_rollup_with_times_outside_any_window_is_refused(samples_rollup):
+    """The plan counts seconds from 2005 in 32 bits (``kit.codedseconds``): a stored time before that,
+    or after 2100, which no window holds, makes the file unusable instead of a wrong count."""
+    seconds = samples_rollup.seconds.copy()
+    seconds.loc[0, "second"] = pd.Timestamp("1970-01-01T00:00:01Z")
+    data = rollupfile.rollup_bytes(replace(samples_rollup, second_rows=seconds))
+    with pytest.raises(ValueError, match="column second has times outside 2005 to 2100"):
+        rollupfile.rollup_from_bytes(data)
+    assert rollupfile.rollup_from_bytes(rollupfile.rollup_bytes(samples_rollup)).seconds.equals(samples_rollup.seconds)
 
 
 @pytest.mark.parametrize("coded", [["coded", ["b", "a"], [0, 1]], ["coded", ["a", "b"], [0, 2]], ["coded", ["a"], [-1]],

@@ -1,6 +1,8 @@
 """Quota overrides name their bucket: the Regional one by default, the global one with /global."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import yaml
 
@@ -10,7 +12,8 @@ from kit.errors import ParameterError
 from kit.params import validate
 from kit.plan import plan_from_rollup
 from kit.quota import QUOTA_COLUMNS, Quotas
-from kit.views import projection_series
+from kit.rollup import THROTTLED_COLUMNS, frame
+from kit.views import projection_series, throttled_buckets, throttled_series
 
 A, B = "111122223333", "444455556666"
 LOCAL = {"source": "local", "path": "/tmp", "start": "2025-07-01", "end": "2025-07-02"}
@@ -122,3 +125,35 @@ def test_the_projection_chart_peaks_where_quota_csv_says(samples_plan_object):
         assert series.projected.max() == row.projected_peak_rps
         assert series.projected.idxmax() == row.projected_peak_second
         assert (series.projected == series.regional_now + series.moving_global).all()
+
+
+def test_the_throttled_chart_shows_the_bucket_s_calls_of_the_seconds_table(samples_plan_object):
+    """Around each throttled bucket's worst second, its calls second by second are those of the
+    ``seconds`` table (the rollup's rows as numbers, read by key) and never fewer than the throttled."""
+    plan = samples_plan_object
+    buckets = throttled_buckets(plan)
+    assert len(buckets)
+    seconds = plan.rollup.seconds
+    for row in buckets.itertuples():
+        series = throttled_series(plan, row.account_id, row.bucket, row.region)
+        rows = seconds[(seconds.account_id == row.account_id) & (seconds.bucket == row.bucket)
+                       & (seconds.bucket_region == row.region)]
+        assert series.calls.tolist() == rows.groupby("second").calls.sum().reindex(series.index, fill_value=0).tolist()
+        assert series.throttled.idxmax() == row.worst_second and series.calls.sum() > 0
+        assert (series.throttled <= series.calls).all() and (series.index.to_series().diff().dropna().dt.seconds == 1).all()
+
+
+def test_the_throttled_chart_counts_the_calls_of_its_own_account_only(samples_plan_object):
+    """A second in which two accounts called the same bucket and Region, throttled in one of them:
+    the chart of that account's bucket shows its own calls, not those of both."""
+    plan = samples_plan_object
+    seconds = plan.rollup.seconds
+    shared = seconds.groupby(["bucket", "bucket_region", "second"], observed=True).account_id.nunique()
+    bucket, region, second = shared[shared >= 2].index[0]
+    rows = seconds[(seconds.bucket == bucket) & (seconds.bucket_region == region) & (seconds.second == second)]
+    account = rows.account_id.iloc[0]
+    throttled = frame([[account], ["arn:aws:iam::1:role/r"], ["aws-cli/2"], [bucket], [region],
+                       [second.strftime("%Y-%m-%dT%H:%M:%SZ")], [1]], THROTTLED_COLUMNS)
+    chart = throttled_series(replace(plan, rollup=replace(plan.rollup, throttled=throttled)), account, bucket, region)
+    assert chart.calls[second] == rows[rows.account_id == account].calls.sum() < rows.calls.sum()
+    assert chart.throttled[second] == 1

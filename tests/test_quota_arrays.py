@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kit.callers import CALLER_KEY, assign, caller_peaks, coded_seconds, global_seconds
+from kit.callers import CALLER_KEY, assign, caller_peaks, global_seconds
 from kit.codedseconds import CodedSeconds, KeyedSeconds, rows_part
 from kit.quota import Quotas, quota_columns, quota_table, regional_calls, stage_moves
 from kit.readreport import ReadReport
 from kit.rollup import ACTIVITY_COLUMNS, SECOND_COLUMNS, STS_CALL_COLUMNS, Rollup, frame
+from kit.secondcounts import TIME, since_1970
 from kit.sortedruns import run_starts
 
 ACCOUNTS = ("111122223333", "444455556666")
@@ -118,7 +119,7 @@ def test_summed_in_groups_of_a_few_rows_the_tables_are_the_same(seed, monkeypatc
 def assert_the_pandas_way(seed: int, buckets: tuple[str, ...]) -> None:
     rollup, homes = random_rollup(seed, 40 + 30 * seed, buckets)
     global_rows = reference_global_rows(rollup, homes)
-    coded = coded_seconds(rollup)
+    coded = rollup.coded_seconds()
     coded_global = global_seconds(coded, homes)
     quotas = Quotas(12, {(ACCOUNTS[0], "eu-west-1"): 20, (ACCOUNTS[1], "us-east-1/global"): 9})
     regional_rows = texts(rollup.seconds[rollup.seconds.bucket == "regional"])
@@ -139,7 +140,7 @@ def assert_the_pandas_way(seed: int, buckets: tuple[str, ...]) -> None:
 
 def test_no_rows_at_all():
     rollup, _ = random_rollup(0, 0)
-    coded = coded_seconds(rollup)
+    coded = rollup.coded_seconds()
     global_rows = global_seconds(coded, {})
     quotas = Quotas()
     expected = reference_quota_table(reference_series(texts(rollup.seconds), "bucket_region"),
@@ -158,7 +159,7 @@ def rows_of(keyed: KeyedSeconds) -> list[tuple]:
 @pytest.mark.parametrize("whole", [0, 1, 2])
 def test_groups_hold_the_rows_of_their_keys_and_keep_shared_fields_together(rows, whole):
     rollup, homes = random_rollup(3, 200)
-    coded = global_seconds(coded_seconds(rollup), homes)
+    coded = global_seconds(rollup.coded_seconds(), homes)
     moving = (coded.keys.workload_region != "").to_numpy()
     parts = [rows_part(coded, ["account_id", "workload_region", "principal_arn"], moving)]
     groups = list(KeyedSeconds.in_groups(parts, coded.time_dtype, rows=rows, whole=whole))
@@ -186,14 +187,15 @@ def test_coded_rows_do_not_depend_on_their_order():
         assert coded.keys.equals(CodedSeconds.of(table, columns).keys)
 
 
-def test_the_plan_reads_the_seconds_calls_and_times_without_copies():
-    """The ``seconds`` table's calls are int32 and its seconds microseconds, the plan's own types:
-    ``coded_seconds`` views both columns (memory: millions of rows)."""
+def test_the_plan_reads_the_seconds_calls_without_a_copy_and_their_times_in_four_bytes():
+    """The ``seconds`` table's calls are int32, the plan's own type: ``Rollup.coded_seconds`` views them
+    (memory: millions of rows); its times are the table's seconds as ``TIME`` (4 bytes, not 8)."""
     rollup, _ = random_rollup(7, 300)
     assert rollup.seconds.calls.dtype == np.int32 and rollup.throttled.calls.dtype == np.int32
-    coded = coded_seconds(rollup)
+    coded = rollup.coded_seconds()
     assert np.shares_memory(coded.calls, rollup.seconds.calls.to_numpy())
-    assert np.shares_memory(coded.micros, rollup.seconds.second.array.asi8)
+    assert coded.times.dtype == TIME
+    assert np.array_equal(since_1970(coded.times), rollup.seconds.second.array.asi8 // 1_000_000)
 
 
 def test_rows_of_some_keys_are_views_when_consecutive_and_copies_else():
@@ -207,7 +209,7 @@ def test_rows_of_some_keys_are_views_when_consecutive_and_copies_else():
         rows = coded.rows_where(keys)
         mask = keys[coded.key]
         assert rows.key.tolist() == coded.key[mask].tolist() and rows.calls.tolist() == coded.calls[mask].tolist()
-        assert rows.micros.tolist() == coded.micros[mask].tolist()
+        assert rows.times.tolist() == coded.times[mask].tolist()
         consecutive = np.flatnonzero(np.diff(np.flatnonzero(mask)) != 1).size == 0
         assert np.shares_memory(rows.calls, coded.calls) == consecutive
     assert len(coded.rows_where(np.zeros(len(coded.keys), bool)).key) == 0

@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 from kit.params import SAMPLES_DIR, validate
-from kit.callers import coded_seconds
 from kit.plan import make_plan, plan_from_rollup
 
 INSTANCE = "222233334444:assumed-role/aws:ec2-instance/i-0a1b2c3d4e5f60718"
@@ -220,13 +219,14 @@ def test_plan_files_follow_the_contract(plan, tmp_path):
 
 
 def test_the_global_rows_of_seconds_come_first_and_the_plan_reads_them_in_place(plan):
-    """The local engine writes the global bucket's per-second rows first, together: the plan's global
-    seconds are views of the coded rows (memory), with the calls of every global row."""
+    """The local engine writes the global bucket's per-second rows first, together, and gives them as
+    numbers: the plan's global seconds are views of those (memory), with the calls of every global row."""
     buckets = plan.rollup.seconds.bucket.to_numpy()
     is_global = buckets == "global"
     assert is_global.any() and (~is_global).any()
     assert not is_global[np.argmax(~is_global):].any(), "a global row after a regional one"
-    coded = coded_seconds(plan.rollup)
-    assert np.shares_memory(plan.global_seconds.micros, plan.rollup.seconds.second.array.asi8)
+    coded = plan.rollup.coded_seconds()
+    assert coded is plan.rollup.second_rows
+    assert np.shares_memory(plan.global_seconds.times, coded.times)
     assert int(plan.global_seconds.calls.sum()) == int(plan.rollup.seconds.calls[is_global].sum())
     assert len(coded.rows_where(np.ones(len(coded.keys), bool)).key) == len(buckets)

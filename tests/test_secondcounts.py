@@ -13,7 +13,10 @@ from kit import secondcounts
 from kit.engines import cache
 from kit.events import Aggregator
 from kit.params import WINDOW_BOUNDS
-from kit.rollup import SECOND_COLUMNS, frame, seconds_frame
+from kit.codedseconds import CodedSeconds
+from kit.readreport import ReadReport
+from kit.rollup import (ACTIVITY_COLUMNS, SECOND_COLUMNS, SECOND_KEY_COLUMNS, STS_CALL_COLUMNS, Rollup, frame,
+                        seconds_frame)
 
 CALLER = ("111122223333", "arn:aws:iam::111122223333:role/app", "aws-cli/2", "global", "us-east-1")
 OTHER = ("444455556666", "arn:aws:iam::444455556666:role/job", "boto3/1.34", "regional", "eu-west-1")
@@ -68,10 +71,8 @@ def test_gathered_groups_equal_one_compaction_and_hold_no_spare_rows(group_size)
     expected = secondcounts.compact(codes, times, calls)
     assert all(np.array_equal(mine, theirs) and mine.dtype == theirs.dtype for mine, theirs in zip(gathered, expected))
     assert len(expected[0]) < len(codes) * 7 // 8 and all(column.base is None for column in gathered)  # cut to size
-    as_micros = secondcounts.gathered(groups, len(codes), micros=True)
-    assert as_micros[1].dtype == "datetime64[us]"
-    assert np.array_equal(as_micros[1], secondcounts.as_micros(expected[1]))
-    assert all(np.array_equal(mine, theirs) for mine, theirs in zip(as_micros[::2], expected[::2]))
+    wide = secondcounts.gathered(groups, len(codes), code_type=np.int64)
+    assert wide[0].dtype == np.int64 and all(np.array_equal(mine, theirs) for mine, theirs in zip(wide, expected))
 
 
 def sealed(counts: dict[tuple, int]) -> Aggregator:
@@ -89,7 +90,7 @@ def sealed(counts: dict[tuple, int]) -> Aggregator:
 def rows_of(aggregator: Aggregator) -> Counter:
     keys, codes, times, calls = aggregator.take_second_rows()
     assert codes.dtype == np.min_scalar_type(len(keys))  # the codes of a table: 1 byte for up to 256 keys
-    seconds = np.asarray(times, dtype="datetime64[s]").astype(str)
+    seconds = secondcounts.since_1970(times).astype("datetime64[s]").astype(str)
     return Counter({(*keys[code], second): count for code, second, count in zip(codes.tolist(), seconds, calls.tolist())})
 
 
@@ -117,6 +118,39 @@ def test_seconds_frame_equals_the_frame_of_the_same_rows():
     assert compact.dtypes.equals(plain.dtypes)
     assert compact.sort_values(*ordered).reset_index(drop=True).equals(plain.sort_values(*ordered).reset_index(drop=True))
     assert seconds_frame([], *secondcounts.empty()).dtypes.equals(frame([], SECOND_COLUMNS).dtypes)
+
+
+@pytest.mark.parametrize("keys", [3, 40, 300])
+def test_the_rows_as_numbers_are_those_read_from_the_table_made_of_them(keys):
+    """``CodedSeconds.from_keys`` (the local engine's rows, never a table) numbers keys and rows as
+    ``CodedSeconds.of`` numbers the table ``seconds_frame`` makes of the same rows: keys that have rows
+    only (every third key has none, as when all its calls were duplicates), in their sorted order; and
+    ``Rollup.seconds`` makes that very table of them, once."""
+    rng = np.random.default_rng(keys)
+    names = [(f"{rng.integers(10**11, 10**12)}", f"arn:aws:iam::1:role/r{rng.integers(0, 9)}", "aws-cli/2",
+              str(rng.choice(["global", "regional"])), str(rng.choice(["us-east-1", "eu-west-1"]))) for _ in range(keys)]
+    codes = rng.integers(0, keys, 2_000)
+    codes = codes[codes % 3 != 2].astype(np.min_scalar_type(keys))
+    times = secondcounts.since_origin(1_740_000_000 + rng.integers(0, 10**6, len(codes)))
+    calls = rng.integers(1, 50, len(codes)).astype(np.int32)
+    coded = CodedSeconds.from_keys(names, SECOND_KEY_COLUMNS, codes, times, calls)
+    table = seconds_frame(names, codes, times, calls)
+    read = CodedSeconds.of(table, SECOND_KEY_COLUMNS)
+    assert len(coded.keys) == len({names[code] for code in codes.tolist()}) < keys
+    assert coded.keys.equals(read.keys)
+    assert coded.key.dtype == read.key.dtype and np.array_equal(coded.key, read.key)
+    assert np.array_equal(coded.times, read.times) and np.array_equal(coded.calls, read.calls)
+    assert coded.time_dtype == read.time_dtype
+    rollup = Rollup(frame([], STS_CALL_COLUMNS), frame([], ACTIVITY_COLUMNS), coded, ReadReport())
+    assert rollup.coded_seconds() is coded
+    assert rollup.seconds.equals(table) and rollup.seconds is rollup.seconds
+
+
+def test_no_rows_as_numbers_make_the_empty_table():
+    coded = CodedSeconds.from_keys([], SECOND_KEY_COLUMNS, *secondcounts.empty())
+    rollup = Rollup(frame([], STS_CALL_COLUMNS), frame([], ACTIVITY_COLUMNS), coded, ReadReport())
+    assert rollup.seconds.empty and rollup.seconds.dtypes.equals(frame([], SECOND_COLUMNS).dtypes)
+    assert coded.keys.columns.tolist() == SECOND_KEY_COLUMNS and coded.keys.empty
 
 
 def _kit_imports(module: str) -> set[str]:

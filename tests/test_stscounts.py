@@ -12,7 +12,7 @@ import pytest
 
 import kit.events
 from builders import role_session, sts, user
-from kit import stscounts
+from kit import secondcounts, stscounts
 from kit.eventids import SeenIds
 from kit.events import COUNTED_STS, COUNTED_STS_FAILED, ERROR, KIND_BITS, REF_SHIFT, Aggregator, second_of
 from kit.rollup import STS_CALL_COLUMNS, frame, sts_calls_frame
@@ -170,7 +170,7 @@ def first_copies_per_second(batches: list[list[dict]]) -> dict[tuple, int]:
 
 def per_second(aggregator: Aggregator) -> dict[tuple, int]:
     keys, codes, times, calls = aggregator.take_second_rows()
-    seconds = np.asarray(times, dtype="datetime64[s]").astype(str)
+    seconds = secondcounts.since_1970(times).astype("datetime64[s]").astype(str)
     return {(*keys[code], second): count for code, second, count in zip(codes.tolist(), seconds, calls.tolist())}
 
 

@@ -264,9 +264,11 @@ def _cache_refused(report: ReadReport) -> bool:
 
 
 def to_rollup(aggregator: Aggregator, report: ReadReport) -> Rollup:
-    """Rollup tables from a settled aggregator, emptied table by table as it goes (memory)."""
-    from kit.rollup import (ACTIVITY_COLUMNS, SIGNAL_COLUMNS, THROTTLED_COLUMNS, Rollup, counts_frame, frame,
-                            seconds_frame, sts_calls_frame)
+    """Rollup tables from a settled aggregator, emptied table by table as it goes (memory); the per-second
+    rows stay numbers (``kit.codedseconds.CodedSeconds``)."""
+    from kit.codedseconds import CodedSeconds
+    from kit.rollup import (ACTIVITY_COLUMNS, SECOND_KEY_COLUMNS, SIGNAL_COLUMNS, THROTTLED_COLUMNS, Rollup,
+                            counts_frame, frame, sts_calls_frame)
 
     aggregator.release_merge_state()
     sts = sts_calls_frame(*aggregator.sts_rows())
@@ -276,7 +278,9 @@ def to_rollup(aggregator: Aggregator, report: ReadReport) -> Rollup:
     signal_rows, throttled = aggregator.breakage.rows()  # before the per-second rows leave the disk
     aggregator.breakage.close()
     signals, throttled = frame([*zip(*signal_rows)], SIGNAL_COLUMNS), counts_frame(throttled, THROTTLED_COLUMNS)
-    seconds = seconds_frame(*aggregator.take_second_rows())
+    keys, codes, times, calls = aggregator.take_second_rows()
+    seconds = CodedSeconds.from_keys(keys, SECOND_KEY_COLUMNS, codes, times, calls)  # the table only when read
+    del codes
     aggregator.second_keys.clear()
     return Rollup(sts, activity, seconds, report, signals=signals, throttled=throttled)
 
