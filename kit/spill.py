@@ -124,8 +124,8 @@ class SpilledColumns:
         try:
             for chunk in self.chunks():
                 values = chunk[by] if ranks is None else ranks[chunk[by]]
-                group = np.searchsorted(firsts, values, side="right") - 1
-                order = np.argsort(group, kind="stable")  # a radix sort of small numbers
+                group = (np.searchsorted(firsts, values, side="right") - 1).astype(np.min_scalar_type(len(firsts)))
+                order = np.argsort(group, kind="stable")  # a radix sort: groups fit in one or two bytes
                 starts = np.searchsorted(group[order], np.arange(len(firsts) + 1))
                 columns = [(values if index == by else column)[order] for index, column in enumerate(chunk)]
                 del values, group, order
