@@ -70,8 +70,9 @@ class CodedSeconds:
     def from_keys(cls, keys: list[tuple], columns: list[str], codes: np.ndarray, times: np.ndarray,
                   calls: np.ndarray) -> "CodedSeconds":
         """The rows of an engine that counts them as numbers: ``keys[code]`` holds the values of ``columns``
-        of the rows whose code is ``code``; ``times`` (``TIME``) and ``calls`` (int32) are taken as they are. Numbered as ``of`` numbers the rows of the table
-        ``kit.rollup.seconds_frame`` makes of them: keys that have rows only, in their sorted order."""
+        of the rows whose code is ``code``; ``times`` (``TIME``) and ``calls`` (int32) are taken as they
+        are. Numbered as ``of`` numbers the rows of the table ``kit.rollup.seconds_frame`` makes of them:
+        keys that have rows only, in their sorted order."""
         used = np.zeros(len(keys), bool)
         used[codes] = True
         kept = [keys[code] for code in np.flatnonzero(used).tolist()]

@@ -140,7 +140,8 @@ def test_the_throttled_chart_shows_the_bucket_s_calls_of_the_seconds_table(sampl
                        & (seconds.bucket_region == row.region)]
         assert series.calls.tolist() == rows.groupby("second").calls.sum().reindex(series.index, fill_value=0).tolist()
         assert series.throttled.idxmax() == row.worst_second and series.calls.sum() > 0
-        assert (series.throttled <= series.calls).all() and (series.index.to_series().diff().dropna().dt.seconds == 1).all()
+        assert (series.throttled <= series.calls).all()
+        assert (series.index.to_series().diff().dropna().dt.seconds == 1).all()
 
 
 def test_the_throttled_chart_counts_the_calls_of_its_own_account_only(samples_plan_object):

@@ -128,7 +128,8 @@ def test_the_rows_as_numbers_are_those_read_from_the_table_made_of_them(keys):
     ``Rollup.seconds`` makes that very table of them, once."""
     rng = np.random.default_rng(keys)
     names = [(f"{rng.integers(10**11, 10**12)}", f"arn:aws:iam::1:role/r{rng.integers(0, 9)}", "aws-cli/2",
-              str(rng.choice(["global", "regional"])), str(rng.choice(["us-east-1", "eu-west-1"]))) for _ in range(keys)]
+              str(rng.choice(["global", "regional"])), str(rng.choice(["us-east-1", "eu-west-1"])))
+             for _ in range(keys)]
     codes = rng.integers(0, keys, 2_000)
     codes = codes[codes % 3 != 2].astype(np.min_scalar_type(keys))
     times = secondcounts.since_origin(1_740_000_000 + rng.integers(0, 10**6, len(codes)))
