@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from kit.secondcounts import TIME, TIME_ORIGIN, since_1970
+from kit.secondcounts import TIME, TIME_ORIGIN, since_1970, since_origin
 from kit.sortedruns import run_starts
 
 KEY = np.int32
@@ -75,10 +75,11 @@ class CodedSeconds:
         keys that have rows only, in their sorted order."""
         used = np.zeros(len(keys), bool)
         used[codes] = True
-        kept = [keys[code] for code in np.flatnonzero(used).tolist()]
+        used_codes = np.flatnonzero(used)
+        kept = [keys[code] for code in used_codes.tolist()]
         order = sorted(range(len(kept)), key=kept.__getitem__)
         rank = np.zeros(len(keys), np.min_scalar_type(max(len(kept) - 1, 0)))
-        rank[np.flatnonzero(used)[order]] = np.arange(len(kept))
+        rank[used_codes[order]] = np.arange(len(kept))
         keys_frame = pd.DataFrame([kept[index] for index in order] or None, columns=columns, dtype=object)
         return cls(keys_frame, rank[codes], times, calls, pd.DatetimeTZDtype("us", "UTC"))
 
@@ -131,10 +132,10 @@ def _times(times: np.ndarray, dtype: Any) -> pd.Series:
 def _times_of(seconds: pd.Series) -> np.ndarray:
     """A table's times (UTC, whole seconds) as ``TIME`` values; ``ValueError`` for a time before 2005 or
     after 2100 (no window holds one: ``kit.params.WINDOW_BOUNDS``)."""
-    since = seconds.to_numpy("datetime64[us]").view(np.int64) // 1_000_000 - TIME_ORIGIN
-    if len(since) and (since.min() < 0 or since.max() > np.iinfo(TIME).max):
+    whole = seconds.to_numpy("datetime64[us]").view(np.int64) // 1_000_000  # seconds since 1970
+    if len(whole) and (whole.min() < TIME_ORIGIN or whole.max() > TIME_ORIGIN + np.iinfo(TIME).max):
         raise ValueError("a per-second row's time is outside 2005-2100")
-    return since.astype(TIME)
+    return since_origin(whole)
 
 
 def text_codes(column: pd.Series) -> tuple[np.ndarray, Any]:
@@ -273,9 +274,7 @@ def _packed(part: Part, number: dict[tuple, int], first: int, span: int) -> tupl
     taken = slice(None) if where is None else where
     packed = np.array([number[key] for key in names], np.int64)[codes[taken]]
     packed *= span
-    seconds = np.subtract(times[taken], first, dtype=np.int64)  # a new array: the part's own stays
-    packed += seconds
-    del seconds
+    packed += np.subtract(times[taken], first, dtype=np.int64)  # a new array: the part's own times stay
     return packed, calls[taken]
 
 

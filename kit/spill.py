@@ -108,7 +108,7 @@ class SpilledColumns:
         per possible value), column ``by`` comes back as the ranks of its values, the ranges being ranges
         of ranks."""
         per_value = np.zeros(0, np.int64)
-        for chunk in self.chunks(rows):
+        for chunk in self.chunks():
             counts = np.bincount(chunk[by])
             per_value = np.pad(per_value, (0, max(len(counts) - len(per_value), 0)))
             per_value[:len(counts)] += counts

@@ -198,6 +198,16 @@ def test_the_plan_reads_the_seconds_calls_without_a_copy_and_their_times_in_four
     assert np.array_equal(since_1970(coded.times), rollup.seconds.second.array.asi8 // 1_000_000)
 
 
+def test_a_table_time_that_four_bytes_from_2005_cannot_hold_is_refused():
+    rollup, _ = random_rollup(9, 50)
+    table = rollup.seconds.copy()
+    columns = ["account_id", "principal_arn", "user_agent", "bucket", "bucket_region"]
+    assert len(CodedSeconds.of(table, columns).times) == len(table)
+    table.loc[0, "second"] = pd.Timestamp("2004-12-31T23:59:59Z")
+    with pytest.raises(ValueError, match="outside 2005-2100"):
+        CodedSeconds.of(table, columns)
+
+
 def test_rows_of_some_keys_are_views_when_consecutive_and_copies_else():
     rollup, _ = random_rollup(8, 300)
     columns = ["account_id", "principal_arn", "user_agent", "bucket", "bucket_region"]
