@@ -77,11 +77,6 @@ bits), then 1 + where (its per-second row, activity key or JUDGED_SKIPS reason; 
 _SKIP_MADE = {reason: COUNTED_SKIP | (index + 1) << REF_SHIFT for index, reason in enumerate(JUDGED_SKIPS)}
 ERROR = 1 << 32
 """What a failed call adds to the count of its per-second row (``Aggregator.per_second_counts``) besides 1."""
-FOLD_SHARE = 0.25
-FOLD_ROWS = 1 << 17
-"""Per-minute rows of later batches wait (in parts) until they outnumber ``FOLD_SHARE`` of the merged rows (and
-``FOLD_ROWS``); then they are compacted and folded in (one column copied at a time): the parent holds
-the merged rows plus about a quarter more, and copies each merged row about 1 / FOLD_SHARE times."""
 ROLLOUT_TIME = ROLLOUT.strftime("%Y-%m-%dT%H:%M:%SZ")
 """STS calls from this time on are checked for field gaps."""
 
@@ -198,9 +193,10 @@ class Aggregator:
         self.sts_keys: dict[tuple, int] = {}
         """The code of each caller key (the fields of an ``sts`` key but the minute) ..."""
         self.sts_slots, self.sts_calls, self.sts_errors, self.sts_first, self.sts_last = stscounts.empty()
-        """... and the per-minute rows as arrays (see kit.stscounts)."""
-        self._sts_parts: list[stscounts.Rows] = []
-        """In the aggregator that merges batches: per-minute rows not compacted yet, each sorted by slot."""
+        """... and a sealed batch's per-minute rows as arrays (see kit.stscounts)."""
+        self._minute_parts = SpilledColumns(stscounts.SPILLED, "per-minute STS calls")
+        """In the aggregator that merges batches: the merged batches' per-minute rows, on disk until
+        ``sts_rows`` (they grow with the calls and are read once, at the end)."""
         self.second_keys: dict[tuple, int] = {}
         """The code of each caller key of a ``second_of`` key (its first five fields) ..."""
         self.second_codes, self.second_times, self.second_calls = secondcounts.empty()
@@ -560,8 +556,7 @@ class Aggregator:
         return stscounts.Layout.of_window(self.start, self.end)
 
     def _sts_arrays(self) -> stscounts.Rows:
-        """The per-minute rows held as arrays: a sealed batch's in the order its event refs point
-        into, the merged ones (after a compaction) sorted by slot."""
+        """A sealed batch's per-minute rows, in the order its event refs point into."""
         return self.sts_slots, self.sts_calls, self.sts_errors, self.sts_first, self.sts_last
 
     def _set_sts_rows(self, rows: stscounts.Rows) -> None:
@@ -569,59 +564,43 @@ class Aggregator:
 
     def _merge_sts_rows(self, slots: np.ndarray, calls: np.ndarray, errors: np.ndarray, first: np.ndarray,
                         last: np.ndarray) -> None:
-        """Add a batch's per-minute rows (slots of ``sts_keys`` codes): a row that duplicates
-        emptied stays only when a merged or waiting row has its slot; folds them into the compact
-        arrays once the rows waiting outnumber a ``FOLD_SHARE`` of the folded ones."""
+        """Add a batch's per-minute rows (slots of ``sts_keys`` codes) to those waiting on disk; rows its
+        duplicates left with no calls are dropped (a call not counted widens no row's times)."""
         rows = (slots, calls, errors, first, last)
-        emptied = np.flatnonzero(calls == 0)
-        if len(emptied):
-            self._settle_per_second()
-            held = np.zeros(len(emptied), bool)
-            for part in (self._sts_arrays(), *self._sts_parts):
-                held |= stscounts.holds(part[0], slots[emptied])
-            kept = np.ones(len(slots), bool)
-            kept[emptied[~held]] = False
-            rows = stscounts.select(rows, kept)
-        if not len(rows[0]):
-            return
-        self._sts_parts.append(stscounts.sort(rows))
-        if sum(len(part[0]) for part in self._sts_parts) > max(len(self.sts_slots) * FOLD_SHARE, FOLD_ROWS):
-            self._compact_sts()
+        if not calls.all():
+            rows = stscounts.select(rows, calls != 0)
+        self._minute_parts.append(stscounts.spilled(rows, self.layout))
 
     def _settle_per_second(self) -> None:
         """Move the STS calls counted in ``per_second`` (the twins ``settle_twins`` counted) into the
         waiting per-minute and per-second rows."""
         if self.per_second:
             minute_rows, _, second_rows, _ = self._per_second_rows()
-            self._sts_parts.append(minute_rows)
+            self._merge_sts_rows(*minute_rows)
             self._add_second_rows(*second_rows)
-
-    def _compact_sts(self) -> None:
-        """Fold the waiting per-minute rows and ``per_second`` into the compact arrays."""
-        self._settle_per_second()
-        waiting = stscounts.compact(self._sts_parts, drop_empty=False)  # emptied rows widen merged ones
-        self._sts_parts = []
-        merged = list(self._sts_arrays())
-        self._set_sts_rows(stscounts.empty())
-        stscounts.fold(merged, waiting)
-        self._set_sts_rows(tuple(merged))
 
     def sts_rows(self) -> tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                 np.ndarray, np.ndarray]:
         """All per-minute STS rows, compacted, in the order of their caller keys then minutes:
         (caller keys by code, codes, minutes, calls, errors, first and last call, times in seconds
-        since 1970, UTC)."""
-        self._compact_sts()
+        since 1970, UTC), handed over: the rows waiting on disk are summed a range of caller codes at a
+        time and the aggregator keeps none of them."""
+        self._settle_per_second()
         layout, keys = self.layout, _by_code(self.sts_keys)
-        slots, calls, errors, first, last = stscounts.select(self._sts_arrays(),
-                                                             stscounts.key_order(self._sts_arrays(), keys, layout))
+        self._merge_sts_rows(*self._sts_arrays())  # a sealed batch's own rows (none in one that merges)
+        self._set_sts_rows(stscounts.empty())
+        rows = stscounts.gathered(self._minute_parts.groups(0), layout)
+        self._minute_parts.close()
+        slots, calls, errors, first, last = stscounts.select(rows, stscounts.key_order(rows, keys, layout))
+        del rows
         minutes = layout.minutes(slots)
         return keys, layout.codes(slots), minutes, calls, errors, minutes + first, minutes + last
 
     def release_sts_rows(self) -> None:
         """Drop the per-minute STS rows and their keys (once their table is built: memory)."""
-        self.per_second, self.per_second_counts, self.sts_keys, self._sts_parts, self._callers = {}, [], {}, [], {}
+        self.per_second, self.per_second_counts, self.sts_keys, self._callers = {}, [], {}, {}
         self._set_sts_rows(stscounts.empty())
+        self._minute_parts.close()
 
     def _add_second_rows(self, codes: np.ndarray, times: np.ndarray, calls: np.ndarray) -> None:
         """Add per-second rows (codes of ``second_keys``) to those waiting on disk."""

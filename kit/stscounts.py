@@ -9,17 +9,16 @@ numpy arrays, 18 bytes a row:
 * ``calls`` and ``errors`` (int32);
 * ``first`` and ``last`` (uint8): the second within that minute of the earliest and latest call.
 
-Across batches, rows wait in parts that are compacted (sorted by slot, equal slots summed in calls
-and errors and widened: least first, greatest last) and folded into the merged rows (``fold``: new
-rows inserted one column at a time); rows of no calls are dropped. Duplicates found in a later
-batch are taken out of that batch's own rows before it is merged (``take_out``); a row they empty
-is kept (it widens the times of the merged row of its slot) only when the merged rows have its slot,
-else dropped.
+The process that merges batches takes each batch's duplicates out of that batch's own rows
+(``take_out``), drops the rows they leave with no calls, and keeps the rest on disk (``spilled``:
+a caller key code and a minute instead of the slot, 18 bytes a row) until every batch is in; then
+they are summed a range of codes at a time (``gathered``): equal slots summed in calls and errors
+and widened (least first, greatest last), sorted by slot.
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 import numpy as np
 
@@ -29,6 +28,10 @@ from kit.sortedruns import run_starts
 SLOT = np.int64
 COUNT = np.int32
 SECOND = np.uint8
+CODE = np.int32
+MINUTE = np.int32
+SPILLED = (CODE, MINUTE, COUNT, COUNT, SECOND, SECOND)
+"""The dtypes of the columns of rows on disk (``spilled``): the slot as its code and minute."""
 
 Rows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 """(slots, calls, errors, first, last)."""
@@ -98,67 +101,41 @@ def select(rows: Rows, kept: np.ndarray) -> Rows:
     return tuple(column[kept] for column in rows)  # type: ignore[return-value]
 
 
-def sort(rows: Rows) -> Rows:
-    """The rows ordered by slot (equal slots keep their order)."""
-    return select(rows, np.argsort(rows[0], kind="stable"))
-
-
-def compact(parts: list[Rows], drop_empty: bool = True) -> Rows:
+def compact(parts: list[Rows]) -> Rows:
     """The rows of every part as one row per slot, sorted by slot: calls and errors summed, least
-    first, greatest last; rows of no calls dropped unless not ``drop_empty``. Built a column at a
-    time (memory)."""
+    first, greatest last; rows of no calls dropped. Built a column at a time (memory)."""
     slots = np.concatenate([part[0] for part in parts]) if parts else empty()[0]
     if not len(slots):
         return empty()
     order = np.argsort(slots, kind="stable")
     slots = slots[order]
-    starts = np.flatnonzero(np.concatenate(([True], slots[1:] != slots[:-1])))
+    starts = run_starts(slots)
 
     def reduced(index: int, reduce: np.ufunc) -> np.ndarray:
         column = np.concatenate([part[index] for part in parts])[order]
         return reduce.reduceat(column, starts).astype(column.dtype, copy=False)
 
     calls = reduced(1, np.add)
-    kept = calls != 0 if drop_empty else slice(None)
+    kept = calls != 0
     return (slots[starts][kept], calls[kept], reduced(2, np.add)[kept], reduced(3, np.minimum)[kept],
             reduced(4, np.maximum)[kept])
 
 
-def fold(merged: list[np.ndarray], rows: Rows) -> None:
-    """Add compacted ``rows`` to the compacted rows ``merged`` ([slots, calls, errors, first, last],
-    updated in place: equal slots summed and widened in its own arrays, new rows inserted)."""
-    if not len(merged[0]) or not len(rows[0]):
-        merged[:] = compact([tuple(merged), rows])  # type: ignore[list-item]
-        return
-    columns = [*merged[1:], merged[0]]
-    merged.clear()  # the old columns are freed one by one as their copies are made
-    _fold_sorted(columns[-1], rows[0], columns, [*rows[1:], rows[0]], [np.add, np.add, np.minimum, np.maximum, None])
-    merged.extend((columns[-1], *columns[:-1]))
+def spilled(rows: Rows, layout: Layout) -> tuple[np.ndarray, ...]:
+    """``rows`` as the columns kept on disk (``SPILLED``): each slot as its code and minute."""
+    slots = rows[0]
+    return (layout.codes(slots).astype(CODE), (slots % layout.span).astype(MINUTE), *rows[1:])
 
 
-def _fold_sorted(keys: np.ndarray, new_keys: np.ndarray, columns: list[np.ndarray], new_columns: list[np.ndarray],
-                 reducers: list[np.ufunc | None]) -> None:
-    """Fold rows of distinct ascending int64 ``new_keys`` (values in ``new_columns``) into rows of distinct
-    ascending ``keys`` (values in ``columns``, a list updated in place): a new row whose key is there is
-    reduced into that row (``reducers[i]`` on column i, in place; None keeps the value), the others are
-    inserted, one column at a time (an old column can be freed before the next is copied). The first
-    column counts calls: rows left with none are dropped."""
-    where = np.searchsorted(keys, new_keys)
-    found = where < len(keys)
-    found[found] = keys[where[found]] == new_keys[found]
-    del keys
-    at = where[found]
-    for column, new_column, reduce in zip(columns, new_columns, reducers):
-        if reduce is not None:
-            column[at] = reduce(column[at], new_column[found])
-    added = ~found
-    at = where[added]
-    for index, new_column in enumerate(new_columns):
-        columns[index] = np.insert(columns[index], at, new_column[added])
-    kept = columns[0] != 0
-    if not kept.all():
-        for index, column in enumerate(columns):
-            columns[index] = column[kept]
+def gathered(groups: Iterable[tuple[np.ndarray, ...]], layout: Layout) -> Rows:
+    """The rows kept on disk, given as groups of ``SPILLED`` columns that each hold every row of a range
+    of codes (the ranges ascending), compacted group by group into rows sorted by slot."""
+    parts = []
+    for codes, minutes, *counts in groups:
+        parts.append(compact([(codes.astype(SLOT) * layout.span + minutes, *counts)]))
+    if not parts:
+        return empty()
+    return tuple(np.concatenate([part[index] for part in parts]) for index in range(5))  # type: ignore[return-value]
 
 
 def recode(slots: np.ndarray, keys: dict[tuple, int], table: dict[tuple, int], layout: Layout) -> np.ndarray:
@@ -166,12 +143,6 @@ def recode(slots: np.ndarray, keys: dict[tuple, int], table: dict[tuple, int], l
     added to it)."""
     codes = secondcounts.recode(slots // layout.span, keys, table).astype(SLOT)
     return codes * layout.span + slots % layout.span
-
-
-def holds(sorted_slots: np.ndarray, slots: np.ndarray) -> np.ndarray:
-    """Whether each of ``slots`` is in ``sorted_slots`` (ascending)."""
-    where = np.minimum(np.searchsorted(sorted_slots, slots), max(len(sorted_slots) - 1, 0))
-    return sorted_slots[where] == slots if len(sorted_slots) else np.zeros(len(slots), bool)
 
 
 def key_order(rows: Rows, keys: list[tuple], layout: Layout) -> np.ndarray:

@@ -16,6 +16,7 @@ from kit import secondcounts, stscounts
 from kit.eventids import SeenIds
 from kit.events import COUNTED_STS, COUNTED_STS_FAILED, ERROR, KIND_BITS, REF_SHIFT, Aggregator, second_of
 from kit.rollup import STS_CALL_COLUMNS, frame, sts_calls_frame
+from kit.spill import SpilledColumns
 
 WINDOW = ("2025-07-01T00:00:00Z", "2025-07-02T00:00:00Z")
 LAYOUT = stscounts.Layout.of_window(*WINDOW)
@@ -55,9 +56,15 @@ def test_take_out_leaves_the_times_and_the_rows_it_was_given():
     assert as_tuples(given) == [(1, 3, 2, 4, 9), (2, 1, 0, 0, 0)]
 
 
-def test_holds_finds_slots_in_sorted_ones():
-    assert stscounts.holds(np.array([2, 5, 9]), np.array([9, 1, 5, 10, 2])).tolist() == [True, False, True, False, True]
-    assert stscounts.holds(np.zeros(0, stscounts.SLOT), np.array([1])).tolist() == [False]
+def test_gathered_groups_give_the_compact_rows_sorted_by_slot():
+    spill = SpilledColumns(stscounts.SPILLED, "rows")
+    for part in (rows((2 * LAYOUT.span + 5, 1, 0, 3, 3), (0 * LAYOUT.span + 9, 2, 1, 1, 8)),
+                 rows((2 * LAYOUT.span + 5, 2, 2, 0, 1), (1 * LAYOUT.span + 0, 1, 0, 59, 59))):
+        spill.append(stscounts.spilled(part, LAYOUT))
+    expected = [(9, 2, 1, 1, 8), (LAYOUT.span, 1, 0, 59, 59), (2 * LAYOUT.span + 5, 3, 2, 0, 3)]
+    for group_rows in (1, 2, 100):  # a code per group, or all together
+        assert as_tuples(stscounts.gathered(spill.groups(0, group_rows), LAYOUT)) == expected
+    assert as_tuples(stscounts.gathered([], LAYOUT)) == []
 
 
 def random_batches(seed: int, batches: int = 8, events: int = 150, altered: float = 0.3) -> list[list[dict]]:
@@ -88,27 +95,27 @@ def random_batches(seed: int, batches: int = 8, events: int = 150, altered: floa
 
 
 def reference(batches: list[list[dict]]) -> dict[tuple, list]:
-    """The per-minute rows as the dict merge did them: entries summed and widened batch after batch,
-    then the batch's events already counted by an earlier batch taken out (an entry at zero deleted)."""
+    """The per-minute rows as dicts would make them: each batch's entries less its events already
+    counted by an earlier batch (an entry left at zero deleted: a call not counted widens nothing),
+    then summed and widened into the total batch after batch."""
     total: dict[tuple, list] = {}
     seen: set[str] = set()
     for records in batches:
         batch = Aggregator(*WINDOW)
         batch.add(records)
         entries, keys = sts_entries(batch)
-        for key, (calls, errors, first, last) in entries.items():
-            entry = total.setdefault(key, [0, 0, first, last])
-            entry[0] += calls
-            entry[1] += errors
-            entry[2], entry[3] = min(entry[2], first), max(entry[3], last)
         for event_id, made in batch._ids.items():
             kind = made & (1 << KIND_BITS) - 1
             if event_id in seen and kind in (COUNTED_STS, COUNTED_STS_FAILED):
                 key = keys[(made >> REF_SHIFT) - 1]
-                total[key][0] -= 1
-                total[key][1] -= kind == COUNTED_STS_FAILED
-                if not total[key][0]:
-                    del total[key]
+                entries[key][0] -= 1
+                entries[key][1] -= kind == COUNTED_STS_FAILED
+        for key, (calls, errors, first, last) in entries.items():
+            if calls:
+                entry = total.setdefault(key, [0, 0, first, last])
+                entry[0] += calls
+                entry[1] += errors
+                entry[2], entry[3] = min(entry[2], first), max(entry[3], last)
         seen |= set(batch._ids)
     return total
 
@@ -129,17 +136,14 @@ def sts_entries(batch: Aggregator) -> tuple[dict[tuple, list], dict[int, tuple]]
     return entries, keys
 
 
-def merged(batches: list[list[dict]], compact_every: int) -> Aggregator:
-    """The batches sealed and merged as the local engine does, compacting after every
-    ``compact_every`` batches (as when the waiting rows outnumber the compacted ones)."""
+def merged(batches: list[list[dict]]) -> Aggregator:
+    """The batches sealed and merged as the local engine does."""
     total = Aggregator(*WINDOW)
-    for number, records in enumerate(batches, 1):
+    for records in batches:
         batch = Aggregator(*WINDOW)
         batch.add(records)
         batch.seal()
         total.merge(batch)
-        if number % compact_every == 0:
-            total._compact_sts()
     return total
 
 
@@ -174,16 +178,25 @@ def per_second(aggregator: Aggregator) -> dict[tuple, int]:
     return {(*keys[code], second): count for code, second, count in zip(codes.tolist(), seconds, calls.tolist())}
 
 
+class SmallGroups(SpilledColumns):
+    """Rows read back from disk a few callers at a time."""
+
+    def groups(self, by: int, rows: int = 5, ranks: np.ndarray | None = None):
+        return super().groups(by, rows, ranks)
+
+
 @pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("compact_every", [1, 3, 100])
+@pytest.mark.parametrize("small_groups", [False, True])
 @pytest.mark.parametrize("ids_in_memory", [None, 40])
-def test_merged_batches_equal_the_dict_merge_with_duplicates_across_batches(seed, compact_every, ids_in_memory,
+def test_merged_batches_equal_the_dict_merge_with_duplicates_across_batches(seed, small_groups, ids_in_memory,
                                                                            monkeypatch):
     if ids_in_memory:  # the event ids seen move to disk and Bloom filters every 40 ids
         monkeypatch.setattr(kit.events, "SeenIds", partial(SeenIds, memory_ids=ids_in_memory))
+    if small_groups:
+        monkeypatch.setattr(kit.events, "SpilledColumns", SmallGroups)
     batches = random_batches(seed)
     expected = reference(batches)
-    total = merged(batches, compact_every)
+    total = merged(batches)
     assert total.skipped.get("duplicate event (same eventID delivered again)", 0) > 50
     entries = as_entries(total)
     assert entries == expected
@@ -193,10 +206,11 @@ def test_merged_batches_equal_the_dict_merge_with_duplicates_across_batches(seed
 
 def test_the_rows_do_not_depend_on_how_the_input_was_cut_into_batches():
     """(Copies of other content under one eventID do: within a batch the later copy is never
-    counted, across batches its times stay in the row's first and last seen, as they did.)"""
+    counted; across batches its times stay in the first and last seen of its batch's row when that
+    row keeps other calls.)"""
     batches = random_batches(11, altered=0)
-    one = merged([[record for batch in batches for record in batch]], 1).sts_rows()
-    several = merged(batches, 2).sts_rows()
+    one = merged([[record for batch in batches for record in batch]]).sts_rows()
+    several = merged(batches).sts_rows()
     first, second = sts_calls_frame(*one), sts_calls_frame(*several)
     pd.testing.assert_frame_equal(first, second, check_exact=True)
 

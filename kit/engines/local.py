@@ -6,8 +6,8 @@ forked while discovery runs, once the files found need them (``Workers``). Dupli
 a batch are dropped by the worker; across batches by the parent, from each batch's compact
 arrays of event-id hashes and days (``Aggregator.seal``/``merge``; ``kit.eventids``: 8 bytes per id
 for the newest 256k, about 1.5 for those of the last few days, the rest on disk; files are read by
-delivery date, ``TrailFiles.drain``). The per-second rows wait on disk in the parent
-until every batch is merged (``Aggregator.take_second_rows``).
+delivery date, ``TrailFiles.drain``). The per-minute and per-second rows wait on disk in the
+parent until every batch is merged (``Aggregator.sts_rows`` and ``take_second_rows``).
 
 Reading needs numpy, not pandas: the workers are forked before pandas is imported (a forked worker
 counts the parent's pages in its memory), and what the plan needs after the read (pandas and the
