@@ -196,11 +196,13 @@ class KeyedSeconds:
         return cls(keys, key, packed.astype(TIME), calls, time_dtype)
 
     @classmethod
-    def in_groups(cls, parts: list[Part], time_dtype: object, rows: int = GROUP_ROWS,
-                  whole: int = 0) -> Iterator["KeyedSeconds"]:
-        """``of`` of ``parts`` a group of keys at a time, keys in order, about ``rows`` rows a group (more
-        when one key has more, or the keys sharing their first ``whole`` fields, which stay in one group):
-        each has every key and the summed rows of its group's keys."""
+    def in_groups(cls, parts: list[Part], time_dtype: object, rows: int = GROUP_ROWS, whole: int = 0,
+                  split: bool = False) -> Iterator["KeyedSeconds"]:
+        """``of`` of ``parts`` a group of keys at a time, about ``rows`` rows a group (more when one key
+        has more, or the keys sharing their first ``whole`` fields, which stay in one group): each has
+        every key and the summed rows of its group's keys, keys in order. With ``split`` (when only each
+        key's peak is needed, not its whole series), a group of more rows is summed a range of seconds
+        at a time instead: a key then has rows in several groups."""
         keys = sorted(set().union(*(part[0] for part in parts)))
         number = {key: index for index, key in enumerate(keys)}
         lookups = [np.array([number[key] for key in part[0]], np.intp) for part in parts]
@@ -216,7 +218,14 @@ class KeyedSeconds:
         group = before // rows
         for index in np.unique(group[counts > 0]).tolist() or [0]:
             in_group = group == index
-            yield cls.of([_within(part, in_group[lookup]) for part, lookup in zip(parts, lookups)], time_dtype)
+            taken = [_within(part, in_group[lookup]) for part, lookup in zip(parts, lookups)]
+            if not split or counts[in_group].sum() <= rows:
+                yield cls.of(taken, time_dtype)
+                continue
+            taken = [_spanned(part) for part in taken]
+            for low, high in _time_ranges(taken, rows):
+                yield cls.of([_between(part, low, high) for part in taken], time_dtype)
+            del taken
 
     def part(self) -> Part:
         """The rows as a part (to add them up with other rows)."""
@@ -247,13 +256,15 @@ class KeyedSeconds:
 
 def peaks_of(parts: list[Part], time_dtype: object, name: str,
              columns: tuple[str, ...] = ("account_id", "region")) -> pd.DataFrame:
-    """``KeyedSeconds.of(parts, time_dtype).peaks(name, columns)``, summed a group of keys at a time."""
+    """``KeyedSeconds.of(parts, time_dtype).peaks(name, columns)``, summed a group of keys (or of one key's
+    seconds) at a time: a key's peak is the highest of its groups', at the earliest second."""
     tops = []
-    for group in KeyedSeconds.in_groups(parts, time_dtype):
+    for group in KeyedSeconds.in_groups(parts, time_dtype, split=True):
         tops.append(group.peaks(name, columns))
         del group  # its rows are freed before the next group's are summed
-    return pd.concat(tops, ignore_index=True).sort_values([name, f"{name}_second"], ascending=[False, True],
-                                                          kind="stable")
+    top = pd.concat(tops, ignore_index=True).sort_values([name, f"{name}_second"], ascending=[False, True],
+                                                         kind="stable")
+    return top.drop_duplicates(list(columns), keep="first")
 
 
 def _bounds(part: Part) -> tuple[int, int] | None:
@@ -284,6 +295,55 @@ def _within(part: Part, keep: np.ndarray) -> Part:
     taken = keep[codes]
     if where is not None:
         taken &= where  # in place: a boolean per row of all the rows, held once
+    return names, codes, times, calls, taken
+
+
+TIME_BINS = 4096
+"""Ranges of seconds whose rows ``_time_ranges`` counts to cut a large key's seconds into groups."""
+CHUNK_ROWS = 1 << 20
+"""Rows compared with a time at a time (``_time_ranges``, ``_between``): their temporaries stay small."""
+
+
+def _time_ranges(parts: list[Part], rows: int) -> list[tuple[int, int]]:
+    """Ranges [low, high) of seconds (``TIME``) that each hold about ``rows`` of the rows ``parts`` take
+    (more when a range of 1 / ``TIME_BINS`` of their span holds more), ascending, covering them all."""
+    bounds = [bound for bound in map(_bounds, parts) if bound]
+    if not bounds:
+        return [(0, 1)]
+    first, last = min(low for low, _ in bounds), max(high for _, high in bounds)
+    width = -(-(last - first + 1) // TIME_BINS)
+    per_bin = np.zeros(TIME_BINS, np.int64)
+    for _, _, times, _, where in parts:
+        for start in range(0, len(times), CHUNK_ROWS):
+            chunk = times[start:start + CHUNK_ROWS]
+            if where is not None:
+                chunk = chunk[where[start:start + CHUNK_ROWS]]
+            per_bin += np.bincount((chunk - np.uint32(first)) // np.uint32(width), minlength=TIME_BINS)
+    ends = np.cumsum(per_bin)
+    cuts = np.unique(np.searchsorted(ends, np.arange(rows, int(ends[-1]), rows)) + 1)
+    edges = [first, *(first + cuts[cuts < TIME_BINS] * width).tolist(), last + 1]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def _spanned(part: Part) -> Part:
+    """The part cut to the rows from the first to the last it takes (views: a key's rows lie together
+    when the rows are sorted by key)."""
+    names, codes, times, calls, where = part
+    if where is None or not len(where):
+        return part
+    first, end = int(where.argmax()), len(where) - int(where[::-1].argmax())
+    if not where[first]:
+        first = end = 0
+    return names, codes[first:end], times[first:end], calls[first:end], where[first:end]
+
+
+def _between(part: Part, low: int, high: int) -> Part:
+    """The part, taking only the rows it takes whose second is in [``low``, ``high``)."""
+    names, codes, times, calls, where = part
+    taken = np.ones(len(times), bool) if where is None else where.copy()
+    for start in range(0, len(times), CHUNK_ROWS):
+        chunk = times[start:start + CHUNK_ROWS]
+        taken[start:start + CHUNK_ROWS] &= (chunk >= low) & (chunk < high)
     return names, codes, times, calls, taken
 
 

@@ -10,7 +10,8 @@ series, not the sum of the peaks. Each quota.csv row carries its own bucket's ``
 The per-second maths runs on numpy arrays (``kit.codedseconds``: a number per key, calls per bucket
 or caller and second, summed and sorted), not on pandas copies of the per-second rows: besides the
 rows it reads, it holds a few arrays of numbers as long as a group of those rows
-(``kit.codedseconds.GROUP_ROWS``).
+(``kit.codedseconds.GROUP_ROWS``): the peaks sum a bucket of more rows a range of seconds at a time,
+the waves hold each bucket's callers whole.
 """
 from __future__ import annotations
 

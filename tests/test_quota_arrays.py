@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from kit.callers import CALLER_KEY, assign, caller_peaks, global_seconds
-from kit.codedseconds import CodedSeconds, KeyedSeconds, rows_part
+from kit.codedseconds import CALLS, CodedSeconds, KeyedSeconds, peaks_of, rows_part
 from kit.quota import Quotas, quota_columns, quota_table, regional_calls, stage_moves
 from kit.readreport import ReadReport
 from kit.rollup import ACTIVITY_COLUMNS, SECOND_COLUMNS, STS_CALL_COLUMNS, Rollup, frame
@@ -111,8 +111,8 @@ def test_the_quota_tables_equal_the_pandas_way(seed, buckets):
 @pytest.mark.parametrize("seed", range(4))
 def test_summed_in_groups_of_a_few_rows_the_tables_are_the_same(seed, monkeypatch):
     in_groups = KeyedSeconds.in_groups
-    monkeypatch.setattr(KeyedSeconds, "in_groups", staticmethod(
-        lambda parts, time_dtype, whole=0: in_groups(parts, time_dtype, rows=3, whole=whole)))
+    monkeypatch.setattr(KeyedSeconds, "in_groups", staticmethod(  # a large key's seconds split too
+        lambda parts, time_dtype, **options: in_groups(parts, time_dtype, rows=3, **options)))
     assert_the_pandas_way(seed, ("global", "regional"))
 
 
@@ -168,6 +168,26 @@ def test_groups_hold_the_rows_of_their_keys_and_keep_shared_fields_together(rows
     assert all(together) and not any(before & after for before, after in zip(together, together[1:]))
     if rows == 1:  # a group per key, or per key's first ``whole`` fields
         assert len(groups) == len(set().union(*together))
+
+
+@pytest.mark.parametrize("rows", [1, 5, 40, 1_000_000])
+def test_a_large_key_is_summed_a_range_of_seconds_at_a_time_and_its_peak_is_the_same(rows):
+    rng = random.Random(rows)
+    seconds = np.array(sorted(rng.sample(range(100_000, 200_000), 300)), TIME)
+    calls = np.array([rng.randint(1, 9) for _ in seconds], CALLS)
+    calls[[40, 250]] = 50  # the peak twice: the earliest second is given
+    keys = [("a", "x"), ("b", "y")]
+    codes = np.array([rng.randrange(2) for _ in seconds], np.uint8)
+    codes[[40, 250]] = 0  # in two groups of key a's seconds when they are few rows each
+    part = (keys, codes, seconds, calls, codes < 2)
+    utc = pd.DatetimeTZDtype("us", "UTC")
+    groups = list(KeyedSeconds.in_groups([part], utc, rows=rows, split=True))
+    assert sorted(sum((rows_of(group) for group in groups), [])) == rows_of(KeyedSeconds.of([part], utc))
+    if rows < 100:  # each key alone, a range of seconds a group, about ``rows`` rows each
+        assert all(len({key for key, _, _ in rows_of(group)}) == 1 for group in groups)
+        assert len(groups) > len(keys)
+    peaks = peaks_of([part], utc, "peak")
+    assert peaks.to_csv(index=False) == KeyedSeconds.of([part], utc).peaks("peak").to_csv(index=False)
 
 
 def test_run_starts_of_several_columns():
