@@ -321,7 +321,8 @@ def _time_ranges(parts: list[Part], rows: int) -> list[tuple[int, int]]:
             per_bin += np.bincount((chunk - np.uint32(first)) // np.uint32(width), minlength=TIME_BINS)
     ends = np.cumsum(per_bin)
     cuts = np.unique(np.searchsorted(ends, np.arange(rows, int(ends[-1]), rows)) + 1)
-    edges = [first, *(first + cuts[cuts < TIME_BINS] * width).tolist(), last + 1]
+    edges = np.unique([first, *(first + cuts * width).tolist(), last + 1]).tolist()
+    edges = [edge for edge in edges if edge <= last] + [last + 1]  # the last bins may lie past ``last``
     return list(zip(edges[:-1], edges[1:]))
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from kit.callers import CALLER_KEY, assign, caller_peaks, global_seconds
-from kit.codedseconds import CALLS, CodedSeconds, KeyedSeconds, peaks_of, rows_part
+from kit.codedseconds import CALLS, CodedSeconds, KeyedSeconds, _time_ranges, peaks_of, rows_part
 from kit.quota import Quotas, quota_columns, quota_table, regional_calls, stage_moves
 from kit.readreport import ReadReport
 from kit.rollup import ACTIVITY_COLUMNS, SECOND_COLUMNS, STS_CALL_COLUMNS, Rollup, frame
@@ -183,11 +183,22 @@ def test_a_large_key_is_summed_a_range_of_seconds_at_a_time_and_its_peak_is_the_
     utc = pd.DatetimeTZDtype("us", "UTC")
     groups = list(KeyedSeconds.in_groups([part], utc, rows=rows, split=True))
     assert sorted(sum((rows_of(group) for group in groups), [])) == rows_of(KeyedSeconds.of([part], utc))
+    assert all(len(group.key) for group in groups), "no range of seconds without rows"
     if rows < 100:  # each key alone, a range of seconds a group, about ``rows`` rows each
         assert all(len({key for key, _, _ in rows_of(group)}) == 1 for group in groups)
         assert len(groups) > len(keys)
     peaks = peaks_of([part], utc, "peak")
     assert peaks.to_csv(index=False) == KeyedSeconds.of([part], utc).peaks("peak").to_csv(index=False)
+
+
+def test_ranges_of_seconds_hold_rows_and_cover_them_all():
+    def ranges(seconds: list[int], rows: int) -> list[tuple[int, int]]:
+        times = np.array(seconds, TIME)
+        return _time_ranges([([("a",)], np.zeros(len(times), np.uint8), times, np.ones(len(times), CALLS), None)], rows)
+
+    assert ranges([100, 101, 101], 2) == [(100, 102)]  # a cut in the last second would leave nothing after it
+    assert ranges(list(range(100, 110)), 3) == [(100, 103), (103, 106), (106, 109), (109, 110)]
+    assert ranges([5, 5_000_000], 1) == [(5, 5 + 1221), (5 + 1221, 5_000_001)]  # 4,096 ranges of 1,221 seconds
 
 
 def test_run_starts_of_several_columns():
