@@ -59,6 +59,11 @@ MEMORY_IDS = 1 << 18
 """Hashes held in memory (2 MiB, and 10 bytes more each: the hash again and its day, to fill the filters
 of their days when they move) before they move to disk (a lookup in runs this short is also faster
 than in runs of 2 M: bench/RESULTS.md)."""
+UNDATED_IDS = 1 << 15
+"""Hashes held in memory by a ``SeenIds`` of hashes without days (sharedEventIDs: caller copies, settled
+twins, uses logged in two accounts): no day passes for them, so they are looked up on disk sooner
+instead (0.6 MiB each at most; at ``MEMORY_IDS`` the two of caller copies and settled twins held 4 MB at
+11.4 M events)."""
 FIRST_FILTER = 1 << 12
 """Hashes the first filter of a day is sized for at least; it is sized for twice the hashes of its day
 that move to disk with it, and each next one of the day for at least twice the one before."""

@@ -36,7 +36,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from kit import secondcounts, stscounts
-from kit.eventids import DAY, SeenIds, days_of, hash_ids
+from kit.eventids import DAY, UNDATED_IDS, SeenIds, days_of, hash_ids
 from kit.fieldgaps import FIELDS, ROLLOUT
 from kit.judgedfields import NO_IDENTITY, Identity, Record, RequestParameters, record_of
 from kit.readreport import DUPLICATE_REASON
@@ -534,7 +534,7 @@ class Aggregator:
         sharedEventID, as ``settle_twins`` would at the end); the others wait, the latest copy of each
         sharedEventID kept. The caller copies are kept as 64-bit hashes."""
         if self._copies is None or self._settled is None:
-            self._copies, self._settled = SeenIds(), SeenIds()
+            self._copies, self._settled = SeenIds(memory_ids=UNDATED_IDS), SeenIds(memory_ids=UNDATED_IDS)
         self._copies.add(hash_ids(list(other.caller_copies)))
         copied = [shared for shared in other.caller_copies if shared in self.twins]
         for shared in copied:
