@@ -19,7 +19,9 @@ from kit import secondcounts
 from kit.sortedruns import run_starts
 
 FOLD_SHARE = 0.25
-FOLD_ROWS = 1 << 16
+FOLD_ROWS = 1 << 14
+"""Rows waiting in parts are compacted once they outnumber ``FOLD_SHARE`` of the merged rows and this
+(1 << 16 held 5 MB waiting at 11.4 M events)."""
 NO_EXAMPLE = "\U0010ffff"
 """Stands for '' (no eventID) while the smallest example is taken: above every eventID."""
 EXAMPLE = np.dtypes.StringDType()
