@@ -306,10 +306,8 @@ CHUNK_ROWS = 1 << 20
 
 def _time_ranges(parts: list[Part], rows: int) -> list[tuple[int, int]]:
     """Ranges [low, high) of seconds (``TIME``) that each hold about ``rows`` of the rows ``parts`` take
-    (more when a range of 1 / ``TIME_BINS`` of their span holds more), ascending, covering them all."""
+    (some), more when a range of 1 / ``TIME_BINS`` of their span holds more; ascending, covering them all."""
     bounds = [bound for bound in map(_bounds, parts) if bound]
-    if not bounds:
-        return [(0, 1)]
     first, last = min(low for low, _ in bounds), max(high for _, high in bounds)
     width = -(-(last - first + 1) // TIME_BINS)
     per_bin = np.zeros(TIME_BINS, np.int64)

@@ -60,9 +60,9 @@ MEMORY_IDS = 1 << 18
 of their days when they move) before they move to disk (a lookup in runs this short is also faster
 than in runs of 2 M: bench/RESULTS.md)."""
 UNDATED_IDS = 1 << 15
-"""Hashes held in memory by a ``SeenIds`` of hashes without days (sharedEventIDs: caller copies, settled
-twins, uses logged in two accounts): no day passes for them, so they are looked up on disk sooner
-instead (0.6 MiB each at most; at ``MEMORY_IDS`` the two of caller copies and settled twins held 4 MB at
+"""Hashes held in memory, at most, when they come without days (sharedEventIDs: caller copies, settled
+twins, uses logged in two accounts): no day passes for them, so they move to disk sooner instead
+(0.6 MiB a set at most; at ``MEMORY_IDS`` the two of caller copies and settled twins held 4 MB at
 11.4 M events)."""
 FIRST_FILTER = 1 << 12
 """Hashes the first filter of a day is sized for at least; it is sized for twice the hashes of its day
@@ -102,6 +102,7 @@ class SeenIds:
 
     def add(self, ids: np.ndarray, days: np.ndarray | None = None) -> np.ndarray:
         """Record ``ids`` (distinct uint64 hashes); True where an id had been recorded before."""
+        limit = self.memory_ids if days is not None else min(self.memory_ids, UNDATED_IDS)
         days = _days(ids, days)
         ids = _keyed(ids, days)
         seen = self._on_disk(ids, days)
@@ -118,7 +119,7 @@ class SeenIds:
                 runs[-1] = np.sort(np.concatenate((runs[-1], last)), kind="stable")
         if not seen.all():
             self._held_days.append((ids[~seen], days[~seen]))
-        if self._held > self.memory_ids:
+        if self._held > limit:
             self._move_to_disk()
         return seen
 

@@ -36,7 +36,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from kit import secondcounts, stscounts
-from kit.eventids import DAY, UNDATED_IDS, SeenIds, days_of, hash_ids
+from kit.eventids import DAY, SeenIds, days_of, hash_ids
 from kit.fieldgaps import FIELDS, ROLLOUT
 from kit.judgedfields import NO_IDENTITY, Identity, Record, RequestParameters, record_of
 from kit.readreport import DUPLICATE_REASON
@@ -534,7 +534,7 @@ class Aggregator:
         sharedEventID, as ``settle_twins`` would at the end); the others wait, the latest copy of each
         sharedEventID kept. The caller copies are kept as 64-bit hashes."""
         if self._copies is None or self._settled is None:
-            self._copies, self._settled = SeenIds(memory_ids=UNDATED_IDS), SeenIds(memory_ids=UNDATED_IDS)
+            self._copies, self._settled = SeenIds(), SeenIds()
         self._copies.add(hash_ids(list(other.caller_copies)))
         copied = [shared for shared in other.caller_copies if shared in self.twins]
         for shared in copied:
@@ -583,12 +583,11 @@ class Aggregator:
                                 np.ndarray, np.ndarray]:
         """All per-minute STS rows, compacted, in the order of their caller keys then minutes:
         (caller keys by code, codes, minutes, calls, errors, first and last call, times in seconds
-        since 1970, UTC), handed over: the rows waiting on disk are summed a range of caller codes at a
-        time and the aggregator keeps none of them."""
+        since 1970, UTC) of an aggregator that counted events or merged batches (a sealed batch keeps its
+        own in ``_sts_arrays``), handed over: the rows waiting on disk are summed a range of caller codes
+        at a time and the aggregator keeps none of them."""
         self._settle_per_second()
         layout, keys = self.layout, _by_code(self.sts_keys)
-        self._merge_sts_rows(*self._sts_arrays())  # a sealed batch's own rows (none in one that merges)
-        self._set_sts_rows(stscounts.empty())
         rows = stscounts.gathered(self._minute_parts.groups(0), layout)
         self._minute_parts.close()
         slots, calls, errors, first, last = stscounts.select(rows, stscounts.key_order(rows, keys, layout))

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kit import secondcounts
-from kit.eventids import UNDATED_IDS, SeenIds, hash_ids
+from kit.eventids import SeenIds, hash_ids
 from kit.regions import DEFAULT_REGIONS, is_opt_in
 from kit.sortedruns import run_starts
 from kit.spill import SpilledColumns
@@ -124,7 +124,7 @@ class SignalCounts:
         """Once sealed, per use with a sharedEventID: that id's hash and the row of its key in ``uses`` ..."""
         self.use_shared: dict[str, tuple] = {}
         """... until then, sharedEventID -> the key of its use."""
-        self._merged_shared = SeenIds(memory_ids=UNDATED_IDS)
+        self._merged_shared = SeenIds()
         """In the instance that merges batches: the hashes of the sharedEventIDs merged."""
 
     def state(self) -> dict[str, Any]:

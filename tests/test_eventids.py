@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import kit.eventids
 from kit.eventids import DAY, SeenIds, days_of, hash_ids
 
 
@@ -79,3 +80,15 @@ def test_forgotten_days_drop_their_filters():
 def test_days_of_eventtimes_count_from_2005():
     assert days_of(["2005-01-01T00:00:00Z", "2025-03-01T23:59:59Z"]).tolist() == [0, 7364]
     assert days_of([]).dtype == DAY
+
+
+def test_ids_without_days_move_to_disk_sooner_and_are_still_found(monkeypatch):
+    monkeypatch.setattr(kit.eventids, "UNDATED_IDS", 50)
+    rng = np.random.default_rng(3)
+    ids = rng.integers(1, 2 ** 63, 400, dtype=np.int64).astype(np.uint64)
+    undated, dated = SeenIds(), SeenIds()
+    for part in np.array_split(ids, 8):
+        undated.add(part)
+        dated.add(part, np.full(len(part), 7, DAY))
+    assert undated._held <= 50 < dated._held, "no day passes for undated ids: they leave memory sooner"
+    assert undated.contains(ids).all() and not undated.contains(ids + np.uint64(1)).any()

@@ -197,7 +197,6 @@ def test_a_late_copy_of_an_event_of_a_day_long_read_is_still_dropped(tmp_path, m
 
     monkeypatch.setattr(local, "BATCH_BYTES", 1)  # a batch per file
     monkeypatch.setattr(events, "SeenIds", partial(SeenIds, memory_ids=2))  # ids move to disk at once
-    monkeypatch.setattr(events, "UNDATED_IDS", 2)
     account, caller = "111122223333", role_session("111122223333", "app")
     first = sts(caller, "2025-05-02T10:00:00Z", endpoint_type="global", region="eu-west-1")
     for day in range(2, 12):  # a file a day: the days before are forgotten as the files go by

@@ -192,7 +192,6 @@ def test_merged_batches_equal_the_dict_merge_with_duplicates_across_batches(seed
                                                                            monkeypatch):
     if ids_in_memory:  # the event ids seen move to disk and Bloom filters every 40 ids
         monkeypatch.setattr(kit.events, "SeenIds", partial(SeenIds, memory_ids=ids_in_memory))
-        monkeypatch.setattr(kit.events, "UNDATED_IDS", ids_in_memory)
     if small_groups:
         monkeypatch.setattr(kit.events, "SpilledColumns", SmallGroups)
     batches = random_batches(seed)

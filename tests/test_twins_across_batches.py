@@ -73,7 +73,6 @@ def batches(everything: list[dict], size: int) -> tuple:
 def test_twins_count_as_in_one_batch_whatever_the_order_and_the_cut(seed, size, ids_in_memory, monkeypatch):
     if ids_in_memory:  # the ids seen (event ids, caller copies, settled twins) move to disk every 10 ids
         monkeypatch.setattr(kit.events, "SeenIds", partial(SeenIds, memory_ids=ids_in_memory))
-        monkeypatch.setattr(kit.events, "UNDATED_IDS", ids_in_memory)
     everything = records(seed)
     expected = one_batch(everything)
     assert expected[0][SKIP_TWIN] == 32 and expected[0][SKIP_DUPLICATE] == 15
