@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from array import array
 from contextlib import closing
 from typing import IO, Callable, Iterable, Iterator, Sequence
 
@@ -25,6 +26,8 @@ GROUP_ROWS = 1 << 18
 group, summing per-second rows for one, takes a few times that)."""
 BLOCK_ROWS = 512
 """Hashes per block of a ``SpilledRuns`` run (4 KiB): memory keeps the first hash of each."""
+TEXT_BYTES = 1 << 16
+"""Bytes of texts ``SpilledTexts`` gathers before it writes them, and reads back at most at a time."""
 
 
 def _write_to(file: IO[bytes] | None, what: str, write: Callable[[IO[bytes]], None]) -> IO[bytes]:
@@ -148,6 +151,77 @@ class SpilledColumns:
         if self._file is not None:
             self._file.close()
         self._file, self._parts = None, []
+
+
+class SpilledTexts:
+    """Texts appended to a temporary file, read back by position; memory holds where each ends (8 bytes
+    a text). Texts go through ``os.fsencode``: a file name the system gave comes back the same, even one
+    that is not UTF-8."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        """What the texts are, for the error when the file cannot be written."""
+        self._ends = array("q")
+        """Per text: its end in the file."""
+        self._pending: list[bytes] = []
+        """Texts not written yet (a write per ``TEXT_BYTES``, not per text) ..."""
+        self._pending_bytes = 0
+        """... and their bytes."""
+        self._file: IO[bytes] | None = None
+
+    def append(self, text: str) -> None:
+        """Add ``text`` after the others."""
+        data = os.fsencode(text)
+        self._ends.append((self._ends[-1] if self._ends else 0) + len(data))
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= TEXT_BYTES:
+            self._write()
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def read(self, positions: Iterable[int]) -> Iterator[str]:
+        """The texts at ``positions`` (each in 0..len-1), in that order: a run of consecutive positions is
+        read with one system call per ``TEXT_BYTES`` (none while the texts were too few to be written)."""
+        if self._file is None:
+            held = b"".join(self._pending)
+            for position in positions:
+                yield os.fsdecode(held[self._start(position):self._ends[position]])
+            return
+        self._write()
+        run: list[int] = []
+        for position in positions:
+            if run and (position != run[-1] + 1 or self._ends[position] - self._start(run[0]) > TEXT_BYTES):
+                yield from self._read_run(run[0], run[-1])
+                run = []
+            run.append(position)
+        if run:
+            yield from self._read_run(run[0], run[-1])
+
+    def _start(self, position: int) -> int:
+        return self._ends[position - 1] if position else 0
+
+    def _write(self) -> None:
+        """Write the pending texts."""
+        if self._pending:
+            data, self._pending, self._pending_bytes = b"".join(self._pending), [], 0
+            self._file = _write_to(self._file, self.what, lambda file: file.write(data))
+            self._file.flush()
+
+    def _read_run(self, first: int, last: int) -> Iterator[str]:
+        """The texts from position ``first`` to ``last``, read at once."""
+        assert self._file is not None
+        base = self._start(first)
+        data = _read_at(self._file, base, self._ends[last] - base)
+        for position in range(first, last + 1):
+            yield os.fsdecode(data[self._start(position) - base:self._ends[position] - base])
+
+    def close(self) -> None:
+        """Drop the file and the texts."""
+        if self._file is not None:
+            self._file.close()
+        self._file, self._ends, self._pending, self._pending_bytes = None, array("q"), [], 0
 
 
 class SpilledRuns:

@@ -25,6 +25,7 @@ import orjson
 from isal import igzip, isal_zlib
 
 from kit.judgedfields import judged_fields
+from kit.spill import SpilledTexts
 
 _DATED_FOLDER = re.compile(r"[/\\]CloudTrail[/\\][a-z0-9-]+[/\\](\d{4})[/\\](\d{2})[/\\](\d{2})[/\\]")
 _NOT_LOGS = ("CloudTrail-Digest", "CloudTrail-Insight")
@@ -46,17 +47,18 @@ class TrailFile:
 
 
 class TrailFiles(Sequence[TrailFile]):
-    """Trail files in the order found, held compactly: each folder once, per file its name, size and
-    modification time (about 200 bytes a file instead of 540 as ``TrailFile`` objects; the process
-    that holds this list forks the workers, which count its pages too)."""
+    """Trail files in the order found, held compactly: each folder once, per file its size and
+    modification time in memory (24 bytes), its name in a temporary file (``kit.spill.SpilledTexts``).
+    The names were most of the memory: 130 bytes a file as strings, 18 MB at 139,161 files, whose
+    memory stayed held by the process while it read (bench/RESULTS.md)."""
 
     def __init__(self) -> None:
         self._folders: list[str] = []
         """Each folder's path as its files' paths begin (separator included)."""
         self._folder_numbers: dict[str, int] = {}
         self._folder = array("l")
-        self._names: list[str | None] = []
-        """Each file's name; None once drained."""
+        self._names = SpilledTexts("names of the trail files found")
+        self._drained = False
         self._sizes = array("q")
         self._mtimes = array("q")
         self.total_bytes = 0
@@ -76,7 +78,7 @@ class TrailFiles(Sequence[TrailFile]):
         self.total_bytes += info.st_size
 
     def __len__(self) -> int:
-        return len(self._names)
+        return len(self._sizes)
 
     @overload
     def __getitem__(self, index: int) -> TrailFile: ...
@@ -85,26 +87,37 @@ class TrailFiles(Sequence[TrailFile]):
     def __getitem__(self, index: slice) -> list[TrailFile]: ...
 
     def __getitem__(self, index: int | slice) -> TrailFile | list[TrailFile]:
-        if isinstance(index, slice):
-            return [self[position] for position in range(*index.indices(len(self)))]
-        name = self._names[index]
-        if name is None:
+        if self._drained:
             raise IndexError(f"trail file {index} was drained")
-        return TrailFile(self._folders[self._folder[index]] + name, self._sizes[index], self._mtimes[index])
+        if isinstance(index, slice):
+            return self._files(range(*index.indices(len(self))))
+        position = index + len(self) if index < 0 else index
+        if not 0 <= position < len(self):
+            raise IndexError(f"trail file {index} of {len(self)}")
+        return self._files([position])[0]
+
+    def _files(self, positions: Sequence[int]) -> list[TrailFile]:
+        return list(self._named(np.array(positions, np.int64)))
+
+    def _named(self, positions: np.ndarray) -> Iterator[TrailFile]:
+        """The files at ``positions``, in that order (their names read back as they are given)."""
+        folders, folder, sizes, mtimes = self._folders, self._folder, self._sizes, self._mtimes
+        for position, name in zip(map(int, positions), self._names.read(map(int, positions))):
+            yield TrailFile(folders[folder[position]] + name, sizes[position], mtimes[position])
 
     def drain(self) -> Iterator[TrailFile]:
-        """Each file, its name let go once given: the names are most of the list's memory (5.6 MB at
-        47,288 files), and a run reads each file once. Files in no dated folder come first, as found;
-        then those in dated folders, by date (then as found): the events of a day come together, so the
-        engine can drop what it keeps of days long past (``kit.eventids``). The length and
-        ``total_bytes`` stay."""
+        """Each file once, in the order to read them, then the names are dropped (the length and
+        ``total_bytes`` stay). Files in no dated folder come first, as found; then those in dated
+        folders, by date (then as found): the events of a day come together, so the engine can drop what
+        it keeps of days long past (``kit.eventids``)."""
         dates = [delivery_date(folder) for folder in self._folders]
         folder_days = np.array([when.toordinal() if when else 0 for when in dates], np.int64)
         order = np.argsort(folder_days[np.array(self._folder, np.intp)], kind="stable")  # 8 bytes a file, no list
-        for index in map(int, order):
-            trail_file = self[index]
-            self._names[index] = None
-            yield trail_file
+        self._drained = True
+        try:
+            yield from self._named(order)
+        finally:
+            self._names.close()
 
 
 @dataclass

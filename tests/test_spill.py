@@ -10,7 +10,7 @@ import pytest
 
 from kit import spill
 from kit.errors import OutputError
-from kit.spill import SpilledColumns, SpilledRuns
+from kit.spill import SpilledColumns, SpilledRuns, SpilledTexts
 
 
 def _parts(sizes: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -116,3 +116,34 @@ def test_spilled_runs_find_exactly_the_hashes_they_hold(length, pread, monkeypat
     assert spilled.rows == len(held) and spilled.nbytes == sum(-(-len(run) // 512) * 8 for run in runs)
     spilled.close()
     assert not spilled.contains(queries).any()
+
+
+TEXTS = ["a.json", "", "ünïcode.json.gz", os.fsdecode(b"\xff\xfe-not-utf8.json"), "x" * 40, "b c.json", "", "z"]
+"""Names of every awkward kind: empty, non-ASCII, bytes that are no UTF-8 (as the system gives them), longer
+than a write."""
+
+
+@pytest.mark.parametrize("text_bytes", [1, 7, 30, 1 << 16])
+def test_texts_come_back_the_same_in_any_order_asked(text_bytes, monkeypatch):
+    monkeypatch.setattr(spill, "TEXT_BYTES", text_bytes)  # 1 << 16: every text still in memory when read
+    texts = SpilledTexts("test names")
+    for text in TEXTS:
+        texts.append(text)
+    assert len(texts) == len(TEXTS)
+    assert (texts._file is None) == (text_bytes > sum(len(os.fsencode(text)) for text in TEXTS))
+    orders = [range(len(TEXTS)), reversed(range(len(TEXTS))), [3, 4, 5, 0, 1, 7, 7, 2, 6], [], [4]]
+    for order in orders:
+        order = list(order)
+        assert list(texts.read(iter(order))) == [TEXTS[position] for position in order]
+    texts.append("later")  # appended after a read, read with the others
+    assert list(texts.read(range(len(TEXTS) - 2, len(TEXTS) + 1))) == [*TEXTS[-2:], "later"]
+    texts.close()
+    assert len(texts) == 0
+
+
+def test_texts_that_cannot_be_written_are_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    monkeypatch.setattr(spill, "TEXT_BYTES", 4)
+    texts = SpilledTexts("names of the trail files found")
+    with pytest.raises(OutputError, match=r"names of the trail files found .* set TMPDIR"):
+        texts.append("a-long-name.json")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from builders import sts, user, write_trail
-from kit import trailfiles
+from kit import spill, trailfiles
 from kit.engines import local
 from kit.errors import InputError
 from kit.params import validate
@@ -278,3 +278,17 @@ def test_discovered_files_read_back_as_found_however_they_are_asked_for(tmp_path
     assert files[-1] == expected[-1] and files[1:3] == expected[1:3] and files[::-2] == expected[::-2]
     with pytest.raises(IndexError):
         files[4]
+
+
+@pytest.mark.parametrize("text_bytes", [8, 1 << 16])
+def test_file_names_the_system_gives_come_back_the_same_from_disk_or_memory(tmp_path, monkeypatch, text_bytes):
+    """kit.trailfiles.TrailFiles keeps the names in kit.spill.SpilledTexts: on disk past ``TEXT_BYTES``."""
+    monkeypatch.setattr(spill, "TEXT_BYTES", text_bytes)
+    folder = tmp_path / f"AWSLogs/{A}/CloudTrail/us-east-1/2025/07/01"
+    names = [b"\xff-not-utf8.json", "ünïcode.json".encode(), b"plain.json.gz"]
+    for name in names:
+        write_trail(Path(os.fsdecode(os.fsencode(folder) + b"/" + name)), GOOD)
+    files = discover(tmp_path, *window()).files
+    listed = list(files)
+    assert sorted(os.fsencode(Path(f.path).name) for f in listed) == sorted(names)
+    assert all(read_records(f.path) for f in files.drain())  # each path opens the file found
