@@ -413,8 +413,10 @@ class Aggregator:
         codes = self._callers.get(caller)
         if codes is None:
             codes = self._new_caller(caller)
-        if failed or outcome[1] or outcome[2]:
+        if failed or outcome[1]:
             self.breakage.call(codes[2], time[:19], *outcome)
+        elif outcome[2]:  # a successful call that issued a key (most global calls): a key, no signal
+            self.breakage.issued(codes[2], outcome[2])
         key = (codes[0], time)
         row = self.per_second.get(key)
         if row is None:

@@ -171,14 +171,12 @@ class SignalCounts:
         """Count a counted caller STS call of ``seconds`` key caller ``bucket_caller`` (caller, bucket,
         bucket Region) made in ``second`` ('YYYY-MM-DDTHH:MM:SS'): its signal, if any, and the key it
         issued ('' for none)."""
-        caller = bucket_caller[:3]
         if issued:
-            self._issued_keys.append(issued)
-            self._issued_codes.append(self.issuers.setdefault(caller, len(self.issuers)))
+            self.issued(bucket_caller, issued)
         signal = sts_signal(error, message)
         if not signal:
             return
-        endpoint, bucket_region = bucket_caller[3:]
+        caller, (endpoint, bucket_region) = bucket_caller[:3], bucket_caller[3:]
         key = (*caller, signal, endpoint, bucket_region)
         time = second + "Z"
         entry = self.calls.get(key)
@@ -191,6 +189,12 @@ class SignalCounts:
             self.throttled[throttled] = self.throttled.get(throttled, 0) + 1
         if event_id is not None:
             self.refs.setdefault(event_id, []).append((key, throttled))
+
+    def issued(self, bucket_caller: tuple, key: str) -> None:
+        """Note the access key ``key`` issued by a counted caller STS call of ``seconds`` key caller
+        ``bucket_caller`` (``call`` for a call that failed or has an error message)."""
+        self._issued_keys.append(key)
+        self._issued_codes.append(self.issuers.setdefault(bucket_caller[:3], len(self.issuers)))
 
     def seal(self) -> None:
         """End a batch: event ids and issued keys become 64-bit hashes."""
