@@ -101,9 +101,31 @@ def _import_plan_modules() -> None:
             return
 
 
+BLAS_THREADS = "OPENBLAS_NUM_THREADS"
+"""How many threads OpenBLAS (numpy's BLAS in its wheels) starts when numpy is imported."""
+
+
+def _import_numpy_with_one_blas_thread() -> None:
+    """Import numpy with OpenBLAS on this process's thread only. At import it starts a thread for each
+    further core, which spins for about 50 ms of CPU before it sleeps: time taken from the workers'
+    reading on a machine of two cores, for matrix work ``sts-kit plan`` never does. A value set by the
+    user is kept, and the processes the run starts see the environment as it was."""
+    if "numpy" in sys.modules:
+        return
+    set_here = BLAS_THREADS not in os.environ
+    if set_here:
+        os.environ[BLAS_THREADS] = "1"
+    try:
+        importlib.import_module("numpy")
+    finally:
+        if set_here:
+            del os.environ[BLAS_THREADS]
+
+
 def run_plan(values: dict) -> int:
     """``sts-kit plan``: validate, read, build and write the plan; print the summary line, the notes
     that change how to read it, and where it went."""
+    _import_numpy_with_one_blas_thread()
     from kit.campaign import cli_finish, cli_options
     from kit.engines import collect
     from kit.outputs import folder_lock

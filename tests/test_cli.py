@@ -153,3 +153,24 @@ def test_a_reader_that_goes_away_ends_the_output_quietly():
     process.stdout.close()  # before the kit has started: every write meets a closed pipe
     assert process.wait(timeout=60) == 0
     assert process.stderr.read() == b""
+
+
+BLAS_PROBE = """
+import os, sys
+from kit.cli import BLAS_THREADS, _import_numpy_with_one_blas_thread
+_import_numpy_with_one_blas_thread()
+print(len(os.listdir("/proc/self/task")), os.environ.get(BLAS_THREADS, "unset"))
+"""
+
+
+@pytest.mark.skipif(not HAS_PROC, reason="counts the process's threads in /proc")
+@pytest.mark.parametrize("own_value, threads, seen_after", [(None, "1", "unset"), ("2", None, "2")])
+def test_numpy_is_imported_with_one_blas_thread_unless_the_user_set_a_count(own_value, threads, seen_after):
+    env = {name: value for name, value in os.environ.items() if name != "OPENBLAS_NUM_THREADS"}
+    if own_value:
+        env["OPENBLAS_NUM_THREADS"] = own_value
+    out = subprocess.run([sys.executable, "-c", BLAS_PROBE], env=env, capture_output=True, text=True, check=True)
+    count, after = out.stdout.split()
+    assert after == seen_after  # the processes the run starts see the environment as it was
+    if threads:
+        assert count == threads  # no OpenBLAS thread besides the main one
