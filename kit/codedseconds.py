@@ -196,13 +196,11 @@ class KeyedSeconds:
         return cls(keys, key, packed.astype(TIME), calls, time_dtype)
 
     @classmethod
-    def in_groups(cls, parts: list[Part], time_dtype: object, rows: int = GROUP_ROWS, whole: int = 0,
-                  split: bool = False) -> Iterator["KeyedSeconds"]:
-        """``of`` of ``parts`` a group of keys at a time, about ``rows`` rows a group (more when one key
-        has more, or the keys sharing their first ``whole`` fields, which stay in one group): each has
-        every key and the summed rows of its group's keys, keys in order. With ``split`` (when only each
-        key's peak is needed, not its whole series), a group of more rows is summed a range of seconds
-        at a time instead: a key then has rows in several groups."""
+    def in_groups(cls, parts: list[Part], time_dtype: object, rows: int = GROUP_ROWS) -> Iterator["KeyedSeconds"]:
+        """``of`` of ``parts`` a group of keys at a time, about ``rows`` rows a group: each has every key
+        and the summed rows of its group's keys, keys in order. A group of more rows (a key that has
+        more) is summed a range of seconds at a time instead: a key then has rows in several groups, so
+        only what each group gives of it (its peak) can be taken."""
         keys = sorted(set().union(*(part[0] for part in parts)))
         number = {key: index for index, key in enumerate(keys)}
         lookups = [np.array([number[key] for key in part[0]], np.intp) for part in parts]
@@ -211,15 +209,11 @@ class KeyedSeconds:
             per_code = np.zeros(len(names), np.int64)
             np.add.at(per_code, codes if where is None else codes[where], 1)
             np.add.at(counts, lookup, per_code)
-        before = np.cumsum(counts) - counts  # rows of the keys before each key
-        if whole:
-            first: dict[tuple, int] = {}  # per first ``whole`` fields: the first key with them
-            before = before[[first.setdefault(key[:whole], index) for index, key in enumerate(keys)]]
-        group = before // rows
+        group = (np.cumsum(counts) - counts) // rows  # by the rows of the keys before each key
         for index in np.unique(group[counts > 0]).tolist() or [0]:
             in_group = group == index
             taken = [_within(part, in_group[lookup]) for part, lookup in zip(parts, lookups)]
-            if not split or counts[in_group].sum() <= rows:
+            if counts[in_group].sum() <= rows:
                 yield cls.of(taken, time_dtype)
                 continue
             taken = [_spanned(part) for part in taken]
@@ -259,7 +253,7 @@ def peaks_of(parts: list[Part], time_dtype: object, name: str,
     """``KeyedSeconds.of(parts, time_dtype).peaks(name, columns)``, summed a group of keys (or of one key's
     seconds) at a time: a key's peak is the highest of its groups', at the earliest second."""
     tops = []
-    for group in KeyedSeconds.in_groups(parts, time_dtype, split=True):
+    for group in KeyedSeconds.in_groups(parts, time_dtype):
         tops.append(group.peaks(name, columns))
         del group  # its rows are freed before the next group's are summed
     top = pd.concat(tops, ignore_index=True).sort_values([name, f"{name}_second"], ascending=[False, True],

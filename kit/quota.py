@@ -9,9 +9,9 @@ series, not the sum of the peaks. Each quota.csv row carries its own bucket's ``
 
 The per-second maths runs on numpy arrays (``kit.codedseconds``: a number per key, calls per bucket
 or caller and second, summed and sorted), not on pandas copies of the per-second rows: besides the
-rows it reads, it holds a few arrays of numbers as long as a group of those rows
-(``kit.codedseconds.GROUP_ROWS``): the peaks sum a bucket of more rows a range of seconds at a time,
-the waves hold each bucket's callers whole.
+rows it reads, the peaks hold a few arrays of numbers as long as a group of those rows
+(``kit.codedseconds.GROUP_ROWS``; a bucket of more rows is summed a range of seconds at a time), the
+waves about 12 bytes a row of one bucket's moving callers (their whole series: each wave adds them up).
 """
 from __future__ import annotations
 
@@ -101,65 +101,82 @@ def quota_columns(regional_table: pd.DataFrame, global_table: pd.DataFrame, quot
         QUOTA_COLUMNS].reset_index(drop=True)
 
 
-MOVE_KEY = ["account_id", "workload_region", "principal_arn", "caller_tool"]
-"""A moving caller keyed by its Regional bucket (account, workload Region) first."""
-
-
 def stage_moves(regional: KeyedSeconds, global_rows: CodedSeconds, quotas: Quotas, threshold: float) -> pd.DataFrame:
     """Order the moves into each Regional bucket in waves that stay under the risk threshold.
 
     Callers are added heaviest first; a caller joins the current wave while the bucket's
     projected second-by-second peak stays below ``threshold`` of its quota, else it opens the next
     wave (to follow a quota increase or a spread of the load). A caller that breaks the limit
-    on its own gets wave 0: it needs a quota increase before it moves. The callers' calls per
-    second are summed a group of buckets at a time.
+    on its own gets wave 0: it needs a quota increase before it moves. One bucket at a time, each
+    caller's calls are placed on the bucket's seconds straight from the rows of its keys: besides
+    the rows, a bucket holds about 12 bytes a row of its callers (not the 28 of summing them by sorting).
     """
     buckets = regional.series()
-    moving = rows_part(global_rows, MOVE_KEY, _moving(global_rows))
+    rows_of = _rows_of_keys(global_rows)
+    movers: dict[tuple[str, str], dict[tuple, list[int]]] = {}
+    for number, key in enumerate(global_rows.key_tuples(CALLER_KEY)):
+        if number in rows_of and key[3] != "":  # a caller whose workload Region is known moves
+            movers.setdefault((key[0], key[3]), {}).setdefault(key, []).append(number)
     rows = []
-    for group in KeyedSeconds.in_groups([moving], global_rows.time_dtype, whole=2):  # a bucket's callers together
-        rows += _waves(group, buckets, quotas, threshold)
-        del group  # its rows are freed before the next group's are summed
+    for (account, region), callers in sorted(movers.items()):
+        parts = {caller: [rows_of[number] for number in numbers] for caller, numbers in callers.items()}
+        rows += _waves(parts, global_rows, buckets.get((account, region)), threshold * quotas.of(account, region))
     return pd.DataFrame(rows, columns=CALLER_KEY + ["wave", "bucket_peak_after_wave"])
 
 
-def _waves(group: KeyedSeconds, buckets: dict[tuple, tuple[np.ndarray, np.ndarray]], quotas: Quotas,
-           threshold: float) -> list[tuple]:
-    """``stage_moves``' rows (caller key, wave, bucket peak) of the moving callers of ``group`` (keyed by
-    ``MOVE_KEY``), given each bucket's own calls (``buckets``: (seconds, calls) per (account, Region))."""
-    callers = {(account, principal, tool, region): rows
-               for (account, region, principal, tool), rows in group.series().items()}
-    by_bucket: dict[tuple[str, str], list[tuple]] = {}
-    for key in callers:
-        by_bucket.setdefault((key[0], key[3]), []).append(key)
-    rows = []
-    for (account, region), keys in sorted(by_bucket.items()):
-        limit = threshold * quotas.of(account, region)
-        base_seconds, base_calls = buckets.get((account, region), (np.zeros(0, TIME), np.zeros(0, CALLS)))
-        times = _distinct(np.concatenate([base_seconds, *(callers[key][0] for key in keys)]))
-        base = np.zeros(len(times), CALLS)  # a bucket's calls in a second: int32, as the rows count them
-        base[np.searchsorted(times, base_seconds)] = base_calls
-        base_peak = int(base.max()) if len(base_calls) else 0
-        load, load_peak, wave = base.copy(), base_peak, 1
-        for key in sorted(keys, key=lambda key: (-int(callers[key][1].max()), key)):
-            at, calls = np.searchsorted(times, callers[key][0]), callers[key][1]
-            candidate_peak = max(load_peak, int((load[at] + calls).max()))
-            alone_peak = max(base_peak, int((base[at] + calls).max()))
-            if alone_peak >= limit:
-                rows.append((*key, 0, candidate_peak))
-                continue
-            if candidate_peak >= limit:
-                wave += 1
-                load, load_peak = base.copy(), alone_peak
-            else:
-                load_peak = candidate_peak
-            load[at] += calls
-            rows.append((*key, wave, load_peak))
-    return rows
+def _rows_of_keys(rows: CodedSeconds) -> dict[int, np.ndarray | slice]:
+    """Per key number that has rows: where they are in ``rows`` (a slice when they lie together, as
+    the local engine gives them; else their positions)."""
+    starts = run_starts(rows.key)
+    numbers = rows.key[starts]
+    if len(np.unique(numbers)) < len(numbers):  # some key's rows are apart
+        order = np.argsort(rows.key, kind="stable")
+        starts = run_starts(rows.key[order])
+        ends = np.append(starts[1:], len(order))
+        return {int(rows.key[order[start]]): order[start:end] for start, end in zip(starts.tolist(), ends.tolist())}
+    ends = np.append(starts[1:], len(rows.key))
+    return {number: slice(start, end) for number, start, end in zip(numbers.tolist(), starts.tolist(), ends.tolist())}
 
 
-def _distinct(values: np.ndarray) -> np.ndarray:
-    """The distinct values, sorted: ``np.unique`` by sorting (numpy 2.4's ``np.unique`` hashes and then
-    sorts, 12x slower on 2.5 M distinct seconds; bench/RESULTS.md)."""
-    ordered = np.sort(values)
-    return ordered[run_starts(ordered)]
+def _waves(callers: dict[tuple, list[np.ndarray | slice]], rows: CodedSeconds,
+           bucket: tuple[np.ndarray, np.ndarray] | None, limit: float) -> list[tuple]:
+    """``stage_moves``' rows (caller key, wave, bucket peak) of one Regional bucket: its own calls
+    (``bucket``: seconds and calls, None for none) and the callers moving into it (their rows in ``rows``)."""
+    base_seconds, base_calls = bucket if bucket is not None else (np.zeros(0, TIME), np.zeros(0, CALLS))
+    times = np.concatenate([base_seconds, *(rows.times[where] for parts in callers.values() for where in parts)])
+    times.sort()
+    times = times[run_starts(times)]  # the bucket's seconds (``np.unique`` hashes first: 12x slower)
+    series = {caller: _on_seconds(times, rows, parts) for caller, parts in callers.items()}
+    base = np.zeros(len(times), CALLS)  # a bucket's calls in a second: int32, as the rows count them
+    base[np.searchsorted(times, base_seconds)] = base_calls
+    base_peak = int(base.max()) if len(base_calls) else 0
+    load, load_peak, wave = base.copy(), base_peak, 1
+    out = []
+    for caller in sorted(series, key=lambda caller: (-int(series[caller][1].max()), caller)):
+        at, calls = series[caller]
+        candidate_peak = max(load_peak, int((load[at] + calls).max()))
+        alone_peak = max(base_peak, int((base[at] + calls).max()))
+        if alone_peak >= limit:
+            out.append((*caller, 0, candidate_peak))
+            continue
+        if candidate_peak >= limit:
+            wave += 1
+            load, load_peak = base.copy(), alone_peak
+        else:
+            load_peak = candidate_peak
+        load[at] += calls
+        out.append((*caller, wave, load_peak))
+    return out
+
+
+def _on_seconds(times: np.ndarray, rows: CodedSeconds, parts: list[np.ndarray | slice]) -> tuple[np.ndarray, np.ndarray]:
+    """A caller's calls per second, from the rows ``parts`` of its keys: (positions in ``times``, which
+    holds every second of them, distinct and ascending; the calls summed at each)."""
+    at = np.concatenate([np.searchsorted(times, rows.times[where]).astype(np.int32) for where in parts])
+    calls = np.concatenate([rows.calls[where] for where in parts])
+    if len(parts) == 1 and (len(at) < 2 or bool((at[1:] > at[:-1]).all())):
+        return at, calls  # one key, a row a second in order: nothing to add up
+    order = np.argsort(at, kind="stable")
+    at, calls = at[order], calls[order]
+    starts = run_starts(at)
+    return at[starts], np.add.reduceat(calls, starts, dtype=CALLS)
