@@ -21,8 +21,9 @@ MAX_ITEMS = 1 << 30
 _SALTS = np.array([0x47B6137B, 0x44974D91, 0x8824AD5B, 0xA2B7289D, 0x705495C7, 0x2DF1424B, 0x9EFC4947,
                    0x5C6BFB31], np.uint32)
 """Parquet's split-block constants: which bit of each word a hash sets."""
-CHUNK = 1 << 16
-"""Hashes taken at a time (their block numbers, bits and blocks read take 72 bytes each)."""
+CHUNK = 1 << 13
+"""Hashes taken at a time (their block numbers, bits and blocks read take 72 bytes each: 0.6 MB; 1 << 16
+was no faster and took 5 MB more at the parent's peak at 34 M events: bench/RESULTS.md)."""
 
 
 class BloomFilter:
