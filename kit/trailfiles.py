@@ -96,6 +96,10 @@ class TrailFiles(Sequence[TrailFile]):
             raise IndexError(f"trail file {index} of {len(self)}")
         return self._files([position])[0]
 
+    def __iter__(self) -> Iterator[TrailFile]:
+        """The files in the order found (their names read back a run at a time); none once drained."""
+        return iter(()) if self._drained else self._named(np.arange(len(self)))
+
     def _files(self, positions: Sequence[int]) -> list[TrailFile]:
         return list(self._named(np.array(positions, np.int64)))
 
