@@ -4,7 +4,7 @@ The ``seconds`` rollup table repeats its key texts (account, principal, user age
 on every row: millions of rows, a few hundred keys. ``CodedSeconds`` keeps those keys once, in a
 small frame to which the plan adds its own per-key columns (caller tool, workload Region), and per
 row only a key number, the second and the calls. ``KeyedSeconds`` adds such rows up per key (a
-bucket, a caller) and second, a group of keys at a time where only each key's peak or waves are
+bucket, a caller) and second, a group of keys (or of seconds) at a time where only each key's peak is
 needed: the quota maths (``kit.quota``) and the callers' peaks (``kit.callers``) run on these
 arrays; no per-row copy of a text column is made.
 """
