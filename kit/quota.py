@@ -113,9 +113,10 @@ def stage_moves(regional: KeyedSeconds, global_rows: CodedSeconds, quotas: Quota
     """
     buckets = regional.series()
     rows_of = _rows_of_keys(global_rows)
+    moving = _moving(global_rows)
     movers: dict[tuple[str, str], dict[tuple, list[int]]] = {}
     for number, key in enumerate(global_rows.key_tuples(CALLER_KEY)):
-        if number in rows_of and key[3] != "":  # a caller whose workload Region is known moves
+        if moving[number] and number in rows_of:
             movers.setdefault((key[0], key[3]), {}).setdefault(key, []).append(number)
     rows = []
     for (account, region), callers in sorted(movers.items()):
