@@ -5,8 +5,8 @@ A batch of the local engine hashes the ``eventID`` of every event it counted, an
 of an event has its eventID and its day: an id is looked up as the two together, so a record that
 reused an eventID on another day (CloudTrail makes none) would count as another event (within a
 batch, the eventID alone decides: ``kit.events``). The newest hashes, up to ``MEMORY_IDS``, are held
-in memory, cut into parts by their top bits; each part is a few sorted numpy arrays whose sizes at
-least halve from one to the next (merged as they fill), so a lookup is a handful of binary searches.
+in memory as a few sorted numpy arrays whose sizes at least halve from one to the next (merged as they
+fill), so a lookup is a handful of binary searches.
 Beyond that, the held hashes move to disk as one sorted run (``kit.spill.SpilledRuns``; the first
 and last day of each run are kept) and into a Bloom filter of their day (``kit.bloom``, 1.5 bytes per
 hash): a hash the filter of its day has surely never seen (all but about 1 in 180 new ones) needs no
@@ -52,9 +52,6 @@ def days_of(times: list[str]) -> np.ndarray:
     return (secondcounts.times_of(times) // SECONDS_A_DAY).astype(DAY)
 
 
-PART_BITS = 6
-"""The hashes in memory are cut into 2 ** PART_BITS parts by their top bits (hashes spread evenly):
-a merge copies one part's runs, not every hash held."""
 MEMORY_IDS = 1 << 18
 """Hashes held in memory (2 MiB, and 10 bytes more each: the hash again and its day, to fill the filters
 of their days when they move) before they move to disk (a lookup in runs this short is also faster
@@ -74,13 +71,15 @@ class SeenIds:
     ``DAY`` values, one per hash; none: every hash of day 0, and ``forget_before`` is never called)."""
 
     def __init__(self, memory_ids: int = MEMORY_IDS) -> None:
-        self.parts: list[list[np.ndarray]] = [[] for _ in range(1 << PART_BITS)]
-        """Per part: sorted, distinct hashes in runs, each at least twice as long as the next."""
+        self.runs: list[np.ndarray] = []
+        """The hashes in memory: sorted, distinct, in runs each at least twice as long as the next (one
+        list, not parts by top bits: a batch of a hundred ids paid a search of every part's runs,
+        bench/RESULTS.md)."""
         self.memory_ids = memory_ids
         self._held = 0
-        """Hashes in ``parts``."""
+        """Hashes in ``runs``."""
         self._held_days: list[tuple[np.ndarray, np.ndarray]] = []
-        """The hashes in ``parts`` again, with their days, as added (for the filters, when they move)."""
+        """The hashes in ``runs`` again, with their days, as added (for the filters, when they move)."""
         self._filters: dict[int, list[BloomFilter]] = {}
         """Per day: the filters of its hashes moved to disk, the newest (still filling) last."""
         self._on_disk_days = np.zeros(np.iinfo(DAY).max + 1, bool)
@@ -96,8 +95,8 @@ class SeenIds:
         days = _days(ids, days)
         ids = _keyed(ids, days)
         seen = self._on_disk(ids, days)
-        for part, rows in _by_part(ids):
-            seen[rows] |= _in_runs(self.parts[part], ids[rows])
+        order = np.argsort(ids)
+        seen[order] |= _in_runs(self.runs, ids[order])
         return seen
 
     def add(self, ids: np.ndarray, days: np.ndarray | None = None) -> np.ndarray:
@@ -106,13 +105,13 @@ class SeenIds:
         days = _days(ids, days)
         ids = _keyed(ids, days)
         seen = self._on_disk(ids, days)
-        for part, rows in _by_part(ids):
-            runs, these = self.parts[part], ids[rows]
-            seen[rows] = found = seen[rows] | _in_runs(runs, these)
-            unseen = these[~found]
-            if not len(unseen):
-                continue  # no empty run: the searches need a last element
-            runs.append(np.sort(unseen))
+        order = np.argsort(ids)
+        these = ids[order]  # sorted: the searches run a third faster (bench/RESULTS.md), the new run is made
+        seen[order] = found = seen[order] | _in_runs(self.runs, these)
+        unseen = these[~found]
+        if len(unseen):  # no empty run: the searches need a last element
+            runs = self.runs
+            runs.append(unseen)
             self._held += len(unseen)
             while len(runs) > 1 and len(runs[-2]) < 2 * len(runs[-1]):
                 last = runs.pop()
@@ -153,10 +152,9 @@ class SeenIds:
         return seen
 
     def _move_to_disk(self) -> None:
-        """Write the hashes held in memory to disk as one sorted run (the parts in the order of their
-        top bits, each sorted: sorted as a whole) and add them to the filters of their days."""
-        parts, held = self.parts, self._held_days
-        self.parts, self._held, self._held_days = [[] for _ in range(1 << PART_BITS)], 0, []
+        """Write the hashes held in memory to disk as one sorted run and add them to the filters of their days."""
+        runs, held = self.runs, self._held_days
+        self.runs, self._held, self._held_days = [], 0, []
         ids, days = (np.concatenate(column) for column in zip(*held))
         del held
         for day, rows in _by_day(days):
@@ -164,13 +162,10 @@ class SeenIds:
         self._on_disk_days[days] = True
         self._run_days.append((int(days.min()), int(days.max())))
         del ids, days
-
-        def sorted_parts() -> Iterator[np.ndarray]:
-            for index, runs in enumerate(parts):
-                if runs:
-                    parts[index] = []  # freed once written
-                    yield np.sort(np.concatenate(runs)) if len(runs) > 1 else runs[0]
-        self._spilled.append(sorted_parts())
+        run = np.concatenate(runs)
+        del runs
+        run.sort(kind="stable")  # in place; the stable sort (timsort) merges the sorted runs
+        self._spilled.append(run)
 
     def _add_to_filters(self, day: int, ids: np.ndarray) -> None:
         """Add ``ids`` of ``day`` to its newest filter, or to a new one when that one has no room (a day
@@ -191,7 +186,7 @@ class SeenIds:
     def nbytes(self) -> int:
         """Bytes held in memory: the hashes not moved to disk (and their days) and, for those that were,
         the filters and the first hash of each block on disk."""
-        return (sum(run.nbytes for runs in self.parts for run in runs)
+        return (sum(run.nbytes for run in self.runs)
                 + sum(ids.nbytes + days.nbytes for ids, days in self._held_days)
                 + sum(bloom.nbytes for filters in self._filters.values() for bloom in filters)
                 + self._on_disk_days.nbytes + self._spilled.nbytes)
@@ -218,16 +213,6 @@ def _by_day(days: np.ndarray, where: np.ndarray | None = None) -> Iterator[tuple
     starts = run_starts(days[order])
     for first, end in zip(starts.tolist(), [*starts[1:].tolist(), len(order)]):
         yield int(days[order[first]]), order[first:end]
-
-
-def _by_part(ids: np.ndarray) -> list[tuple[int, np.ndarray]]:
-    """(part, positions in ``ids``) of every part that ``ids`` has hashes in, in the order of their
-    hashes (binary searches of sorted hashes in a run are a third faster: bench/RESULTS.md)."""
-    order = np.argsort(ids)
-    parts = (ids[order] >> np.uint64(64 - PART_BITS)).astype(np.intp)
-    bounds = np.searchsorted(parts, np.arange((1 << PART_BITS) + 1))
-    return [(part, order[bounds[part]:bounds[part + 1]]) for part in range(1 << PART_BITS)
-            if bounds[part] < bounds[part + 1]]
 
 
 def _in_runs(runs: list[np.ndarray], ids: np.ndarray) -> np.ndarray:

@@ -28,13 +28,14 @@ def test_repeats_are_found_whatever_the_order_of_the_batches():
         found.update(batch)
 
 
-def test_each_distinct_id_is_held_once_in_one_part():
+def test_each_distinct_id_is_held_once_in_sorted_runs_that_at_least_halve():
     seen = SeenIds()
     ids = hash_ids([f"event-{n}" for n in range(5_000)])
     for start in range(0, len(ids), 300):
         seen.add(ids[start:start + 600])  # overlapping batches: half of each batch seen before
-    assert sorted(np.concatenate([run for runs in seen.parts for run in runs]).tolist()) == sorted(ids.tolist())
-    assert sum(len(runs) > 0 for runs in seen.parts) > 1
+    assert sorted(np.concatenate(seen.runs).tolist()) == sorted(ids.tolist())
+    assert len(seen.runs) > 1 and all((run[1:] > run[:-1]).all() for run in seen.runs)
+    assert all(len(bigger) >= 2 * len(smaller) for bigger, smaller in zip(seen.runs, seen.runs[1:]))
     assert seen.contains(ids).all() and not seen.contains(hash_ids(["event-5000"])).any()
 
 
