@@ -235,19 +235,13 @@ class SpilledRuns:
         """Per run: its offset in the file, its length and the first hash of each block."""
         self._file: IO[bytes] | None = None
 
-    def append(self, parts: Iterable[np.ndarray]) -> None:
-        """Add a run: distinct uint64 hashes given in ``parts``, each sorted and above the one before
-        (written as they come: only one part need be in memory)."""
+    def append(self, run: np.ndarray) -> None:
+        """Add a run: distinct uint64 hashes, sorted (an empty one adds nothing)."""
+        if not len(run):
+            return
         offset = self._file.seek(0, 2) if self._file is not None else 0
-        length, fences = 0, []
-        for part in parts:
-            if not len(part):
-                continue
-            fences.append(part[-length % BLOCK_ROWS::BLOCK_ROWS].copy())  # the blocks that start in this part
-            self._file = _write_to(self._file, self.what, lambda file: file.write(np.ascontiguousarray(part).tobytes()))
-            length += len(part)
-        if length:
-            self._runs.append((offset, length, np.concatenate(fences)))
+        self._file = _write_to(self._file, self.what, lambda file: file.write(np.ascontiguousarray(run).data))
+        self._runs.append((offset, len(run), run[::BLOCK_ROWS].copy()))
 
     @property
     def rows(self) -> int:
