@@ -169,14 +169,16 @@ class SpilledTexts:
         """... and their bytes."""
         self._file: IO[bytes] | None = None
 
-    def append(self, text: str) -> None:
-        """Add ``text`` after the others."""
-        data = os.fsencode(text)
-        self._ends.append((self._ends[-1] if self._ends else 0) + len(data))
-        self._pending.append(data)
-        self._pending_bytes += len(data)
-        if self._pending_bytes >= TEXT_BYTES:
-            self._write()
+    def extend(self, texts: list[str]) -> None:
+        """Add ``texts`` after the others, in their order."""
+        end = self._ends[-1] if self._ends else 0
+        for data in map(os.fsencode, texts):
+            end += len(data)
+            self._ends.append(end)
+            self._pending.append(data)
+            self._pending_bytes += len(data)
+            if self._pending_bytes >= TEXT_BYTES:
+                self._write()
 
     def __len__(self) -> int:
         return len(self._ends)

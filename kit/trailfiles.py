@@ -64,18 +64,18 @@ class TrailFiles(Sequence[TrailFile]):
         self.total_bytes = 0
         """The files' sizes added up."""
 
-    def append(self, entry: os.DirEntry, info: os.stat_result) -> None:
-        """Add the file ``entry`` (``info``: what its path leads to)."""
-        folder = entry.path[:len(entry.path) - len(entry.name)]
+    def extend(self, folder: str, files: list[tuple[str, os.stat_result]]) -> None:
+        """Add the files of one ``folder`` (as its files' paths begin): each name, with what its path leads to."""
         number = self._folder_numbers.get(folder)
         if number is None:
             number = self._folder_numbers[folder] = len(self._folders)
             self._folders.append(folder)
-        self._folder.append(number)
-        self._names.append(entry.name)
-        self._sizes.append(info.st_size)
-        self._mtimes.append(info.st_mtime_ns)
-        self.total_bytes += info.st_size
+        self._names.extend([name for name, _ in files])
+        for _, info in files:
+            self._folder.append(number)
+            self._sizes.append(info.st_size)
+            self._mtimes.append(info.st_mtime_ns)
+            self.total_bytes += info.st_size
 
     def __len__(self) -> int:
         return len(self._sizes)
@@ -155,7 +155,7 @@ def discover(root: Path, start: datetime, end: datetime,
              on_file: Callable[[TrailFiles], None] | None = None) -> Discovery:
     """Every trail file under ``root`` (any depth, through linked folders) that may hold events of
     [start, end), in a stable order: a folder's files by name, then its subfolders by name.
-    ``on_file`` is called with the files found so far after each file is added."""
+    ``on_file`` is called with the files found so far after each folder whose files add some."""
     found = Discovery(TrailFiles(), 0, 0)
     window = ((start - DELIVERY_LAG).date(), (end + DELIVERY_LAG).date())
     seen_folders: set[tuple[int, int]] = set()
@@ -170,15 +170,17 @@ def discover(root: Path, start: datetime, end: datetime,
     pending = [str(root)]
     while pending:
         folder = pending.pop()
-        subfolders = []
+        subfolders, files = [], []
         for entry in _entries(folder, found):
             if _is_folder(entry):
                 info = _stat(entry.path, found, "folder")
                 if info and (info.st_dev, info.st_ino) not in seen_folders:
                     seen_folders.add((info.st_dev, info.st_ino))
                     subfolders.append(entry.path)
-            elif _consider(entry, window, seen_files, found) and on_file:
-                on_file(found.files)
+            else:
+                files.append(entry)
+        if files and _take(files, window, seen_files, found) and on_file:
+            on_file(found.files)
         pending.extend(reversed(subfolders))
     return found
 
@@ -213,25 +215,32 @@ def _stat(path: str, found: Discovery, kind: str) -> os.stat_result | None:
     return info
 
 
-def _consider(entry: os.DirEntry, window: tuple[date, date], seen: dict[int, set[int]], found: Discovery) -> bool:
-    """Add ``entry`` to the files to read (True), or count why not."""
-    path = entry.path
-    if not is_trail_name(entry.name) or any(marker in path for marker in _NOT_LOGS):
-        found.ignored += 1
-        return False
-    day = delivery_date(path)
-    if day is not None and not window[0] <= day <= window[1]:
-        found.outside_window += 1
-        return False
-    info = _stat(path, found, "file")
-    if info is None:
-        return False
-    inodes = seen.setdefault(info.st_dev, set())
-    if info.st_ino in inodes:
-        return False
-    inodes.add(info.st_ino)
-    found.files.append(entry, info)
-    return True
+def _take(entries: list[os.DirEntry], window: tuple[date, date], seen: dict[int, set[int]], found: Discovery) -> bool:
+    """Add the trail files among ``entries`` (the files of one folder) to the files to read, and count
+    why the others are not (True when some file was added). The folder's date and name are judged once."""
+    folder = entries[0].path[:len(entries[0].path) - len(entries[0].name)]  # as the entries' paths begin
+    logs = not any(marker in folder for marker in _NOT_LOGS)
+    day = delivery_date(folder)
+    in_window = day is None or window[0] <= day <= window[1]
+    taken: list[tuple[str, os.stat_result]] = []
+    for entry in entries:
+        name = entry.name
+        if not (logs and is_trail_name(name)) or any(marker in name for marker in _NOT_LOGS):
+            found.ignored += 1
+            continue
+        if not in_window:
+            found.outside_window += 1
+            continue
+        info = _stat(entry.path, found, "file")
+        if info is None:
+            continue
+        inodes = seen.setdefault(info.st_dev, set())
+        if info.st_ino not in inodes:
+            inodes.add(info.st_ino)
+            taken.append((name, info))
+    if taken:
+        found.files.extend(folder, taken)
+    return bool(taken)
 
 
 def _reason(error: OSError, kind: str) -> str:

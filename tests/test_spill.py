@@ -126,15 +126,15 @@ than a write."""
 def test_texts_come_back_the_same_in_any_order_asked(text_bytes, monkeypatch):
     monkeypatch.setattr(spill, "TEXT_BYTES", text_bytes)  # 1 << 16: every text still in memory when read
     texts = SpilledTexts("test names")
-    for text in TEXTS:
-        texts.append(text)
+    texts.extend(TEXTS[:3])  # a folder's names at a time
+    texts.extend(TEXTS[3:])
     assert len(texts) == len(TEXTS)
     assert (texts._file is None) == (text_bytes > sum(len(os.fsencode(text)) for text in TEXTS))
     orders = [range(len(TEXTS)), reversed(range(len(TEXTS))), [3, 4, 5, 0, 1, 7, 7, 2, 6], [], [4]]
     for order in orders:
         order = list(order)
         assert list(texts.read(iter(order))) == [TEXTS[position] for position in order]
-    texts.append("later")  # appended after a read, read with the others
+    texts.extend(["later"])  # added after a read, read with the others
     assert list(texts.read(range(len(TEXTS) - 2, len(TEXTS) + 1))) == [*TEXTS[-2:], "later"]
     texts.close()
     assert len(texts) == 0
@@ -145,4 +145,4 @@ def test_texts_that_cannot_be_written_are_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(spill, "TEXT_BYTES", 4)
     texts = SpilledTexts("names of the trail files found")
     with pytest.raises(OutputError, match=r"names of the trail files found .* set TMPDIR"):
-        texts.append("a-long-name.json")
+        texts.extend(["a-long-name.json"])

@@ -64,9 +64,11 @@ def test_digests_other_files_and_dates_outside_the_window_are_passed_over(tmp_pa
     (tmp_path / "notes.txt").write_text("x")
     write_trail(tmp_path / f"AWSLogs/{A}/CloudTrail/us-east-1/2025/06/20/old.json.gz", GOOD)
     write_trail(tmp_path / f"AWSLogs/{A}/CloudTrail/us-east-1/2025/07/02/late.json.gz", GOOD)
+    write_trail(tmp_path / f"AWSLogs/{A}/CloudTrail/us-east-1/2025/07/02/{A}_CloudTrail-Digest_x.json.gz", [])
+    (tmp_path / f"AWSLogs/{A}/CloudTrail/us-east-1/2025/06/20/notes.txt").write_text("x")  # not a trail name first
     found = discover(tmp_path, *window())
     assert [f.path.rsplit("/", 1)[1] for f in found.files] == ["late.json.gz"]
-    assert (found.ignored, found.outside_window) == (2, 1)
+    assert (found.ignored, found.outside_window) == (4, 1)
 
 
 def test_delivery_date_reads_the_s3_layout_only():
@@ -292,3 +294,4 @@ def test_file_names_the_system_gives_come_back_the_same_from_disk_or_memory(tmp_
     listed = list(files)
     assert sorted(os.fsencode(Path(f.path).name) for f in listed) == sorted(names)
     assert all(read_records(f.path) for f in files.drain())  # each path opens the file found
+
