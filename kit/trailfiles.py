@@ -258,13 +258,16 @@ def read_records(path: str, judged_only: bool = False) -> list[Any]:
     when the file has the expected shape, else whole (dicts). Opened without blocking: a FIFO put in
     place of a file after discovery is refused, not waited on."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise InvalidTrailFile("gone before it was read (removed or a dangling link)") from None
-    with os.fdopen(descriptor, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
             raise InvalidTrailFile("not a regular file (a FIFO, socket or device): not read")
-        data = handle.read()
+        data = _read_to_end(descriptor, info.st_size)
+    finally:
+        os.close(descriptor)
     if path.endswith(".gz"):
         try:
             data = gunzip(data)
@@ -282,6 +285,20 @@ def read_records(path: str, judged_only: bool = False) -> list[Any]:
     if not isinstance(records, list):
         raise InvalidTrailFile('no "Records" list: not a CloudTrail log file')
     return records
+
+
+def _read_to_end(descriptor: int, size: int) -> bytes:
+    """The bytes of an open regular file of ``size`` bytes: one system call when it still has that size
+    (asked for a byte more, the read got ``size``: the end); a file that grew, or a read cut short, is
+    read on to the end. Half the time of a file object's ``read`` for a small file, as most trail files
+    are (bench/RESULTS.md)."""
+    data = os.read(descriptor, size + 1)
+    if len(data) == size:
+        return data
+    parts = [data]
+    while part := os.read(descriptor, 1 << 20):
+        parts.append(part)
+    return b"".join(parts)
 
 
 def gunzip(data: bytes) -> bytes:

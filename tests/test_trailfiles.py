@@ -5,6 +5,7 @@ import socket
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from builders import sts, user, write_trail
@@ -295,3 +296,16 @@ def test_file_names_the_system_gives_come_back_the_same_from_disk_or_memory(tmp_
     assert sorted(os.fsencode(Path(f.path).name) for f in listed) == sorted(names)
     assert all(read_records(f.path) for f in files.drain())  # each path opens the file found
 
+
+@pytest.mark.parametrize("told", [0, 1, -1, -(1 << 20) - 5, 1 << 21],
+                         ids=["same size", "shrank a byte", "grew a byte", "grew past a read", "shrank 2 MiB"])
+def test_a_file_is_read_whole_whatever_size_was_seen_before(tmp_path, told):
+    """``kit.trailfiles._read_to_end`` reads on when the file is not the size its ``fstat`` gave (it grew or
+    shrank since, or a read was cut short)."""
+    content = np.random.default_rng(5).bytes(3 << 20)
+    (tmp_path / "f.json").write_bytes(content)
+    descriptor = os.open(tmp_path / "f.json", os.O_RDONLY)
+    try:
+        assert trailfiles._read_to_end(descriptor, max(len(content) + told, 0)) == content
+    finally:
+        os.close(descriptor)
