@@ -1,6 +1,6 @@
 """``python -m kit`` runs the ``sts-kit`` command line."""
 import sys
 
-from kit.cli import main
+from kit.cli import program
 
-sys.exit(main())
+sys.exit(program())

@@ -1,4 +1,5 @@
 """``sts-kit plan`` and ``python -m kit plan``: exit codes, messages and the files written."""
+import importlib.metadata
 import os
 import signal
 import subprocess
@@ -45,6 +46,18 @@ def test_python_dash_m_and_the_console_script_share_main(tmp_path):
     assert done.returncode == 0, done.stderr
     assert f"Plan written to {out}/" in done.stdout
     assert sorted(p.name for p in out.iterdir()) == ["plan.csv", "plan.md", "quota.csv", "signals.csv", "summary.json"]
+
+
+def test_the_program_freezes_what_is_left_before_the_interpreter_exits():
+    """``kit.cli.program`` (the console script and ``python -m kit``) runs ``main``, then ``gc.freeze``."""
+    script = ("import gc, sys, kit.cli\n"
+              "kit.cli.main = lambda: 7\n"
+              "code = kit.cli.program()\n"
+              "print(code, gc.get_freeze_count() > 0)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["7", "True"]
+    entry = {point.name: point.value for point in importlib.metadata.entry_points(group="console_scripts")}
+    assert entry["sts-kit"] == "kit.cli:program"
 
 
 def _out_cases(tmp_path: Path) -> dict[str, tuple[Path, str]]:
