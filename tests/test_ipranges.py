@@ -242,3 +242,32 @@ def test_a_doctored_index_in_a_folder_others_can_write_is_never_read(tmp_path, m
     ipranges.database_tables.cache_clear()
     assert AddressBook().classify("3.80.1.2").describe("3.80.1.2") == "Azure address 3.80.1.2"  # read when trusted
     ipranges.database_tables.cache_clear()
+
+
+AWKWARD = ["1.2.3.4", "0.0.0.0", "255.255.255.255", "01.2.3.4", "1.2.3.04", "1.2.3", "1.2.3.4.5", "256.1.1.1",
+           " 1.2.3.4", "1.2.3.4 ", "\u0661.2.3.4", "1.2.3.4\x00", "0x1.2.3.4", "+1.2.3.4", "1.2.3.4/32", "", "::1",
+           "::ffff:1.2.3.4", "fd00::1", "eks.amazonaws.com"]
+"""Texts a sourceIPAddress can hold that only some readers of IPv4 would take."""
+VPC_EDGES = ["9.255.255.255", "10.0.0.0", "10.255.255.255", "11.0.0.0", "172.15.255.255", "172.16.0.0",
+             "172.31.255.255", "172.32.0.0", "192.167.255.255", "192.168.0.0", "192.168.255.255", "192.169.0.0",
+             "100.63.255.255", "100.64.0.0", "100.127.255.255", "100.128.0.0"]
+
+
+def test_ipv4_texts_are_read_as_the_ipaddress_module_reads_them():
+    for text in AWKWARD:
+        try:
+            expected = int(ipaddress.IPv4Address(text))
+        except ValueError:
+            expected = None
+        assert ipranges._ipv4_value(text) == expected, text
+
+
+def test_many_addresses_are_private_exactly_where_a_vpc_can_number_them():
+    found = AddressBook().classify_many(AWKWARD + VPC_EDGES)
+    for text, address_class in zip(AWKWARD + VPC_EDGES, found):
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            assert address_class.kind == SERVICE, text
+            continue
+        assert (address_class.kind == PRIVATE) == ipranges._in_vpc(address), text
