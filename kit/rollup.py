@@ -108,6 +108,18 @@ def counts_frame(counts: dict[tuple, int], columns: tuple[str, ...]) -> pd.DataF
     return frame([*zip(*counts), tuple(counts.values())] if counts else [], columns)
 
 
+def sorted_distinct(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What ``np.unique(texts, return_inverse=True)`` gives for an object array of texts (the distinct
+    texts in order, and where each text is among them), found by hashing, so that only the distinct
+    texts are sorted: ``np.unique`` sorts them all, 6x slower for a column of a few texts over 700k keys."""
+    codes, uniques = pd.factorize(texts, use_na_sentinel=False)
+    uniques = np.asarray(uniques, dtype=object)
+    order = np.array(sorted(range(len(uniques)), key=uniques.__getitem__), dtype=np.intp)
+    rank = np.empty(len(order), np.intp)
+    rank[order] = np.arange(len(order))
+    return uniques[order], rank[codes]
+
+
 def coded_frame(columns: tuple[str, ...], keys: Sequence[tuple], codes: np.ndarray,
                 values: dict[str, np.ndarray]) -> pd.DataFrame:
     """A rollup table from compact rows, with the dtypes of ``frame``: ``keys[code]`` holds the first
@@ -125,7 +137,7 @@ def coded_frame(columns: tuple[str, ...], keys: Sequence[tuple], codes: np.ndarr
     for index, column in enumerate(texts):
         distinct = pd.Series([key[index] for key in keys], dtype=object).fillna("").astype(str)
         if coded:
-            texts_used, number = np.unique(distinct.to_numpy(dtype=object)[used], return_inverse=True)
+            texts_used, number = sorted_distinct(distinct.to_numpy(dtype=object)[used])
             category_of_key = np.zeros(len(keys), np.min_scalar_type(-len(texts_used)))  # the codes' own dtype
             category_of_key[used] = number
             data[column] = pd.Series(pd.Categorical.from_codes(
