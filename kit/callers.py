@@ -20,7 +20,7 @@ from kit.fixes import fix_for, version_tuple
 from kit.ipranges import AWS, OUTSIDE, PRIVATE, SERVICE, AddressBook, AddressClass
 from kit.regions import GLOBAL_ENDPOINT_REGION, is_opt_in, regional_endpoint
 from kit.codedseconds import CodedSeconds, factorize, peaks_of, rows_part, text_codes
-from kit.rollup import Rollup
+from kit.rollup import Rollup, sorted_distinct
 from kit.sortedruns import run_starts
 from kit.useragent import ClientTool, parse_user_agent
 
@@ -171,22 +171,23 @@ class Judgement:
     evidence: str
 
 
-def _first(addresses: list[tuple[str, AddressClass]], kinds: set[str]) -> str:
-    """The first address of ``kinds`` in words, and how many more there are."""
-    matching = [(ip, found) for ip, found in addresses if found.kind in kinds]
+def _first(addresses: list[tuple[str, AddressClass, int]], kinds: set[str]) -> str:
+    """The most used address of ``kinds`` in words, and how many more there are."""
+    matching = [(ip, found, count) for ip, found, count in addresses if found.kind in kinds]
     if not matching:
         return ""
-    more = f" (+{len(matching) - 1} more)" if len(matching) > 1 else ""
+    others = sum(count for _, _, count in matching) - 1
+    more = f" (+{others} more)" if others else ""
     return matching[0][1].describe(matching[0][0]) + more
 
 
-def origin(served_locally: list[str], addresses: list[tuple[str, AddressClass]], workload: str,
+def origin(served_locally: list[str], addresses: list[tuple[str, AddressClass, int]], workload: str,
            workload_source: str) -> Judgement:
     """Where the caller runs, as far as the evidence goes (see README, "Origins").
 
     ``served_locally``: Regions other than us-east-1 that served its global calls; ``addresses``:
-    its distinct source addresses with their class, most used first; ``workload_source``: which
-    evidence gave the workload Region."""
+    per kind of source address it used, the most used one, its class and how many of that kind, most
+    used first; ``workload_source``: which evidence gave the workload Region."""
     if served_locally:
         return Judgement(ORIGIN_DEFAULT, f"served locally in {', '.join(served_locally)}")
     outside = _first(addresses, {OUTSIDE})
@@ -248,13 +249,24 @@ def served_now(calls: pd.DataFrame) -> pd.DataFrame:
 
 
 def _addresses_by_caller(calls: pd.DataFrame, addresses: AddressBook) -> pd.DataFrame:
-    """Per caller: its distinct source addresses with their class, most used first."""
-    distinct = list(pd.unique(calls.source_ip))
-    classes = dict(zip(distinct, addresses.classify_many(distinct)))
+    """Per caller (``addresses``): the most used source address of each kind it used, with its class and
+    how many distinct addresses of that kind the caller used, most used first (ties: by address). A kind
+    at a time, not every address: a caller can use hundreds of thousands (build runners, pods)."""
     used = calls.groupby(CALLER_KEY + ["source_ip"], sort=False).calls.sum().reset_index()
-    used = used.sort_values(["calls", "source_ip"], ascending=[False, True], kind="stable")
-    return (used.groupby(CALLER_KEY, sort=False).source_ip
-            .agg(lambda ips: [(ip, classes[ip]) for ip in ips]).rename("addresses").reset_index())
+    texts, ip_of_row = sorted_distinct(used.source_ip.to_numpy(dtype=object))
+    classes = addresses.classify_many(texts.tolist())
+    kinds, kind_of_ip = np.unique(np.array([found.kind for found in classes], dtype=object), return_inverse=True)
+    caller = used.groupby(CALLER_KEY, sort=False).ngroup().to_numpy()
+    order = np.lexsort((ip_of_row, -used.calls.to_numpy(), caller))  # per caller: most calls, then by address
+    caller_kind = caller[order] * len(kinds) + kind_of_ip[ip_of_row[order]]
+    _, first, count = np.unique(caller_kind, return_index=True, return_counts=True)
+    first_rows = order[first]
+    listed: list[list[tuple[str, AddressClass, int]]] = [[] for _ in range(caller.max() + 1 if len(caller) else 0)]
+    for _, row, number in sorted(zip(first.tolist(), first_rows.tolist(), count.tolist())):
+        ip = int(ip_of_row[row])
+        listed[int(caller[row])].append((texts[ip], classes[ip], number))
+    keys = used.drop_duplicates(CALLER_KEY)[CALLER_KEY].reset_index(drop=True)  # in ngroup order
+    return keys.assign(addresses=listed)
 
 
 def build_callers(rollup: Rollup, addresses: AddressBook, homes: Homes, seconds: CodedSeconds) -> pd.DataFrame:

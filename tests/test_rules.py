@@ -155,6 +155,21 @@ def test_addresses_are_classified_without_an_ip_ranges_file(tmp_path):
     assert not any("ip-ranges" in note for note in plan.summary["notes"])
 
 
+def test_the_evidence_names_the_most_used_address_of_its_kind_and_counts_the_others(tmp_path):
+    """A build runner calls from many public addresses and a few in a VPC: the evidence names the public
+    one it used most (ties: the first by address) and how many more it used; private ones are not counted."""
+    runner, pod = role_session(A, "runner"), role_session(A, "pod")
+    after = dict(endpoint_type="global", serving="us-east-1")
+    uses = {"84.32.71.21": 1, "84.32.71.20": 3, "84.32.71.19": 3, "84.32.71.3": 1, "10.0.0.7": 5, "10.0.0.8": 1}
+    pod_uses = {"10.1.0.9": 1, "10.1.0.10": 2, "10.1.0.11": 2, "eks.amazonaws.com": 4}
+    records = [sts(runner, f"{T}{n % 10}Z", ip=ip, **after) for ip, count in uses.items() for n in range(count)]
+    records += [sts(pod, f"{T}{n % 10}Z", ip=ip, **after) for ip, count in pod_uses.items() for n in range(count)]
+    plan = plan_of(tmp_path, records + [activity(pod, T + "1Z", "eu-west-1")])
+    evidence = dict(zip(plan.callers.principal_arn.str.rsplit("/", n=1).str[-1], plan.callers.origin_evidence))
+    assert evidence["runner"] == "public address 84.32.71.19, not AWS (+3 more)"
+    assert evidence["pod"] == "private address 10.1.0.10 (VPC) (+2 more); workload in eu-west-1 (activity)"
+
+
 def test_served_in_us_east_1_for_a_workload_elsewhere_is_p1_whatever_the_origin(tmp_path):
     """Activity in eu-west-2, global calls served in us-east-1 after the change, origin not known."""
     remote = role_session(A, "remote")
