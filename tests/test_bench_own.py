@@ -4,9 +4,10 @@ included (plain and gzipped files, a truncated file), printed and never written 
 from __future__ import annotations
 
 import gzip
+import random
 from pathlib import Path
 
-from bench import allocator, run
+from bench import allocator, generate, run
 from builders import repeated, role_session, sts, write_trail
 
 A = "111122223333"
@@ -38,3 +39,17 @@ def test_the_allocator_bench_prints_each_setting_once(capsys):
     rows = [line.strip("|").split("|") for line in capsys.readouterr().out.splitlines()[2:]]
     assert [row[0].strip() for row in rows] == list(allocator.SETTINGS)
     assert all(float(seconds) > 0 and float(peak) > 0 for _, seconds, peak in rows)
+
+
+def test_a_generated_org_can_give_each_sts_call_an_address_of_its_own():
+    """``bench.generate --address-per-call``: an STS call from an IPv4 address gets another of the same /16;
+    other events, service names and IPv6 addresses are left as they are."""
+    addresses = random.Random(1)
+    call = sts(role_session(A, "pod"), "2025-07-01T10:00:00Z", ip="10.20.30.40")
+    moved = [generate.own_address(call, addresses)["sourceIPAddress"] for _ in range(50)]
+    assert all(address.startswith("10.20.") and address.count(".") == 3 for address in moved)
+    assert len(set(moved)) > 40 and call["sourceIPAddress"] == "10.20.30.40"  # the event given is not changed
+    for kept in (sts(role_session(A, "svc"), "2025-07-01T10:00:00Z", ip="eks.amazonaws.com"),
+                 sts(role_session(A, "v6"), "2025-07-01T10:00:00Z", ip="2600:1f18::1"),
+                 {**call, "eventSource": "s3.amazonaws.com"}):
+        assert generate.own_address(kept, addresses) is kept
