@@ -225,14 +225,22 @@ class PrefixTable:
         return None
 
 
+def _address_number(text: str, family: int = socket.AF_INET) -> int | None:
+    """The number of an address of ``family`` written as ``ipaddress`` reads it (IPv4: four decimal
+    octets, no leading zeros); None for anything else. A sixth of the time of ``ipaddress.ip_address``."""
+    try:
+        return int.from_bytes(socket.inet_pton(family, text), "big")
+    except (OSError, ValueError):  # ValueError: also a NUL or a text that does not encode
+        return None
+
+
 def parse_network(cidr: str) -> tuple[int, int, int]:
     """(version, prefix length, network address as int) of a CIDR; ValueError when it is not one."""
     address, slash, length_text = cidr.partition("/")
     version, family, bits = (6, socket.AF_INET6, 128) if ":" in address else (4, socket.AF_INET, 32)
-    try:
-        value = int.from_bytes(socket.inet_pton(family, address), "big")
-    except (OSError, ValueError):
-        raise ValueError(cidr) from None
+    value = _address_number(address, family)
+    if value is None:
+        raise ValueError(cidr)
     length = int(length_text) if slash and length_text.isascii() and length_text.isdigit() else -1
     if not 0 <= length <= bits:
         raise ValueError(cidr)
@@ -393,15 +401,6 @@ def class_of(owner: Owner | None) -> AddressClass:
     return AddressClass(OUTSIDE, "", owner.words())
 
 
-def _ipv4_value(text: str) -> int | None:
-    """The number of an IPv4 address in dotted decimal, as ``ipaddress`` reads it (no leading zeros,
-    four octets); None for anything else. A sixth of the time of ``ipaddress.ip_address``."""
-    try:
-        return int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
-    except (OSError, ValueError, UnicodeError):
-        return None
-
-
 def _in_vpc(address: Address) -> bool:
     value = int(address)
     return any(value & mask == network for version, network, mask in _VPC_MASKS if version == address.version)
@@ -441,7 +440,7 @@ class AddressBook:
         for source_ip in dict.fromkeys(source_ips):
             if source_ip in self._known:
                 continue
-            value = _ipv4_value(source_ip)
+            value = _address_number(source_ip)
             if value is not None:
                 v4_ips.append(source_ip)
                 v4_values.append(value)

@@ -259,7 +259,7 @@ def test_ipv4_texts_are_read_as_the_ipaddress_module_reads_them():
             expected = int(ipaddress.IPv4Address(text))
         except ValueError:
             expected = None
-        assert ipranges._ipv4_value(text) == expected, text
+        assert ipranges._address_number(text) == expected, text
 
 
 def test_many_addresses_are_private_exactly_where_a_vpc_can_number_them():
