@@ -16,11 +16,12 @@ from typing import Any, Callable, Hashable
 import numpy as np
 import pandas as pd
 
+from kit.addressuse import KindUse, address_use
 from kit.fixes import fix_for, version_tuple
-from kit.ipranges import AWS, OUTSIDE, PRIVATE, SERVICE, AddressBook, AddressClass
+from kit.ipranges import AWS, OUTSIDE, PRIVATE, SERVICE, AddressBook
 from kit.regions import GLOBAL_ENDPOINT_REGION, is_opt_in, regional_endpoint
 from kit.codedseconds import CodedSeconds, factorize, peaks_of, rows_part, text_codes
-from kit.rollup import Rollup, sorted_distinct
+from kit.rollup import Rollup
 from kit.sortedruns import run_starts
 from kit.useragent import ClientTool, parse_user_agent
 
@@ -123,37 +124,43 @@ def _with_caller_key(rows: pd.DataFrame, homes: dict[tuple[str, str], str]) -> p
     return out
 
 
-DETAIL_KEY = ["account_id", "principal_arn", "principal_type", "user_agent", "event_name", "source_ip",
-              "serving_region"]
-"""What ``build_callers`` reads of a global call's ``sts_calls`` key (the rest is the minute)."""
+DETAIL_KEY = ["account_id", "principal_arn", "principal_type", "user_agent", "event_name", "serving_region"]
+"""What ``build_callers`` reads of a global call's ``sts_calls`` key row by row (its source address is
+read per caller, ``kit.addressuse``; the rest is the minute)."""
 
 
-def detail_rows(rollup: Rollup, homes: dict[tuple[str, str], str]) -> pd.DataFrame:
+def detail_rows(rollup: Rollup, homes: dict[tuple[str, str], str]) -> tuple[pd.DataFrame, np.ndarray]:
     """The global calls of ``sts_calls`` summed over their minutes: one row per distinct ``DETAIL_KEY``
     with ``calls``, ``errors``, the first and last time, ``rows`` (caller-minute rows summed), and
     the positions in ``sts_calls`` of its first row (``first_row``) and of its first row at its last
     time (``latest_row``), which keep ``build_callers``' choices among ties those of the minute rows;
     with caller key columns (``_with_caller_key``). Rows are grouped by the text columns' categorical
-    codes (no text hashed) and summed per group in numpy, sorted by group."""
+    codes (no text hashed) and summed per group in numpy, sorted by group. Also the detail row of each
+    global call's row of ``sts_calls`` (``global_rows``), in their order."""
     sts = rollup.sts_calls
-    is_global = (sts.endpoint == "global").to_numpy()
-    rows = int(is_global.sum())
+    global_at = global_rows(sts)
+    rows = len(global_at)
     group = np.zeros(rows, np.int64)
     for column in DETAIL_KEY:
         codes, texts = text_codes(sts[column])  # the categorical codes, no text read
-        group, _ = factorize(group * len(texts) + codes[is_global])  # numbered by first appearance
-    first_seen, last_seen = sts.first_seen.array[is_global], sts.last_seen.array[is_global]
+        group, _ = factorize(group * len(texts) + codes[global_at])  # numbered by first appearance
+    first_seen, last_seen = sts.first_seen.array[global_at], sts.last_seen.array[global_at]
     by_last = np.lexsort((~last_seen.asi8, group))  # by group, the latest first (~ reverses int64 order), then by row
     starts = run_starts(group[by_last])
     first, latest = np.minimum.reduceat(by_last, starts), by_last[starts]
-    summed = pd.DataFrame({column: np.add.reduceat(sts[column].to_numpy()[is_global][by_last], starts)
+    summed = pd.DataFrame({column: np.add.reduceat(sts[column].to_numpy()[global_at][by_last], starts)
                            for column in ("calls", "errors")})
     summed = summed.assign(first_seen=first_seen[np.lexsort((first_seen.asi8, group))[starts]],
                            last_seen=last_seen[latest], rows=np.diff(np.append(starts, rows)))
-    keys = sts[DETAIL_KEY].iloc[np.flatnonzero(is_global)[first]].reset_index(drop=True)  # first rows only
+    keys = sts[DETAIL_KEY].iloc[global_at[first]].reset_index(drop=True)  # first rows only
     keys = keys.astype(dict.fromkeys(DETAIL_KEY, "str"))  # a caller's texts as plain texts from here on
     detail = pd.concat([keys, summed], axis=1).assign(first_row=first, latest_row=latest)
-    return _with_caller_key(detail, homes)
+    return _with_caller_key(detail, homes), group
+
+
+def global_rows(sts_calls: pd.DataFrame) -> np.ndarray:
+    """The positions of the rows of global calls in ``sts_calls``."""
+    return np.flatnonzero((sts_calls.endpoint == "global").to_numpy())
 
 
 def global_seconds(seconds: CodedSeconds, homes: dict[tuple[str, str], str]) -> CodedSeconds:
@@ -171,7 +178,7 @@ class Judgement:
     evidence: str
 
 
-def _first(addresses: list[tuple[str, AddressClass, int]], kinds: set[str]) -> str:
+def _first(addresses: list[KindUse], kinds: set[str]) -> str:
     """The most used address of ``kinds`` in words, and how many more there are."""
     matching = [(ip, found, count) for ip, found, count in addresses if found.kind in kinds]
     if not matching:
@@ -181,7 +188,7 @@ def _first(addresses: list[tuple[str, AddressClass, int]], kinds: set[str]) -> s
     return matching[0][1].describe(matching[0][0]) + more
 
 
-def origin(served_locally: list[str], addresses: list[tuple[str, AddressClass, int]], workload: str,
+def origin(served_locally: list[str], addresses: list[KindUse], workload: str,
            workload_source: str) -> Judgement:
     """Where the caller runs, as far as the evidence goes (see README, "Origins").
 
@@ -224,13 +231,6 @@ def _join(values: pd.Series) -> str:
     return ";".join(sorted(value for value in values.unique() if value))
 
 
-def _join_some(values: pd.Series, most: int = 5) -> str:
-    """Up to ``most`` distinct values, then how many more (laptops change address daily)."""
-    distinct = sorted(value for value in values.unique() if value)
-    more = f";(+{len(distinct) - most} more)" if len(distinct) > most else ""
-    return ";".join(distinct[:most]) + more
-
-
 def _oldest(group: pd.DataFrame) -> pd.Series:
     """The oldest client version a caller used, and one user agent of that version."""
     versions = group.groupby("caller_version").calls.sum()
@@ -248,31 +248,10 @@ def served_now(calls: pd.DataFrame) -> pd.DataFrame:
     return latest.rename(columns={"served": "served_now"})
 
 
-def _addresses_by_caller(calls: pd.DataFrame, addresses: AddressBook) -> pd.DataFrame:
-    """Per caller (``addresses``): the most used source address of each kind it used, with its class and
-    how many distinct addresses of that kind the caller used, most used first (ties: by address). A kind
-    at a time, not every address: a caller can use hundreds of thousands (build runners, pods)."""
-    used = calls.groupby(CALLER_KEY + ["source_ip"], sort=False).calls.sum().reset_index()
-    texts, ip_of_row = sorted_distinct(used.source_ip.to_numpy(dtype=object))
-    classes = addresses.classify_many(texts.tolist())
-    kinds, kind_of_ip = np.unique(np.array([found.kind for found in classes], dtype=object), return_inverse=True)
-    caller = used.groupby(CALLER_KEY, sort=False).ngroup().to_numpy()
-    order = np.lexsort((ip_of_row, -used.calls.to_numpy(), caller))  # per caller: most calls, then by address
-    caller_kind = caller[order] * len(kinds) + kind_of_ip[ip_of_row[order]]
-    _, first, count = np.unique(caller_kind, return_index=True, return_counts=True)
-    first_rows = order[first]
-    listed: list[list[tuple[str, AddressClass, int]]] = [[] for _ in range(caller.max() + 1 if len(caller) else 0)]
-    for _, row, number in sorted(zip(first.tolist(), first_rows.tolist(), count.tolist())):
-        ip = int(ip_of_row[row])
-        listed[int(caller[row])].append((texts[ip], classes[ip], number))
-    keys = used.drop_duplicates(CALLER_KEY)[CALLER_KEY].reset_index(drop=True)  # in ngroup order
-    return keys.assign(addresses=listed)
-
-
 def build_callers(rollup: Rollup, addresses: AddressBook, homes: Homes, seconds: CodedSeconds) -> pd.DataFrame:
     """One row per caller of the global endpoint, with priority, risks and the fix
     (``homes`` from ``home_regions``, ``seconds`` from ``global_seconds``)."""
-    calls = detail_rows(rollup, homes)
+    calls, detail_of_row = detail_rows(rollup, homes)
     if calls.empty:
         return pd.DataFrame(columns=CALLER_COLUMNS)
     calls["caller_version"] = per_value(calls.user_agent, lambda agent: tool_of(agent).version)
@@ -286,12 +265,14 @@ def build_callers(rollup: Rollup, addresses: AddressBook, homes: Homes, seconds:
         last_seen=("last_seen", "max"),
         served_in=("served", _join),
         event_names=("event_name", _join),
-        source_ips=("source_ip", _join_some),
         post_change_calls=("post_change_rows", "sum"),
     ).reset_index()
+    caller_of_detail = grouped.ngroup().to_numpy()  # the callers' rows' order
+    used = address_use(rollup.sts_calls, global_rows(rollup.sts_calls), caller_of_detail[detail_of_row],
+                       len(callers), addresses)
+    callers = callers.assign(source_ips=used.listed, addresses=used.by_kind)
     versions = grouped[["caller_version", "user_agent", "calls"]].apply(_oldest).reset_index()
     callers = callers.merge(versions, on=CALLER_KEY)
-    callers = callers.merge(_addresses_by_caller(calls, addresses), on=CALLER_KEY)
     callers = callers.merge(served_now(calls), on=CALLER_KEY, how="left").fillna({"served_now": ""})
     callers = callers.merge(caller_peaks(seconds), on=CALLER_KEY, how="left")
     callers["peak_rps"] = callers.peak_rps.fillna(0).astype("int64")

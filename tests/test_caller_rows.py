@@ -37,7 +37,7 @@ def callers_of(rows: list[tuple]):
     homes = Homes()
     homes[(A, APP)] = homes[(A, OLD)] = "eu-west-1"
     seconds = global_seconds(rollup.coded_seconds(), homes)
-    return detail_rows(rollup, homes), build_callers(rollup, AddressBook(), homes, seconds).set_index("principal_arn")
+    return detail_rows(rollup, homes)[0], build_callers(rollup, AddressBook(), homes, seconds).set_index("principal_arn")
 
 
 @pytest.mark.parametrize("order, served_now, principal_type", [

@@ -170,6 +170,19 @@ def test_the_evidence_names_the_most_used_address_of_its_kind_and_counts_the_oth
     assert evidence["pod"] == "private address 10.1.0.10 (VPC) (+2 more); workload in eu-west-1 (activity)"
 
 
+def test_a_caller_lists_its_first_five_addresses_in_text_order_then_how_many_more(tmp_path):
+    """``source_ips`` in plan.csv: distinct addresses in text order, a record without one not named."""
+    runner, pod = role_session(A, "runner"), role_session(A, "pod")
+    after = dict(endpoint_type="global", serving="us-east-1")
+    uses = ["84.32.71.3", "84.32.71.21", "10.0.0.8", "84.32.71.20", "84.32.71.19", "10.0.0.7", "84.32.71.3", ""]
+    records = [sts(runner, f"{T}{n}Z", ip=ip, **after) for n, ip in enumerate(uses)]
+    records += [sts(pod, f"{T}{n}Z", ip=ip, **after) for n, ip in enumerate(["10.1.0.9", "", "10.1.0.10"])]
+    plan = plan_of(tmp_path, records)
+    listed = dict(zip(plan.callers.principal_arn.str.rsplit("/", n=1).str[-1], plan.callers.source_ips))
+    assert listed["runner"] == "10.0.0.7;10.0.0.8;84.32.71.19;84.32.71.20;84.32.71.21;(+1 more)"
+    assert listed["pod"] == "10.1.0.10;10.1.0.9"
+
+
 def test_served_in_us_east_1_for_a_workload_elsewhere_is_p1_whatever_the_origin(tmp_path):
     """Activity in eu-west-2, global calls served in us-east-1 after the change, origin not known."""
     remote = role_session(A, "remote")
