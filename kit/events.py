@@ -583,19 +583,17 @@ class Aggregator:
 
     def sts_rows(self) -> tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                 np.ndarray, np.ndarray]:
-        """All per-minute STS rows, compacted, in the order of their caller keys then minutes:
+        """All per-minute STS rows, compacted, in the order of their caller key codes then minutes:
         (caller keys by code, codes, minutes, calls, errors, first and last call, times in seconds
         since 1970, UTC) of an aggregator that counted events or merged batches (a sealed batch keeps its
         own in ``_sts_arrays``), handed over: the rows waiting on disk are summed a range of caller codes
         at a time and the aggregator keeps none of them."""
         self._settle_per_second()
-        layout, keys = self.layout, _by_code(self.sts_keys)
-        rows = stscounts.gathered(self._minute_parts.groups(0), layout)
+        layout = self.layout
+        slots, calls, errors, first, last = stscounts.gathered(self._minute_parts.groups(0), layout)
         self._minute_parts.close()
-        slots, calls, errors, first, last = stscounts.select(rows, stscounts.key_order(rows, keys, layout))
-        del rows
         minutes = layout.minutes(slots)
-        return keys, layout.codes(slots), minutes, calls, errors, minutes + first, minutes + last
+        return _by_code(self.sts_keys), layout.codes(slots), minutes, calls, errors, minutes + first, minutes + last
 
     def release_sts_rows(self) -> None:
         """Drop the per-minute STS rows and their keys (once their table is built: memory)."""

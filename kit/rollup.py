@@ -17,6 +17,7 @@ everything after (callers, quota, plan, charts) is pandas over them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Sequence
 
 import numpy as np
@@ -108,44 +109,57 @@ def counts_frame(counts: dict[tuple, int], columns: tuple[str, ...]) -> pd.DataF
     return frame([*zip(*counts), tuple(counts.values())] if counts else [], columns)
 
 
-def sorted_distinct(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """What ``np.unique(texts, return_inverse=True)`` gives for an object array of texts (the distinct
-    texts in order, and where each text is among them), found by hashing, so that only the distinct
-    texts are sorted: ``np.unique`` sorts them all, 6x slower for a column of a few texts over 700k keys."""
-    codes, uniques = pd.factorize(texts, use_na_sentinel=False)
-    uniques = np.asarray(uniques, dtype=object)
-    order = np.array(sorted(range(len(uniques)), key=uniques.__getitem__), dtype=np.intp)
+def key_columns(keys: Sequence[tuple], width: int, codes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per column of ``keys`` (tuples of ``width`` values; None or NaN read as ''): the distinct texts
+    of the keys that rows use (``codes``, each row's key), sorted, and the place of each key's text
+    among them (0 for a key no row uses), in the codes' own small dtype."""
+    used = np.zeros(len(keys), bool)
+    used[codes] = True
+    columns = []
+    for index in range(width):
+        texts, places = _sorted_texts(np.array(list(map(itemgetter(index), keys)), dtype=object)[used])
+        place_of_key = np.zeros(len(keys), np.min_scalar_type(-len(texts)))
+        place_of_key[used] = places
+        columns.append((texts, place_of_key))
+    return columns
+
+
+def _sorted_texts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct texts of ``values`` (an object array; None or NaN read as ''), sorted, and where each
+    value's text is among them, found by hashing, so that only the distinct texts are converted and
+    sorted (``np.unique`` sorts them all: 6x slower for a column of a few texts over 700k keys)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    texts = pd.Series(uniques, dtype=object).fillna("").astype(str).to_numpy(dtype=object)
+    order = np.array(sorted(range(len(texts)), key=texts.__getitem__), dtype=np.intp)
+    texts = texts[order]
+    new = np.ones(len(texts), bool)  # False where None or NaN became a text already there
+    new[1:] = texts[1:] != texts[:-1]
     rank = np.empty(len(order), np.intp)
-    rank[order] = np.arange(len(order))
-    return uniques[order], rank[codes]
+    rank[order] = np.cumsum(new) - 1
+    return texts[new], rank[codes]
 
 
-def coded_frame(columns: tuple[str, ...], keys: Sequence[tuple], codes: np.ndarray,
+def key_ranks(columns: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """The place of each key of ``key_columns`` among them all, compared as tuples of text."""
+    order = np.lexsort([places for _, places in reversed(columns)])
+    ranks = np.empty(len(order), np.intp)
+    ranks[order] = np.arange(len(order))
+    return ranks
+
+
+def coded_frame(columns: tuple[str, ...], keys: list[tuple[np.ndarray, np.ndarray]], codes: np.ndarray,
                 values: dict[str, np.ndarray]) -> pd.DataFrame:
-    """A rollup table from compact rows, with the dtypes of ``frame``: ``keys[code]`` holds the first
-    columns (texts, converted once per key), ``values`` the others (times in seconds since 1970, UTC, or
-    as datetime64[us], UTC, taken as they are)."""
-    texts = columns[:len(columns) - len(values)]
+    """A coded rollup table (``CODED_TABLES``) from compact rows, with the dtypes of ``frame``: ``keys``
+    (``key_columns``) holds the first columns of the key ``codes`` of each row, ``values`` the others
+    (times in seconds since 1970, UTC, or as datetime64[us], UTC, taken as they are)."""
     sample = [["1970-01-01T00:00:00"] if column in _TIME_COLUMNS else [0] if column in _INT_COLUMNS else [""]
               for column in columns]
     dtypes = frame(sample if len(codes) else [], columns).dtypes  # what ``frame`` gives rows like these
     data = {}
-    coded = columns in CODED_TABLES and len(codes)
-    if coded:
-        used = np.zeros(len(keys), bool)
-        used[codes] = True
-    for index, column in enumerate(texts):
-        distinct = pd.Series([key[index] for key in keys], dtype=object).fillna("").astype(str)
-        if coded:
-            texts_used, number = sorted_distinct(distinct.to_numpy(dtype=object)[used])
-            category_of_key = np.zeros(len(keys), np.min_scalar_type(-len(texts_used)))  # the codes' own dtype
-            category_of_key[used] = number
-            data[column] = pd.Series(pd.Categorical.from_codes(
-                category_of_key[codes], pd.Index(texts_used, dtype=dtypes[column].categories.dtype)))
-        elif columns in CODED_TABLES:
-            data[column] = pd.Series([], dtype=dtypes[column])
-        else:
-            data[column] = pd.Series(distinct.array.take(codes))
+    for column, (texts, place_of_key) in zip(columns, keys):
+        data[column] = pd.Series(pd.Categorical.from_codes(
+            place_of_key[codes], pd.Index(texts, dtype=dtypes[column].categories.dtype))) if len(codes) else \
+            pd.Series([], dtype=dtypes[column])
     for column, column_values in values.items():
         if column in _TIME_COLUMNS:  # microseconds made once (to_datetime then astype made three copies)
             micros = column_values if column_values.dtype == "M8[us]" else \
@@ -159,12 +173,18 @@ def coded_frame(columns: tuple[str, ...], keys: Sequence[tuple], codes: np.ndarr
 def seconds_frame(keys: Sequence[tuple], codes: np.ndarray, times: np.ndarray, calls: np.ndarray) -> pd.DataFrame:
     """The ``seconds`` table from compact rows (see kit.secondcounts): ``keys[code]`` holds the
     first five columns, ``times`` are ``kit.secondcounts.TIME`` values; the dtypes of ``frame``."""
-    return coded_frame(SECOND_COLUMNS, keys, codes, {"second": since_1970(times), "calls": calls})
+    return coded_frame(SECOND_COLUMNS, key_columns(keys, len(SECOND_KEY_COLUMNS), codes), codes,
+                       {"second": since_1970(times), "calls": calls})
 
 
 def sts_calls_frame(keys: Sequence[tuple], codes: np.ndarray, minutes: np.ndarray, calls: np.ndarray,
                     errors: np.ndarray, first: np.ndarray, last: np.ndarray) -> pd.DataFrame:
-    """The ``sts_calls`` table from compact rows (see kit.stscounts): ``keys[code]`` holds the first
-    ten columns, ``minutes``, ``first`` and ``last`` seconds since 1970 (UTC); the dtypes of ``frame``."""
-    return coded_frame(STS_CALL_COLUMNS, keys, codes, {"minute": minutes, "calls": calls, "errors": errors,
-                                                       "first_seen": first, "last_seen": last})
+    """The ``sts_calls`` table from compact rows (see kit.stscounts), in the order of their keys (compared
+    as tuples of text), then of the rows given (by minute): an order that does not depend on how the
+    input was cut into batches. ``keys[code]`` holds the first ten columns, ``minutes``, ``first`` and
+    ``last`` seconds since 1970 (UTC); the dtypes of ``frame``."""
+    columns = key_columns(keys, len(STS_CALL_KEYS) - 1, codes)
+    order = np.argsort(key_ranks(columns)[codes], kind="stable")
+    return coded_frame(STS_CALL_COLUMNS, columns, codes[order], {
+        "minute": minutes[order], "calls": calls[order], "errors": errors[order], "first_seen": first[order],
+        "last_seen": last[order]})

@@ -143,12 +143,3 @@ def recode(slots: np.ndarray, keys: dict[tuple, int], table: dict[tuple, int], l
     added to it)."""
     codes = secondcounts.recode(slots // layout.span, keys, table).astype(SLOT)
     return codes * layout.span + slots % layout.span
-
-
-def key_order(rows: Rows, keys: list[tuple], layout: Layout) -> np.ndarray:
-    """Positions that put compacted ``rows`` in the order of their caller keys (``keys[code]``,
-    compared as tuples of text), then of their minutes: an order that does not depend on how the
-    input was cut into batches."""
-    ranks = np.empty(len(keys), SLOT)
-    ranks[sorted(range(len(keys)), key=keys.__getitem__)] = np.arange(len(keys), dtype=SLOT)
-    return np.argsort(ranks[layout.codes(rows[0])], kind="stable")

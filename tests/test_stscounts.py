@@ -15,7 +15,7 @@ from builders import role_session, sts, user
 from kit import secondcounts, stscounts
 from kit.eventids import SeenIds
 from kit.events import COUNTED_STS, COUNTED_STS_FAILED, ERROR, KIND_BITS, REF_SHIFT, Aggregator, second_of
-from kit.rollup import STS_CALL_COLUMNS, frame, sts_calls_frame
+from kit.rollup import STS_CALL_COLUMNS, frame, key_columns, key_ranks, sts_calls_frame
 from kit.spill import SpilledColumns
 
 WINDOW = ("2025-07-01T00:00:00Z", "2025-07-02T00:00:00Z")
@@ -200,7 +200,6 @@ def test_merged_batches_equal_the_dict_merge_with_duplicates_across_batches(seed
     assert total.skipped.get("duplicate event (same eventID delivered again)", 0) > 50
     entries = as_entries(total)
     assert entries == expected
-    assert list(entries) == sorted(entries), "ordered by caller key, then minute"
     assert per_second(total) == first_copies_per_second(batches), "the folded per-second rows"
 
 
@@ -245,3 +244,13 @@ def test_the_sts_calls_frame_equals_the_frame_of_the_same_rows():
     pd.testing.assert_frame_equal(compact, plain.sort_values(ordered).reset_index(drop=True), check_exact=True)
     empty = Aggregator(*WINDOW).sts_rows()
     assert sts_calls_frame(*empty).dtypes.equals(frame([], STS_CALL_COLUMNS).dtypes)
+
+
+def test_key_columns_read_none_as_empty_and_leave_out_the_texts_of_keys_without_rows():
+    keys = [("b", None), ("a", ""), ("c", "x"), ("a", "y")]
+    codes = np.array([0, 1, 3, 1])  # no row of ("c", "x")
+    (first, first_places), (second, second_places) = key_columns(keys, 2, codes)
+    assert first.tolist() == ["a", "b"] and first_places[[0, 1, 3]].tolist() == [1, 0, 0]
+    assert second.tolist() == ["", "y"] and second_places[[0, 1, 3]].tolist() == [0, 0, 1]
+    ranks = key_ranks([(first, first_places), (second, second_places)])
+    assert sorted([1, 3, 0], key=ranks.__getitem__) == [1, 3, 0]  # ("a", "") < ("a", "y") < ("b", None)
