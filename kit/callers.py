@@ -47,12 +47,13 @@ def per_value(values: pd.Series, func: Callable[[Any], Any]) -> np.ndarray:
     return results[codes]
 
 
-def address_classes(source_ips: pd.Series, addresses: AddressBook) -> np.ndarray:
-    """The AddressClass of every row's source address, looked up once per distinct address."""
-    codes, uniques = pd.factorize(source_ips, use_na_sentinel=False)
-    results = np.empty(len(uniques), dtype=object)
-    results[:] = addresses.classify_many(str(value) for value in uniques)
-    return results[codes]
+def address_regions(source_ips: pd.Series, addresses: AddressBook) -> pd.Categorical:
+    """The AWS Region of every row's source address ('' when not an AWS address), looked up once per
+    distinct address, as a categorical (an address a call: hundreds of thousands of rows)."""
+    codes, texts = text_codes(source_ips)
+    regions, region_of_text = np.unique(np.array([found.region for found in addresses.classify_many(texts.tolist())],
+                                                 dtype=object), return_inverse=True)
+    return pd.Categorical.from_codes(region_of_text[codes], pd.Index(regions, dtype=str))
 
 
 def per_pair(first: pd.Series, second: pd.Series, func: Callable[[Hashable, Hashable], Any]) -> np.ndarray:
@@ -81,8 +82,7 @@ def home_regions(rollup: Rollup, addresses: AddressBook) -> Homes:
     regional = calls[calls.endpoint == "regional"].rename(columns={"event_region": "region"})
     served_locally = calls[(calls.endpoint == "global") & ~calls.serving_region.isin(["", GLOBAL_ENDPOINT_REGION])]
     served_locally = served_locally.rename(columns={"serving_region": "region"})
-    aws = calls[["account_id", "principal_arn", "source_ip", "calls"]].copy()
-    aws["region"] = [found.region for found in address_classes(aws.source_ip, addresses)]
+    aws = calls[["account_id", "principal_arn", "calls"]].assign(region=address_regions(calls.source_ip, addresses))
     # Lowest precedence first: later sources overwrite earlier ones.
     for table, source in ((aws[aws.region != ""], "AWS address"), (served_locally, "other calls served locally"),
                           (regional, "Regional STS calls"), (rollup.activity, "activity")):
