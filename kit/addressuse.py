@@ -1,4 +1,5 @@
-"""The source addresses of each caller of the global endpoint, read from ``sts_calls``' codes.
+"""The source addresses of ``sts_calls``, classified once per plan, and those of each caller of the
+global endpoint, read from the column's codes.
 
 A caller can use hundreds of thousands of addresses (pods, build runners: an address a call), so
 they are counted per (caller, address) as numbers, never as a table row each: the plan keeps, per
@@ -25,6 +26,23 @@ distinct addresses of the kind the caller used."""
 
 
 @dataclass
+class SourceAddresses:
+    """``sts_calls``' source addresses: a code per row, the distinct addresses in text order and the class
+    of each (``kit.ipranges.AddressBook``), classified once for the plan's steps that read them."""
+
+    codes: np.ndarray
+    texts: np.ndarray
+    classes: np.ndarray
+
+    @classmethod
+    def of(cls, sts_calls: pd.DataFrame, book: AddressBook) -> "SourceAddresses":
+        codes, texts = text_codes(sts_calls.source_ip)
+        classes = np.empty(len(texts), dtype=object)
+        classes[:] = book.classify_many(texts.tolist())
+        return cls(codes, texts, classes)
+
+
+@dataclass
 class AddressUse:
     """Per caller (in caller number order): what the plan says of its source addresses."""
 
@@ -34,16 +52,17 @@ class AddressUse:
     """Per kind of address used, the most used first (ties: by address)."""
 
 
-def address_use(sts_calls: pd.DataFrame, rows: np.ndarray, caller_of_row: np.ndarray, callers: int,
-                book: AddressBook) -> AddressUse:
-    """``AddressUse`` of ``callers`` callers from the ``sts_calls`` rows at positions ``rows`` (the number
-    of each one's caller, 0 to ``callers`` - 1, in ``caller_of_row``), counted per (caller, address) code."""
-    codes, texts = text_codes(sts_calls.source_ip)  # the distinct addresses in text order
-    pairs, pair_of_row = np.unique(caller_of_row.astype(np.int64) * len(texts) + codes[rows], return_inverse=True)
-    calls = np.bincount(pair_of_row, weights=sts_calls.calls.to_numpy()[rows], minlength=len(pairs))
+def address_use(sources: SourceAddresses, calls: np.ndarray, rows: np.ndarray, caller_of_row: np.ndarray,
+                callers: int) -> AddressUse:
+    """``AddressUse`` of ``callers`` callers from the rows at positions ``rows`` of ``sts_calls`` (its
+    ``sources`` and ``calls``; the number of each row's caller, 0 to ``callers`` - 1, in ``caller_of_row``),
+    counted per (caller, address) code."""
+    texts = sources.texts
+    pairs, pair_of_row = np.unique(caller_of_row.astype(np.int64) * len(texts) + sources.codes[rows],
+                                   return_inverse=True)
+    pair_calls = np.bincount(pair_of_row, weights=calls[rows], minlength=len(pairs)).astype(np.int64)
     caller, ip = pairs // len(texts), pairs % len(texts)  # by caller, then by address text
-    return AddressUse(_listed(caller, ip, texts, callers),
-                      _by_kind(caller, ip, calls.astype(np.int64), texts, callers, book))
+    return AddressUse(_listed(caller, ip, texts, callers), _by_kind(caller, ip, pair_calls, sources, callers))
 
 
 def _listed(caller: np.ndarray, ip: np.ndarray, texts: np.ndarray, callers: int) -> list[str]:
@@ -59,21 +78,16 @@ def _listed(caller: np.ndarray, ip: np.ndarray, texts: np.ndarray, callers: int)
             for names, count in zip(shown, counts.tolist())]
 
 
-def _by_kind(caller: np.ndarray, ip: np.ndarray, calls: np.ndarray, texts: np.ndarray, callers: int,
-             book: AddressBook) -> list[list[KindUse]]:
+def _by_kind(caller: np.ndarray, ip: np.ndarray, calls: np.ndarray, sources: SourceAddresses,
+             callers: int) -> list[list[KindUse]]:
     """Each caller's ``AddressUse.by_kind`` from its distinct (caller, address) pairs and their calls."""
-    used = np.unique(ip)
-    classes = np.empty(len(texts), dtype=object)
-    classes[used] = book.classify_many(texts[used].tolist())
-    kinds, kind_of_used = np.unique(np.array([found.kind for found in classes[used]], dtype=object),
-                                    return_inverse=True)
-    kind_of_ip = np.zeros(len(texts), np.int64)
-    kind_of_ip[used] = kind_of_used
+    kinds, kind_of_ip = np.unique(np.array([found.kind for found in sources.classes], dtype=object),
+                                  return_inverse=True)
     order = np.lexsort((ip, -calls, caller))  # per caller: most calls first, then by address
     _, first, count = np.unique(caller[order] * len(kinds) + kind_of_ip[ip[order]], return_index=True,
                                 return_counts=True)
     by_kind: list[list[KindUse]] = [[] for _ in range(callers)]
     for place, number in sorted(zip(first.tolist(), count.tolist())):  # a caller's kinds by their top address
         pair = order[place]
-        by_kind[int(caller[pair])].append((texts[ip[pair]], classes[ip[pair]], number))
+        by_kind[int(caller[pair])].append((sources.texts[ip[pair]], sources.classes[ip[pair]], number))
     return by_kind

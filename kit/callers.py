@@ -16,9 +16,9 @@ from typing import Any, Callable, Hashable
 import numpy as np
 import pandas as pd
 
-from kit.addressuse import KindUse, address_use
+from kit.addressuse import KindUse, SourceAddresses, address_use
 from kit.fixes import fix_for, version_tuple
-from kit.ipranges import AWS, OUTSIDE, PRIVATE, SERVICE, AddressBook
+from kit.ipranges import AWS, OUTSIDE, PRIVATE, SERVICE
 from kit.regions import GLOBAL_ENDPOINT_REGION, is_opt_in, regional_endpoint
 from kit.codedseconds import CodedSeconds, factorize, peaks_of, rows_part, text_codes
 from kit.rollup import Rollup
@@ -47,13 +47,12 @@ def per_value(values: pd.Series, func: Callable[[Any], Any]) -> np.ndarray:
     return results[codes]
 
 
-def address_regions(source_ips: pd.Series, addresses: AddressBook) -> pd.Categorical:
-    """The AWS Region of every row's source address ('' when not an AWS address), looked up once per
-    distinct address, as a categorical (an address a call: hundreds of thousands of rows)."""
-    codes, texts = text_codes(source_ips)
-    regions, region_of_text = np.unique(np.array([found.region for found in addresses.classify_many(texts.tolist())],
-                                                 dtype=object), return_inverse=True)
-    return pd.Categorical.from_codes(region_of_text[codes], pd.Index(regions, dtype=str))
+def address_regions(sources: SourceAddresses) -> pd.Categorical:
+    """The AWS Region of every row's source address ('' when not an AWS address), as a categorical (an
+    address a call: hundreds of thousands of rows)."""
+    regions, region_of_text = np.unique(np.array([found.region for found in sources.classes], dtype=object),
+                                        return_inverse=True)
+    return pd.Categorical.from_codes(region_of_text[sources.codes], pd.Index(regions, dtype=str))
 
 
 def per_pair(first: pd.Series, second: pd.Series, func: Callable[[Hashable, Hashable], Any]) -> np.ndarray:
@@ -75,14 +74,15 @@ class Homes(dict):
         self.source: dict[tuple[str, str], str] = {}
 
 
-def home_regions(rollup: Rollup, addresses: AddressBook) -> Homes:
-    """Per (account, principal): where it runs when no locally served call says so."""
+def home_regions(rollup: Rollup, sources: SourceAddresses) -> Homes:
+    """Per (account, principal): where it runs when no locally served call says so (``sources``: the
+    source addresses of ``rollup.sts_calls``)."""
     homes = Homes()
     calls = rollup.sts_calls
     regional = calls[calls.endpoint == "regional"].rename(columns={"event_region": "region"})
     served_locally = calls[(calls.endpoint == "global") & ~calls.serving_region.isin(["", GLOBAL_ENDPOINT_REGION])]
     served_locally = served_locally.rename(columns={"serving_region": "region"})
-    aws = calls[["account_id", "principal_arn", "calls"]].assign(region=address_regions(calls.source_ip, addresses))
+    aws = calls[["account_id", "principal_arn", "calls"]].assign(region=address_regions(sources))
     # Lowest precedence first: later sources overwrite earlier ones.
     for table, source in ((aws[aws.region != ""], "AWS address"), (served_locally, "other calls served locally"),
                           (regional, "Regional STS calls"), (rollup.activity, "activity")):
@@ -248,9 +248,10 @@ def served_now(calls: pd.DataFrame) -> pd.DataFrame:
     return latest.rename(columns={"served": "served_now"})
 
 
-def build_callers(rollup: Rollup, addresses: AddressBook, homes: Homes, seconds: CodedSeconds) -> pd.DataFrame:
-    """One row per caller of the global endpoint, with priority, risks and the fix
-    (``homes`` from ``home_regions``, ``seconds`` from ``global_seconds``)."""
+def build_callers(rollup: Rollup, sources: SourceAddresses, homes: Homes, seconds: CodedSeconds) -> pd.DataFrame:
+    """One row per caller of the global endpoint, with priority, risks and the fix (``sources``: the
+    source addresses of ``rollup.sts_calls``; ``homes`` from ``home_regions``, ``seconds`` from
+    ``global_seconds``)."""
     calls, detail_of_row = detail_rows(rollup, homes)
     if calls.empty:
         return pd.DataFrame(columns=CALLER_COLUMNS)
@@ -268,8 +269,8 @@ def build_callers(rollup: Rollup, addresses: AddressBook, homes: Homes, seconds:
         post_change_calls=("post_change_rows", "sum"),
     ).reset_index()
     caller_of_detail = grouped.ngroup().to_numpy()  # the callers' rows' order
-    used = address_use(rollup.sts_calls, global_rows(rollup.sts_calls), caller_of_detail[detail_of_row],
-                       len(callers), addresses)
+    used = address_use(sources, rollup.sts_calls.calls.to_numpy(), global_rows(rollup.sts_calls),
+                       caller_of_detail[detail_of_row], len(callers))
     callers = callers.assign(source_ips=used.listed, addresses=used.by_kind)
     versions = grouped[["caller_version", "user_agent", "calls"]].apply(_oldest).reset_index()
     callers = callers.merge(versions, on=CALLER_KEY)

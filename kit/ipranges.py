@@ -407,8 +407,8 @@ def _in_vpc(address: Address) -> bool:
 
 
 class AddressBook:
-    """Classifies source addresses: ``--ip-ranges`` first for AWS, then the bundled database; each
-    distinct address once (answers are kept for the life of the book)."""
+    """Classifies source addresses: ``--ip-ranges`` first for AWS, then the bundled database (IPv4
+    addresses together, a numpy lookup; the few others one by one, their answers kept)."""
 
     def __init__(self, aws_file: Path | None = None) -> None:
         self.aws_file = aws_file
@@ -432,36 +432,42 @@ class AddressBook:
         return next((owner for table in self._tables() if (owner := table.lookup_v6(address)) is not None), None)
 
     def classify_many(self, source_ips: Iterable[str]) -> list[AddressClass]:
-        """The class of each ``sourceIPAddress`` value (IPv4 addresses parsed and looked up together:
-        a trail can hold hundreds of thousands, one per pod or build runner)."""
+        """The class of each ``sourceIPAddress`` value. IPv4 addresses are parsed and looked up together
+        and not kept (a trail can hold hundreds of thousands, one per pod or build runner: give each
+        once); the others are kept for the life of the book."""
         source_ips = list(source_ips)
-        v4_ips: list[str] = []
+        classes: list[AddressClass] = [PRIVATE_CLASS] * len(source_ips)
+        v4_at: list[int] = []
         v4_values: list[int] = []
-        for source_ip in dict.fromkeys(source_ips):
-            if source_ip in self._known:
-                continue
+        for at, source_ip in enumerate(source_ips):
             value = _address_number(source_ip)
             if value is not None:
-                v4_ips.append(source_ip)
+                v4_at.append(at)
                 v4_values.append(value)
-                continue
-            try:
-                address = ipaddress.ip_address(source_ip)
-            except ValueError:
-                self._known[source_ip] = SERVICE_CLASS
-                continue
-            self._known[source_ip] = PRIVATE_CLASS if _in_vpc(address) else class_of(self._owner_v6(address))
-        if v4_ips:
+            else:
+                classes[at] = self._known.get(source_ip) or self._other(source_ip)
+        if v4_at:
             values = np.array(v4_values, dtype=np.uint64)
             private = np.zeros(len(values), bool)
             for version, network, mask in _VPC_MASKS:
                 if version == 4:
                     private |= (values & np.uint64(mask)) == np.uint64(network)
             public = np.flatnonzero(~private)
-            classes = np.full(len(values), PRIVATE_CLASS, dtype=object)
-            classes[public] = [class_of(owner) for owner in self._owners_v4(values[public])]
-            self._known.update(zip(v4_ips, classes.tolist()))
-        return [self._known[source_ip] for source_ip in source_ips]
+            owners = self._owners_v4(values[public]).tolist()
+            for at, owner in zip(np.array(v4_at)[public].tolist(), owners):
+                classes[at] = class_of(owner)
+        return classes
+
+    def _other(self, source_ip: str) -> AddressClass:
+        """The class of a value that is no IPv4 address (an IPv6 address, or a service name), kept."""
+        try:
+            address = ipaddress.ip_address(source_ip)
+        except ValueError:
+            found = SERVICE_CLASS
+        else:
+            found = PRIVATE_CLASS if _in_vpc(address) else class_of(self._owner_v6(address))
+        self._known[source_ip] = found
+        return found
 
     def classify(self, source_ip: str) -> AddressClass:
         """The class of one ``sourceIPAddress`` value (``classify_many`` for many: one lookup for all)."""

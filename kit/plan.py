@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from kit import breakage
+from kit.addressuse import SourceAddresses
 from kit.callers import CALLER_KEY, PRIORITIES, build_callers, global_seconds, home_regions
 from kit.codedseconds import CodedSeconds
 from kit.engines import collect
@@ -52,12 +53,13 @@ def mark_quota_risks(callers: pd.DataFrame, quota: pd.DataFrame) -> pd.DataFrame
 def plan_from_rollup(rollup: Rollup, params: Params) -> Plan:
     """Classify callers, check quotas and stage the moves (engine-independent)."""
     addresses = AddressBook(params.ip_ranges)
-    homes = home_regions(rollup, addresses)
+    sources = SourceAddresses.of(rollup.sts_calls, addresses)
+    homes = home_regions(rollup, sources)
     coded = rollup.coded_seconds()
     seconds = global_seconds(coded, homes)
     regional = regional_calls(coded)
     del coded  # its rows live on in the rollup, in seconds (views where the global rows are consecutive) and regional
-    callers = build_callers(rollup, addresses, homes, seconds)
+    callers = build_callers(rollup, sources, homes, seconds)
     quotas = Quotas(params.quota, params.quota_overrides)
     quota = quota_table(regional, seconds, quotas, params.risk_threshold)
     callers = mark_quota_risks(callers, quota)

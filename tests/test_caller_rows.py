@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kit.addressuse import SourceAddresses
 from kit.callers import Homes, build_callers, detail_rows, global_seconds
 from kit.ipranges import AddressBook
 from kit.readreport import ReadReport
@@ -37,7 +38,8 @@ def callers_of(rows: list[tuple]):
     homes = Homes()
     homes[(A, APP)] = homes[(A, OLD)] = "eu-west-1"
     seconds = global_seconds(rollup.coded_seconds(), homes)
-    return detail_rows(rollup, homes)[0], build_callers(rollup, AddressBook(), homes, seconds).set_index("principal_arn")
+    sources = SourceAddresses.of(rollup.sts_calls, AddressBook())
+    return detail_rows(rollup, homes)[0], build_callers(rollup, sources, homes, seconds).set_index("principal_arn")
 
 
 @pytest.mark.parametrize("order, served_now, principal_type", [
