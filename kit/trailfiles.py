@@ -131,6 +131,7 @@ class Discovery:
     files: TrailFiles
     ignored: int
     outside_window: int
+    """Dated folders (``.../CloudTrail/<region>/Y/M/D``) outside the window, not listed."""
     unreadable: dict[str, str] = field(default_factory=dict)
     """Path -> reason, for folders that cannot be listed and trail names that are no readable file."""
 
@@ -154,7 +155,8 @@ def delivery_date(path: str) -> date | None:
 def discover(root: Path, start: datetime, end: datetime,
              on_file: Callable[[TrailFiles], None] | None = None) -> Discovery:
     """Every trail file under ``root`` (any depth, through linked folders) that may hold events of
-    [start, end), in a stable order: a folder's files by name, then its subfolders by name.
+    [start, end), in a stable order: a folder's files by name, then its subfolders by name. Dated
+    folders outside the window are not listed (a trail bucket holds years of them).
     ``on_file`` is called with the files found so far after each folder whose files add some."""
     found = Discovery(TrailFiles(), 0, 0)
     window = ((start - DELIVERY_LAG).date(), (end + DELIVERY_LAG).date())
@@ -173,6 +175,10 @@ def discover(root: Path, start: datetime, end: datetime,
         subfolders, files = [], []
         for entry in _entries(folder, found):
             if _is_folder(entry):
+                day = delivery_date(entry.path + os.sep)
+                if day is not None and not window[0] <= day <= window[1]:
+                    found.outside_window += 1
+                    continue
                 info = _stat(entry.path, found, "folder")
                 if info and (info.st_dev, info.st_ino) not in seen_folders:
                     seen_folders.add((info.st_dev, info.st_ino))
@@ -217,19 +223,19 @@ def _stat(path: str, found: Discovery, kind: str) -> os.stat_result | None:
 
 def _take(entries: list[os.DirEntry], window: tuple[date, date], seen: dict[int, set[int]], found: Discovery) -> bool:
     """Add the trail files among ``entries`` (the files of one folder) to the files to read, and count
-    why the others are not (True when some file was added). The folder's date and name are judged once."""
+    why the others are not (True when some file was added). The folder's date and name are judged once:
+    a dated folder outside the window (the root given, as others are not listed) is counted, its files not."""
     folder = entries[0].path[:len(entries[0].path) - len(entries[0].name)]  # as the entries' paths begin
-    logs = not any(marker in folder for marker in _NOT_LOGS)
     day = delivery_date(folder)
-    in_window = day is None or window[0] <= day <= window[1]
+    if day is not None and not window[0] <= day <= window[1]:
+        found.outside_window += 1
+        return False
+    logs = not any(marker in folder for marker in _NOT_LOGS)
     taken: list[tuple[str, os.stat_result]] = []
     for entry in entries:
         name = entry.name
         if not (logs and is_trail_name(name)) or any(marker in name for marker in _NOT_LOGS):
             found.ignored += 1
-            continue
-        if not in_window:
-            found.outside_window += 1
             continue
         info = _stat(entry.path, found, "file")
         if info is None:

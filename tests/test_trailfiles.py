@@ -69,7 +69,23 @@ def test_digests_other_files_and_dates_outside_the_window_are_passed_over(tmp_pa
     (tmp_path / f"AWSLogs/{A}/CloudTrail/us-east-1/2025/06/20/notes.txt").write_text("x")  # not a trail name first
     found = discover(tmp_path, *window())
     assert [f.path.rsplit("/", 1)[1] for f in found.files] == ["late.json.gz"]
-    assert (found.ignored, found.outside_window) == (4, 1)
+    assert (found.ignored, found.outside_window) == (3, 1)  # the folder of 2025/06/20 is not listed
+
+
+def test_dated_folders_outside_the_window_are_not_listed(tmp_path, monkeypatch):
+    """A trail bucket holds years of day folders: those outside the window are counted, not listed."""
+    days = tmp_path / f"AWSLogs/{A}/CloudTrail/us-east-1/2025"
+    for day in ("06/20", "07/01", "08/15"):
+        write_trail(days / day / "f.json.gz", GOOD)
+    listed: list[str] = []
+    scandir = os.scandir
+    monkeypatch.setattr(trailfiles.os, "scandir", lambda path: listed.append(str(path)) or scandir(path))
+    found = discover(tmp_path, *window())
+    assert [f.path.split("/2025/")[1] for f in found.files] == ["07/01/f.json.gz"]
+    assert found.outside_window == 2
+    assert [path.split("/2025")[1] for path in listed if "/2025/" in path] == ["/06", "/07", "/07/01", "/08"]
+    inside = discover(days / "06/20", *window())  # a dated folder given as the root: its date decides too
+    assert (len(inside.files), inside.outside_window) == (0, 1)
 
 
 def test_delivery_date_reads_the_s3_layout_only():

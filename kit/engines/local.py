@@ -205,7 +205,7 @@ def aggregate(found: Discovery, params: Params, workers: Workers | None = None,
     total = Aggregator(*window, params.accounts)
     report = ReadReport(sources=[str(params.path)], files_ignored=found.ignored, invalid_files=dict(found.unreadable))
     if found.outside_window:
-        report.notes.append(f"{found.outside_window} files in dated folders outside the window were not opened")
+        report.notes.append(f"{found.outside_window} dated folders outside the window were not opened")
     use_cache = params.cache and not _cache_refused(report)
     work = ((batch, cache.batch_key(batch, window, params.accounts) if use_cache else None)
             for batch in batches(found.files.drain(), BATCH_BYTES))  # made as they are sent: memory
