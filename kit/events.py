@@ -587,13 +587,14 @@ class Aggregator:
         (caller keys by code, codes, minutes, calls, errors, first and last call, times in seconds
         since 1970, UTC) of an aggregator that counted events or merged batches (a sealed batch keeps its
         own in ``_sts_arrays``), handed over: the rows waiting on disk are summed a range of caller codes
-        at a time and the aggregator keeps none of them."""
+        at a time and the aggregator keeps none of them, nor the table of their keys."""
         self._settle_per_second()
         layout = self.layout
         slots, calls, errors, first, last = stscounts.gathered(self._minute_parts.groups(0), layout)
         self._minute_parts.close()
+        keys, self.sts_keys = _by_code(self.sts_keys), {}  # the table's memory goes before the frame is made
         minutes = layout.minutes(slots)
-        return _by_code(self.sts_keys), layout.codes(slots), minutes, calls, errors, minutes + first, minutes + last
+        return keys, layout.codes(slots), minutes, calls, errors, minutes + first, minutes + last
 
     def release_sts_rows(self) -> None:
         """Drop the per-minute STS rows and their keys (once their table is built: memory)."""
