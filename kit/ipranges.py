@@ -436,7 +436,7 @@ class AddressBook:
         and not kept (a trail can hold hundreds of thousands, one per pod or build runner: give each
         once); the others are kept for the life of the book."""
         source_ips = list(source_ips)
-        classes: list[AddressClass] = [PRIVATE_CLASS] * len(source_ips)
+        classes: list[AddressClass] = [PRIVATE_CLASS] * len(source_ips)  # what an IPv4 address in a VPC keeps
         v4_at: list[int] = []
         v4_values: list[int] = []
         for at, source_ip in enumerate(source_ips):
