@@ -112,7 +112,8 @@ def counts_frame(counts: dict[tuple, int], columns: tuple[str, ...]) -> pd.DataF
 def key_columns(keys: Sequence[tuple], width: int, codes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per column of ``keys`` (tuples of ``width`` values; None or NaN read as ''): the distinct texts
     of the keys that rows use (``codes``, each row's key), sorted, and the place of each key's text
-    among them (0 for a key no row uses), in the codes' own small dtype."""
+    among them (0 for a key no row uses) in the smallest signed integers that hold it (a categorical's
+    codes)."""
     used = np.zeros(len(keys), bool)
     used[codes] = True
     columns = []
