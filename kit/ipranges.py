@@ -35,7 +35,7 @@ import os
 import socket
 import zipfile
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable
@@ -60,7 +60,6 @@ VPC_NETWORKS = tuple(ipaddress.ip_network(net) for net in
 also covers documentation ranges, which are public addresses for our purpose."""
 
 _VPC_MASKS = tuple((net.version, int(net.network_address), int(net.netmask)) for net in VPC_NETWORKS)
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(frozen=True)
@@ -151,10 +150,28 @@ class Columns:
                        self.v6_length[v6], self.v6_high[v6], self.v6_low[v6], self.v6_owner[v6])
 
 
+V6_KEY = np.dtype([("high", ">u8"), ("low", ">u8")])
+"""An IPv6 address as 16 big-endian bytes (viewed as ``V16``): compared as bytes, in the numbers' order."""
+V6_HALF = (1 << 64) - 1
+
+
+def v6_keys(high: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """IPv6 addresses given as their high and low 64-bit halves (uint64) as ``V6_KEY`` bytes (``V16``)."""
+    keys = np.empty(len(high), V6_KEY)
+    keys["high"], keys["low"] = high, low
+    return keys.view("V16")
+
+
+def v6_halves(values: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """IPv6 addresses as numbers, as their high and low 64-bit halves (uint64)."""
+    return (np.array([value >> 64 for value in values], np.uint64),
+            np.array([value & V6_HALF for value in values], np.uint64))
+
+
 class PrefixTable:
-    """Longest-prefix lookup of addresses in a set of networks: IPv4 as one sorted array per prefix
-    length (looked up for many addresses at once), IPv6 as one dict per prefix length (built on the
-    first IPv6 lookup). The first owner of a network wins."""
+    """Longest-prefix lookup of addresses in a set of networks, for many addresses at once: one sorted
+    array per prefix length (IPv4 as numbers, IPv6 as ``V6_KEY`` bytes). The first owner of a network
+    wins."""
 
     def __init__(self, networks: Iterable[tuple[int, int, int, Owner]]) -> None:
         """``networks``: (IP version, prefix length, network address as int, owner)."""
@@ -178,26 +195,23 @@ class PrefixTable:
                      self._owners[columns.v4_owner[first[part]]])
                     for part in reversed(np.split(np.arange(len(keys)), parts)) if len(part)]
         self._v4_size = len(keys)
-        self._v6_columns: Columns | None = columns
-        self._v6: list[tuple[int, dict[int, Owner]]] = []
+        self._v6_columns = columns
 
-    def _v6_tables(self) -> list[tuple[int, dict[int, Owner]]]:
-        """The IPv6 dicts, most specific prefix length first (built on first use)."""
-        if self._v6_columns is not None:
-            columns, self._v6_columns = self._v6_columns, None
-            order = np.argsort(-columns.v6_length.astype(np.int16), kind="stable")  # longest first, stable
-            lengths = columns.v6_length[order]
-            keys = [high << 64 | low
-                    for high, low in zip(columns.v6_high[order].tolist(), columns.v6_low[order].tolist())]
-            owners = self._owners[columns.v6_owner[order]].tolist()
-            bounds = [0, *(np.flatnonzero(np.diff(lengths)) + 1).tolist(), len(keys)]
-            # one dict per prefix length, filled backwards so that the first owner of a network wins
-            self._v6 = [(int(lengths[start]), dict(zip(reversed(keys[start:end]), reversed(owners[start:end]))))
-                        for start, end in zip(bounds, bounds[1:]) if end > start]
-        return self._v6
+    @cached_property
+    def _v6(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """Per IPv6 prefix length, longest first: its mask's halves, the networks (sorted, each once) and
+        their owners (built on the first IPv6 lookup: most trails have none)."""
+        columns, tables = self._v6_columns, []
+        for length in sorted(set(columns.v6_length.tolist()), reverse=True):
+            at = np.flatnonzero(columns.v6_length == length)
+            networks, first = np.unique(v6_keys(columns.v6_high[at], columns.v6_low[at]), return_index=True)
+            mask = ((1 << 128) - 1) ^ ((1 << (128 - length)) - 1)
+            tables.append((np.uint64(mask >> 64), np.uint64(mask & V6_HALF), networks,
+                           self._owners[columns.v6_owner[at[first]]]))
+        return tables
 
     def __len__(self) -> int:
-        return self._v4_size + sum(len(table) for _, table in self._v6_tables())
+        return self._v4_size + sum(len(networks) for _, _, networks, _ in self._v6)
 
     def lookup_v4(self, values: np.ndarray) -> np.ndarray:
         """Owner (or None) of the most specific network holding each IPv4 address of ``values`` (uint64)."""
@@ -215,14 +229,20 @@ class PrefixTable:
                     break
         return found
 
-    def lookup_v6(self, address: ipaddress.IPv6Address) -> Owner | None:
-        """Owner of the most specific network holding an IPv6 address, None when none does."""
-        value = int(address)
-        for length, table in self._v6_tables():
-            owner = table.get(value >> (128 - length) << (128 - length))
-            if owner is not None:
-                return owner
-        return None
+    def lookup_v6(self, high: np.ndarray, low: np.ndarray) -> np.ndarray:
+        """Owner (or None) of the most specific network holding each IPv6 address, given as its high and
+        low 64-bit halves (uint64)."""
+        found = np.full(len(high), None, dtype=object)
+        pending = np.arange(len(high))
+        for mask_high, mask_low, networks, owners in self._v6:
+            keys = v6_keys(high[pending] & mask_high, low[pending] & mask_low)
+            positions = np.minimum(np.searchsorted(networks, keys), len(networks) - 1)
+            hit = networks[positions] == keys
+            found[pending[hit]] = owners[positions[hit]]
+            pending = pending[~hit]
+            if not len(pending):
+                break
+        return found
 
 
 def _address_number(text: str, family: int = socket.AF_INET) -> int | None:
@@ -401,9 +421,17 @@ def class_of(owner: Owner | None) -> AddressClass:
     return AddressClass(OUTSIDE, "", owner.words())
 
 
-def _in_vpc(address: Address) -> bool:
-    value = int(address)
-    return any(value & mask == network for version, network, mask in _VPC_MASKS if version == address.version)
+def _in_vpc(version: int, columns: tuple[np.ndarray, ...]) -> np.ndarray:
+    """True for each address in a network a VPC can number (IPv4 as numbers, IPv6 as their halves:
+    uint64 columns)."""
+    inside = np.zeros(len(columns[0]), bool)
+    for network_version, network, mask in _VPC_MASKS:
+        if network_version == version:
+            parts = [(network, mask)] if version == 4 else [(network >> 64, mask >> 64),
+                                                             (network & V6_HALF, mask & V6_HALF)]
+            inside |= np.logical_and.reduce([(column & np.uint64(part_mask)) == np.uint64(part)
+                                             for column, (part, part_mask) in zip(columns, parts)])
+    return inside
 
 
 class AddressBook:
@@ -419,53 +447,54 @@ class AddressBook:
         """The tables to ask, in order of precedence."""
         return ([self._file_table] if self._file_table is not None else []) + list(database_tables())
 
-    def _owners_v4(self, values: np.ndarray) -> np.ndarray:
-        found = np.full(len(values), None, dtype=object)
+    def _owners(self, version: int, columns: tuple[np.ndarray, ...]) -> np.ndarray:
+        """The owner (or None) of each address (``_in_vpc``'s columns), asking the tables in order."""
+        found = np.full(len(columns[0]), None, dtype=object)
         for table in self._tables():
             pending = np.flatnonzero(np.equal(found, None))
             if not len(pending):
                 break
-            found[pending] = table.lookup_v4(values[pending])
+            lookup = table.lookup_v4 if version == 4 else table.lookup_v6
+            found[pending] = lookup(*(column[pending] for column in columns))
         return found
 
-    def _owner_v6(self, address: ipaddress.IPv6Address) -> Owner | None:
-        return next((owner for table in self._tables() if (owner := table.lookup_v6(address)) is not None), None)
-
     def classify_many(self, source_ips: Iterable[str]) -> list[AddressClass]:
-        """The class of each ``sourceIPAddress`` value. IPv4 addresses are parsed and looked up together
-        and not kept (a trail can hold hundreds of thousands, one per pod or build runner: give each
-        once); the others are kept for the life of the book."""
+        """The class of each ``sourceIPAddress`` value. IP addresses are parsed and looked up together,
+        a numpy lookup, and not kept (a trail can hold hundreds of thousands, one per pod or build runner:
+        give each once); the other values (service names) are kept for the life of the book."""
         source_ips = list(source_ips)
-        classes: list[AddressClass] = [PRIVATE_CLASS] * len(source_ips)  # what an IPv4 address in a VPC keeps
-        v4_at: list[int] = []
-        v4_values: list[int] = []
+        classes: list[AddressClass] = [PRIVATE_CLASS] * len(source_ips)  # what an address in a VPC keeps
+        numbered: dict[int, tuple[list[int], list[int]]] = {4: ([], []), 6: ([], [])}  # places, numbers
         for at, source_ip in enumerate(source_ips):
-            value = _address_number(source_ip)
-            if value is not None:
-                v4_at.append(at)
-                v4_values.append(value)
+            for version, family in ((4, socket.AF_INET), (6, socket.AF_INET6)):
+                value = _address_number(source_ip, family)
+                if value is not None:
+                    numbered[version][0].append(at)
+                    numbered[version][1].append(value)
+                    break
             else:
                 classes[at] = self._known.get(source_ip) or self._other(source_ip)
-        if v4_at:
-            values = np.array(v4_values, dtype=np.uint64)
-            private = np.zeros(len(values), bool)
-            for version, network, mask in _VPC_MASKS:
-                if version == 4:
-                    private |= (values & np.uint64(mask)) == np.uint64(network)
-            public = np.flatnonzero(~private)
-            owners = self._owners_v4(values[public]).tolist()
-            for at, owner in zip(np.array(v4_at)[public].tolist(), owners):
-                classes[at] = class_of(owner)
+        for version, (places, values) in numbered.items():
+            if places:
+                columns = (np.array(values, np.uint64),) if version == 4 else v6_halves(values)
+                public = np.flatnonzero(~_in_vpc(version, columns))
+                owners = self._owners(version, tuple(column[public] for column in columns))
+                for place, owner in zip(np.array(places)[public].tolist(), owners.tolist()):
+                    classes[place] = class_of(owner)
         return classes
 
     def _other(self, source_ip: str) -> AddressClass:
-        """The class of a value that is no IPv4 address (an IPv6 address, or a service name), kept."""
+        """The class of a value that is no address as ``socket.inet_pton`` reads them: an IPv6 address with
+        a zone (``ipaddress`` reads those) or a service name; kept."""
         try:
             address = ipaddress.ip_address(source_ip)
         except ValueError:
             found = SERVICE_CLASS
         else:
-            found = PRIVATE_CLASS if _in_vpc(address) else class_of(self._owner_v6(address))
+            value = int(address)
+            columns = (np.array([value], np.uint64),) if address.version == 4 else v6_halves([value])
+            inside = _in_vpc(address.version, columns)[0]
+            found = PRIVATE_CLASS if inside else class_of(self._owners(address.version, columns)[0])
         self._known[source_ip] = found
         return found
 
