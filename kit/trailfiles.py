@@ -169,14 +169,16 @@ def discover(root: Path, start: datetime, end: datetime,
     except OSError as error:
         found.unreadable[str(root)] = _reason(error, "folder")
         return found
+    if _outside(str(root) + os.sep, window):  # a dated folder given as the root
+        found.outside_window = 1
+        return found
     pending = [str(root)]
     while pending:
         folder = pending.pop()
         subfolders, files = [], []
         for entry in _entries(folder, found):
             if _is_folder(entry):
-                day = delivery_date(entry.path + os.sep)
-                if day is not None and not window[0] <= day <= window[1]:
+                if _outside(entry.path + os.sep, window):
                     found.outside_window += 1
                     continue
                 info = _stat(entry.path, found, "folder")
@@ -185,7 +187,7 @@ def discover(root: Path, start: datetime, end: datetime,
                     subfolders.append(entry.path)
             else:
                 files.append(entry)
-        if files and _take(files, window, seen_files, found) and on_file:
+        if files and _take(files, seen_files, found) and on_file:
             on_file(found.files)
         pending.extend(reversed(subfolders))
     return found
@@ -221,15 +223,17 @@ def _stat(path: str, found: Discovery, kind: str) -> os.stat_result | None:
     return info
 
 
-def _take(entries: list[os.DirEntry], window: tuple[date, date], seen: dict[int, set[int]], found: Discovery) -> bool:
-    """Add the trail files among ``entries`` (the files of one folder) to the files to read, and count
-    why the others are not (True when some file was added). The folder's date and name are judged once:
-    a dated folder outside the window (the root given, as others are not listed) is counted, its files not."""
-    folder = entries[0].path[:len(entries[0].path) - len(entries[0].name)]  # as the entries' paths begin
+def _outside(folder: str, window: tuple[date, date]) -> bool:
+    """True when ``folder`` (its path and a separator) is dated (``delivery_date``) outside ``window``."""
     day = delivery_date(folder)
-    if day is not None and not window[0] <= day <= window[1]:
-        found.outside_window += 1
-        return False
+    return day is not None and not window[0] <= day <= window[1]
+
+
+def _take(entries: list[os.DirEntry], seen: dict[int, set[int]], found: Discovery) -> bool:
+    """Add the trail files among ``entries`` (the files of one folder, listed: in the window or undated)
+    to the files to read, and count why the others are not (True when some file was added). The folder's
+    name is judged once."""
+    folder = entries[0].path[:len(entries[0].path) - len(entries[0].name)]  # as the entries' paths begin
     logs = not any(marker in folder for marker in _NOT_LOGS)
     taken: list[tuple[str, os.stat_result]] = []
     for entry in entries:
