@@ -36,6 +36,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from kit import secondcounts, stscounts
+from kit.callerkeys import CallerKeys
 from kit.eventids import DAY, SeenIds, days_of, hash_ids
 from kit.fieldgaps import FIELDS, ROLLOUT
 from kit.judgedfields import NO_IDENTITY, Identity, Record, RequestParameters, record_of
@@ -190,8 +191,9 @@ class Aggregator:
         self.per_second_counts: list[int] = []
         """... and their calls, plus ``ERROR`` for each failed one: both the per-minute and the per-second
         rows are made of them (``_per_second_rows``)."""
-        self.sts_keys: dict[tuple, int] = {}
-        """The code of each caller key (the fields of an ``sts`` key but the minute) ..."""
+        self.sts_keys: dict[tuple, int] | CallerKeys = {}
+        """The code of each caller key (the fields of an ``sts`` key but the minute; a ``CallerKeys`` once
+        batches are merged into this aggregator, see ``_caller_keys``) ..."""
         self.sts_slots, self.sts_calls, self.sts_errors, self.sts_first, self.sts_last = stscounts.empty()
         """... and a sealed batch's per-minute rows as arrays (see kit.stscounts)."""
         self._minute_parts = SpilledColumns(stscounts.SPILLED, "per-minute STS calls")
@@ -495,7 +497,15 @@ class Aggregator:
         rows = other._sts_arrays()
         if len(repeated):
             rows = self._forget(other, repeated, rows)
-        self._merge_sts_rows(stscounts.recode(rows[0], other.sts_keys, self.sts_keys, self.layout), *rows[1:])
+        codes = self._caller_keys().codes(_by_code(other.sts_keys))
+        self._merge_sts_rows(stscounts.recode(rows[0], codes, self.layout), *rows[1:])
+
+    def _caller_keys(self) -> CallerKeys:
+        """``sts_keys`` as numbers (``kit.callerkeys``): so an aggregator holds them once it merges batches
+        (a batch's table stays a dict: its state, and a new caller costs it a dict entry, not a search)."""
+        if not isinstance(self.sts_keys, CallerKeys):
+            self.sts_keys = CallerKeys.of(self.sts_keys)
+        return self.sts_keys
 
     def forget_ids_before(self, day: int) -> None:
         """Say that few events of the days before ``day`` (``kit.eventids.DAY``) are still to come: the
@@ -581,20 +591,22 @@ class Aggregator:
             self._merge_sts_rows(*minute_rows)
             self._add_second_rows(*second_rows)
 
-    def sts_rows(self) -> tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                np.ndarray, np.ndarray]:
+    def sts_rows(self) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray, np.ndarray,
+                                np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """All per-minute STS rows, compacted, in the order of their caller key codes then minutes:
-        (caller keys by code, codes, minutes, calls, errors, first and last call, times in seconds
-        since 1970, UTC) of an aggregator that counted events or merged batches (a sealed batch keeps its
-        own in ``_sts_arrays``), handed over: the rows waiting on disk are summed a range of caller codes
-        at a time and the aggregator keeps none of them, nor the table of their keys."""
+        (the caller keys' columns, ``kit.rollup.key_columns``; codes, minutes, calls, errors, first and
+        last call, times in seconds since 1970, UTC) of an aggregator that counted events or merged
+        batches (a sealed batch keeps its own in ``_sts_arrays``), handed over: the rows waiting on disk
+        are summed a range of caller codes at a time and the aggregator keeps none of them, nor the
+        table of their keys."""
         self._settle_per_second()
         layout = self.layout
         slots, calls, errors, first, last = stscounts.gathered(self._minute_parts.groups(0), layout)
         self._minute_parts.close()
-        keys, self.sts_keys = _by_code(self.sts_keys), {}  # the table's memory goes before the frame is made
+        keys, codes = self._caller_keys(), layout.codes(slots)
+        self.sts_keys = {}  # the table's memory goes before the frame is made
         minutes = layout.minutes(slots)
-        return keys, layout.codes(slots), minutes, calls, errors, minutes + first, minutes + last
+        return keys.columns(codes), codes, minutes, calls, errors, minutes + first, minutes + last
 
     def release_sts_rows(self) -> None:
         """Drop the per-minute STS rows and their keys (once their table is built: memory)."""

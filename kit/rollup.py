@@ -118,14 +118,14 @@ def key_columns(keys: Sequence[tuple], width: int, codes: np.ndarray) -> list[tu
     used[codes] = True
     columns = []
     for index in range(width):
-        texts, places = _sorted_texts(np.array(list(map(itemgetter(index), keys)), dtype=object)[used])
+        texts, places = sorted_texts(np.array(list(map(itemgetter(index), keys)), dtype=object)[used])
         place_of_key = np.zeros(len(keys), np.min_scalar_type(-len(texts)))
         place_of_key[used] = places
         columns.append((texts, place_of_key))
     return columns
 
 
-def _sorted_texts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def sorted_texts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct texts of ``values`` (an object array; None or NaN read as ''), sorted, and where each
     value's text is among them, found by hashing, so that only the distinct texts are converted and
     sorted (``np.unique`` sorts them all: 6x slower for a column of a few texts over 700k keys)."""
@@ -178,13 +178,13 @@ def seconds_frame(keys: Sequence[tuple], codes: np.ndarray, times: np.ndarray, c
                        {"second": since_1970(times), "calls": calls})
 
 
-def sts_calls_frame(keys: Sequence[tuple], codes: np.ndarray, minutes: np.ndarray, calls: np.ndarray,
-                    errors: np.ndarray, first: np.ndarray, last: np.ndarray) -> pd.DataFrame:
+def sts_calls_frame(columns: list[tuple[np.ndarray, np.ndarray]], codes: np.ndarray, minutes: np.ndarray,
+                    calls: np.ndarray, errors: np.ndarray, first: np.ndarray, last: np.ndarray) -> pd.DataFrame:
     """The ``sts_calls`` table from compact rows (see kit.stscounts), in the order of their keys (compared
     as tuples of text), then of the rows given (by minute): an order that does not depend on how the
-    input was cut into batches. ``keys[code]`` holds the first ten columns, ``minutes``, ``first`` and
-    ``last`` seconds since 1970 (UTC); the dtypes of ``frame``."""
-    columns = key_columns(keys, len(STS_CALL_KEYS) - 1, codes)
+    input was cut into batches. ``columns`` (``key_columns`` of the keys, ``codes`` each row's key) hold
+    the first ten columns, ``minutes``, ``first`` and ``last`` seconds since 1970 (UTC); the dtypes of
+    ``frame``."""
     order = np.argsort(key_ranks(columns)[codes], kind="stable")
     return coded_frame(STS_CALL_COLUMNS, columns, codes[order], {
         "minute": minutes[order], "calls": calls[order], "errors": errors[order], "first_seen": first[order],

@@ -22,7 +22,6 @@ from typing import Iterable, NamedTuple
 
 import numpy as np
 
-from kit import secondcounts
 from kit.sortedruns import run_starts
 
 SLOT = np.int64
@@ -138,8 +137,6 @@ def gathered(groups: Iterable[tuple[np.ndarray, ...]], layout: Layout) -> Rows:
     return tuple(np.concatenate([part[index] for part in parts]) for index in range(5))  # type: ignore[return-value]
 
 
-def recode(slots: np.ndarray, keys: dict[tuple, int], table: dict[tuple, int], layout: Layout) -> np.ndarray:
-    """``slots`` of codes into the key table ``keys`` as slots of codes into ``table`` (new keys are
-    added to it)."""
-    codes = secondcounts.recode(slots // layout.span, keys, table).astype(SLOT)
-    return codes * layout.span + slots % layout.span
+def recode(slots: np.ndarray, codes: np.ndarray, layout: Layout) -> np.ndarray:
+    """``slots`` of a batch's key codes as slots of ``codes`` (the new code of each of the batch's)."""
+    return codes[slots // layout.span].astype(SLOT) * layout.span + slots % layout.span

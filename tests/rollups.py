@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
+
 from kit.rollup import SECOND_KEYS, STS_CALL_KEYS, Rollup
 
 
@@ -26,3 +28,8 @@ def counts(rollup: Rollup) -> Counter:
 def without(total: Counter, *reasons: str) -> Counter:
     """``total`` without the skip counts of ``reasons``."""
     return Counter({key: count for key, count in total.items() if key[:1] != ("skipped",) or key[1] not in reasons})
+
+
+def row_keys(columns: list[tuple[np.ndarray, np.ndarray]], codes: np.ndarray) -> list[tuple]:
+    """The key of each row from key columns (``kit.rollup.key_columns``, ``Aggregator.sts_rows``): its texts."""
+    return list(zip(*[texts[places[codes]].tolist() for texts, places in columns])) if len(codes) else []

@@ -17,6 +17,7 @@ from kit.eventids import SeenIds
 from kit.events import COUNTED_STS, COUNTED_STS_FAILED, ERROR, KIND_BITS, REF_SHIFT, Aggregator, second_of
 from kit.rollup import STS_CALL_COLUMNS, frame, key_columns, key_ranks, sts_calls_frame
 from kit.spill import SpilledColumns
+from rollups import row_keys
 
 WINDOW = ("2025-07-01T00:00:00Z", "2025-07-02T00:00:00Z")
 LAYOUT = stscounts.Layout.of_window(*WINDOW)
@@ -149,11 +150,11 @@ def merged(batches: list[list[dict]]) -> Aggregator:
 
 def as_entries(aggregator: Aggregator) -> dict[tuple, list]:
     """The rows of ``sts_rows`` keyed and valued like the dict entries."""
-    keys, codes, minutes, calls, errors, first, last = aggregator.sts_rows()
+    columns, codes, minutes, calls, errors, first, last = aggregator.sts_rows()
     def text(seconds: np.ndarray, unit: str) -> list[str]:
         return np.asarray(seconds, dtype="datetime64[s]").astype(f"datetime64[{unit}]").astype(str).tolist()
-    return {(*keys[code], minute): [count, failed, f"{start}Z", f"{end}Z"]
-            for code, minute, count, failed, start, end in zip(codes.tolist(), text(minutes, "m"), calls.tolist(),
+    return {(*key, minute): [count, failed, f"{start}Z", f"{end}Z"]
+            for key, minute, count, failed, start, end in zip(row_keys(columns, codes), text(minutes, "m"), calls.tolist(),
                                                                errors.tolist(), text(first, "s"), text(last, "s"))}
 
 

@@ -13,6 +13,7 @@ import kit.events
 from builders import role_session, sts
 from kit.eventids import SeenIds
 from kit.events import SKIP_DUPLICATE, SKIP_TWIN, Aggregator
+from rollups import row_keys
 
 WINDOW = ("2025-07-01T00:00:00Z", "2025-07-02T00:00:00Z")
 A, B = "111122223333", "444455556666"
@@ -44,8 +45,8 @@ def records(seed: int) -> list[dict]:
 
 def summary(aggregator: Aggregator) -> tuple:
     aggregator.settle_twins()
-    keys, codes, minutes, calls, errors, first, last = aggregator.sts_rows()
-    rows = sorted(zip([keys[code] for code in codes.tolist()], minutes.tolist(), calls.tolist(), first.tolist(),
+    columns, codes, minutes, calls, errors, first, last = aggregator.sts_rows()
+    rows = sorted(zip(row_keys(columns, codes), minutes.tolist(), calls.tolist(), first.tolist(),
                       last.tolist()))
     return dict(aggregator.skipped), rows
 

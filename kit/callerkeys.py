@@ -1,0 +1,192 @@
+"""The merged table of STS caller keys, one 64-bit number a key: no Python object per key.
+
+A caller key (``kit.events``: account, principal, kind, agent, source address, event name, host,
+endpoint, Region, serving Region) gets a code in the order keys are first seen, as a dict's
+``setdefault(key, len(table))`` gives it. The process that merges batches meets every key of the
+trail, one for each caller and address: half a million keys of ten texts where each call comes from
+an address of its own (pods, build runners), 135 MB as a dict of tuples, whose leftovers also kept
+the parent's memory fragmented after it was freed (bench/RESULTS.md). Here a key is a number: the
+code of its nine other fields (few: callers) shifted above its address, an IPv4 address written
+canonically as its 32-bit value, any other text (IPv6, a service name, none) as the code of that text
+with bit 32 set. The numbers are looked up in sorted runs (``numpy.searchsorted``), about 16 bytes a
+key; the texts come back a column at a time, for the keys rows use (``columns``).
+"""
+from __future__ import annotations
+
+from operator import itemgetter
+from typing import Sequence
+
+import numpy as np
+
+ADDRESS = 4
+"""The source address's place in a caller key."""
+_OTHERS = itemgetter(0, 1, 2, 3, 5, 6, 7, 8, 9)
+"""A caller key's nine other fields."""
+WIDTH = 10
+"""Fields of a caller key."""
+_TEXT = np.uint64(1 << 32)
+"""Set in the address part of a key's number when the address is the code of a text."""
+_PART_SHIFT = np.uint64(33)
+_CODE = np.uint32
+
+
+def ipv4_numbers(texts: Sequence[str]) -> np.ndarray:
+    """Per text, its IPv4 address as a number when it is written canonically (four decimal numbers
+    from 0 to 255 without leading zeros, joined by dots, as CloudTrail and ``socket.inet_ntoa`` write
+    them: the text comes back from the number), else -1 (int64). Texts of one length are read
+    together, a character column at a time."""
+    numbers = np.full(len(texts), -1, np.int64)
+    sizes = np.fromiter(map(len, texts), np.int64, len(texts))
+    for size in range(7, 16):
+        rows = np.flatnonzero(sizes == size)
+        chosen = [texts[row] for row in rows.tolist()]
+        if chosen and not "".join(chosen).isascii():  # no IPv4 address among the others
+            rows = rows[[text.isascii() for text in chosen]]
+            chosen = [texts[row] for row in rows.tolist()]
+        if chosen:
+            numbers[rows] = _canonical_ipv4("".join(chosen).encode("ascii"), len(chosen), size)
+    return numbers
+
+
+def _canonical_ipv4(data: bytes, count: int, size: int) -> np.ndarray:
+    """``ipv4_numbers`` of ``count`` ASCII texts of ``size`` characters each, one after the other in ``data``."""
+    chars = np.frombuffer(data, np.uint8).reshape(count, size)
+    digit = (chars >= ord("0")) & (chars <= ord("9"))
+    dot = chars == ord(".")
+    good = ((digit | dot).all(axis=1) & (dot.sum(axis=1) == 3) & digit[:, 0] & digit[:, -1]
+            & ~(dot[:, 1:] & dot[:, :-1]).any(axis=1))
+    field = np.minimum(np.cumsum(dot, axis=1), 3)  # which of the four numbers a character belongs to (more dots: not good)
+    values = np.zeros((count, 4), np.int64)
+    lengths = np.zeros((count, 4), np.int64)
+    leading_zero = np.zeros((count, 4), bool)
+    rows = np.arange(count)
+    for column in range(size):
+        at, is_digit = field[:, column], digit[:, column]
+        starts = is_digit & (lengths[rows, at] == 0)
+        leading_zero[rows, at] |= starts & (chars[:, column] == ord("0"))
+        values[rows, at] = np.where(is_digit, values[rows, at] * 10 + (chars[:, column].astype(np.int64) - ord("0")),
+                                    values[rows, at])
+        lengths[rows, at] += is_digit
+    good &= ((values <= 255) & (lengths <= 3) & ~(leading_zero & (lengths > 1))).all(axis=1)
+    numbers = (values[:, 0] << 24) | (values[:, 1] << 16) | (values[:, 2] << 8) | values[:, 3]
+    return np.where(good, numbers, -1)
+
+
+class CallerKeys:
+    """Caller keys and their codes (0, 1, ... in the order first seen), held as numbers."""
+
+    def __init__(self) -> None:
+        self._parts: dict[tuple, int] = {}
+        """The nine other fields of the keys -> their code (few: one per caller, whatever its addresses)."""
+        self._texts: dict[str, int] = {}
+        """Addresses that are no canonical IPv4 text -> their code."""
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []
+        """(numbers, sorted; their codes): each run at most half as long as the one before, merged as
+        they fill, so a lookup is a few binary searches."""
+        self._by_code: list[np.ndarray] = []
+        """The keys' numbers in the order of their codes, a part per call of ``codes`` that added some."""
+        self._count = 0
+
+    @classmethod
+    def of(cls, table: dict[tuple, int]) -> "CallerKeys":
+        """The keys of a dict table (key -> code 0, 1, ...), with the same codes."""
+        keys = cls()
+        ordered: list[tuple] = [()] * len(table)
+        for key, code in table.items():
+            ordered[code] = key
+        keys.codes(ordered)
+        return keys
+
+    def __len__(self) -> int:
+        return self._count
+
+    def setdefault(self, key: tuple, code: int) -> int:
+        """As ``dict.setdefault``, with ``code`` the table's length, as ``kit.events`` adds keys: the
+        code of ``key``, added when new."""
+        return int(self.codes([key])[0])
+
+    def codes(self, keys: Sequence[tuple]) -> np.ndarray:
+        """The code of each key (int64), the new ones added in their order."""
+        numbers = self._numbers(keys)
+        found = np.full(len(numbers), -1, np.int64)
+        for run, codes in self._runs:
+            at = np.minimum(np.searchsorted(run, numbers), len(run) - 1)
+            hit = run[at] == numbers
+            found[hit] = codes[at[hit]]
+        new = np.flatnonzero(found < 0)
+        if len(new):
+            distinct, first, inverse = np.unique(numbers[new], return_index=True, return_inverse=True)
+            code_of = np.empty(len(distinct), np.int64)
+            code_of[np.argsort(first, kind="stable")] = np.arange(self._count, self._count + len(distinct))
+            found[new] = code_of[inverse.reshape(-1)]
+            self._by_code.append(numbers[new[np.sort(first)]])
+            self._count += len(distinct)
+            self._add_run(distinct, code_of.astype(_CODE))
+        return found
+
+    def _numbers(self, keys: Sequence[tuple]) -> np.ndarray:
+        """Each key's number (uint64): the code of its other fields, then its address."""
+        parts = self._parts
+        part_codes = np.fromiter((parts.setdefault(other, len(parts)) for other in map(_OTHERS, keys)), np.uint64,
+                                 len(keys))
+        addresses = [key[ADDRESS] for key in keys]
+        numbers = ipv4_numbers(addresses)
+        numbers_of_texts = np.zeros(len(keys), np.uint64)
+        texts = np.flatnonzero(numbers < 0)
+        if len(texts):
+            table = self._texts
+            numbers[texts] = 0
+            numbers_of_texts[texts] = [table.setdefault(addresses[row], len(table)) for row in texts.tolist()]
+            numbers_of_texts[texts] |= _TEXT
+        return (part_codes << _PART_SHIFT) | numbers.astype(np.uint64) | numbers_of_texts
+
+    def _add_run(self, numbers: np.ndarray, codes: np.ndarray) -> None:
+        """Add sorted ``numbers`` with their ``codes`` as a run; merge runs while one is over half the one before."""
+        self._runs.append((numbers, codes))
+        while len(self._runs) > 1 and len(self._runs[-1][0]) * 2 > len(self._runs[-2][0]):
+            (later, later_codes), (earlier, earlier_codes) = self._runs.pop(), self._runs.pop()
+            merged = np.concatenate([earlier, later])
+            order = np.argsort(merged, kind="stable")
+            self._runs.append((merged[order], np.concatenate([earlier_codes, later_codes])[order]))
+
+    def columns(self, codes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``kit.rollup.key_columns`` of the keys for rows of ``codes`` (each row's key): per field,
+        the distinct texts of the keys rows use, sorted, and each key's place among them."""
+        from kit.rollup import sorted_texts
+
+        numbers = np.concatenate(self._by_code) if self._by_code else np.zeros(0, np.uint64)
+        self._by_code = [numbers]
+        used = np.zeros(self._count, bool)
+        used[codes] = True
+        part_of_key = (numbers >> _PART_SHIFT).astype(np.int64)
+        address_of_key = numbers & ((_TEXT << np.uint64(1)) - np.uint64(1))
+        parts = list(self._parts)
+        used_parts, part_place = np.unique(part_of_key[used], return_inverse=True)
+        others = [parts[code] for code in used_parts.tolist()]
+        used_addresses, address_place = np.unique(address_of_key[used], return_inverse=True)
+        columns = []
+        for field in range(WIDTH):
+            if field == ADDRESS:
+                texts, places = _sorted_distinct(self._address_texts(used_addresses))
+                place = address_place.reshape(-1)
+            else:
+                texts, places = sorted_texts(np.array([other[field - (field > ADDRESS)] for other in others], object))
+                place = part_place.reshape(-1)
+            place_of_key = np.zeros(self._count, np.min_scalar_type(-len(texts)))
+            place_of_key[used] = places[place]
+            columns.append((texts, place_of_key))
+        return columns
+
+    def _address_texts(self, addresses: np.ndarray) -> list[str]:
+        """The texts of address parts of keys' numbers."""
+        texts = list(self._texts)
+        return [texts[word] if flagged else f"{word >> 24}.{word >> 16 & 255}.{word >> 8 & 255}.{word & 255}"
+                for word, flagged in zip((addresses & np.uint64(0xFFFFFFFF)).tolist(), (addresses & _TEXT != 0).tolist())]
+
+
+def _sorted_distinct(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``kit.rollup.sorted_texts`` of texts already distinct (the addresses of distinct numbers): no hashing."""
+    order = np.array(sorted(range(len(texts)), key=texts.__getitem__), np.intp)
+    places = np.empty(len(order), np.intp)
+    places[order] = np.arange(len(order))
+    return np.array(texts, dtype=object)[order], places
