@@ -28,48 +28,50 @@ _TEXT = np.uint64(1 << 32)
 """Set in the address part of a key's number when the address is the code of a text."""
 _PART_SHIFT = np.uint64(33)
 _CODE = np.uint32
+"""The codes' dtype in the sorted runs."""
+_WIDE = len("255.255.255.255") + 1
+"""Characters a text is read in (``ipv4_numbers``): the longest address and the NUL that ends it."""
 
 
 def ipv4_numbers(texts: Sequence[str]) -> np.ndarray:
     """Per text, its IPv4 address as a number when it is written canonically (four decimal numbers
     from 0 to 255 without leading zeros, joined by dots, as CloudTrail and ``socket.inet_ntoa`` write
-    them: the text comes back from the number), else -1 (int64). Texts of one length are read
-    together, a character column at a time."""
+    them: the text comes back from the number), else -1 (int64). The texts are read together, a
+    character column at a time."""
     numbers = np.full(len(texts), -1, np.int64)
     sizes = np.fromiter(map(len, texts), np.int64, len(texts))
-    for size in range(7, 16):
-        rows = np.flatnonzero(sizes == size)
-        chosen = [texts[row] for row in rows.tolist()]
-        if chosen and not "".join(chosen).isascii():  # no IPv4 address among the others
-            rows = rows[[text.isascii() for text in chosen]]
-            chosen = [texts[row] for row in rows.tolist()]
-        if chosen:
-            numbers[rows] = _canonical_ipv4("".join(chosen).encode("ascii"), len(chosen), size)
+    rows = np.flatnonzero((sizes >= len("0.0.0.0")) & (sizes < _WIDE))
+    chosen = [texts[row] for row in rows.tolist()]
+    joined = "".join(chosen)
+    if not joined.isascii() or "\0" in joined:  # such texts are no IPv4 address: left out
+        keep = [text.isascii() and "\0" not in text for text in chosen]
+        rows, chosen = rows[keep], [text for text, kept in zip(chosen, keep) if kept]
+    if chosen:
+        numbers[rows] = _canonical_ipv4(np.array(chosen, dtype=f"S{_WIDE}").view(np.uint8).reshape(-1, _WIDE))
     return numbers
 
 
-def _canonical_ipv4(data: bytes, count: int, size: int) -> np.ndarray:
-    """``ipv4_numbers`` of ``count`` ASCII texts of ``size`` characters each, one after the other in ``data``."""
-    chars = np.frombuffer(data, np.uint8).reshape(count, size)
-    digit = (chars >= ord("0")) & (chars <= ord("9"))
-    dot = chars == ord(".")
-    good = ((digit | dot).all(axis=1) & (dot.sum(axis=1) == 3) & digit[:, 0] & digit[:, -1]
-            & ~(dot[:, 1:] & dot[:, :-1]).any(axis=1))
-    field = np.minimum(np.cumsum(dot, axis=1), 3)  # which of the four numbers a character belongs to (more dots: not good)
-    values = np.zeros((count, 4), np.int64)
-    lengths = np.zeros((count, 4), np.int64)
-    leading_zero = np.zeros((count, 4), bool)
-    rows = np.arange(count)
-    for column in range(size):
-        at, is_digit = field[:, column], digit[:, column]
-        starts = is_digit & (lengths[rows, at] == 0)
-        leading_zero[rows, at] |= starts & (chars[:, column] == ord("0"))
-        values[rows, at] = np.where(is_digit, values[rows, at] * 10 + (chars[:, column].astype(np.int64) - ord("0")),
-                                    values[rows, at])
-        lengths[rows, at] += is_digit
-    good &= ((values <= 255) & (lengths <= 3) & ~(leading_zero & (lengths > 1))).all(axis=1)
-    numbers = (values[:, 0] << 24) | (values[:, 1] << 16) | (values[:, 2] << 8) | values[:, 3]
-    return np.where(good, numbers, -1)
+def _canonical_ipv4(chars: np.ndarray) -> np.ndarray:
+    """``ipv4_numbers`` of ASCII texts without NUL, a row of ``chars`` each, padded with NULs: each dot,
+    and the end of the text, closes a number (of 1 to 3 digits, at most 255)."""
+    count = len(chars)
+    digits = (chars >= ord("0")) & (chars <= ord("9"))
+    dots, ends = chars == ord("."), chars == 0
+    good = (digits | dots | ends).all(axis=1) & (dots.sum(axis=1) == 3)
+    number, current = np.zeros(count, np.int64), np.zeros(count, np.int64)
+    length, zero_first, ended = np.zeros(count, np.int64), np.zeros(count, bool), np.zeros(count, bool)
+    for column in range(_WIDE):
+        digit = digits[:, column]
+        closing = dots[:, column] | (ends[:, column] & ~ended)
+        ended |= ends[:, column]
+        good &= ~(digit & zero_first)  # a digit after a leading zero
+        zero_first |= digit & (length == 0) & (chars[:, column] == ord("0"))
+        current = np.where(digit, current * 10 + chars[:, column] - ord("0"), current)
+        length += digit
+        good &= ~(closing & ((length == 0) | (current > 255)))
+        number = np.where(closing, number << 8 | current, number)
+        current, length, zero_first = current * ~closing, length * ~closing, zero_first & ~closing
+    return np.where(good, number, -1)
 
 
 class CallerKeys:
@@ -108,11 +110,13 @@ class CallerKeys:
     def codes(self, keys: Sequence[tuple]) -> np.ndarray:
         """The code of each key (int64), the new ones added in their order."""
         numbers = self._numbers(keys)
+        order = np.argsort(numbers)  # searched in order: each search starts near the one before in memory
+        ordered = numbers[order]
         found = np.full(len(numbers), -1, np.int64)
         for run, codes in self._runs:
-            at = np.minimum(np.searchsorted(run, numbers), len(run) - 1)
-            hit = run[at] == numbers
-            found[hit] = codes[at[hit]]
+            at = np.minimum(np.searchsorted(run, ordered), len(run) - 1)
+            hit = run[at] == ordered
+            found[order[hit]] = codes[at[hit]]
         new = np.flatnonzero(found < 0)
         if len(new):
             distinct, first, inverse = np.unique(numbers[new], return_index=True, return_inverse=True)
@@ -127,8 +131,11 @@ class CallerKeys:
     def _numbers(self, keys: Sequence[tuple]) -> np.ndarray:
         """Each key's number (uint64): the code of its other fields, then its address."""
         parts = self._parts
-        part_codes = np.fromiter((parts.setdefault(other, len(parts)) for other in map(_OTHERS, keys)), np.uint64,
-                                 len(keys))
+        others = list(map(_OTHERS, keys))
+        part_codes = list(map(parts.get, others))
+        if None in part_codes:  # callers not seen before (few)
+            part_codes = [parts.setdefault(other, len(parts)) for other in others]
+        part_codes = np.array(part_codes, np.uint64)
         addresses = [key[ADDRESS] for key in keys]
         numbers = ipv4_numbers(addresses)
         numbers_of_texts = np.zeros(len(keys), np.uint64)
