@@ -10,6 +10,7 @@ socket with a trail name are named in ``Discovery.unreadable`` with the reason.
 from __future__ import annotations
 
 import errno
+import heapq
 import os
 import re
 import stat
@@ -50,7 +51,9 @@ class TrailFiles(Sequence[TrailFile]):
     """Trail files in the order found, held compactly: each folder once, per file its size and
     modification time in memory (24 bytes), its name in a temporary file (``kit.spill.SpilledTexts``).
     The names were most of the memory: 130 bytes a file as strings, 18 MB at 139,161 files, whose
-    memory stayed held by the process while it read (bench/RESULTS.md)."""
+    memory stayed held by the process while it read (bench/RESULTS.md). Dated folders can be kept to
+    be listed when ``drain`` reaches them (``defer``): until then only ``drain`` gives their files, and
+    ``len`` and ``total_bytes`` count them once listed."""
 
     def __init__(self) -> None:
         self._folders: list[str] = []
@@ -63,6 +66,17 @@ class TrailFiles(Sequence[TrailFile]):
         self._mtimes = array("q")
         self.total_bytes = 0
         """The files' sizes added up."""
+        self._deferred: list[tuple[int, int, str]] = []
+        """Dated folders to list when ``drain`` reaches their date: a heap of (day, order found, path), see
+        ``defer``."""
+        self._deferred_count = 0
+        self._lister: Callable[[str], Iterator[tuple[str, list[tuple[str, os.stat_result]]]]] | None = None
+        self._listed_folders = 0
+        """Deferred folders listed so far ..."""
+        self._files_of_listed = 0
+        """... and their files ..."""
+        self._drained_later = 0
+        """... of which those listed while draining (not held: counted in ``len`` and ``total_bytes``)."""
 
     def extend(self, folder: str, files: list[tuple[str, os.stat_result]]) -> None:
         """Add the files of one ``folder`` (as its files' paths begin): each name, with what its path leads to."""
@@ -77,8 +91,38 @@ class TrailFiles(Sequence[TrailFile]):
             self._mtimes.append(info.st_mtime_ns)
             self.total_bytes += info.st_size
 
+    def defer(self, folder: str, day: date,
+              lister: Callable[[str], Iterator[tuple[str, list[tuple[str, os.stat_result]]]]]) -> None:
+        """Keep a dated folder to be listed (by ``lister``: its folders' trail files, each with what its path
+        leads to) when ``drain`` reaches its date, not now: reading starts before every folder is listed,
+        and the names of a folder's files are held only while they are read."""
+        heapq.heappush(self._deferred, (day.toordinal(), self._deferred_count, folder))
+        self._deferred_count += 1
+        self._lister = lister
+
+    def look_ahead(self, enough_bytes: int) -> None:
+        """List deferred folders, earliest first, into the files found until ``total_bytes`` reaches
+        ``enough_bytes`` or none is left. They come out of ``drain`` in the same place: after the undated
+        files, by date, before the folders left."""
+        while self._deferred and self.total_bytes < enough_bytes:
+            for folder, files in self._list_earliest():
+                self.extend(folder, files)
+
+    def expected(self) -> int:
+        """Files found so far, and as many more per deferred folder left as the folders listed held."""
+        per_folder = self._files_of_listed / self._listed_folders if self._listed_folders else 0
+        return len(self) + round(per_folder * len(self._deferred))
+
+    def _list_earliest(self) -> Iterator[tuple[str, list[tuple[str, os.stat_result]]]]:
+        """The files of the earliest deferred folder, a folder at a time (as ``defer``'s lister gives them)."""
+        _, _, folder = heapq.heappop(self._deferred)
+        self._listed_folders += 1
+        for folder_path, files in self._lister(folder):  # type: ignore[misc]
+            self._files_of_listed += len(files)
+            yield folder_path, files
+
     def __len__(self) -> int:
-        return len(self._sizes)
+        return len(self._sizes) + self._drained_later
 
     @overload
     def __getitem__(self, index: int) -> TrailFile: ...
@@ -112,8 +156,8 @@ class TrailFiles(Sequence[TrailFile]):
     def drain(self) -> Iterator[TrailFile]:
         """Each file once, in the order to read them, then the names are dropped (the length and
         ``total_bytes`` stay). Files in no dated folder come first, as found; then those in dated
-        folders, by date (then as found): the events of a day come together, so the engine can drop what
-        it keeps of days long past (``kit.eventids``)."""
+        folders, by date (then as found; a deferred folder is listed when its turn comes): the events of
+        a day come together, so the engine can drop what it keeps of days long past (``kit.eventids``)."""
         dates = [delivery_date(folder) for folder in self._folders]
         folder_days = np.array([when.toordinal() if when else 0 for when in dates], np.int64)
         order = np.argsort(folder_days[np.array(self._folder, np.intp)], kind="stable")  # 8 bytes a file, no list
@@ -122,6 +166,12 @@ class TrailFiles(Sequence[TrailFile]):
             yield from self._named(order)
         finally:
             self._names.close()
+        while self._deferred:
+            for folder, files in self._list_earliest():
+                for name, info in files:
+                    self._drained_later += 1
+                    self.total_bytes += info.st_size
+                    yield TrailFile(folder + name, info.st_size, info.st_mtime_ns)
 
 
 @dataclass
@@ -152,45 +202,78 @@ def delivery_date(path: str) -> date | None:
         return None
 
 
-def discover(root: Path, start: datetime, end: datetime,
-             on_file: Callable[[TrailFiles], None] | None = None) -> Discovery:
+def discover(root: Path, start: datetime, end: datetime, on_file: Callable[[TrailFiles], None] | None = None,
+             defer_dated: bool = False) -> Discovery:
     """Every trail file under ``root`` (any depth, through linked folders) that may hold events of
     [start, end), in a stable order: a folder's files by name, then its subfolders by name. Dated
     folders outside the window are not listed (a trail bucket holds years of them).
-    ``on_file`` is called with the files found so far after each folder whose files add some."""
+    ``on_file`` is called with the files found so far after each folder whose files add some.
+    ``defer_dated``: dated folders (``.../CloudTrail/<region>/Y/M/D``) are listed only when
+    ``TrailFiles.drain`` reaches their date (``TrailFiles.defer``; their files, odd entries and ignored
+    names are found then)."""
     found = Discovery(TrailFiles(), 0, 0)
-    window = ((start - DELIVERY_LAG).date(), (end + DELIVERY_LAG).date())
-    seen_folders: set[tuple[int, int]] = set()
-    seen_files: dict[int, set[int]] = {}
-    """Per device, the inodes of the files taken (a file linked twice is read once)."""
+    walk = _Walk(found, ((start - DELIVERY_LAG).date(), (end + DELIVERY_LAG).date()), defer_dated)
     try:
         info = os.stat(root)
-        seen_folders.add((info.st_dev, info.st_ino))
     except OSError as error:
         found.unreadable[str(root)] = _reason(error, "folder")
         return found
-    if _outside(str(root) + os.sep, window):  # a dated folder given as the root
+    walk.seen_folders.add((info.st_dev, info.st_ino))
+    top = str(root)
+    if _outside(top + os.sep, walk.window):  # a dated folder given as the root
         found.outside_window = 1
         return found
-    pending = [str(root)]
-    while pending:
-        folder = pending.pop()
-        subfolders, files = [], []
-        for entry in _entries(folder, found):
-            if _is_folder(entry):
-                if _outside(entry.path + os.sep, window):
-                    found.outside_window += 1
-                    continue
-                info = _stat(entry.path, found, "folder")
-                if info and (info.st_dev, info.st_ino) not in seen_folders:
-                    seen_folders.add((info.st_dev, info.st_ino))
-                    subfolders.append(entry.path)
-            else:
-                files.append(entry)
-        if files and _take(files, seen_files, found) and on_file:
+    day = delivery_date(top + os.sep) if defer_dated else None
+    if day is not None:
+        found.files.defer(top, day, walk.listing)
+        return found
+    for folder, files in walk.listing(top):
+        found.files.extend(folder, files)
+        if on_file:
             on_file(found.files)
-        pending.extend(reversed(subfolders))
     return found
+
+
+class _Walk:
+    """What a walk of the folders under a root has seen, so that each folder and file is taken once
+    however it is reached, now or when a deferred folder is listed."""
+
+    def __init__(self, found: Discovery, window: tuple[date, date], defer_dated: bool) -> None:
+        self.found = found
+        self.window = window
+        self.defer_dated = defer_dated
+        self.seen_folders: set[tuple[int, int]] = set()
+        self.seen_files: dict[int, set[int]] = {}
+        """Per device, the inodes of the files taken (a file linked twice is read once)."""
+
+    def listing(self, top: str) -> Iterator[tuple[str, list[tuple[str, os.stat_result]]]]:
+        """The trail files under ``top``, a folder at a time (as its files' paths begin; each file's name
+        and what its path leads to), depth first by name. Dated subfolders are deferred when the walk
+        defers them and ``top`` is undated (a deferred folder is listed whole)."""
+        defer = self.defer_dated and delivery_date(top + os.sep) is None
+        pending = [top]
+        while pending:
+            folder = pending.pop()
+            subfolders, files = [], []
+            for entry in _entries(folder, self.found):
+                if _is_folder(entry):
+                    if _outside(entry.path + os.sep, self.window):
+                        self.found.outside_window += 1
+                        continue
+                    info = _stat(entry.path, self.found, "folder")
+                    if info and (info.st_dev, info.st_ino) not in self.seen_folders:
+                        self.seen_folders.add((info.st_dev, info.st_ino))
+                        day = delivery_date(entry.path + os.sep) if defer else None
+                        if day is not None:
+                            self.found.files.defer(entry.path, day, self.listing)
+                        else:
+                            subfolders.append(entry.path)
+                else:
+                    files.append(entry)
+            taken = _take(files, self.seen_files, self.found) if files else None
+            if taken:
+                yield taken
+            pending.extend(reversed(subfolders))
 
 
 def _entries(folder: str, found: Discovery) -> list[os.DirEntry]:
@@ -229,10 +312,11 @@ def _outside(folder: str, window: tuple[date, date]) -> bool:
     return day is not None and not window[0] <= day <= window[1]
 
 
-def _take(entries: list[os.DirEntry], seen: dict[int, set[int]], found: Discovery) -> bool:
-    """Add the trail files among ``entries`` (the files of one folder, listed: in the window or undated)
-    to the files to read, and count why the others are not (True when some file was added). The folder's
-    name is judged once."""
+def _take(entries: list[os.DirEntry], seen: dict[int, set[int]],
+          found: Discovery) -> tuple[str, list[tuple[str, os.stat_result]]] | None:
+    """The trail files among ``entries`` (the files of one folder, listed: in the window or undated), each
+    name with what its path leads to, and the folder as their paths begin; None when there is none. Why
+    the others are not taken is counted in ``found``. The folder's name is judged once."""
     folder = entries[0].path[:len(entries[0].path) - len(entries[0].name)]  # as the entries' paths begin
     logs = not any(marker in folder for marker in _NOT_LOGS)
     taken: list[tuple[str, os.stat_result]] = []
@@ -248,9 +332,7 @@ def _take(entries: list[os.DirEntry], seen: dict[int, set[int]], found: Discover
         if info.st_ino not in inodes:
             inodes.add(info.st_ino)
             taken.append((name, info))
-    if taken:
-        found.files.extend(folder, taken)
-    return bool(taken)
+    return (folder, taken) if taken else None
 
 
 def _reason(error: OSError, kind: str) -> str:

@@ -136,6 +136,77 @@ def test_an_empty_window_fails_and_says_so(tmp_path):
 
 # Odd folders: discovery never stops, follows linked folders once, and names what it cannot read.
 
+def _dated_tree(root, undated=True):
+    """Day folders of two accounts and Regions (one outside the window), an undated file, and odd entries
+    inside day folders: a digest, a note, a dangling link, a FIFO, a file linked twice, a subfolder."""
+    days = {day: root / f"AWSLogs/{account}/CloudTrail/{region}/2025/{day}"
+            for day, account, region in (("07/01", A, "us-east-1"), ("07/02", A, "us-east-1"),
+                                         ("06/30", "444455556666", "eu-west-1"), ("06/01", A, "us-east-1"))}
+    days["07/01 again"] = root / f"AWSLogs/{A}/CloudTrail/us-west-2/2025/07/01"
+    for day, folder in days.items():
+        for name in ("b.json.gz", "a.json"):
+            write_trail(folder / name, GOOD)
+    write_trail(days["07/01"] / "sub" / "c.json", GOOD)  # before the other Region's day: as a whole walk finds it
+    write_trail(days["07/02"] / f"{A}_CloudTrail-Digest_x.json.gz", [])
+    (days["07/02"] / "notes.txt").write_text("x")
+    (days["06/30"] / "dangling.json").symlink_to(root / "nowhere.json")
+    os.mkfifo(days["07/01"] / "pipe.json.gz")
+    (days["07/02"] / "same.json").symlink_to(days["07/02"] / "a.json")
+    if undated:
+        write_trail(root / "copied" / "z.json", GOOD)
+    return root
+
+
+@pytest.mark.parametrize("ahead", [0, 1, 10 ** 9])
+def test_deferred_day_folders_drain_as_a_whole_walk_does(tmp_path, ahead):
+    """Listing day folders only when the drain reaches them (what the engine does) gives the files, their
+    order and what was passed over of a walk that lists everything first, whatever was listed ahead."""
+    root = _dated_tree(tmp_path / "trail")
+    whole = discover(root, *window())
+    expected = [(f.path, f.size) for f in whole.files.drain()]
+    deferred = discover(root, *window(), defer_dated=True)
+    deferred.files.look_ahead(ahead)
+    assert [(f.path, f.size) for f in deferred.files.drain()] == expected
+    assert len(expected) == 10 and expected[0][0].endswith("/copied/z.json")
+    assert (deferred.ignored, deferred.outside_window, deferred.unreadable) == \
+        (whole.ignored, whole.outside_window, whole.unreadable) == (2, 1, deferred.unreadable)
+    assert {Path(path).name for path in deferred.unreadable} == {"dangling.json", "pipe.json.gz"}
+    assert (len(deferred.files), deferred.files.total_bytes) == (len(whole.files), whole.files.total_bytes)
+
+
+def test_a_day_folder_is_listed_when_the_drain_reaches_it(tmp_path, monkeypatch):
+    root = _dated_tree(tmp_path / "trail")
+    listed: list[str] = []
+    scandir = os.scandir
+    monkeypatch.setattr(trailfiles.os, "scandir", lambda path: listed.append(str(path)) or scandir(path))
+    found = discover(root, *window(), defer_dated=True)
+    assert not [path for path in listed if delivery_date(path + "/")]
+    assert found.files.expected() == 1  # the undated file; no day folder listed yet to estimate the others
+    drained = found.files.drain()
+    next(drained), next(drained)  # the undated file, then the first of the earliest day
+    assert [path.split("/2025/")[1] for path in listed if delivery_date(path + "/")] == ["06/30"]
+    assert found.files.expected() == 2 + 2 * 3  # two files so far, two per day folder for the three left
+    assert len(list(drained)) == 8
+
+
+def test_what_day_folders_pass_over_reaches_the_report(tmp_path, monkeypatch):
+    """Day folders only: enough of them are listed before the read to know there are files, and whether
+    they need the workers (here: more than a few bytes)."""
+    monkeypatch.setattr(local, "IN_PROCESS_BYTES", 1000)
+    params = validate({"source": "local", "path": _dated_tree(tmp_path / "trail", undated=False),
+                       "start": "2025-07-01", "end": "2025-07-02", "quiet": True, "cache": False})
+    report = local.collect(params).report
+    assert report.files_read == 9 and report.files_ignored == 2
+    assert {Path(path).name for path in report.invalid_files} == {"dangling.json", "pipe.json.gz"}
+    assert report.engine_stats["workers"] == (os.cpu_count() or 1)
+
+
+def test_day_folders_without_trail_files_fail_as_an_empty_tree_does(tmp_path):
+    write_trail(tmp_path / f"AWSLogs/{A}/CloudTrail/us-east-1/2025/07/01/{A}_CloudTrail-Digest_x.json.gz", [])
+    with pytest.raises(InputError, match="no .json or .json.gz trail files"):
+        _collect(tmp_path)
+
+
 def _collect(path):
     params = validate({"source": "local", "path": path, "start": "2025-07-01", "end": "2025-07-02",
                        "quiet": True, "workers": 1, "cache": False})

@@ -1,8 +1,10 @@
 """The local engine: trail files on disk, read in parallel, streamed into the rollup.
 
 Each worker process reads a batch of files and returns a partial ``Aggregator``; the parent
-merges partials as they arrive, so memory holds the rollup, never the events. The workers are
-forked while discovery runs, once the files found need them (``Workers``). Duplicates within
+merges partials as they arrive, so memory holds the rollup, never the events. Discovery lists the
+day folders of the S3 layout only as the reading reaches their date (``discover(defer_dated=True)``),
+after enough of them to know there are files and whether they need the workers, which are forked then
+(``Workers``). Duplicates within
 a batch are dropped by the worker; across batches by the parent, from each batch's compact
 arrays of event-id hashes and days (``Aggregator.seal``/``merge``; ``kit.eventids``: 8 bytes per id
 for the newest 256k, about 1.5 for those of the last few days, the rest on disk; files are read by
@@ -124,8 +126,8 @@ def _worker_count(params: Params, total_bytes: int) -> int:
 
 class Workers:
     """The worker processes that read batches, forked as soon as discovery has found enough files to
-    need them: forked later, each would count among its pages the list of every file found (10 MB
-    at 47,288 files). A context manager: leaving it stops them."""
+    need them: forked later, each would count among its pages what the parent holds by then. A
+    context manager: leaving it stops them."""
 
     def __init__(self, params: Params) -> None:
         self._params = params
@@ -203,14 +205,14 @@ def aggregate(found: Discovery, params: Params, workers: Workers | None = None,
     are forked, as a module half-imported during a fork would stay half-made in the workers."""
     window = (params.start.strftime("%Y-%m-%dT%H:%M:%SZ"), params.end.strftime("%Y-%m-%dT%H:%M:%SZ"))
     total = Aggregator(*window, params.accounts)
-    report = ReadReport(sources=[str(params.path)], files_ignored=found.ignored, invalid_files=dict(found.unreadable))
+    report = ReadReport(sources=[str(params.path)])
     if found.outside_window:
         report.notes.append(f"{found.outside_window} dated folders outside the window were not opened")
     use_cache = params.cache and not _cache_refused(report)
     work = ((batch, cache.batch_key(batch, window, params.accounts) if use_cache else None)
             for batch in batches(found.files.drain(), BATCH_BYTES))  # made as they are sent: memory
     read, hits, rejected = 0, 0, {}
-    with ExitStack() as own, gc_paused(), progress_bar(params, len(found.files)) as bar:
+    with ExitStack() as own, gc_paused(), progress_bar(params, found.files.expected()) as bar:
         workers = workers or own.enter_context(Workers(params))
         workers.consider(found.files)  # the whole input: forked now if discovery did not need them yet
         if warm_up is not None and workers.pool is not None:
@@ -227,9 +229,12 @@ def aggregate(found: Discovery, params: Params, workers: Workers | None = None,
                 total.forget_ids_before(forgettable_before(delivered, result.aggregator.event_days))
             report.files_read += result.files_read
             report.invalid_files.update(result.invalid)
+            bar.total = max(found.files.expected(), bar.n + len(batch))  # folders still to list: an estimate
             bar.update(len(batch))
             bar.set_postfix_str(f"{total.events:,} events", refresh=False)
         total.settle_twins()
+    report.files_ignored = found.ignored  # counted as the deferred folders were listed
+    report.invalid_files = {**found.unreadable, **report.invalid_files}
     report.engine_stats.update(batches=read, cached_batches=hits, workers=workers.count or 1,
                                event_id_bytes=total.ids_bytes)
     if rejected:
@@ -291,7 +296,8 @@ def collect(params: Params, warm_up: Callable[[], object] | None = None) -> Roll
         raise InputError(f"--path {params.path}: not a folder; give the folder that holds the trail files "
                          "(for example the AWSLogs folder copied from the trail's S3 bucket)")
     with Workers(params) as workers:
-        found = discover(params.path, params.start, params.end, on_file=workers.consider)
+        found = discover(params.path, params.start, params.end, on_file=workers.consider, defer_dated=True)
+        found.files.look_ahead(IN_PROCESS_BYTES)  # enough to know there are files, and how to read them
         if not found.files and found.unreadable:
             path, reason = next(iter(sorted(found.unreadable.items())))
             raise InputError(f"no readable trail files under {params.path}: {len(found.unreadable)} folders or "
