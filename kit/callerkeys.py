@@ -8,8 +8,8 @@ an address of its own (pods, build runners), 135 MB as a dict of tuples, whose l
 the parent's memory fragmented after it was freed (bench/RESULTS.md). Here a key is a number: the
 code of its nine other fields (few: callers) shifted above its address, an IPv4 address written
 canonically as its 32-bit value, any other text (IPv6, a service name, none) as the code of that text
-with bit 32 set. The numbers are looked up in sorted runs (``numpy.searchsorted``), about 16 bytes a
-key; the texts come back a column at a time, for the keys rows use (``columns``).
+with bit 32 set. The numbers are looked up in a ``kit.sortedset.SortedSet``, about 20 bytes a key;
+the texts come back a column at a time, for the keys rows use (``columns``).
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from operator import itemgetter
 from typing import Sequence
 
 import numpy as np
+
+from kit.sortedset import SortedSet
 
 ADDRESS = 4
 """The source address's place in a caller key."""
@@ -27,8 +29,6 @@ WIDTH = 10
 _TEXT = np.uint64(1 << 32)
 """Set in the address part of a key's number when the address is the code of a text."""
 _PART_SHIFT = np.uint64(33)
-_CODE = np.uint32
-"""The codes' dtype in the sorted runs."""
 _WIDE = len("255.255.255.255") + 1
 """Characters a text is read in (``ipv4_numbers``): the longest address and the NUL that ends it."""
 
@@ -82,9 +82,8 @@ class CallerKeys:
         """The nine other fields of the keys -> their code (few: one per caller, whatever its addresses)."""
         self._texts: dict[str, int] = {}
         """Addresses that are no canonical IPv4 text -> their code."""
-        self._runs: list[tuple[np.ndarray, np.ndarray]] = []
-        """(numbers, sorted; their codes): each run at most half as long as the one before, merged as
-        they fill, so a lookup is a few binary searches."""
+        self._codes = SortedSet()
+        """The keys' numbers, each with its code."""
         self._by_code: list[np.ndarray] = []
         """The keys' numbers in the order of their codes, a part per call of ``codes`` that added some."""
         self._count = 0
@@ -110,14 +109,9 @@ class CallerKeys:
     def codes(self, keys: Sequence[tuple]) -> np.ndarray:
         """The code of each key (int64), the new ones added in their order."""
         numbers = self._numbers(keys)
-        order = np.argsort(numbers)  # searched in order: each search starts near the one before in memory
-        ordered = numbers[order]
-        found = np.full(len(numbers), -1, np.int64)
-        for run, codes in self._runs:
-            at = np.minimum(np.searchsorted(run, ordered), len(run) - 1)
-            hit = run[at] == ordered
-            found[order[hit]] = codes[at[hit]]
-        new = np.flatnonzero(found < 0)
+        held, codes = self._codes.find(numbers)
+        found = codes.astype(np.int64)
+        new = np.flatnonzero(~held)
         if len(new):
             distinct, first, inverse = np.unique(numbers[new], return_index=True, return_inverse=True)
             code_of = np.empty(len(distinct), np.int64)
@@ -125,7 +119,7 @@ class CallerKeys:
             found[new] = code_of[inverse.reshape(-1)]
             self._by_code.append(numbers[new[np.sort(first)]])
             self._count += len(distinct)
-            self._add_run(distinct, code_of.astype(_CODE))
+            self._codes.add(distinct, code_of)
         return found
 
     def _numbers(self, keys: Sequence[tuple]) -> np.ndarray:
@@ -146,15 +140,6 @@ class CallerKeys:
             numbers_of_texts[texts] = [table.setdefault(addresses[row], len(table)) for row in texts.tolist()]
             numbers_of_texts[texts] |= _TEXT
         return (part_codes << _PART_SHIFT) | numbers.astype(np.uint64) | numbers_of_texts
-
-    def _add_run(self, numbers: np.ndarray, codes: np.ndarray) -> None:
-        """Add sorted ``numbers`` with their ``codes`` as a run; merge runs while one is over half the one before."""
-        self._runs.append((numbers, codes))
-        while len(self._runs) > 1 and len(self._runs[-1][0]) * 2 > len(self._runs[-2][0]):
-            (later, later_codes), (earlier, earlier_codes) = self._runs.pop(), self._runs.pop()
-            merged = np.concatenate([earlier, later])
-            order = np.argsort(merged, kind="stable")
-            self._runs.append((merged[order], np.concatenate([earlier_codes, later_codes])[order]))
 
     def columns(self, codes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """``kit.rollup.key_columns`` of the keys for rows of ``codes`` (each row's key): per field,
