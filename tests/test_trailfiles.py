@@ -207,6 +207,22 @@ def test_day_folders_without_trail_files_fail_as_an_empty_tree_does(tmp_path):
         _collect(tmp_path)
 
 
+def test_a_file_of_several_names_is_taken_once_under_the_first(tmp_path):
+    """Symbolic links met before or after their target, hard links, among files of one name."""
+    for index in range(50):
+        write_trail(tmp_path / "a" / f"p{index:02d}.json", GOOD)
+    write_trail(tmp_path / "a" / "z-real.json", GOOD)
+    (tmp_path / "a" / "a-link.json").symlink_to(tmp_path / "a" / "z-real.json")  # met before its target
+    os.link(tmp_path / "a" / "p07.json", tmp_path / "a" / "p07-again.json")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "to-p30.json").symlink_to(tmp_path / "a" / "p30.json")  # met after its target
+    (tmp_path / "b" / "to-link.json").symlink_to(tmp_path / "a" / "a-link.json")
+    found = discover(tmp_path, *window())
+    taken = [os.path.relpath(f.path, tmp_path) for f in found.files]
+    assert len(taken) == len({os.stat(tmp_path / path).st_ino for path in taken}) == 51
+    assert "a/a-link.json" in taken and "a/p07-again.json" in taken and "a/p30.json" in taken
+
+
 def _collect(path):
     params = validate({"source": "local", "path": path, "start": "2025-07-01", "end": "2025-07-02",
                        "quiet": True, "workers": 1, "cache": False})
