@@ -88,16 +88,6 @@ class CallerKeys:
         """The keys' numbers in the order of their codes, a part per call of ``codes`` that added some."""
         self._count = 0
 
-    @classmethod
-    def of(cls, table: dict[tuple, int]) -> "CallerKeys":
-        """The keys of a dict table (key -> code 0, 1, ...), with the same codes."""
-        keys = cls()
-        ordered: list[tuple] = [()] * len(table)
-        for key, code in table.items():
-            ordered[code] = key
-        keys.codes(ordered)
-        return keys
-
     def __len__(self) -> int:
         return self._count
 

@@ -504,7 +504,9 @@ class Aggregator:
         """``sts_keys`` as numbers (``kit.callerkeys``): so an aggregator holds them once it merges batches
         (a batch's table stays a dict: its state, and a new caller costs it a dict entry, not a search)."""
         if not isinstance(self.sts_keys, CallerKeys):
-            self.sts_keys = CallerKeys.of(self.sts_keys)
+            keys = CallerKeys()
+            keys.codes(_by_code(self.sts_keys))  # the same codes
+            self.sts_keys = keys
         return self.sts_keys
 
     def forget_ids_before(self, day: int) -> None:

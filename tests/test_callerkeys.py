@@ -68,4 +68,5 @@ def test_caller_keys_code_and_give_columns_as_a_dict_of_tuples_does(seed: int):
     for mine, theirs in zip(numbers.columns(codes), key_columns(by_code, 10, codes), strict=True):
         assert mine[0].tolist() == theirs[0].tolist()
         assert mine[1].dtype == theirs[1].dtype and mine[1].tolist() == theirs[1].tolist()
-    assert CallerKeys.of(table).codes(by_code).tolist() == list(range(len(table)))
+    again = CallerKeys()
+    assert again.codes(by_code).tolist() == list(range(len(table))) == again.codes(by_code[::-1])[::-1].tolist()
