@@ -293,6 +293,14 @@ def _is_folder(entry: os.DirEntry) -> bool:
         return False
 
 
+def _is_link(entry: os.DirEntry) -> bool:
+    """True for a symbolic link, and for an entry that cannot be told (taken as one: looked for with care)."""
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return True
+
+
 def _stat(path: str, found: Discovery, kind: str) -> os.stat_result | None:
     """What ``path`` leads to; None (with the reason noted) when it leads nowhere usable."""
     try:
@@ -330,15 +338,18 @@ class _SeenFiles:
     def take(self, entry: os.DirEntry, info: os.stat_result) -> bool:
         """True when the file of ``entry`` (``info``: what its path leads to) was not taken before."""
         device, inode = info.st_dev, info.st_ino
-        linked = self._linked.setdefault(device, set())
-        if inode in linked:
+        linked = self._linked.get(device)
+        if linked is not None and inode in linked:
             return False
-        if entry.is_symlink() or info.st_nlink > 1:
+        if info.st_nlink > 1 or _is_link(entry):
             if self._taken_by_name(device, inode):
                 return False
-            linked.add(inode)
+            self._linked.setdefault(device, set()).add(inode)
         else:
-            self._noted.setdefault(device, array("Q")).append(inode)
+            noted = self._noted.get(device)
+            if noted is None:
+                noted = self._noted[device] = array("Q")
+            noted.append(inode)
         return True
 
     def _taken_by_name(self, device: int, inode: int) -> bool:
