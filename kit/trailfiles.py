@@ -29,7 +29,9 @@ from kit.judgedfields import judged_fields
 from kit.sortedset import SortedSet
 from kit.spill import SpilledTexts
 
-_DATED_FOLDER = re.compile(r"[/\\]CloudTrail[/\\][a-z0-9-]+[/\\](\d{4})[/\\](\d{2})[/\\](\d{2})[/\\]")
+_DATED_FOLDER = re.compile(r"[/\\]CloudTrail(?:-Digest|-Insight)?[/\\][a-z0-9-]+[/\\](\d{4})[/\\](\d{2})[/\\](\d{2})[/\\]")
+"""A day folder of the S3 layout, of log files or of the digest and Insights files beside them (not
+read, but dated: those outside the window are not listed either)."""
 _NOT_LOGS = ("CloudTrail-Digest", "CloudTrail-Insight")
 DELIVERY_LAG = timedelta(days=1)
 """How long after an event its file may be delivered; files dated outside the window ± this are skipped."""
@@ -193,7 +195,8 @@ def is_trail_name(name: str) -> bool:
 
 
 def delivery_date(path: str) -> date | None:
-    """The date in an S3-layout path (``.../CloudTrail/<region>/Y/M/D/``), if any."""
+    """The date in an S3-layout path (``.../CloudTrail/<region>/Y/M/D/``, or ``CloudTrail-Digest`` or
+    ``CloudTrail-Insight`` in place of ``CloudTrail``), if any."""
     match = _DATED_FOLDER.search(path)
     if not match:
         return None

@@ -90,7 +90,23 @@ def test_dated_folders_outside_the_window_are_not_listed(tmp_path, monkeypatch):
 
 def test_delivery_date_reads_the_s3_layout_only():
     assert delivery_date(f"/x/AWSLogs/{A}/CloudTrail/eu-west-1/2025/07/31/f.json.gz").isoformat() == "2025-07-31"
+    assert delivery_date(f"/x/AWSLogs/{A}/CloudTrail-Insight/eu-west-1/2025/07/31/").isoformat() == "2025-07-31"
     assert delivery_date("/x/2025/07/31/f.json.gz") is None
+    assert delivery_date(f"/x/AWSLogs/{A}/CloudTrail-Other/eu-west-1/2025/07/31/") is None
+
+
+def test_digest_folders_outside_the_window_are_not_listed(tmp_path, monkeypatch):
+    """A bucket holds a digest file an hour for every day of the trail's life: only the window's are listed."""
+    for day in ("2023/01/05", "2025/07/01", "2025/09/30"):
+        write_trail(tmp_path / f"AWSLogs/{A}/CloudTrail-Digest/us-east-1/{day}/d.json.gz", [])
+    write_trail(tmp_path / f"AWSLogs/{A}/CloudTrail/us-east-1/2025/07/01/f.json.gz", GOOD)
+    listed: list[str] = []
+    scandir = os.scandir
+    monkeypatch.setattr(trailfiles.os, "scandir", lambda path: listed.append(str(path)) or scandir(path))
+    found = discover(tmp_path, *window())
+    assert [Path(f.path).name for f in found.files] == ["f.json.gz"]
+    assert (found.ignored, found.outside_window) == (1, 2)
+    assert not [path for path in listed if path.endswith(("/2023/01/05", "/2025/09/30"))]
 
 
 @pytest.mark.parametrize("name, content, reason", [
