@@ -7,7 +7,8 @@ import socket
 import numpy as np
 import pytest
 
-from kit.callerkeys import CallerKeys, ipv4_numbers
+from kit.callerkeys import CallerKeys
+from kit.ipv4text import ipv4_numbers
 from kit.rollup import key_columns
 
 AWKWARD = ["1.2.3.4", "0.0.0.0", "255.255.255.255", "10.0.0.10", "256.1.1.1", "01.2.3.4", "1.2.3.04", "0.0.0.00",
