@@ -28,6 +28,7 @@ import numpy as np
 from kit import secondcounts
 from kit.bloom import MAX_ITEMS, BloomFilter
 from kit.sortedruns import run_starts
+from kit.sortedset import SortedSet
 from kit.spill import SpilledRuns
 from kit.texthash import hash_texts
 
@@ -71,10 +72,9 @@ class SeenIds:
     ``DAY`` values, one per hash; none: every hash of day 0, and ``forget_before`` is never called)."""
 
     def __init__(self, memory_ids: int = MEMORY_IDS) -> None:
-        self.runs: list[np.ndarray] = []
-        """The hashes in memory: sorted, distinct, in runs each at least twice as long as the next (one
-        list, not parts by top bits: a batch of a hundred ids paid a search of every part's runs,
-        bench/RESULTS.md)."""
+        self._memory = SortedSet()
+        """The hashes in memory, in sorted runs (one set, not parts by top bits: a batch of a hundred ids
+        paid a search of every part's runs, bench/RESULTS.md)."""
         self.memory_ids = memory_ids
         self._held = 0
         """Hashes in ``runs``."""
@@ -90,13 +90,18 @@ class SeenIds:
         self._run_days: list[tuple[int, int]] = []
         """Per run on disk: the first and last day of its hashes."""
 
+    @property
+    def runs(self) -> list[np.ndarray]:
+        """The hashes in memory, a sorted array a run, the longest first."""
+        return self._memory.runs
+
     def contains(self, ids: np.ndarray, days: np.ndarray | None = None) -> np.ndarray:
         """True where an id of ``ids`` (uint64 hashes) was recorded before; records nothing."""
         days = _days(ids, days)
         ids = _keyed(ids, days)
         seen = self._on_disk(ids, days)
         order = np.argsort(ids)
-        seen[order] |= _in_runs(self.runs, ids[order])
+        seen[order] |= self._memory.holds(ids[order])
         return seen
 
     def add(self, ids: np.ndarray, days: np.ndarray | None = None) -> np.ndarray:
@@ -107,15 +112,10 @@ class SeenIds:
         seen = self._on_disk(ids, days)
         order = np.argsort(ids)
         these = ids[order]  # sorted: the searches run a third faster (bench/RESULTS.md), the new run is made
-        seen[order] = found = seen[order] | _in_runs(self.runs, these)
+        seen[order] = found = seen[order] | self._memory.holds(these)
         unseen = these[~found]
-        if len(unseen):  # no empty run: the searches need a last element
-            runs = self.runs
-            runs.append(unseen)
-            self._held += len(unseen)
-            while len(runs) > 1 and len(runs[-2]) < 2 * len(runs[-1]):
-                last = runs.pop()
-                runs[-1] = np.sort(np.concatenate((runs[-1], last)), kind="stable")
+        self._memory.add(unseen)
+        self._held += len(unseen)
         if not seen.all():
             self._held_days.append((ids[~seen], days[~seen]))
         if self._held > limit:
@@ -153,8 +153,8 @@ class SeenIds:
 
     def _move_to_disk(self) -> None:
         """Write the hashes held in memory to disk as one sorted run and add them to the filters of their days."""
-        runs, held = self.runs, self._held_days
-        self.runs, self._held, self._held_days = [], 0, []
+        runs, held = self._memory.runs, self._held_days
+        self._memory, self._held, self._held_days = SortedSet(), 0, []
         ids, days = (np.concatenate(column) for column in zip(*held))
         del held
         for day, rows in _by_day(days):
@@ -213,12 +213,3 @@ def _by_day(days: np.ndarray, where: np.ndarray | None = None) -> Iterator[tuple
     starts = run_starts(days[order])
     for first, end in zip(starts.tolist(), [*starts[1:].tolist(), len(order)]):
         yield int(days[order[first]]), order[first:end]
-
-
-def _in_runs(runs: list[np.ndarray], ids: np.ndarray) -> np.ndarray:
-    """True where an id of ``ids`` is in one of ``runs`` (sorted, none empty)."""
-    seen = np.zeros(len(ids), dtype=bool)
-    for run in runs:
-        where = np.minimum(np.searchsorted(run, ids), len(run) - 1)
-        seen |= run[where] == ids
-    return seen

@@ -20,29 +20,46 @@ class SortedSet:
         self._runs: list[tuple[np.ndarray, np.ndarray | None]] = []
         """(values, sorted; their numbers or None), each run at most half as long as the one before."""
 
+    @property
+    def runs(self) -> list[np.ndarray]:
+        """The values, a sorted array a run, the longest first."""
+        return [run for run, _ in self._runs]
+
     def find(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Where each of ``values`` (uint64, any order) is held, and its number (0 where not held, or for
-        values added without). The values are searched in order: each search starts near the last."""
+        values added without)."""
         order = np.argsort(values)
-        ordered = values[order]
-        held = np.zeros(len(values), bool)
-        numbers = np.zeros(len(values), NUMBER)
+        held, numbers = np.zeros(len(values), bool), np.zeros(len(values), NUMBER)
+        held[order], numbers[order] = self._search(values[order])
+        return held, numbers
+
+    def holds(self, ordered: np.ndarray) -> np.ndarray:
+        """Where each of ``ordered`` (uint64, sorted) is held."""
+        return self._search(ordered)[0]
+
+    def _search(self, ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``find`` of sorted values: searched in order, each search starts near the last."""
+        held = np.zeros(len(ordered), bool)
+        numbers = np.zeros(len(ordered), NUMBER)
         for run, run_numbers in self._runs:
             at = np.minimum(np.searchsorted(run, ordered), len(run) - 1)
             hit = run[at] == ordered
-            held[order[hit]] = True
+            held |= hit
             if run_numbers is not None:
-                numbers[order[hit]] = run_numbers[at[hit]]
+                numbers[hit] = run_numbers[at[hit]]
         return held, numbers
 
     def add(self, values: np.ndarray, numbers: np.ndarray | None = None) -> None:
         """Hold ``values`` (uint64, distinct, sorted, none held yet), with their ``numbers`` if the set's have some."""
         if not len(values):
-            return
+            return  # no empty run: the searches need a last element
         self._runs.append((values, None if numbers is None else numbers.astype(NUMBER)))
         while len(self._runs) > 1 and len(self._runs[-1][0]) * 2 > len(self._runs[-2][0]):
             (later, later_numbers), (earlier, earlier_numbers) = self._runs.pop(), self._runs.pop()
             merged = np.concatenate([earlier, later])
-            order = np.argsort(merged, kind="stable")  # two sorted runs: merged in one pass
-            self._runs.append((merged[order], None if earlier_numbers is None
-                               else np.concatenate([earlier_numbers, later_numbers])[order]))
+            if earlier_numbers is None:
+                merged.sort(kind="stable")  # two sorted runs: timsort merges them in one pass
+                self._runs.append((merged, None))
+            else:
+                order = np.argsort(merged, kind="stable")
+                self._runs.append((merged[order], np.concatenate([earlier_numbers, later_numbers])[order]))

@@ -31,7 +31,7 @@ FORMAT = 9
 """Bump when what a batch result holds changes: older entries are then never looked up."""
 RULE_MODULES = ("events", "eventids", "texthash", "secondcounts", "stscounts", "signalcounts", "signals", "usecounts",
                 "fieldgaps", "regions", "readreport", "judgedfields", "trailfiles", "spill", "sortedruns", "bloom",
-                "errors", "callerkeys", "sortedset")
+                "errors", "callerkeys", "sortedset", "ipv4text")
 """The modules of ``kit`` whose code or constants may shape a batch's state: events and every kit module it
 reads, and every one those read."""
 RULES = hashlib.sha256(b"".join(Path(importlib.util.find_spec(f"kit.{name}").origin).read_bytes()
