@@ -44,7 +44,6 @@ import numpy as np
 import orjson
 
 from kit.errors import InputError
-from kit.ipv4text import ipv4_numbers
 
 PRIVATE = "private"
 AWS = "aws"
@@ -465,16 +464,14 @@ class AddressBook:
         give each once); the other values (service names) are kept for the life of the book."""
         source_ips = list(source_ips)
         classes: list[AddressClass] = [PRIVATE_CLASS] * len(source_ips)  # what an address in a VPC keeps
-        v4_numbers = ipv4_numbers(source_ips)
-        v4 = np.flatnonzero(v4_numbers >= 0)
-        numbered: dict[int, tuple[list[int], list[int]]] = {  # places, numbers
-            4: (v4.tolist(), v4_numbers[v4].tolist()), 6: ([], [])}
-        for at in np.flatnonzero(v4_numbers < 0).tolist():
-            source_ip = source_ips[at]
-            value = _address_number(source_ip, socket.AF_INET6)
-            if value is not None:
-                numbered[6][0].append(at)
-                numbered[6][1].append(value)
+        numbered: dict[int, tuple[list[int], list[int]]] = {4: ([], []), 6: ([], [])}  # places, numbers
+        for at, source_ip in enumerate(source_ips):
+            for version, family in ((4, socket.AF_INET), (6, socket.AF_INET6)):
+                value = _address_number(source_ip, family)
+                if value is not None:
+                    numbered[version][0].append(at)
+                    numbered[version][1].append(value)
+                    break
             else:
                 classes[at] = self._known.get(source_ip) or self._other(source_ip)
         for version, (places, values) in numbered.items():
