@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from kit.callers import PRIORITIES, per_value, tool_of
@@ -26,10 +27,16 @@ BREAKAGE_COLUMNS = ["breakage", "breakage_events"]
 _DAY = "%Y-%m-%d"
 
 
-def _example(ids: pd.Series) -> str:
-    """The smallest non-empty event id ('' when none)."""
-    present = ids[ids != ""]
-    return str(present.min()) if len(present) else ""
+def smallest_ids(ids: pd.Series, group: np.ndarray, groups: int) -> np.ndarray:
+    """Per group (``group``: the group number, below ``groups``, of each of ``ids``): the smallest
+    non-empty event id of its rows ('' when none)."""
+    codes, texts = pd.factorize(ids, sort=True)  # codes in text order
+    texts = np.append(texts.to_numpy(dtype=object), "")
+    absent = len(texts) - 1
+    codes = np.where(texts[codes] == "", absent, codes)
+    smallest = np.full(groups, absent, np.int64)
+    np.minimum.at(smallest, group, codes)
+    return texts[smallest]
 
 
 def signal_table(signals: pd.DataFrame, callers: pd.DataFrame) -> pd.DataFrame:
@@ -39,10 +46,11 @@ def signal_table(signals: pd.DataFrame, callers: pd.DataFrame) -> pd.DataFrame:
             (column, "int64" if column in ("events", "sessions") else "bool" if column == "in_plan" else object)
             for column in SIGNAL_TABLE_COLUMNS)})
     rows = signals.assign(caller_tool=per_value(signals.user_agent, lambda agent: tool_of(agent).tool))
-    table = (rows.groupby(CALLER + ["signal", "region"], sort=False)
-             .agg(events=("events", "sum"), sessions=("sessions", "sum"), first_seen=("first_seen", "min"),
-                  last_seen=("last_seen", "max"), example_event_id=("example_event_id", _example))
+    grouped = rows.groupby(CALLER + ["signal", "region"], sort=False)
+    table = (grouped.agg(events=("events", "sum"), sessions=("sessions", "sum"), first_seen=("first_seen", "min"),
+                         last_seen=("last_seen", "max"))
              .reset_index())
+    table["example_event_id"] = smallest_ids(rows.example_event_id, grouped.ngroup().to_numpy(), len(table))
     planned = set(zip(callers.account_id, callers.principal_arn, callers.caller_tool))
     table["in_plan"] = [key in planned for key in zip(table.account_id, table.principal_arn, table.caller_tool)]
     order = table.signal.map({code: index for index, code in enumerate(SIGNALS)}).fillna(len(SIGNALS))

@@ -9,6 +9,7 @@ are what they are (``origin_evidence``, ``priority_reason``).
 """
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Hashable
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from kit.addressuse import KindUse, SourceAddresses, address_use
-from kit.fixes import fix_for, version_tuple
+from kit.fixes import Fix, fix_for, version_tuple
 from kit.ipranges import AWS, OUTSIDE, PRIVATE, SERVICE
 from kit.regions import GLOBAL_ENDPOINT_REGION, is_opt_in, regional_endpoint
 from kit.codedseconds import CodedSeconds, factorize, peaks_of, rows_part, text_codes
@@ -227,17 +228,41 @@ def priority(origin_: str, workload: str, served_now_: str) -> Judgement:
     return Judgement("P2", "no call since the change: today's serving Region unknown")
 
 
-def _join(values: pd.Series) -> str:
-    return ";".join(sorted(value for value in values.unique() if value))
+def joined_texts(values: pd.Series, group: np.ndarray, groups: int) -> list[str]:
+    """Per group (``group``: the group number, below ``groups``, of each of ``values``' texts): its distinct
+    non-empty texts, sorted, joined by ';'."""
+    codes, texts = pd.factorize(values, sort=True)
+    pairs = np.unique(group.astype(np.int64) * max(len(texts), 1) + codes)  # by group, then text order
+    parts: list[list[str]] = [[] for _ in range(groups)]
+    for number, code in zip((pairs // max(len(texts), 1)).tolist(), (pairs % max(len(texts), 1)).tolist()):
+        if texts[code]:
+            parts[number].append(texts[code])
+    return [";".join(texts_of_group) for texts_of_group in parts]
 
 
-def _oldest(group: pd.DataFrame) -> pd.Series:
-    """The oldest client version a caller used, and one user agent of that version."""
-    versions = group.groupby("caller_version").calls.sum()
-    numbered = [version for version in versions.index if version[:1].isdigit()] or list(versions.index)
-    oldest = min(numbered, key=version_tuple)
-    agents = group[group.caller_version == oldest].groupby("user_agent").calls.sum()
-    return pd.Series({"caller_version": oldest, "user_agent": agents.idxmax()})
+def oldest_versions(calls: pd.DataFrame, caller: np.ndarray, callers: int) -> pd.DataFrame:
+    """Per caller (``caller``: the caller number, below ``callers``, of each row of ``calls``): the oldest
+    client version it used (``caller_version``: by ``version_tuple`` among the versions that start with a
+    digit, among all when none does; ties to the first in text order) and its user agent of that version
+    with the most ``calls`` (ties to the first in text order)."""
+    version_of_row, versions = pd.factorize(calls.caller_version, sort=True)
+    ranked = sorted(range(len(versions)),
+                    key=lambda code: (not versions[code][:1].isdigit(), version_tuple(versions[code]), code))
+    rank = np.empty(len(versions), np.int64)
+    rank[ranked] = np.arange(len(versions))
+    row_rank = rank[version_of_row]
+    best = np.full(callers, len(versions), np.int64)
+    np.minimum.at(best, caller, row_rank)
+    oldest = row_rank == best[caller]
+    agent_of_row, agents = pd.factorize(calls.user_agent, sort=True)
+    pairs, pair_of_row = np.unique(caller[oldest].astype(np.int64) * len(agents) + agent_of_row[oldest],
+                                   return_inverse=True)
+    pair_calls = np.bincount(pair_of_row, weights=calls.calls.to_numpy()[oldest], minlength=len(pairs))
+    pair_caller, pair_agent = pairs // len(agents), pairs % len(agents)
+    order = np.lexsort((pair_agent, -pair_calls, pair_caller))  # per caller: the most calls, then text order
+    top = order[run_starts(pair_caller[order])]
+    return pd.DataFrame({"caller_version": versions[np.array(ranked, np.int64)[best]],
+                         "user_agent": agents[pair_agent[top]]})
 
 
 def served_now(calls: pd.DataFrame) -> pd.DataFrame:
@@ -264,16 +289,15 @@ def build_callers(rollup: Rollup, sources: SourceAddresses, homes: Homes, second
         error_calls=("errors", "sum"),
         first_seen=("first_seen", "min"),
         last_seen=("last_seen", "max"),
-        served_in=("served", _join),
-        event_names=("event_name", _join),
         post_change_calls=("post_change_rows", "sum"),
     ).reset_index()
     caller_of_detail = grouped.ngroup().to_numpy()  # the callers' rows' order
+    callers["served_in"] = joined_texts(calls.served, caller_of_detail, len(callers))
+    callers["event_names"] = joined_texts(calls.event_name, caller_of_detail, len(callers))
     used = address_use(sources, rollup.sts_calls.calls.to_numpy(), global_rows(rollup.sts_calls),
                        caller_of_detail[detail_of_row], len(callers))
     callers = callers.assign(source_ips=used.listed, addresses=used.by_kind)
-    versions = grouped[["caller_version", "user_agent", "calls"]].apply(_oldest).reset_index()
-    callers = callers.merge(versions, on=CALLER_KEY)
+    callers = callers.assign(**oldest_versions(calls, caller_of_detail, len(callers)))
     callers = callers.merge(served_now(calls), on=CALLER_KEY, how="left").fillna({"served_now": ""})
     callers = callers.merge(caller_peaks(seconds), on=CALLER_KEY, how="left")
     callers["peak_rps"] = callers.peak_rps.fillna(0).astype("int64")
@@ -294,41 +318,51 @@ def _workload_source(caller, homes: Homes) -> str:
     return homes.source.get((caller.account_id, caller.principal_arn), "")
 
 
+_JUDGED = namedtuple("_JUDGED", ["account_id", "principal_arn", "served_in", "addresses", "workload_region",
+                                  "served_now", "post_change_calls", "error_calls", "user_agent", "event_names"])
+"""What ``_judge`` reads of a caller (a row of plain values: a table's rows cost more to read one by one)."""
+
+
 def _judge(callers: pd.DataFrame, homes: Homes) -> pd.DataFrame:
     """Add origin, priority (each with its evidence), target endpoint, risks and the fix to aggregated callers."""
+    rows = list(map(_JUDGED._make, zip(*(callers[column].tolist() for column in _JUDGED._fields))))
     origins = [origin([r for r in row.served_in.split(";") if r and r != GLOBAL_ENDPOINT_REGION],
                       row.addresses, row.workload_region, _workload_source(row, homes))
-               for row in callers.itertuples()]
+               for row in rows]
     callers["origin"] = [judged.value for judged in origins]
     callers["origin_evidence"] = [judged.evidence for judged in origins]
-    priorities = [priority(o, w, now) for o, w, now in
-                  zip(callers.origin, callers.workload_region, callers.served_now)]
+    priorities = [priority(judged.value, row.workload_region, row.served_now) for judged, row in zip(origins, rows)]
     callers["priority"] = [judged.value for judged in priorities]
     callers["priority_reason"] = [judged.evidence for judged in priorities]
     callers["target_endpoint"] = callers.workload_region.map(regional_endpoint)
-    callers["risks"] = [";".join(risk_codes(row)) for row in callers.itertuples()]
-    fixes = [fix_for(tool_of(agent), workload or None, operations=set(names.split(";")))
-             for agent, workload, names in zip(callers.user_agent, callers.workload_region, callers.event_names)]
-    callers["action"] = [fix.action for fix in fixes]
-    callers["fix"] = [fix.fix for fix in fixes]
-    callers["region_note"] = [fix.region_note for fix in fixes]
+    callers["risks"] = [";".join(risk_codes(row, judged.value)) for row, judged in zip(rows, origins)]
+    fixes: dict[tuple[str, str, str], Fix] = {}  # callers of one tool, Region and operations share a fix
+    for row in rows:
+        if (row.user_agent, row.workload_region, row.event_names) not in fixes:
+            fixes[row.user_agent, row.workload_region, row.event_names] = fix_for(
+                tool_of(row.user_agent), row.workload_region or None, operations=set(row.event_names.split(";")))
+    chosen = [fixes[row.user_agent, row.workload_region, row.event_names] for row in rows]
+    callers["action"] = [fix.action for fix in chosen]
+    callers["fix"] = [fix.fix for fix in chosen]
+    callers["region_note"] = [fix.region_note for fix in chosen]
     order = callers.priority.map(PRIORITIES.index)
     callers = callers.assign(_order=order).sort_values(
         ["_order", "account_id", "global_calls", "principal_arn"], ascending=[True, True, False, True])
     return callers[CALLER_COLUMNS].reset_index(drop=True)
 
 
-def risk_codes(caller) -> list[str]:
-    """Risk codes of one aggregated caller row (the ``quota`` code is added by the quota check)."""
+def risk_codes(caller, origin_: str) -> list[str]:
+    """Risk codes of one aggregated caller row whose origin is ``origin_`` (the ``quota`` code is added by
+    the quota check)."""
     codes = []
-    if caller.origin == ORIGIN_OPT_IN:
+    if origin_ == ORIGIN_OPT_IN:
         codes.append("opt-in-region")
-    if caller.origin == ORIGIN_OUTSIDE:
+    if origin_ == ORIGIN_OUTSIDE:
         codes.append("outside-aws")
-    if (caller.origin == ORIGIN_DEFAULT and caller.served_now == GLOBAL_ENDPOINT_REGION
+    if (origin_ == ORIGIN_DEFAULT and caller.served_now == GLOBAL_ENDPOINT_REGION
             and caller.workload_region != GLOBAL_ENDPOINT_REGION):
         codes.append("custom-dns")
-    if caller.origin == ORIGIN_UNKNOWN:
+    if origin_ == ORIGIN_UNKNOWN:
         codes.append("origin-unknown")
     if not caller.workload_region:
         codes.append("region-unknown")

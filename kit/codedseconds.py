@@ -107,7 +107,7 @@ class CodedSeconds:
     def key_tuples(self, columns: list[str], where: np.ndarray | None = None) -> list[tuple]:
         """Per key number: its values of ``columns``; with ``where`` (a boolean per key), only of those keys."""
         keys = self.keys if where is None else self.keys[where]
-        return list(zip(*(keys[column] for column in columns))) if len(columns) else [()] * len(keys)
+        return list(zip(*(keys[column].tolist() for column in columns))) if len(columns) else [()] * len(keys)
 
     def per_second(self, keys: np.ndarray) -> pd.Series:
         """Calls per second (indexed by second, sorted) of the rows whose key is one of ``keys``."""
