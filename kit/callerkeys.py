@@ -75,8 +75,9 @@ class CallerKeys:
         parts = self._parts
         others = list(map(_OTHERS, keys))
         part_codes = list(map(parts.get, others))
-        if None in part_codes:  # callers not seen before (few)
-            part_codes = [parts.setdefault(other, len(parts)) for other in others]
+        if None in part_codes:  # callers not seen before
+            part_codes = [parts.setdefault(other, len(parts)) if code is None else code
+                          for other, code in zip(others, part_codes)]
         part_codes = np.array(part_codes, np.uint64)
         addresses = [key[ADDRESS] for key in keys]
         numbers = ipv4_numbers(addresses)

@@ -406,8 +406,7 @@ class Aggregator:
 
     def _shared(self, key: tuple) -> tuple:
         """``key`` made of the single stored copy of each string."""
-        names = self.names
-        return tuple([names.setdefault(part, part) for part in key])
+        return tuple(map(self.names.setdefault, key, key))
 
     def _count(self, caller: tuple, failed: int, time: str, outcome: tuple) -> int:
         """Count one STS call of ``caller`` (the fields of an ``sts`` key but the minute) at ``time``
@@ -432,7 +431,7 @@ class Aggregator:
         """Codes for a caller seen first: its code in ``sts_keys``, the code of its ``seconds`` key's
         caller (``second_of``) in ``second_keys``, and that caller."""
         caller = self._shared(caller)
-        second_caller = self._shared(second_of((*caller, ""), "")[:-1])
+        second_caller = second_of((*caller, ""), "")[:-1]  # of the caller's stored texts already
         codes = self._callers[caller] = (self.sts_keys.setdefault(caller, len(self.sts_keys)),
                                          self.second_keys.setdefault(second_caller, len(self.second_keys)),
                                          second_caller)
