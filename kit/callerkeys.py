@@ -103,7 +103,7 @@ class CallerKeys:
         address_of_key = numbers & ((_TEXT << np.uint64(1)) - np.uint64(1))
         parts = list(self._parts)
         used_parts, part_place = np.unique(part_of_key[used], return_inverse=True)
-        others = [parts[code] for code in used_parts.tolist()]
+        others = list(zip(*[parts[code] for code in used_parts.tolist()])) or [()] * (WIDTH - 1)  # by field
         used_addresses, address_place = np.unique(address_of_key[used], return_inverse=True)
         columns = []
         for field in range(WIDTH):
@@ -111,7 +111,7 @@ class CallerKeys:
                 texts, places = _sorted_distinct(self._address_texts(used_addresses))
                 place = address_place.reshape(-1)
             else:
-                texts, places = sorted_texts(np.array([other[field - (field > ADDRESS)] for other in others], object))
+                texts, places = sorted_texts(np.array(others[field - (field > ADDRESS)], object))
                 place = part_place.reshape(-1)
             place_of_key = np.zeros(self._count, np.min_scalar_type(-len(texts)))
             place_of_key[used] = places[place]
