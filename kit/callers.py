@@ -21,7 +21,7 @@ from kit.addressuse import KindUse, SourceAddresses, address_use
 from kit.fixes import Fix, fix_for, version_tuple
 from kit.ipranges import AWS, OUTSIDE, PRIVATE, SERVICE
 from kit.regions import GLOBAL_ENDPOINT_REGION, is_opt_in, regional_endpoint
-from kit.codedseconds import CodedSeconds, factorize, peaks_of, rows_part, text_codes
+from kit.codedseconds import CodedSeconds, factorize, first_appearances, peaks_of, rows_part, text_codes
 from kit.rollup import Rollup
 from kit.sortedruns import run_starts
 from kit.useragent import ClientTool, parse_user_agent
@@ -80,8 +80,11 @@ def home_regions(rollup: Rollup, sources: SourceAddresses) -> Homes:
     source addresses of ``rollup.sts_calls``)."""
     homes = Homes()
     calls = rollup.sts_calls
-    regional = calls[calls.endpoint == "regional"].rename(columns={"event_region": "region"})
-    served_locally = calls[(calls.endpoint == "global") & ~calls.serving_region.isin(["", GLOBAL_ENDPOINT_REGION])]
+    principal = ["account_id", "principal_arn"]  # the columns read, taken before the rows (memory)
+    regional = calls.loc[(calls.endpoint == "regional").to_numpy(), principal + ["event_region", "calls"]]
+    regional = regional.rename(columns={"event_region": "region"})
+    served_locally = calls.loc[((calls.endpoint == "global") & ~calls.serving_region.isin(["", GLOBAL_ENDPOINT_REGION]))
+                               .to_numpy(), principal + ["serving_region", "calls"]]
     served_locally = served_locally.rename(columns={"serving_region": "region"})
     aws = calls[["account_id", "principal_arn", "calls"]].assign(region=address_regions(sources))
     # Lowest precedence first: later sources overwrite earlier ones.
@@ -125,6 +128,8 @@ def _with_caller_key(rows: pd.DataFrame, homes: dict[tuple[str, str], str]) -> p
     return out
 
 
+MAX_GROUP = 1 << 62
+"""Numbers ``detail_rows`` combines the key columns' codes into before it numbers them again."""
 DETAIL_KEY = ["account_id", "principal_arn", "principal_type", "user_agent", "event_name", "serving_region"]
 """What ``build_callers`` reads of a global call's ``sts_calls`` key row by row (its source address is
 read per caller, ``kit.addressuse``; the rest is the minute)."""
@@ -136,27 +141,56 @@ def detail_rows(rollup: Rollup, homes: dict[tuple[str, str], str]) -> tuple[pd.D
     the positions in ``sts_calls`` of its first row (``first_row``) and of its first row at its last
     time (``latest_row``), which keep ``build_callers``' choices among ties those of the minute rows;
     with caller key columns (``_with_caller_key``). Rows are grouped by the text columns' categorical
-    codes (no text hashed) and summed per group in numpy, sorted by group. Also the detail row of each
+    codes (no text hashed), numbered in the order they first appear, and summed per group in numpy
+    (``ufunc.at``: no sort). Also the detail row of each
     global call's row of ``sts_calls`` (``global_rows``), in their order."""
     sts = rollup.sts_calls
     global_at = global_rows(sts)
     rows = len(global_at)
-    group = np.zeros(rows, np.int64)
+    group, width = np.zeros(rows, np.int64), 1  # the columns' codes so far as one number, below ``width``
     for column in DETAIL_KEY:
         codes, texts = text_codes(sts[column])  # the categorical codes, no text read
-        group, _ = factorize(group * len(texts) + codes[global_at])  # numbered by first appearance
+        if width * max(len(texts), 1) > MAX_GROUP:  # numbered again (the number would not fit)
+            group, distinct = factorize(group)
+            width = len(distinct)
+        group = group * max(len(texts), 1) + codes[global_at]
+        width *= max(len(texts), 1)
+    group, distinct = factorize(group)  # numbered by first appearance
+    groups = len(distinct)
     first_seen, last_seen = sts.first_seen.array[global_at], sts.last_seen.array[global_at]
-    by_last = np.lexsort((~last_seen.asi8, group))  # by group, the latest first (~ reverses int64 order), then by row
-    starts = run_starts(group[by_last])
-    first, latest = np.minimum.reduceat(by_last, starts), by_last[starts]
-    summed = pd.DataFrame({column: np.add.reduceat(sts[column].to_numpy()[global_at][by_last], starts)
+    first = first_appearances(group)
+    latest = _first_where(group, groups, _is_extreme(last_seen.asi8, group, groups, np.maximum))
+    earliest = _first_where(group, groups, _is_extreme(first_seen.asi8, group, groups, np.minimum))
+    summed = pd.DataFrame({column: _group_sums(sts[column].to_numpy()[global_at], group, groups)
                            for column in ("calls", "errors")})
-    summed = summed.assign(first_seen=first_seen[np.lexsort((first_seen.asi8, group))[starts]],
-                           last_seen=last_seen[latest], rows=np.diff(np.append(starts, rows)))
+    summed = summed.assign(first_seen=first_seen[earliest], last_seen=last_seen[latest],
+                           rows=np.bincount(group, minlength=groups))
     keys = sts[DETAIL_KEY].iloc[global_at[first]].reset_index(drop=True)  # first rows only
     keys = keys.astype(dict.fromkeys(DETAIL_KEY, "str"))  # a caller's texts as plain texts from here on
     detail = pd.concat([keys, summed], axis=1).assign(first_row=first, latest_row=latest)
     return _with_caller_key(detail, homes), group
+
+
+def _is_extreme(values: np.ndarray, group: np.ndarray, groups: int, extreme: np.ufunc) -> np.ndarray:
+    """Per row: its value (int64) is the ``extreme`` (``np.maximum`` or ``np.minimum``) of its group's."""
+    bound = np.iinfo(np.int64)
+    best = np.full(groups, bound.min if extreme is np.maximum else bound.max, np.int64)
+    extreme.at(best, group, values)
+    return values == best[group]
+
+
+def _first_where(group: np.ndarray, groups: int, chosen: np.ndarray) -> np.ndarray:
+    """Per group: the position of its first row that is ``chosen`` (each group has one)."""
+    first = np.full(groups, len(group), np.int64)
+    np.minimum.at(first, group[chosen], np.flatnonzero(chosen))
+    return first
+
+
+def _group_sums(values: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray:
+    """Per group: the sum of its rows' ``values``, in their dtype."""
+    sums = np.zeros(groups, values.dtype)
+    np.add.at(sums, group, values)
+    return sums
 
 
 def global_rows(sts_calls: pd.DataFrame) -> np.ndarray:

@@ -124,6 +124,28 @@ def factorize(values: Any) -> tuple[np.ndarray, Any]:
     return pd.factorize(values, use_na_sentinel=False, size_hint=FACTORIZE_HINT)
 
 
+def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` found by hashing (``factorize``): only the distinct
+    values are sorted (rows: millions, distinct values: thousands), and the rows' numbers are the one
+    array a row holds."""
+    codes, distinct = factorize(values)
+    order = np.argsort(distinct, kind="stable")
+    rank = np.empty(len(order), np.intp)
+    rank[order] = np.arange(len(order))
+    return distinct[order], rank[codes]
+
+
+def first_appearances(numbers: np.ndarray) -> np.ndarray:
+    """The position of the first row of each number, for numbers given in the order they first appear
+    (``factorize``'s): a row is a first when its number is above every number before it."""
+    if not len(numbers):
+        return np.zeros(0, np.intp)
+    first = np.empty(len(numbers), bool)
+    first[0] = True
+    np.greater(numbers[1:], np.maximum.accumulate(numbers)[:-1], out=first[1:])
+    return np.flatnonzero(first)
+
+
 def _times(times: np.ndarray, dtype: Any) -> pd.Series:
     """``TIME`` values as times of ``dtype`` (that of the seconds read)."""
     return pd.Series(pd.to_datetime(since_1970(times), unit="s", utc=True)).astype(dtype)

@@ -11,6 +11,7 @@ import pytest
 
 from kit.breakage import smallest_ids
 from kit.callers import joined_texts, oldest_versions
+from kit.codedseconds import first_appearances, unique_inverse
 from kit.fixes import version_tuple
 
 VERSIONS = ["1.2.3", "1.2", "1.2.0", "1.10", "1.9.9", "2.0rc1", "2.0", "0.9", "10", "", "dev", "v1", "latest"]
@@ -83,3 +84,14 @@ def test_smallest_ids_are_those_of_the_groups_in_their_first_seen_order(seed):
     grouped = rows.groupby("caller", sort=False)
     assert smallest_ids(rows.event_id, grouped.ngroup().to_numpy(), grouped.ngroups).tolist() == \
         [_example(group.event_id) for _, group in grouped]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_unique_inverse_and_first_appearances_are_those_of_numpy(seed):
+    rng = np.random.default_rng(seed)
+    values = rng.integers(-5, 50, rng.integers(0, 300)) * (1 << 40)
+    distinct, inverse = unique_inverse(values)
+    expected, expected_inverse = np.unique(values, return_inverse=True)
+    assert distinct.tolist() == expected.tolist() and inverse.tolist() == expected_inverse.tolist()
+    numbers, _ = pd.factorize(values)
+    assert first_appearances(numbers).tolist() == sorted(np.unique(numbers, return_index=True)[1].tolist())

@@ -2,6 +2,7 @@
 of the minute rows, ties included (the first row in ``sts_calls`` order decides)."""
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from kit.addressuse import SourceAddresses
@@ -64,3 +65,10 @@ def test_minute_rows_are_summed_once_per_detail():
     summed = detail[(detail.principal_arn == APP) & (detail.serving_region == "us-east-1")].iloc[0]
     assert (summed.calls, summed.errors, summed.rows, summed.first_row, summed.latest_row) == (3, 1, 2, 0, 0)
     assert summed.first_seen.isoformat() == "2025-06-01T09:00:00+00:00"
+
+
+def test_detail_rows_are_the_same_when_the_key_columns_are_numbered_again_on_the_way(monkeypatch):
+    detail, _ = callers_of(ROWS)
+    monkeypatch.setattr("kit.callers.MAX_GROUP", 2)  # every column's codes numbered again with the next's
+    again, _ = callers_of(ROWS)
+    pd.testing.assert_frame_equal(detail, again)
