@@ -592,14 +592,14 @@ class Aggregator:
             self._merge_sts_rows(*minute_rows)
             self._add_second_rows(*second_rows)
 
-    def sts_rows(self) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray, np.ndarray,
-                                np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """All per-minute STS rows, compacted, in the order of their caller key codes then minutes:
-        (the caller keys' columns, ``kit.rollup.key_columns``; codes, minutes, calls, errors, first and
-        last call, times in seconds since 1970, UTC) of an aggregator that counted events or merged
-        batches (a sealed batch keeps its own in ``_sts_arrays``), handed over: the rows waiting on disk
-        are summed a range of caller codes at a time and the aggregator keeps none of them, nor the
-        table of their keys."""
+    def sts_rows(self) -> tuple[list[tuple[np.ndarray, np.ndarray]], dict[str, np.ndarray]]:
+        """All per-minute STS rows, compacted, in the order of their caller key codes then minutes: the
+        caller keys' columns (``kit.rollup.key_columns``), and the rows' columns by name (``codes``,
+        ``minute``, ``calls``, ``errors``, ``first_seen``, ``last_seen``; times in seconds since 1970, UTC)
+        of an aggregator that counted events or merged batches (a sealed batch keeps its own in
+        ``_sts_arrays``), handed over in a dict that ``kit.rollup.sts_calls_frame`` empties as it builds the
+        table: the rows waiting on disk are summed a range of caller codes at a time and the aggregator
+        keeps none of them, nor the table of their keys."""
         self._settle_per_second()
         layout = self.layout
         slots, calls, errors, first, last = stscounts.gathered(self._minute_parts.groups(0), layout)
@@ -607,7 +607,9 @@ class Aggregator:
         keys, codes = self._caller_keys(), layout.codes(slots)
         self.sts_keys = {}  # the table's memory goes before the frame is made
         minutes = layout.minutes(slots)
-        return keys.columns(codes), codes, minutes, calls, errors, minutes + first, minutes + last
+        del slots
+        return keys.columns(codes), {"codes": codes, "minute": minutes, "calls": calls, "errors": errors,
+                                     "first_seen": minutes + first, "last_seen": minutes + last}
 
     def release_sts_rows(self) -> None:
         """Drop the per-minute STS rows and their keys (once their table is built: memory)."""

@@ -149,10 +149,12 @@ def key_ranks(columns: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
 
 
 def coded_frame(columns: tuple[str, ...], keys: list[tuple[np.ndarray, np.ndarray]], codes: np.ndarray,
-                values: dict[str, np.ndarray]) -> pd.DataFrame:
+               values: dict[str, np.ndarray]) -> pd.DataFrame:
     """A coded rollup table (``CODED_TABLES``) from compact rows, with the dtypes of ``frame``: ``keys``
     (``key_columns``) holds the first columns of the key ``codes`` of each row, ``values`` the others
-    (times in seconds since 1970, UTC, or as datetime64[us], UTC, taken as they are)."""
+    (times in seconds since 1970, UTC, or as datetime64[us], UTC). The arrays of ``values`` become the
+    table's: they are taken out of the dict as their columns are made, seconds turned into
+    microseconds in place."""
     sample = [["1970-01-01T00:00:00"] if column in _TIME_COLUMNS else [0] if column in _INT_COLUMNS else [""]
               for column in columns]
     dtypes = frame(sample if len(codes) else [], columns).dtypes  # what ``frame`` gives rows like these
@@ -161,13 +163,11 @@ def coded_frame(columns: tuple[str, ...], keys: list[tuple[np.ndarray, np.ndarra
         data[column] = pd.Series(pd.Categorical.from_codes(
             place_of_key[codes], pd.Index(texts, dtype=dtypes[column].categories.dtype))) if len(codes) else \
             pd.Series([], dtype=dtypes[column])
-    for column, column_values in values.items():
-        if column in _TIME_COLUMNS:  # microseconds made once (to_datetime then astype made three copies)
-            micros = column_values if column_values.dtype == "M8[us]" else \
-                np.multiply(column_values, 10 ** 6, dtype=np.int64).view("M8[us]")
-            data[column] = pd.Series(micros, dtype=dtypes[column])
-        else:
-            data[column] = pd.Series(column_values, dtype=dtypes[column])
+    for column in list(values):
+        column_values = values.pop(column)
+        if column in _TIME_COLUMNS and column_values.dtype != "M8[us]":
+            column_values = np.multiply(column_values, 10 ** 6, out=column_values.astype(np.int64, copy=False)).view("M8[us]")
+        data[column] = pd.Series(column_values, dtype=dtypes[column])
     return pd.DataFrame(data, columns=list(columns), copy=False)  # the columns are new: no copy of each
 
 
@@ -178,14 +178,18 @@ def seconds_frame(keys: Sequence[tuple], codes: np.ndarray, times: np.ndarray, c
                        {"second": since_1970(times), "calls": calls})
 
 
-def sts_calls_frame(columns: list[tuple[np.ndarray, np.ndarray]], codes: np.ndarray, minutes: np.ndarray,
-                    calls: np.ndarray, errors: np.ndarray, first: np.ndarray, last: np.ndarray) -> pd.DataFrame:
+def sts_calls_frame(columns: list[tuple[np.ndarray, np.ndarray]], rows: dict[str, np.ndarray]) -> pd.DataFrame:
     """The ``sts_calls`` table from compact rows (see kit.stscounts), in the order of their keys (compared
     as tuples of text), then of the rows given (by minute): an order that does not depend on how the
-    input was cut into batches. ``columns`` (``key_columns`` of the keys, ``codes`` each row's key) hold
-    the first ten columns, ``minutes``, ``first`` and ``last`` seconds since 1970 (UTC); the dtypes of
-    ``frame``."""
+    input was cut into batches. ``columns`` (``key_columns`` of the keys) hold the first ten columns;
+    ``rows`` (``kit.events.Aggregator.sts_rows``) each row's key (``codes``), then ``minute``, ``calls``,
+    ``errors``, ``first_seen`` and ``last_seen`` (times in seconds since 1970, UTC); the dtypes of
+    ``frame``. ``rows`` is emptied: each of its arrays is put in order in place of the one given, and then
+    becomes the table's (at most one column held twice)."""
+    codes = rows.pop("codes")
     order = np.argsort(key_ranks(columns)[codes], kind="stable")
-    return coded_frame(STS_CALL_COLUMNS, columns, codes[order], {
-        "minute": minutes[order], "calls": calls[order], "errors": errors[order], "first_seen": first[order],
-        "last_seen": last[order]})
+    codes = codes[order]
+    for name in list(rows):
+        rows[name] = rows[name][order]
+    del order
+    return coded_frame(STS_CALL_COLUMNS, columns, codes, rows)

@@ -150,7 +150,8 @@ def merged(batches: list[list[dict]]) -> Aggregator:
 
 def as_entries(aggregator: Aggregator) -> dict[tuple, list]:
     """The rows of ``sts_rows`` keyed and valued like the dict entries."""
-    columns, codes, minutes, calls, errors, first, last = aggregator.sts_rows()
+    columns, rows = aggregator.sts_rows()
+    codes, minutes, calls, errors, first, last = (rows[name] for name in ("codes", *STS_CALL_COLUMNS[10:]))
     def text(seconds: np.ndarray, unit: str) -> list[str]:
         return np.asarray(seconds, dtype="datetime64[s]").astype(f"datetime64[{unit}]").astype(str).tolist()
     return {(*key, minute): [count, failed, f"{start}Z", f"{end}Z"]
@@ -236,7 +237,9 @@ def test_the_sts_calls_frame_equals_the_frame_of_the_same_rows():
     total = Aggregator(*WINDOW)
     batch.seal()
     total.merge(batch)
-    compact = sts_calls_frame(*total.sts_rows())
+    columns, rows = total.sts_rows()
+    compact = sts_calls_frame(columns, rows)
+    assert rows == {}, "the rows' arrays become the table's: none is held twice"
     ordered = list(STS_CALL_COLUMNS[:11])
     assert compact.dtypes.equals(plain.dtypes)
     texts = STS_CALL_COLUMNS[:10]  # a code per row, each text once; counts summed per caller stay int64

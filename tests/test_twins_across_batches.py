@@ -45,7 +45,8 @@ def records(seed: int) -> list[dict]:
 
 def summary(aggregator: Aggregator) -> tuple:
     aggregator.settle_twins()
-    columns, codes, minutes, calls, errors, first, last = aggregator.sts_rows()
+    columns, values = aggregator.sts_rows()
+    codes, minutes, calls, first, last = (values[name] for name in ("codes", "minute", "calls", "first_seen", "last_seen"))
     rows = sorted(zip(row_keys(columns, codes), minutes.tolist(), calls.tolist(), first.tolist(),
                       last.tolist()))
     return dict(aggregator.skipped), rows

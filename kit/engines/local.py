@@ -276,7 +276,7 @@ def to_rollup(aggregator: Aggregator, report: ReadReport) -> Rollup:
                             counts_frame, frame, sts_calls_frame)
 
     aggregator.release_merge_state()
-    sts = sts_calls_frame(*aggregator.sts_rows())
+    sts = sts_calls_frame(*aggregator.sts_rows())  # the rows' dict is emptied as the table is made
     aggregator.release_sts_rows()
     activity = counts_frame(aggregator.activity, ACTIVITY_COLUMNS)
     aggregator.activity.clear()
