@@ -1,6 +1,7 @@
 """``make bench``: the local engine side by side with the notebook way and the parse floor.
 
-For each scale (events), generate the org if missing (``bench.generate``), then run the commands
+For each scale (events), and each of ``--fleet-scales`` as an org of thousands of callers (``bench.generate
+--fleet``), generate the org if missing (``bench.generate``), then run the commands
 (baseline, kit, floor, new floor) as subprocesses, alternating their order, ``--runs`` times
 (``--large-runs`` from ``--large-from`` events on): wall time and peak memory (RSS summed over the
 process tree, polled) of each; medians go in the table. The baseline runs only up to
@@ -37,6 +38,8 @@ WINDOW = ("2025-03-01", "2025-09-01")
 ALL_TIME = ("2006-01-01", "2100-01-01")
 """The window of a trail of your own: every event (CloudTrail began in 2013)."""
 MARKERS = ("<!-- bench table -->", "<!-- /bench table -->")
+FLEET = 500
+"""Roles of each role's name in the orgs of thousands of callers (``bench.generate --fleet``)."""
 
 
 class Measured(NamedTuple):
@@ -100,12 +103,14 @@ def baseline_counts(stdout: str) -> dict[tuple[str, str], int]:
     return {(row["account"], row["principal"]): row["calls"] for row in rows}
 
 
-def bench_scale(events: int, runs: int, baseline_max: int, cached_max: int, workers: int) -> dict[str, object]:
-    """One row of the table: a generated org of about ``events`` events (made when missing)."""
-    org = DATA / f"org-{events}"
+def bench_scale(events: int, runs: int, baseline_max: int, cached_max: int, workers: int,
+                fleet: int = 0) -> dict[str, object]:
+    """One row of the table: a generated org of about ``events`` events (made when missing), with
+    ``fleet`` roles of each role's name when given (``bench.generate --fleet``)."""
+    org = DATA / (f"org-{events}-fleet" if fleet else f"org-{events}")
     if not (org / "trail").is_dir():
-        subprocess.run([sys.executable, "-m", "bench.generate", "--events-target", str(events), "--out", str(org)],
-                       check=True)
+        subprocess.run([sys.executable, "-m", "bench.generate", "--events-target", str(events), "--out", str(org),
+                        *(["--fleet", str(fleet)] if fleet else [])], check=True)
     warm(org / "trail")
     return bench_trail(org / "trail", WINDOW, events, runs, events <= baseline_max, events <= cached_max, workers)
 
@@ -249,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large-from", type=int, default=10_000_000, help="the first scale run --large-runs times")
     parser.add_argument("--baseline-max", type=int, default=315_000, help="largest scale the baseline runs at")
     parser.add_argument("--cached-max", type=int, default=3_000_000, help="largest scale of the cached re-run")
+    parser.add_argument("--fleet-scales", default="1000000,10000000",
+                        help="scales also measured as an org of thousands of callers ('' for none)")
+    parser.add_argument("--fleet", type=int, default=FLEET, help="roles of each role's name in those orgs")
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--path", type=Path, help="a folder of trail files of your own, measured instead of the scales")
     parser.add_argument("--start", default=ALL_TIME[0], help="with --path: the window's start (default: every event)")
@@ -262,8 +270,15 @@ def main(argv: list[str] | None = None) -> int:
     else:
         rows = [bench_scale(scale, args.large_runs if scale >= args.large_from else args.runs, args.baseline_max,
                             args.cached_max, args.workers) for scale in (int(scale) for scale in args.scales.split(","))]
-    runs = ", ".join(f"{row['runs']} at {row['events']:,}" for row in rows)
+    fleet_rows = [] if args.path else [
+        bench_scale(scale, args.large_runs if scale >= args.large_from else args.runs, args.baseline_max,
+                    args.cached_max, args.workers, args.fleet) for scale in (int(s) for s in args.fleet_scales.split(",") if s)]
+    runs = ", ".join(f"{row['runs']} at {row['events']:,}" for row in rows + fleet_rows)
     measured = f"{table(rows)}\n\n" if args.path else f"{table(rows)}\n\n{goals(rows)}\n\n"
+    if fleet_rows:
+        measured += (f"The same commands on orgs of thousands of callers (`bench.generate --fleet {args.fleet}`: each "
+                     f"role's events spread over {args.fleet} roles of its name, STS calls over a few agent builds; "
+                     f"not part of the goals above, which are judged on the orgs above):\n\n{table(fleet_rows)}\n\n")
     text = (f"{measured}Medians of alternating runs ({runs} events). Machine: {machine()}. Load average "
             f"(1 min, other sessions share the cores): {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.\n"
             f"Command: `{' '.join(['python -m bench.run', *(argv if argv is not None else sys.argv[1:])])}`\n")
