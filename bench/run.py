@@ -245,6 +245,11 @@ def write_results(text: str) -> None:
     RESULTS.write_text(head + block + rest.split(MARKERS[1], 1)[1])
 
 
+def scales(text: str) -> list[int]:
+    """Event counts given as '315000,1000000' ('' for none)."""
+    return [int(scale) for scale in text.split(",") if scale]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``--scales 315000,1000000 --runs 3``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -262,17 +267,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", default=ALL_TIME[0], help="with --path: the window's start (default: every event)")
     parser.add_argument("--end", default=ALL_TIME[1], help="with --path: the window's end")
     args = parser.parse_args(argv)
+
+    def runs_at(scale: int) -> int:
+        return args.large_runs if scale >= args.large_from else args.runs
+
     compile_sources()
     load_before = os.getloadavg()[0]
     if args.path:
         rows = [bench_own(args.path, (args.start, args.end), args.runs, args.baseline_max, args.cached_max,
                           args.workers)]
     else:
-        rows = [bench_scale(scale, args.large_runs if scale >= args.large_from else args.runs, args.baseline_max,
-                            args.cached_max, args.workers) for scale in (int(scale) for scale in args.scales.split(","))]
+        rows = [bench_scale(scale, runs_at(scale), args.baseline_max, args.cached_max, args.workers)
+                for scale in scales(args.scales)]
     fleet_rows = [] if args.path else [
-        bench_scale(scale, args.large_runs if scale >= args.large_from else args.runs, args.baseline_max,
-                    args.cached_max, args.workers, args.fleet) for scale in (int(s) for s in args.fleet_scales.split(",") if s)]
+        bench_scale(scale, runs_at(scale), args.baseline_max, args.cached_max, args.workers, args.fleet)
+        for scale in scales(args.fleet_scales)]
     runs = ", ".join(f"{row['runs']} at {row['events']:,}" for row in rows + fleet_rows)
     measured = f"{table(rows)}\n\n" if args.path else f"{table(rows)}\n\n{goals(rows)}\n\n"
     if fleet_rows:

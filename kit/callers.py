@@ -352,14 +352,14 @@ def _workload_source(caller, homes: Homes) -> str:
     return homes.source.get((caller.account_id, caller.principal_arn), "")
 
 
-_JUDGED = namedtuple("_JUDGED", ["account_id", "principal_arn", "served_in", "addresses", "workload_region",
-                                  "served_now", "post_change_calls", "error_calls", "user_agent", "event_names"])
+_Judged = namedtuple("_Judged", ["account_id", "principal_arn", "served_in", "addresses", "workload_region",
+                                    "served_now", "post_change_calls", "error_calls", "user_agent", "event_names"])
 """What ``_judge`` reads of a caller (a row of plain values: a table's rows cost more to read one by one)."""
 
 
 def _judge(callers: pd.DataFrame, homes: Homes) -> pd.DataFrame:
     """Add origin, priority (each with its evidence), target endpoint, risks and the fix to aggregated callers."""
-    rows = list(map(_JUDGED._make, zip(*(callers[column].tolist() for column in _JUDGED._fields))))
+    rows = list(map(_Judged._make, zip(*(callers[column].tolist() for column in _Judged._fields))))
     origins = [origin([r for r in row.served_in.split(";") if r and r != GLOBAL_ENDPOINT_REGION],
                       row.addresses, row.workload_region, _workload_source(row, homes))
                for row in rows]

@@ -149,7 +149,7 @@ def key_ranks(columns: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
 
 
 def coded_frame(columns: tuple[str, ...], keys: list[tuple[np.ndarray, np.ndarray]], codes: np.ndarray,
-               values: dict[str, np.ndarray]) -> pd.DataFrame:
+                values: dict[str, np.ndarray]) -> pd.DataFrame:
     """A coded rollup table (``CODED_TABLES``) from compact rows, with the dtypes of ``frame``: ``keys``
     (``key_columns``) holds the first columns of the key ``codes`` of each row, ``values`` the others
     (times in seconds since 1970, UTC, or as datetime64[us], UTC). The arrays of ``values`` become the
@@ -166,7 +166,8 @@ def coded_frame(columns: tuple[str, ...], keys: list[tuple[np.ndarray, np.ndarra
     for column in list(values):
         column_values = values.pop(column)
         if column in _TIME_COLUMNS and column_values.dtype != "M8[us]":
-            column_values = np.multiply(column_values, 10 ** 6, out=column_values.astype(np.int64, copy=False)).view("M8[us]")
+            seconds = column_values.astype(np.int64, copy=False)
+            column_values = np.multiply(seconds, 10 ** 6, out=seconds).view("M8[us]")
         data[column] = pd.Series(column_values, dtype=dtypes[column])
     return pd.DataFrame(data, columns=list(columns), copy=False)  # the columns are new: no copy of each
 
