@@ -8,7 +8,9 @@ import random
 from pathlib import Path
 
 from bench import allocator, generate, run
-from builders import repeated, role_session, sts, write_trail
+from builders import repeated, role_session, sts, user, write_trail
+from kit.events import principal_of
+from kit.judgedfields import record_of
 
 A = "111122223333"
 
@@ -53,3 +55,25 @@ def test_a_generated_org_can_give_each_sts_call_an_address_of_its_own():
                  sts(role_session(A, "v6"), "2025-07-01T10:00:00Z", ip="2600:1f18::1"),
                  {**call, "eventSource": "s3.amazonaws.com"}):
         assert generate.own_address(kept, addresses) is kept
+
+
+def test_a_generated_org_can_spread_each_role_over_a_fleet_of_roles_and_agent_builds():
+    """``bench.generate --fleet N``: a role session's event is made by one of N roles of its role's name,
+    the same one in its session ARN and its issuer (the principal the kit reads); an STS call's agent gets
+    one of a few builds; other identities and the event given are left as they are."""
+    members = random.Random(2)
+    call = sts(role_session(A, "app"), "2025-07-01T10:00:00Z")
+    activity = {**sts(role_session(A, "app"), "2025-07-01T10:00:00Z"), "eventSource": "s3.amazonaws.com"}
+    made = [generate.fleet_member(call, members, 20) for _ in range(200)]
+    principals = {principal_of(record_of(event).userIdentity, None)[0] for event in made}
+    assert principals == {f"arn:aws:iam::{A}:role/app-{member}" for member in range(20)}
+    for event in made:
+        identity = event["userIdentity"]
+        role = identity["sessionContext"]["sessionIssuer"]["userName"]
+        assert identity["arn"] == f"arn:aws:sts::{A}:assumed-role/{role}/s"
+    assert {event["userAgent"][len(call["userAgent"]):] for event in made} == \
+        {f" md/build#{build}" for build in range(generate.AGENT_BUILDS)}
+    assert generate.fleet_member(activity, members, 20)["userAgent"] == activity["userAgent"]
+    assert call["userIdentity"] == role_session(A, "app")  # the event given is not changed
+    kept = sts(user(A, "alice"), "2025-07-01T10:00:00Z")
+    assert generate.fleet_member(kept, members, 20) is kept
