@@ -193,16 +193,17 @@ class KeyedSeconds:
     """The dtype of the seconds read (to give the peak seconds back in it)."""
 
     @classmethod
-    def of(cls, parts: list[Part], time_dtype: object) -> "KeyedSeconds":
+    def of(cls, parts: list[Part], time_dtype: object,
+           numbered: tuple[list[tuple], list[np.ndarray]] | None = None) -> "KeyedSeconds":
         """The calls of the rows of ``parts`` summed per key and second. Each row becomes one int64
         (its key number, then its second within the span of all rows), sorted with its calls: about
-        28 bytes a row at the peak."""
-        keys = sorted(set().union(*(part[0] for part in parts)))
-        number = {key: index for index, key in enumerate(keys)}
+        28 bytes a row at the peak. ``numbered``: the keys of ``_numbered(parts)`` when already made
+        (``in_groups`` sums its groups with the numbers of all keys)."""
+        keys, lookups = numbered or _numbered(parts)
         bounds = [_bounds(part) for part in parts]
         first = min((low for low, _ in filter(None, bounds)), default=0)
         span = 1 + max((high - first for _, high in filter(None, bounds)), default=0)
-        packed, calls = _joined([_packed(part, number, first, span) for part in parts])
+        packed, calls = _joined([_packed(part, lookup, first, span) for part, lookup in zip(parts, lookups)])
         order = np.argsort(packed, kind="stable")
         packed = packed[order]
         calls = calls[order]
@@ -223,9 +224,7 @@ class KeyedSeconds:
         and the summed rows of its group's keys, keys in order. A group of more rows (a key that has
         more) is summed a range of seconds at a time instead: a key then has rows in several groups, so
         only what each group gives of it (its peak) can be taken."""
-        keys = sorted(set().union(*(part[0] for part in parts)))
-        number = {key: index for index, key in enumerate(keys)}
-        lookups = [np.array([number[key] for key in part[0]], np.intp) for part in parts]
+        keys, lookups = _numbered(parts)
         counts = np.zeros(len(keys), np.int64)
         for (names, codes, _, _, where), lookup in zip(parts, lookups):
             per_code = np.zeros(len(names), np.int64)
@@ -236,11 +235,11 @@ class KeyedSeconds:
             in_group = group == index
             taken = [_within(part, in_group[lookup]) for part, lookup in zip(parts, lookups)]
             if counts[in_group].sum() <= rows:
-                yield cls.of(taken, time_dtype)
+                yield cls.of(taken, time_dtype, (keys, lookups))
                 continue
             taken = [_spanned(part) for part in taken]
             for low, high in _time_ranges(taken, rows):
-                yield cls.of([_between(part, low, high) for part in taken], time_dtype)
+                yield cls.of([_between(part, low, high) for part in taken], time_dtype, (keys, lookups))
             del taken
 
     def part(self) -> Part:
@@ -294,12 +293,21 @@ def _bounds(part: Part) -> tuple[int, int] | None:
             int(times.max(initial=np.iinfo(TIME).min, where=where)))
 
 
-def _packed(part: Part, number: dict[tuple, int], first: int, span: int) -> tuple[np.ndarray, np.ndarray]:
-    """(key number * ``span`` + second since ``first``, calls) of the rows a part takes, each column
-    taken as it is used and worked on in place (20 bytes a row taken at the peak)."""
+def _numbered(parts: list[Part]) -> tuple[list[tuple], list[np.ndarray]]:
+    """The keys of all ``parts``, sorted (a key's number is its place), and per part the number of each of
+    its keys."""
+    keys = sorted(set().union(*(part[0] for part in parts)))
+    number = {key: index for index, key in enumerate(keys)}
+    return keys, [np.array([number[key] for key in part[0]], np.int64) for part in parts]
+
+
+def _packed(part: Part, lookup: np.ndarray, first: int, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """(key number * ``span`` + second since ``first``, calls) of the rows a part takes (``lookup``: the
+    number of each of its keys), each column taken as it is used and worked on in place (20 bytes a row
+    taken at the peak)."""
     names, codes, times, calls, where = part
     taken = slice(None) if where is None else where
-    packed = np.array([number[key] for key in names], np.int64)[codes[taken]]
+    packed = lookup[codes[taken]]
     packed *= span
     packed += np.subtract(times[taken], first, dtype=np.int64)  # a new array: the part's own times stay
     return packed, calls[taken]
