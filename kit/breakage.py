@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from kit.callers import PRIORITIES, per_value, tool_of
+from kit.codedseconds import group_reduce
 from kit.signals import LIVE_BREAKAGE, SIGNALS
 
 CALLER = ["account_id", "principal_arn", "caller_tool"]
@@ -34,9 +35,7 @@ def smallest_ids(ids: pd.Series, group: np.ndarray, groups: int) -> np.ndarray:
     texts = np.append(texts.to_numpy(dtype=object), "")
     absent = len(texts) - 1
     codes = np.where(texts[codes] == "", absent, codes)
-    smallest = np.full(groups, absent, np.int64)
-    np.minimum.at(smallest, group, codes)
-    return texts[smallest]
+    return texts[group_reduce(np.minimum, codes, group, groups, absent)]
 
 
 def signal_table(signals: pd.DataFrame, callers: pd.DataFrame) -> pd.DataFrame:

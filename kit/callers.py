@@ -21,7 +21,8 @@ from kit.addressuse import KindUse, SourceAddresses, address_use
 from kit.fixes import Fix, fix_for, version_tuple
 from kit.ipranges import AWS, OUTSIDE, PRIVATE, SERVICE
 from kit.regions import GLOBAL_ENDPOINT_REGION, is_opt_in, regional_endpoint
-from kit.codedseconds import CodedSeconds, factorize, first_appearances, peaks_of, rows_part, text_codes
+from kit.codedseconds import (CodedSeconds, factorize, first_appearances, group_reduce, peaks_of, rows_part,
+                              text_codes, unique_inverse)
 from kit.rollup import Rollup
 from kit.sortedruns import run_starts
 from kit.useragent import ClientTool, parse_user_agent
@@ -161,7 +162,7 @@ def detail_rows(rollup: Rollup, homes: dict[tuple[str, str], str]) -> tuple[pd.D
     first = first_appearances(group)
     latest = _first_where(group, groups, _is_extreme(last_seen.asi8, group, groups, np.maximum))
     earliest = _first_where(group, groups, _is_extreme(first_seen.asi8, group, groups, np.minimum))
-    summed = pd.DataFrame({column: _group_sums(sts[column].to_numpy()[global_at], group, groups)
+    summed = pd.DataFrame({column: group_reduce(np.add, sts[column].to_numpy()[global_at], group, groups, 0)
                            for column in ("calls", "errors")})
     summed = summed.assign(first_seen=first_seen[earliest], last_seen=last_seen[latest],
                            rows=np.bincount(group, minlength=groups))
@@ -174,23 +175,14 @@ def detail_rows(rollup: Rollup, homes: dict[tuple[str, str], str]) -> tuple[pd.D
 def _is_extreme(values: np.ndarray, group: np.ndarray, groups: int, extreme: np.ufunc) -> np.ndarray:
     """Per row: its value (int64) is the ``extreme`` (``np.maximum`` or ``np.minimum``) of its group's."""
     bound = np.iinfo(np.int64)
-    best = np.full(groups, bound.min if extreme is np.maximum else bound.max, np.int64)
-    extreme.at(best, group, values)
+    best = group_reduce(extreme, values, group, groups, bound.min if extreme is np.maximum else bound.max)
     return values == best[group]
 
 
 def _first_where(group: np.ndarray, groups: int, chosen: np.ndarray) -> np.ndarray:
     """Per group: the position of its first row that is ``chosen`` (each group has one)."""
-    first = np.full(groups, len(group), np.int64)
-    np.minimum.at(first, group[chosen], np.flatnonzero(chosen))
-    return first
-
-
-def _group_sums(values: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray:
-    """Per group: the sum of its rows' ``values``, in their dtype."""
-    sums = np.zeros(groups, values.dtype)
-    np.add.at(sums, group, values)
-    return sums
+    positions = np.flatnonzero(chosen)
+    return group_reduce(np.minimum, positions, group[positions], groups, len(group))
 
 
 def global_rows(sts_calls: pd.DataFrame) -> np.ndarray:
@@ -285,12 +277,10 @@ def oldest_versions(calls: pd.DataFrame, caller: np.ndarray, callers: int) -> pd
     rank = np.empty(len(versions), np.int64)
     rank[ranked] = np.arange(len(versions))
     row_rank = rank[version_of_row]
-    best = np.full(callers, len(versions), np.int64)
-    np.minimum.at(best, caller, row_rank)
+    best = group_reduce(np.minimum, row_rank, caller, callers, len(versions))
     oldest = row_rank == best[caller]
     agent_of_row, agents = pd.factorize(calls.user_agent, sort=True)
-    pairs, pair_of_row = np.unique(caller[oldest].astype(np.int64) * len(agents) + agent_of_row[oldest],
-                                   return_inverse=True)
+    pairs, pair_of_row = unique_inverse(caller[oldest].astype(np.int64) * len(agents) + agent_of_row[oldest])
     pair_calls = np.bincount(pair_of_row, weights=calls.calls.to_numpy()[oldest], minlength=len(pairs))
     pair_caller, pair_agent = pairs // len(agents), pairs % len(agents)
     order = np.lexsort((pair_agent, -pair_calls, pair_caller))  # per caller: the most calls, then text order

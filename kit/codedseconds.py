@@ -135,6 +135,15 @@ def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return distinct[order], rank[codes]
 
 
+def group_reduce(reduce: np.ufunc, values: np.ndarray, group: np.ndarray, groups: int, initial: Any) -> np.ndarray:
+    """Per group (``group``: the group number, below ``groups``, of each of ``values``): ``reduce``
+    (``np.minimum``, ``np.maximum``, ``np.add``) of its values, starting from ``initial``, in their dtype
+    (``ufunc.at``: the rows need no sort)."""
+    reduced = np.full(groups, initial, values.dtype)
+    reduce.at(reduced, group, values)
+    return reduced
+
+
 def first_appearances(numbers: np.ndarray) -> np.ndarray:
     """The position of the first row of each number, for numbers given in the order they first appear
     (``factorize``'s): a row is a first when its number is above every number before it."""

@@ -72,3 +72,10 @@ def test_detail_rows_are_the_same_when_the_key_columns_are_numbered_again_on_the
     monkeypatch.setattr("kit.callers.MAX_GROUP", 2)  # every column's codes numbered again with the next's
     again, _ = callers_of(ROWS)
     pd.testing.assert_frame_equal(detail, again)
+
+
+def test_a_detail_rows_latest_row_is_the_first_of_its_rows_at_the_latest_time():
+    again = minute_row(APP, "AssumedRole", "10.0.0.1", "us-east-1", "2025-07-01T09:59", 1, 0, "2025-07-01T10:00:30Z")
+    detail, _ = callers_of(ROWS + [again])  # the same detail key and last time as ROWS[0], later in the rows
+    summed = detail[(detail.principal_arn == APP) & (detail.serving_region == "us-east-1")].iloc[0]
+    assert (summed.rows, summed.first_row, summed.latest_row) == (3, 0, 0)
