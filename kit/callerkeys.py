@@ -14,7 +14,7 @@ the texts come back a column at a time, for the keys rows use (``columns``).
 from __future__ import annotations
 
 from operator import itemgetter
-from typing import Sequence
+from typing import Collection, Hashable, Sequence
 
 import numpy as np
 
@@ -30,6 +30,16 @@ WIDTH = 10
 _TEXT = np.uint64(1 << 32)
 """Set in the address part of a key's number when the address is the code of a text."""
 _PART_SHIFT = np.uint64(33)
+
+
+def table_codes(keys: Collection[Hashable], table: dict[Hashable, int]) -> list[int]:
+    """The code of each of ``keys`` in ``table`` (key -> code: 0, 1, ... in the order added), those not in
+    it added in their order, as ``table.setdefault(key, len(table))`` gives them (looked up first: most
+    keys are there already)."""
+    codes = list(map(table.get, keys))
+    if None in codes:
+        codes = [table.setdefault(key, len(table)) if code is None else code for key, code in zip(keys, codes)]
+    return codes
 
 
 class CallerKeys:
@@ -72,21 +82,14 @@ class CallerKeys:
 
     def _numbers(self, keys: Sequence[tuple]) -> np.ndarray:
         """Each key's number (uint64): the code of its other fields, then its address."""
-        parts = self._parts
-        others = list(map(_OTHERS, keys))
-        part_codes = list(map(parts.get, others))
-        if None in part_codes:  # callers not seen before
-            part_codes = [parts.setdefault(other, len(parts)) if code is None else code
-                          for other, code in zip(others, part_codes)]
-        part_codes = np.array(part_codes, np.uint64)
+        part_codes = np.array(table_codes(list(map(_OTHERS, keys)), self._parts), np.uint64)
         addresses = [key[ADDRESS] for key in keys]
         numbers = ipv4_numbers(addresses)
         numbers_of_texts = np.zeros(len(keys), np.uint64)
         texts = np.flatnonzero(numbers < 0)
         if len(texts):
-            table = self._texts
             numbers[texts] = 0
-            numbers_of_texts[texts] = [table.setdefault(addresses[row], len(table)) for row in texts.tolist()]
+            numbers_of_texts[texts] = table_codes([addresses[row] for row in texts.tolist()], self._texts)
             numbers_of_texts[texts] |= _TEXT
         return (part_codes << _PART_SHIFT) | numbers.astype(np.uint64) | numbers_of_texts
 

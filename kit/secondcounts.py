@@ -15,6 +15,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from kit.callerkeys import table_codes
 from kit.sortedruns import run_starts
 
 CODE = np.int32
@@ -90,9 +91,6 @@ def recode(codes: np.ndarray, keys: dict[tuple, int], table: dict[tuple, int]) -
     """``codes`` into the key table ``keys`` as codes into ``table`` (new keys are added to it)."""
     if not len(codes):
         return np.zeros(0, CODE)
-    found = list(map(table.get, keys))
-    if None in found:  # keys not seen before, added in their order
-        found = [table.setdefault(key, len(table)) if code is None else code for key, code in zip(keys, found)]
     mapping = np.zeros(len(keys), CODE)
-    mapping[np.fromiter(keys.values(), np.int64, len(keys))] = found
+    mapping[np.fromiter(keys.values(), np.int64, len(keys))] = table_codes(keys, table)
     return mapping[codes]
