@@ -361,7 +361,7 @@ class _SeenFiles:
         noted = self._noted.pop(device, None)
         if noted:
             inodes.add(np.unique(np.frombuffer(noted, np.uint64)))
-        return bool(inodes.find(np.array([inode], np.uint64))[0][0])
+        return bool(inodes.holds(np.array([inode], np.uint64))[0])
 
 
 def _take(entries: list[os.DirEntry], seen: _SeenFiles,
