@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import json
 import os
+import random
+import re
 import signal
 import subprocess
 import sys
@@ -19,7 +22,7 @@ from kit.errors import OutputError
 from kit.outputs import PAUSE_ENV, csv_bytes, folder_lock, inert_cell, verify_set, write_set
 from kit.params import validate
 from kit.plan import make_plan
-from kit.report import md_prose, md_text, write_outputs
+from kit.report import _rows, account_report, md_prose, md_text, plan_files, plan_markdown, write_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -174,6 +177,40 @@ def test_hostile_record_values_stay_data_in_every_file(tmp_path):
 ])
 def test_markdown_values_render_as_text(value, fragment):
     assert fragment in md_text(value)
+
+
+def _escaped_first_way(text: str) -> str:
+    """md_text as the kit first wrote it: html.escape, then a backslash before each of \\`*_[]|."""
+    text = re.sub(r"([\\`*_\[\]|])", r"\\\1", html.escape(" ".join(text.split()), quote=False))
+    return re.sub(r"(?i)(://|www\.)", lambda m: m.group(1).replace(":", "&#58;").replace(".", "&#46;"), text)
+
+
+def test_markdown_escaping_equals_the_first_way_over_random_texts():
+    draw = random.Random(14)
+    alphabet = "ab:/.wW &<>\"'\\`*_[]|#\n\té€😀"
+    texts = ["".join(draw.choice(alphabet) for _ in range(draw.randrange(40))) for _ in range(5000)]
+    texts += ["http://www.x", "a&amp;b", "&lt;", "WwW.x", "\\\\"]
+    assert [md_text(text) for text in texts] == [_escaped_first_way(text) for text in texts]
+    assert [md_text(text) for text in texts] == [_escaped_first_way(text) for text in texts]  # from the memo now
+
+
+def test_rows_read_as_itertuples_reads_them():
+    table = pd.DataFrame({"text": pd.array(["a", None, "c"], dtype="string"), "kind": pd.Categorical(["x", "y", "x"]),
+                          "when": pd.to_datetime(["2025-07-01T10:00:00Z", None, "2025-07-02T00:00:00Z"]),
+                          "count": pd.array([1, None, 3], dtype="Int64"), "rate": [0.5, float("nan"), 2.0],
+                          "flag": [True, False, True], "not an identifier": [1, 2, 3]})
+    ours, pandas_own = list(_rows(table)), list(table.itertuples(index=False))
+    assert [list(map(format, row)) for row in ours] == [list(map(format, row)) for row in pandas_own]  # as f-strings write them
+    assert ours[0]._fields == pandas_own[0]._fields
+
+
+def test_each_accounts_section_is_made_once_and_reads_as_made_alone():
+    plan = make_plan(validate({"source": "samples", "quiet": True}))
+    files, _ = plan_files(plan, reports=True)
+    reports = {name: text for name, text in files.items() if name.startswith("reports/")}
+    assert len(reports) == 4 and files["plan.md"] == plan_markdown(plan).encode()
+    assert reports == {f"reports/{account}.md": account_report(plan, account).encode()
+                       for account in sorted(set(plan.callers.account_id))}
 
 
 def test_categorical_and_string_columns_are_made_inert_too():
