@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 
 import pandas as pd
 import pytest
 
 from kit.campaign.history import ALL_ACCOUNTS, HISTORY_COLUMNS, previous_run, read_history, record_run
+from kit.campaign.progress import sample_campaign
 from kit.cli import main
 from kit.errors import InputError
 from test_campaign import LATER, LATEST
@@ -81,3 +83,12 @@ def test_a_history_from_before_breakage_events_is_carried_on(runs, tmp_path):
     assert first.breakage_events.tolist() == [0]
     second = history[(history.run == RUNS[1]) & (history.account_id != ALL_ACCOUNTS)]
     assert second.breakage_events.sum() == old_plan.breakage_events.astype(int).sum()
+
+
+def test_the_sample_campaign_is_read_and_leaves_no_folder_behind(runs, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where TemporaryDirectory makes its folders
+    history, changes = sample_campaign()
+    assert list(tmp_path.iterdir()) == []
+    assert list(history[history.account_id == ALL_ACCOUNTS].run) == list(RUNS)
+    compared = pd.read_csv(runs / RUNS[-1] / "changes.csv", dtype=str, keep_default_na=False)
+    assert len(changes) and set(changes.change) == set(compared.change)

@@ -4,6 +4,7 @@ sample campaign built from the three sample states for the workshop."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -81,9 +82,18 @@ def burn_down(history: pd.DataFrame) -> Figure:
     return figure
 
 
-def sample_campaign(runs_root: Path) -> Path:
-    """Three consecutive runs of the sample states (samples, later, latest) in ``runs_root``, each
-    compared with the one before and recorded in history.csv. Returns ``runs_root``."""
+def sample_campaign() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The history and the latest run's changes of three consecutive runs of the sample states (samples,
+    later, latest), each compared with the one before: made in a temporary folder, removed once read (a
+    notebook re-run leaves nothing behind)."""
+    with tempfile.TemporaryDirectory(prefix="sts-kit-campaign-") as folder:
+        _run_sample_states(Path(folder))
+        return campaign_history(Path(folder)), latest_changes(Path(folder))[1]
+
+
+def _run_sample_states(runs_root: Path) -> None:
+    """Three consecutive runs of the sample states in ``runs_root``, each compared with the one before
+    and recorded in history.csv."""
     from kit.campaign.compare import read_previous
     from kit.campaign.finish import finish
     from kit.params import SAMPLES_DIR, validate
@@ -105,7 +115,6 @@ def sample_campaign(runs_root: Path) -> Path:
         finish(plan, run_dir, read_previous(previous) if previous else None, ())
         record_run(run_dir, runs_root)
         previous = run_dir
-    return Path(runs_root)
 
 
 def run_changes(params, runs_root: Path) -> pd.DataFrame:
