@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from kit.callers import CALLER_KEY
-from kit.codedseconds import CALLS, CodedSeconds, KeyedSeconds, peaks_of, rows_part
+from kit.codedseconds import CALLS, GROUP_ROWS, CodedSeconds, KeyedSeconds, peaks_of, rows_part
 from kit.secondcounts import TIME
 from kit.sortedruns import run_starts
 
@@ -147,7 +147,7 @@ def _waves(callers: dict[tuple, list[np.ndarray | slice]], rows: CodedSeconds,
     times = np.concatenate([base_seconds, *(rows.times[where] for parts in callers.values() for where in parts)])
     times.sort()
     times = times[run_starts(times)]  # the bucket's seconds (``np.unique`` hashes first: 12x slower)
-    series = {caller: _on_seconds(times, rows, parts) for caller, parts in callers.items()}
+    series = dict(zip(callers, _on_seconds(times, rows, list(callers.values()))))
     base = np.zeros(len(times), CALLS)  # a bucket's calls in a second: int32, as the rows count them
     base[np.searchsorted(times, base_seconds)] = base_calls
     base_peak = int(base.max()) if len(base_calls) else 0
@@ -170,14 +170,40 @@ def _waves(callers: dict[tuple, list[np.ndarray | slice]], rows: CodedSeconds,
     return out
 
 
-def _on_seconds(times: np.ndarray, rows: CodedSeconds, parts: list[np.ndarray | slice]) -> tuple[np.ndarray, np.ndarray]:
-    """A caller's calls per second, from the rows ``parts`` of its keys: (positions in ``times``, which
-    holds every second of them, distinct and ascending; the calls summed at each)."""
-    at = np.concatenate([np.searchsorted(times, rows.times[where]).astype(np.int32) for where in parts])
-    calls = np.concatenate([rows.calls[where] for where in parts])
-    if len(parts) == 1 and (len(at) < 2 or bool((at[1:] > at[:-1]).all())):
-        return at, calls  # one key, a row a second in order: nothing to add up
-    order = np.argsort(at, kind="stable")
-    at, calls = at[order], calls[order]
-    starts = run_starts(at)
-    return at[starts], np.add.reduceat(calls, starts, dtype=CALLS)
+def _on_seconds(times: np.ndarray, rows: CodedSeconds,
+                callers: list[list[np.ndarray | slice]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each caller's calls per second, from the rows of its keys (``callers``: per caller, where they
+    are in ``rows``): (positions in ``times``, which holds every second of them, distinct and ascending;
+    the calls summed at each). A bucket can have thousands of callers: they are summed together, in one
+    sort of (caller, second) numbers per group of callers of about ``GROUP_ROWS`` rows."""
+    where = [[np.arange(part.start, part.stop) if isinstance(part, slice) else part for part in parts]
+             for parts in callers]
+    sizes = [sum(map(len, parts)) for parts in where]
+    series: list[tuple[np.ndarray, np.ndarray]] = []
+    first = 0
+    while first < len(where):
+        last, held = first + 1, sizes[first]
+        while last < len(where) and held + sizes[last] <= GROUP_ROWS:
+            held += sizes[last]
+            last += 1
+        series += _summed_per_caller(times, rows, where[first:last], sizes[first:last])
+        first = last
+    return series
+
+
+def _summed_per_caller(times: np.ndarray, rows: CodedSeconds, where: list[list[np.ndarray]],
+                       sizes: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``_on_seconds`` of a group of callers (``where``: the positions of each one's rows, ``sizes`` their
+    counts)."""
+    positions = np.concatenate([part for parts in where for part in parts])
+    width = max(len(times), 1)
+    numbers = np.repeat(np.arange(len(where), dtype=np.int64) * width, sizes)
+    numbers += np.searchsorted(times, rows.times[positions])  # (caller, second) as one number
+    order = np.argsort(numbers, kind="stable")
+    numbers = numbers[order]
+    starts = run_starts(numbers)
+    summed = np.add.reduceat(rows.calls[positions[order]], starts, dtype=CALLS)
+    numbers = numbers[starts]
+    at = (numbers % width).astype(np.int32)
+    bounds = np.searchsorted(numbers, np.arange(len(where) + 1, dtype=np.int64) * width).tolist()
+    return [(at[begin:end], summed[begin:end]) for begin, end in zip(bounds[:-1], bounds[1:])]
