@@ -176,7 +176,7 @@ def _on_seconds(times: np.ndarray, rows: CodedSeconds,
     are in ``rows``): (positions in ``times``, which holds every second of them, distinct and ascending;
     the calls summed at each). A bucket can have thousands of callers: they are summed together, in one
     sort of (caller, second) numbers per group of callers of about ``GROUP_ROWS`` rows."""
-    where = [[np.arange(part.start, part.stop) if isinstance(part, slice) else part for part in parts]
+    where = [[np.arange(*part.indices(len(rows.times))) if isinstance(part, slice) else part for part in parts]
              for parts in callers]
     sizes = [sum(map(len, parts)) for parts in where]
     series: list[tuple[np.ndarray, np.ndarray]] = []
