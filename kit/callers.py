@@ -147,29 +147,36 @@ def detail_rows(rollup: Rollup, homes: dict[tuple[str, str], str]) -> tuple[pd.D
     global call's row of ``sts_calls`` (``global_rows``), in their order."""
     sts = rollup.sts_calls
     global_at = global_rows(sts)
-    rows = len(global_at)
-    group, width = np.zeros(rows, np.int64), 1  # the columns' codes so far as one number, below ``width``
+    group, groups = _detail_numbers(sts, global_at)
+    first = first_appearances(group)
+    latest = _first_where(group, groups, _is_extreme(sts.last_seen.array.asi8[global_at], group, groups, np.maximum))
+    earliest = _first_where(group, groups, _is_extreme(sts.first_seen.array.asi8[global_at], group, groups, np.minimum))
+    summed = pd.DataFrame({column: group_reduce(np.add, sts[column].to_numpy()[global_at], group, groups, 0)
+                           for column in ("calls", "errors")})
+    summed = summed.assign(first_seen=sts.first_seen.array[global_at[earliest]],
+                           last_seen=sts.last_seen.array[global_at[latest]], rows=np.bincount(group, minlength=groups))
+    keys = sts[DETAIL_KEY].iloc[global_at[first]].reset_index(drop=True)  # first rows only
+    del global_at  # a number a row: the rows' times are read a column at a time, never held together
+    keys = keys.astype(dict.fromkeys(DETAIL_KEY, "str"))  # a caller's texts as plain texts from here on
+    detail = pd.concat([keys, summed], axis=1).assign(first_row=first, latest_row=latest)
+    return _with_caller_key(detail, homes), group
+
+
+def _detail_numbers(sts: pd.DataFrame, global_at: np.ndarray) -> tuple[np.ndarray, int]:
+    """The ``DETAIL_KEY`` group of each row ``global_at`` of ``sts`` (numbered by first appearance), and how
+    many: the columns' categorical codes combined into one number in place, numbered again only when it
+    would pass ``MAX_GROUP``."""
+    group, width = np.zeros(len(global_at), np.int64), 1  # the columns' codes so far as one number, below ``width``
     for column in DETAIL_KEY:
         codes, texts = text_codes(sts[column])  # the categorical codes, no text read
         if width * max(len(texts), 1) > MAX_GROUP:  # numbered again (the number would not fit)
             group, distinct = factorize(group)
             width = len(distinct)
-        group = group * max(len(texts), 1) + codes[global_at]
+        group *= max(len(texts), 1)
+        group += codes[global_at]
         width *= max(len(texts), 1)
     group, distinct = factorize(group)  # numbered by first appearance
-    groups = len(distinct)
-    first_seen, last_seen = sts.first_seen.array[global_at], sts.last_seen.array[global_at]
-    first = first_appearances(group)
-    latest = _first_where(group, groups, _is_extreme(last_seen.asi8, group, groups, np.maximum))
-    earliest = _first_where(group, groups, _is_extreme(first_seen.asi8, group, groups, np.minimum))
-    summed = pd.DataFrame({column: group_reduce(np.add, sts[column].to_numpy()[global_at], group, groups, 0)
-                           for column in ("calls", "errors")})
-    summed = summed.assign(first_seen=first_seen[earliest], last_seen=last_seen[latest],
-                           rows=np.bincount(group, minlength=groups))
-    keys = sts[DETAIL_KEY].iloc[global_at[first]].reset_index(drop=True)  # first rows only
-    keys = keys.astype(dict.fromkeys(DETAIL_KEY, "str"))  # a caller's texts as plain texts from here on
-    detail = pd.concat([keys, summed], axis=1).assign(first_row=first, latest_row=latest)
-    return _with_caller_key(detail, homes), group
+    return group, len(distinct)
 
 
 def _is_extreme(values: np.ndarray, group: np.ndarray, groups: int, extreme: np.ufunc) -> np.ndarray:
