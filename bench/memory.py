@@ -7,7 +7,7 @@ otherwise) in this process (with ``DIR``'s ``kit`` first on ``sys.path`` when
 given, e.g. a ``git archive`` of the commit before a change), polls the RSS of the process and its
 workers every 20 ms, and prints the peak within each stage and its wall time: reading
 (``aggregate``), the rollup tables (``to_rollup``; within it, summing the per-second rows, ``take_second_rows``,
-and the two large tables) and the plan's steps. A stage's peak includes
+and the two large tables), the plan's steps and the plan files' making (``plan_files``). A stage's peak includes
 what earlier stages left. The plan's steps are wrapped when the kit imports its plan modules, while
 its workers read (``kit.cli.PLAN_MODULES``; nothing is imported before the kit would import it): a
 trail small enough to be read without workers shows none of them.
@@ -32,7 +32,8 @@ STAGES = {"kit.engines.local": ("aggregate", "to_rollup"), "kit.rollup": TABLES,
           "kit.events:Aggregator": ("release_merge_state", "sts_rows", "take_second_rows"),
           "kit.signalcounts:SignalCounts": ("rows",),
           "kit.plan": ("home_regions", "global_seconds", "build_callers", "regional_calls", "quota_table",
-                       "stage_moves")}
+                       "stage_moves"),
+          "kit.report": ("plan_files",)}
 
 
 class StagePeaks:
