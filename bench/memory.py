@@ -137,9 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         took = time.perf_counter() - began
     print(f"kit: {sys.modules['kit'].__file__}, {took:.1f} s")
     print("| stage | peak RSS of the tree, MB | of the parent, MB | seconds |\n|---|---:|---:|---:|")
-    for stage, (tree, parent) in peaks.peaks.items():
+    unsampled = [stage for stage in peaks.seconds if stage not in peaks.peaks]  # over between two samples
+    for stage in [*peaks.peaks, *unsampled]:
         spent = f"{peaks.seconds[stage]:.2f}" if stage in peaks.seconds else ""
-        print(f"| {stage} | {tree / 2**20:.0f} | {parent / 2**20:.0f} | {spent} |")
+        tree, parent = (f"{size / 2**20:.0f}" for size in peaks.peaks[stage]) if stage in peaks.peaks else ("—", "—")
+        print(f"| {stage} | {tree} | {parent} | {spent} |")
     return 0
 
 
