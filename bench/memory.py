@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     unsampled = [stage for stage in peaks.seconds if stage not in peaks.peaks]  # over between two samples
     for stage in [*peaks.peaks, *unsampled]:
         spent = f"{peaks.seconds[stage]:.2f}" if stage in peaks.seconds else ""
-        tree, parent = (f"{size / 2**20:.0f}" for size in peaks.peaks[stage]) if stage in peaks.peaks else ("—", "—")
+        sizes = peaks.peaks.get(stage)
+        tree, parent = (f"{size / 2**20:.0f}" for size in sizes) if sizes else ("—", "—")
         print(f"| {stage} | {tree} | {parent} | {spent} |")
     return 0
 
