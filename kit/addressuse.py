@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kit.codedseconds import text_codes, unique_inverse
+from kit.codedseconds import distinct_pairs, text_codes
 from kit.ipranges import AddressBook, AddressClass
 
 LISTED = 5
@@ -58,9 +58,8 @@ def address_use(sources: SourceAddresses, calls: np.ndarray, rows: np.ndarray, c
     ``sources`` and ``calls``; the number of each row's caller, 0 to ``callers`` - 1, in ``caller_of_row``),
     counted per (caller, address) code."""
     texts = sources.texts
-    pairs, pair_of_row = unique_inverse(caller_of_row.astype(np.int64) * len(texts) + sources.codes[rows])
-    pair_calls = np.bincount(pair_of_row, weights=calls[rows], minlength=len(pairs)).astype(np.int64)
-    caller, ip = pairs // len(texts), pairs % len(texts)  # by caller, then by address text
+    caller, ip, pair_of_row = distinct_pairs(caller_of_row, sources.codes[rows], len(texts))  # by caller, then text
+    pair_calls = np.bincount(pair_of_row, weights=calls[rows], minlength=len(caller)).astype(np.int64)
     return AddressUse(_listed(caller, ip, texts, callers), _by_kind(caller, ip, pair_calls, sources, callers))
 
 

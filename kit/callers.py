@@ -9,7 +9,6 @@ are what they are (``origin_evidence``, ``priority_reason``).
 """
 from __future__ import annotations
 
-from collections import namedtuple
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Hashable
@@ -21,8 +20,8 @@ from kit.addressuse import KindUse, SourceAddresses, address_use
 from kit.fixes import Fix, fix_for, version_tuple
 from kit.ipranges import AWS, OUTSIDE, PRIVATE, SERVICE
 from kit.regions import GLOBAL_ENDPOINT_REGION, is_opt_in, regional_endpoint
-from kit.codedseconds import (CodedSeconds, factorize, first_appearances, group_reduce, peaks_of, rows_part,
-                              text_codes, unique_inverse)
+from kit.codedseconds import (CodedSeconds, distinct_pairs, factorize, first_appearances, group_reduce, peaks_of,
+                              plain_rows, rows_part, text_codes)
 from kit.rollup import Rollup
 from kit.sortedruns import run_starts
 from kit.useragent import ClientTool, parse_user_agent
@@ -265,9 +264,9 @@ def joined_texts(values: pd.Series, group: np.ndarray, groups: int) -> list[str]
     """Per group (``group``: the group number, below ``groups``, of each of ``values``' texts): its distinct
     non-empty texts, sorted, joined by ';'."""
     codes, texts = pd.factorize(values, sort=True)
-    pairs = np.unique(group.astype(np.int64) * max(len(texts), 1) + codes)  # by group, then text order
+    group_of_pair, code_of_pair, _ = distinct_pairs(group, codes, len(texts))  # by group, then text order
     parts: list[list[str]] = [[] for _ in range(groups)]
-    for number, code in zip((pairs // max(len(texts), 1)).tolist(), (pairs % max(len(texts), 1)).tolist()):
+    for number, code in zip(group_of_pair.tolist(), code_of_pair.tolist()):
         if texts[code]:
             parts[number].append(texts[code])
     return [";".join(texts_of_group) for texts_of_group in parts]
@@ -287,9 +286,8 @@ def oldest_versions(calls: pd.DataFrame, caller: np.ndarray, callers: int) -> pd
     best = group_reduce(np.minimum, row_rank, caller, callers, len(versions))
     oldest = row_rank == best[caller]
     agent_of_row, agents = pd.factorize(calls.user_agent, sort=True)
-    pairs, pair_of_row = unique_inverse(caller[oldest].astype(np.int64) * len(agents) + agent_of_row[oldest])
-    pair_calls = np.bincount(pair_of_row, weights=calls.calls.to_numpy()[oldest], minlength=len(pairs))
-    pair_caller, pair_agent = pairs // len(agents), pairs % len(agents)
+    pair_caller, pair_agent, pair_of_row = distinct_pairs(caller[oldest], agent_of_row[oldest], len(agents))
+    pair_calls = np.bincount(pair_of_row, weights=calls.calls.to_numpy()[oldest], minlength=len(pair_caller))
     order = np.lexsort((pair_agent, -pair_calls, pair_caller))  # per caller: the most calls, then text order
     top = order[run_starts(pair_caller[order])]
     return pd.DataFrame({"caller_version": versions[np.array(ranked, np.int64)[best]],
@@ -349,14 +347,14 @@ def _workload_source(caller, homes: Homes) -> str:
     return homes.source.get((caller.account_id, caller.principal_arn), "")
 
 
-_Judged = namedtuple("_Judged", ["account_id", "principal_arn", "served_in", "addresses", "workload_region",
-                                    "served_now", "post_change_calls", "error_calls", "user_agent", "event_names"])
-"""What ``_judge`` reads of a caller (a row of plain values: a table's rows cost more to read one by one)."""
+_JUDGED = ["account_id", "principal_arn", "served_in", "addresses", "workload_region", "served_now",
+           "post_change_calls", "error_calls", "user_agent", "event_names"]
+"""What ``_judge`` reads of a caller."""
 
 
 def _judge(callers: pd.DataFrame, homes: Homes) -> pd.DataFrame:
     """Add origin, priority (each with its evidence), target endpoint, risks and the fix to aggregated callers."""
-    rows = list(map(_Judged._make, zip(*(callers[column].tolist() for column in _Judged._fields))))
+    rows = plain_rows(callers, _JUDGED)
     origins = [origin([r for r in row.served_in.split(";") if r and r != GLOBAL_ENDPOINT_REGION],
                       row.addresses, row.workload_region, _workload_source(row, homes))
                for row in rows]

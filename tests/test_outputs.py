@@ -18,11 +18,12 @@ import pandas as pd
 import pytest
 
 from builders import sts, user, write_trail
+from kit.codedseconds import plain_rows
 from kit.errors import OutputError
 from kit.outputs import PAUSE_ENV, csv_bytes, folder_lock, inert_cell, verify_set, write_set
 from kit.params import validate
 from kit.plan import make_plan
-from kit.report import _rows, account_report, md_prose, md_text, plan_files, plan_markdown, write_outputs
+from kit.report import account_report, md_prose, md_text, plan_files, plan_markdown, write_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -199,7 +200,7 @@ def test_rows_read_as_itertuples_reads_them():
                           "when": pd.to_datetime(["2025-07-01T10:00:00Z", None, "2025-07-02T00:00:00Z"]),
                           "count": pd.array([1, None, 3], dtype="Int64"), "rate": [0.5, float("nan"), 2.0],
                           "flag": [True, False, True], "not an identifier": [1, 2, 3]})
-    ours, pandas_own = list(_rows(table)), list(table.itertuples(index=False))
+    ours, pandas_own = plain_rows(table), list(table.itertuples(index=False))
     written = [list(map(format, row)) for row in ours]  # as the report's f-strings write them
     assert written == [list(map(format, row)) for row in pandas_own]
     assert ours[0]._fields == pandas_own[0]._fields
