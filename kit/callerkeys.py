@@ -106,7 +106,8 @@ class CallerKeys:
         address_of_key = numbers & ((_TEXT << np.uint64(1)) - np.uint64(1))
         parts = list(self._parts)
         used_parts, part_place = np.unique(part_of_key[used], return_inverse=True)
-        others = list(zip(*[parts[code] for code in used_parts.tolist()])) or [()] * (WIDTH - 1)  # by field
+        chosen = [parts[code] for code in used_parts.tolist()]
+        others = [np.fromiter(map(itemgetter(field), chosen), object, len(chosen)) for field in range(WIDTH - 1)]
         used_addresses, address_place = np.unique(address_of_key[used], return_inverse=True)
         columns = []
         for field in range(WIDTH):
@@ -114,7 +115,7 @@ class CallerKeys:
                 texts, places = _sorted_distinct(self._address_texts(used_addresses))
                 place = address_place.reshape(-1)
             else:
-                texts, places = sorted_texts(np.array(others[field - (field > ADDRESS)], object))
+                texts, places = sorted_texts(others[field - (field > ADDRESS)])
                 place = part_place.reshape(-1)
             place_of_key = np.zeros(self._count, np.min_scalar_type(-len(texts)))
             place_of_key[used] = places[place]
