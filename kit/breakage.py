@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from kit.callers import PRIORITIES, per_value, tool_of
-from kit.codedseconds import group_reduce
+from kit.codedseconds import group_reduce, plain_rows
 from kit.signals import LIVE_BREAKAGE, SIGNALS
 
 CALLER = ["account_id", "principal_arn", "caller_tool"]
@@ -71,7 +71,7 @@ def apply(callers: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     ``BREAKAGE_COLUMNS`` and P1 for live breakage, sorted by priority as before."""
     out = callers.copy()
     by_caller: dict[tuple, list] = {}
-    for row in table[table.in_plan].itertuples():
+    for row in plain_rows(table[table.in_plan], SIGNAL_TABLE_COLUMNS):
         by_caller.setdefault((row.account_id, row.principal_arn, row.caller_tool), []).append(row)
     found = [by_caller.get(key, []) for key in zip(out.account_id, out.principal_arn, out.caller_tool)]
     out["breakage"] = ["; ".join(sentence(row) for row in rows) for rows in found]

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from kit.codedseconds import plain_rows
 from kit.params import Params
 from kit.policy.account import AccountPolicies
 from kit.policy.moves import RISKY, Verdict, judge_move, judge_unknown_target
@@ -18,6 +19,8 @@ from kit.policy.offline import load_offline
 from kit.regions import is_opt_in
 
 POLICY_COLUMNS = ["policy_check", "policy_outcome", "policy_findings", "token_note"]
+_READ = ["account_id", "principal_arn", "event_names", "workload_region", "target_endpoint", "risks", "region_note"]
+"""The caller columns a caller's policy columns are made from."""
 NO_POLICIES = "no policies given"
 _LONGER = ("Regional endpoint session tokens are longer than v1 global-endpoint tokens: check systems that "
            "store tokens in fixed-size fields.")
@@ -84,7 +87,7 @@ def annotate(callers: pd.DataFrame, source: str, found: dict[str, AccountPolicie
     """Callers with the policy columns and risk codes, and the summary's ``policy`` section."""
     out = callers.copy()
     rows = []
-    for row in out.itertuples():
+    for row in plain_rows(out, _READ):
         policies = found.get(row.account_id) if source != "none" else None
         checked = policies is not None and not policies.problem
         verdict = _verdict(policies, row) if checked else None
