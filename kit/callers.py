@@ -323,8 +323,11 @@ def build_callers(rollup: Rollup, sources: SourceAddresses, homes: Homes, second
     caller_of_detail = grouped.ngroup().to_numpy()  # the callers' rows' order
     callers["served_in"] = joined_texts(calls.served, caller_of_detail, len(callers))
     callers["event_names"] = joined_texts(calls.event_name, caller_of_detail, len(callers))
-    used = address_use(sources, rollup.sts_calls.calls.to_numpy(), global_rows(rollup.sts_calls),
-                       caller_of_detail[detail_of_row], len(callers))
+    caller_of_row = caller_of_detail.astype(np.int32)[detail_of_row]  # of each global call's row
+    del detail_of_row  # 8 bytes a global call's row, 4 in its place
+    used = address_use(sources, rollup.sts_calls.calls.to_numpy(), global_rows(rollup.sts_calls), caller_of_row,
+                       len(callers))
+    del caller_of_row
     callers = callers.assign(source_ips=used.listed, addresses=used.by_kind)
     callers = callers.assign(**oldest_versions(calls, caller_of_detail, len(callers)))
     callers = callers.merge(served_now(calls), on=CALLER_KEY, how="left").fillna({"served_now": ""})

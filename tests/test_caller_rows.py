@@ -79,3 +79,34 @@ def test_a_detail_rows_latest_row_is_the_first_of_its_rows_at_the_latest_time():
     detail, _ = callers_of(ROWS + [again])  # the same detail key and last time as ROWS[0], later in the rows
     summed = detail[(detail.principal_arn == APP) & (detail.serving_region == "us-east-1")].iloc[0]
     assert (summed.rows, summed.first_row, summed.latest_row) == (3, 0, 0)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_address_use_counted_a_range_of_callers_at_a_time_is_the_same(monkeypatch, seed: int):
+    import numpy as np
+
+    import kit.addressuse
+    from kit.addressuse import LISTED, address_use
+
+    rng = np.random.default_rng(seed)
+    pool = ["", "10.0.0.1", "10.0.0.2", "3.5.140.2", "52.94.0.9", "203.0.113.7", "2001:db8::1", "AWS Internal",
+            *(f"10.1.{n // 256}.{n % 256}" for n in range(40))]
+    rows = 600
+    addresses = pd.Series(rng.choice(pool, rows))
+    sources = SourceAddresses.of(pd.DataFrame({"source_ip": addresses}), AddressBook())
+    calls = rng.integers(1, 9, rows).astype(np.int64)
+    global_rows = np.sort(rng.choice(rows, 450, replace=False))
+    caller_of_row = rng.integers(0, 37, len(global_rows))
+    whole = address_use(sources, calls, global_rows, caller_of_row, 40)  # callers 37 to 39 have no rows
+    monkeypatch.setattr(kit.addressuse, "GROUP_ROWS", 7)
+    assert len(kit.addressuse._caller_ranges(caller_of_row, 40)) > 20
+    assert address_use(sources, calls, global_rows, caller_of_row, 40) == whole
+    for number in range(40):  # the listed addresses, as read plainly
+        named = sorted({addresses[row] for row, caller in zip(global_rows, caller_of_row) if caller == number} - {""})
+        more = f";(+{len(named) - LISTED} more)" if len(named) > LISTED else ""
+        assert whole.listed[number] == ";".join(named[:LISTED]) + more
+        used = {addresses[row] for row, caller in zip(global_rows, caller_of_row) if caller == number}
+        kinds = {kind: {text for text in used if sources.classes[list(sources.texts).index(text)].kind == kind}
+                 for kind in {sources.classes[list(sources.texts).index(text)].kind for text in used}}
+        assert {found.kind: count for _, found, count in whole.by_kind[number]} == \
+            {kind: len(texts) for kind, texts in kinds.items()}
