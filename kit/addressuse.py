@@ -59,9 +59,8 @@ def address_use(sources: SourceAddresses, calls: np.ndarray, rows: np.ndarray, c
                 callers: int) -> AddressUse:
     """``AddressUse`` of ``callers`` callers from the rows at positions ``rows`` of ``sts_calls`` (its
     ``sources`` and ``calls``; the number of each row's caller, 0 to ``callers`` - 1, in ``caller_of_row``),
-    counted per (caller, address) code, for a range of callers of about ``GROUP_ROWS`` rows at a time (the
-    11.4 M-event org of thousands of callers has millions of global rows: counted at once, they took 115 MB
-    more than the arguments, against 18 MB in groups)."""
+    counted per (caller, address) code, for a range of callers of about ``GROUP_ROWS`` rows at a time (an
+    org of thousands of callers has millions of global rows, about a pair each: bench/RESULTS.md)."""
     texts = sources.texts
     kinds, kind_of_ip = np.unique(np.array([found.kind for found in sources.classes], dtype=object),
                                   return_inverse=True)
@@ -74,7 +73,7 @@ def address_use(sources: SourceAddresses, calls: np.ndarray, rows: np.ndarray, c
         caller, ip, pair_of_row = distinct_pairs(caller_of_row[part] - low, sources.codes[part_rows], len(texts))
         pair_calls = np.bincount(pair_of_row, weights=calls[part_rows], minlength=len(caller)).astype(np.int64)
         listed += _listed(caller, ip, texts, high - low)
-        by_kind += _by_kind(caller, ip, pair_calls, sources, high - low, (len(kinds), kind_of_ip.reshape(-1)))
+        by_kind += _by_kind(caller, ip, pair_calls, sources, high - low, kind_of_ip.reshape(-1), len(kinds))
     return AddressUse(listed, by_kind)
 
 
@@ -101,12 +100,11 @@ def _listed(caller: np.ndarray, ip: np.ndarray, texts: np.ndarray, callers: int)
 
 
 def _by_kind(caller: np.ndarray, ip: np.ndarray, calls: np.ndarray, sources: SourceAddresses,
-             callers: int, kinds: tuple[int, np.ndarray]) -> list[list[KindUse]]:
+             callers: int, kind_of_ip: np.ndarray, kinds: int) -> list[list[KindUse]]:
     """Each caller's ``AddressUse.by_kind`` from its distinct (caller, address) pairs and their calls
-    (``kinds``: how many kinds of address there are, and the kind of each address code)."""
-    count_of_kinds, kind_of_ip = kinds
+    (``kind_of_ip``: the kind of each address code, below ``kinds``)."""
     order = np.lexsort((ip, -calls, caller))  # per caller: most calls first, then by address
-    _, first, count = np.unique(caller[order] * count_of_kinds + kind_of_ip[ip[order]], return_index=True,
+    _, first, count = np.unique(caller[order] * kinds + kind_of_ip[ip[order]], return_index=True,
                                 return_counts=True)
     by_kind: list[list[KindUse]] = [[] for _ in range(callers)]
     for place, number in sorted(zip(first.tolist(), count.tolist())):  # a caller's kinds by their top address

@@ -2,10 +2,12 @@
 of the minute rows, ties included (the first row in ``sts_calls`` order decides)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from kit.addressuse import SourceAddresses
+import kit.addressuse
+from kit.addressuse import LISTED, SourceAddresses, address_use
 from kit.callers import Homes, build_callers, detail_rows, global_seconds
 from kit.ipranges import AddressBook
 from kit.readreport import ReadReport
@@ -83,17 +85,13 @@ def test_a_detail_rows_latest_row_is_the_first_of_its_rows_at_the_latest_time():
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_address_use_counted_a_range_of_callers_at_a_time_is_the_same(monkeypatch, seed: int):
-    import numpy as np
-
-    import kit.addressuse
-    from kit.addressuse import LISTED, address_use
-
     rng = np.random.default_rng(seed)
     pool = ["", "10.0.0.1", "10.0.0.2", "3.5.140.2", "52.94.0.9", "203.0.113.7", "2001:db8::1", "AWS Internal",
             *(f"10.1.{n // 256}.{n % 256}" for n in range(40))]
     rows = 600
     addresses = pd.Series(rng.choice(pool, rows))
     sources = SourceAddresses.of(pd.DataFrame({"source_ip": addresses}), AddressBook())
+    kind_of = {text: found.kind for text, found in zip(sources.texts, sources.classes)}
     calls = rng.integers(1, 9, rows).astype(np.int64)
     global_rows = np.sort(rng.choice(rows, 450, replace=False))
     caller_of_row = rng.integers(0, 37, len(global_rows))
@@ -101,12 +99,10 @@ def test_address_use_counted_a_range_of_callers_at_a_time_is_the_same(monkeypatc
     monkeypatch.setattr(kit.addressuse, "GROUP_ROWS", 7)
     assert len(kit.addressuse._caller_ranges(caller_of_row, 40)) > 20
     assert address_use(sources, calls, global_rows, caller_of_row, 40) == whole
-    for number in range(40):  # the listed addresses, as read plainly
-        named = sorted({addresses[row] for row, caller in zip(global_rows, caller_of_row) if caller == number} - {""})
+    for number in range(40):  # the listed addresses and the kinds, as read plainly
+        used = {addresses[row] for row, caller in zip(global_rows, caller_of_row) if caller == number}
+        named = sorted(used - {""})
         more = f";(+{len(named) - LISTED} more)" if len(named) > LISTED else ""
         assert whole.listed[number] == ";".join(named[:LISTED]) + more
-        used = {addresses[row] for row, caller in zip(global_rows, caller_of_row) if caller == number}
-        kinds = {kind: {text for text in used if sources.classes[list(sources.texts).index(text)].kind == kind}
-                 for kind in {sources.classes[list(sources.texts).index(text)].kind for text in used}}
-        assert {found.kind: count for _, found, count in whole.by_kind[number]} == \
-            {kind: len(texts) for kind, texts in kinds.items()}
+        per_kind = {kind: sum(kind_of[text] == kind for text in used) for kind in map(kind_of.get, used)}
+        assert {found.kind: count for _, found, count in whole.by_kind[number]} == per_kind
