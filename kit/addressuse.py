@@ -13,15 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kit.codedseconds import distinct_pairs, text_codes
+from kit.codedseconds import GROUP_ROWS, distinct_pairs, row_groups, text_codes
 from kit.ipranges import AddressBook, AddressClass
+from kit.sortedruns import run_starts
 
 LISTED = 5
 """Distinct addresses a caller's ``source_ips`` names before saying how many more (laptops change
 address daily)."""
-GROUP_ROWS = 1 << 18
-"""Rows counted together (``address_use``): the callers of about this many rows at a time (each row's
-(caller, address) pair is hashed, and a few arrays of a number a row are made)."""
 
 KindUse = tuple[str, AddressClass, int]
 """Of one kind of address a caller used: its most used address, that address's class, how many
@@ -64,26 +62,17 @@ def address_use(sources: SourceAddresses, calls: np.ndarray, rows: np.ndarray, c
     texts = sources.texts
     kinds, kind_of_ip = np.unique(np.array([found.kind for found in sources.classes], dtype=object),
                                   return_inverse=True)
-    ranges = _caller_ranges(caller_of_row, callers)
+    lows = run_starts(row_groups(np.bincount(caller_of_row, minlength=callers), GROUP_ROWS)).tolist()
     listed: list[str] = []
     by_kind: list[list[KindUse]] = []
-    for low, high in ranges:
-        part = np.flatnonzero((caller_of_row >= low) & (caller_of_row < high)) if len(ranges) > 1 else slice(None)
+    for low, high in zip(lows, [*lows[1:], callers]):
+        part = np.flatnonzero((caller_of_row >= low) & (caller_of_row < high)) if len(lows) > 1 else slice(None)
         part_rows = rows[part]
         caller, ip, pair_of_row = distinct_pairs(caller_of_row[part] - low, sources.codes[part_rows], len(texts))
         pair_calls = np.bincount(pair_of_row, weights=calls[part_rows], minlength=len(caller)).astype(np.int64)
         listed += _listed(caller, ip, texts, high - low)
         by_kind += _by_kind(caller, ip, pair_calls, sources, high - low, kind_of_ip.reshape(-1), len(kinds))
     return AddressUse(listed, by_kind)
-
-
-def _caller_ranges(caller_of_row: np.ndarray, callers: int) -> list[tuple[int, int]]:
-    """Consecutive ranges (low, high) of the caller numbers 0 to ``callers`` - 1, of about ``GROUP_ROWS``
-    rows each (a caller with more has a range of its own)."""
-    ends = np.cumsum(np.bincount(caller_of_row, minlength=callers))
-    highs = np.searchsorted(ends, np.arange(GROUP_ROWS, int(ends[-1]) if callers else 0, GROUP_ROWS), side="right")
-    bounds = np.unique(np.concatenate(([0], highs, [callers]))).tolist()
-    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def _listed(caller: np.ndarray, ip: np.ndarray, texts: np.ndarray, callers: int) -> list[str]:

@@ -203,6 +203,13 @@ GROUP_ROWS = 250_000
 """Rows ``KeyedSeconds.in_groups`` sums at a time (about 28 MB at the peak, whatever the rows in all)."""
 
 
+def row_groups(counts: np.ndarray, rows: int) -> np.ndarray:
+    """The group of each item of ``counts`` (its rows), items in order, about ``rows`` rows a group: the
+    rows of the items before it, divided by ``rows`` (a group can reach twice that, an item of more has
+    one of its own)."""
+    return (np.cumsum(counts) - counts) // rows
+
+
 @dataclass(frozen=True)
 class KeyedSeconds:
     """Calls per key (a bucket, a caller: a tuple of texts) and second, one row each, sorted by key
@@ -257,7 +264,7 @@ class KeyedSeconds:
             per_code = np.zeros(len(names), np.int64)
             np.add.at(per_code, codes if where is None else codes[where], 1)
             np.add.at(counts, lookup, per_code)
-        group = (np.cumsum(counts) - counts) // rows  # by the rows of the keys before each key
+        group = row_groups(counts, rows)
         for index in np.unique(group[counts > 0]).tolist() or [0]:
             in_group = group == index
             taken = [_within(part, in_group[lookup]) for part, lookup in zip(parts, lookups)]

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from kit.callers import CALLER_KEY
-from kit.codedseconds import CALLS, GROUP_ROWS, CodedSeconds, KeyedSeconds, peaks_of, rows_part
+from kit.codedseconds import CALLS, GROUP_ROWS, CodedSeconds, KeyedSeconds, peaks_of, row_groups, rows_part
 from kit.secondcounts import TIME
 from kit.sortedruns import run_starts
 
@@ -178,21 +178,16 @@ def _on_seconds(times: np.ndarray, rows: CodedSeconds,
     sort of (caller, second) numbers per group of callers of about ``GROUP_ROWS`` rows."""
     where = [[np.arange(*part.indices(len(rows.times))) if isinstance(part, slice) else part for part in parts]
              for parts in callers]
-    sizes = [sum(map(len, parts)) for parts in where]
+    sizes = np.array([sum(map(len, parts)) for parts in where], np.int64)
+    firsts = run_starts(row_groups(sizes, GROUP_ROWS)).tolist()
     series: list[tuple[np.ndarray, np.ndarray]] = []
-    first = 0
-    while first < len(where):
-        last, held = first + 1, sizes[first]
-        while last < len(where) and held + sizes[last] <= GROUP_ROWS:
-            held += sizes[last]
-            last += 1
+    for first, last in zip(firsts, [*firsts[1:], len(where)]):
         series += _summed_per_caller(times, rows, where[first:last], sizes[first:last])
-        first = last
     return series
 
 
 def _summed_per_caller(times: np.ndarray, rows: CodedSeconds, where: list[list[np.ndarray]],
-                       sizes: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+                       sizes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """``_on_seconds`` of a group of callers (``where``: the positions of each one's rows, ``sizes`` their
     counts)."""
     positions = np.concatenate([part for parts in where for part in parts])

@@ -9,6 +9,7 @@ import pytest
 import kit.addressuse
 from kit.addressuse import LISTED, SourceAddresses, address_use
 from kit.callers import Homes, build_callers, detail_rows, global_seconds
+from kit.codedseconds import row_groups
 from kit.ipranges import AddressBook
 from kit.readreport import ReadReport
 from kit.rollup import ACTIVITY_COLUMNS, SECOND_COLUMNS, STS_CALL_COLUMNS, Rollup, frame
@@ -97,7 +98,7 @@ def test_address_use_counted_a_range_of_callers_at_a_time_is_the_same(monkeypatc
     caller_of_row = rng.integers(0, 37, len(global_rows))
     whole = address_use(sources, calls, global_rows, caller_of_row, 40)  # callers 37 to 39 have no rows
     monkeypatch.setattr(kit.addressuse, "GROUP_ROWS", 7)
-    assert len(kit.addressuse._caller_ranges(caller_of_row, 40)) > 20
+    assert len(np.unique(row_groups(np.bincount(caller_of_row, minlength=40), 7))) > 20
     assert address_use(sources, calls, global_rows, caller_of_row, 40) == whole
     for number in range(40):  # the listed addresses and the kinds, as read plainly
         used = {addresses[row] for row, caller in zip(global_rows, caller_of_row) if caller == number}
