@@ -32,8 +32,10 @@ FACTORIZE_HINT = 1024
 class CodedSeconds:
     """Calls per key and second: ``keys`` (one row per distinct key), and per row ``key`` (a row
     number of ``keys``, the smallest unsigned integers that hold them: two bytes for up to 65,536 keys),
-    ``times`` (``kit.secondcounts.TIME``: seconds since 2005, UTC, 4 bytes) and ``calls`` (int32): 9 or
-    10 bytes a row (a table's microseconds take 8)."""
+    ``times`` (``kit.secondcounts.TIME``: seconds since 2005, UTC, 4 bytes) and ``calls`` (int32 as a
+    table holds them, read without a copy; from the local engine, the fewest bytes that hold them:
+    ``kit.secondcounts.calls_type``): 6 to 10 bytes a row (a table's microseconds take 8). Sums of calls
+    are made in int32 (``CALLS``) whatever their type."""
 
     keys: pd.DataFrame
     key: np.ndarray
@@ -243,8 +245,7 @@ class KeyedSeconds:
         calls = calls[order]
         del order
         starts = run_starts(packed)
-        if len(starts):
-            calls = np.add.reduceat(calls, starts, dtype=CALLS)
+        calls = np.add.reduceat(calls, starts, dtype=CALLS) if len(starts) else calls.astype(CALLS)
         packed = packed[starts]
         del starts
         key = (packed // span).astype(KEY)

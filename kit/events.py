@@ -626,15 +626,18 @@ class Aggregator:
         calls), handed over: the aggregator keeps none of them. The rows waiting on disk, those
         compacted before and ``per_second`` are summed a range of caller codes at a time, straight into
         these arrays (``kit.engines.local.to_rollup`` calls it while little else is held); the codes take
-        1 or 2 bytes (the smallest unsigned integers that hold them). The keys are numbered again, those
-        of the global bucket first: their rows come first, together (the plan reads them in place:
+        1 or 2 bytes (the smallest unsigned integers that hold them), the calls mostly 1
+        (``kit.secondcounts.calls_type``). The keys are numbered again, those of the global bucket first:
+        their rows come first, together (the plan reads them in place:
         ``kit.codedseconds.CodedSeconds.rows_where``)."""
         self._settle_per_second()
         waiting, rows = self._second_parts, (self.second_codes, self.second_times, self.second_calls)
         self.second_codes, self.second_times, self.second_calls = secondcounts.empty()
         code_type = np.min_scalar_type(len(self.second_keys))
         if not waiting.rows:
-            return _by_code(self.second_keys), rows[0].astype(code_type), rows[1], rows[2]
+            codes, times, calls = rows
+            calls = calls.astype(secondcounts.calls_type(calls))
+            return _by_code(self.second_keys), codes.astype(code_type), times, calls
         waiting.append(rows)
         del rows  # written: freed before the sums are made
         codes, times, calls = secondcounts.gathered(waiting.groups(0, ranks=self._global_first()), waiting.rows,

@@ -6,8 +6,9 @@ second become three numpy arrays (``codes``, ``times``, ``calls``) of 12 bytes a
 is 32 bits, counted from ``TIME_ORIGIN``, the earliest a window can start. The process that
 merges batches keeps their rows on disk (``kit.spill``) until every batch is in, then sums them a
 range of codes at a time (``compact``: sorted by code then time, equal rows summed) into arrays made
-once (``gathered``). Taking a duplicate out again is a row of -1 calls; rows that sum to zero are
-dropped.
+once (``gathered``), the calls in the fewest bytes that hold them (``calls_type``: one where no key
+makes more than 255 calls in a second). Taking a duplicate out again is a row of -1 calls; rows that
+sum to zero are dropped.
 """
 from __future__ import annotations
 
@@ -68,16 +69,36 @@ def compact(codes: np.ndarray, times: np.ndarray, calls: np.ndarray) -> tuple[np
     return codes[first], times[first], summed[kept]
 
 
+CALLS_TYPES = (np.uint8, np.uint16, CALLS)
+"""The types the summed per-second calls are held in, narrowest first (``calls_type``)."""
+
+
+def calls_type(calls: np.ndarray, at_least: np.dtype | type = np.uint8) -> np.dtype:
+    """The first of ``CALLS_TYPES`` that holds ``calls`` (summed per-second calls) and every value of
+    ``at_least``: 1 byte a row instead of 4 where no key makes more than 255 calls in a second (a quota
+    is hundreds or thousands a second for all keys together)."""
+    low, high = (int(calls.min()), int(calls.max())) if len(calls) else (0, 0)
+    for dtype in CALLS_TYPES:
+        limits = np.iinfo(dtype)
+        if np.can_cast(at_least, dtype) and limits.min <= low and high <= limits.max:
+            return np.dtype(dtype)
+    return np.dtype(CALLS)
+
+
 def gathered(groups: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], capacity: int,
              code_type: np.dtype | type = CODE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The compacted rows of ``groups`` (rows of disjoint ranges of codes, the ranges ascending; at most
     ``capacity`` rows in all), written into arrays made once: no copy of every row is ever held twice,
     unless summing left far fewer rows than ``capacity`` (then the arrays are cut to size); the codes as
-    ``code_type`` (a dtype that holds them all)."""
-    merged = [np.empty(capacity, code_type), np.empty(capacity, TIME), np.empty(capacity, CALLS)]
+    ``code_type`` (a dtype that holds them all), the calls as ``calls_type`` of them all (the array made
+    wider, copied, when a group holds more calls than it can)."""
+    merged = [np.empty(capacity, code_type), np.empty(capacity, TIME), np.empty(capacity, np.uint8)]
     filled = 0
     for group in groups:
         codes, times, calls = compact(*group)
+        wider = calls_type(calls, merged[2].dtype)
+        if wider != merged[2].dtype:
+            merged[2] = merged[2].astype(wider)
         merged[0][filled:filled + len(codes)] = codes
         merged[1][filled:filled + len(codes)] = times
         merged[2][filled:filled + len(codes)] = calls

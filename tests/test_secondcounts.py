@@ -90,6 +90,7 @@ def sealed(counts: dict[tuple, int]) -> Aggregator:
 def rows_of(aggregator: Aggregator) -> Counter:
     keys, codes, times, calls = aggregator.take_second_rows()
     assert codes.dtype == np.min_scalar_type(len(keys))  # the codes of a table: 1 byte for up to 256 keys
+    assert calls.dtype == secondcounts.calls_type(calls)  # and the calls: 1 byte up to 255 calls in a second
     seconds = secondcounts.since_1970(times).astype("datetime64[s]").astype(str)
     return Counter({(*keys[code], second): count for code, second, count in zip(codes.tolist(), seconds, calls.tolist())})
 
@@ -108,10 +109,40 @@ def test_merged_batches_add_up_like_dicts():
     assert rows_of(total) == expected
 
 
+
+def test_a_busy_second_widens_the_calls_of_merged_batches_and_keeps_every_sum():
+    """300 calls of one key in one second, counted over three batches, need two bytes: the rows gathered
+    before that sum keep theirs, and so do those after it."""
+    total, expected = Aggregator("2025-01-01T00:00:00Z", "2026-01-01T00:00:00Z"), Counter()
+    for batch in ({(*CALLER, "2025-03-01T10:00:00"): 200, (*OTHER, "2025-03-01T10:00:00"): 255},
+                  {(*CALLER, "2025-03-01T10:00:00"): 100, (*OTHER, "2025-03-01T10:00:01"): 7}):
+        expected.update(batch)
+        total.merge(sealed(batch))
+    assert rows_of(total) == expected  # in two bytes (``rows_of`` checks the calls' type: 300 needs two)
+
+
+def test_calls_take_the_fewest_bytes_that_hold_them_never_fewer_than_asked():
+    calls_type = secondcounts.calls_type
+    assert [calls_type(np.array(values, np.int32)) for values in ([], [1, 255], [256], [65_535], [65_536], [-1])] \
+        == [np.uint8, np.uint8, np.uint16, np.uint16, np.int32, np.int32]
+    assert calls_type(np.array([3], np.int32), np.uint16) == np.uint16
+    assert calls_type(np.array([3], np.int32), np.int32) == np.int32
+
+
+def test_gathered_calls_widen_as_the_groups_need_and_never_narrow_again():
+    def group(code: int, calls: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (np.full(len(calls), code, secondcounts.CODE), np.arange(len(calls), dtype=secondcounts.TIME),
+                np.array(calls, secondcounts.CALLS))
+    groups = [group(0, [5, 255]), group(1, [300, 2]), group(2, [70_000]), group(3, [1])]
+    for count, dtype in ((1, np.uint8), (2, np.uint16), (4, np.int32)):
+        _, _, calls = secondcounts.gathered(groups[:count], 8)
+        assert calls.dtype == dtype
+        assert calls.tolist() == [5, 255, 300, 2, 70_000, 1][:len(calls)]
+
 def test_seconds_frame_equals_the_frame_of_the_same_rows():
     counts = {(*CALLER, "2025-03-01T10:00:01"): 3, (*OTHER, "2025-03-01T10:00:00"): 1}
     keys, codes, times, calls = sealed(counts).take_second_rows()
-    assert codes.dtype == np.uint8  # two keys
+    assert codes.dtype == np.uint8 and calls.dtype == np.uint8  # two keys, three calls at most
     compact = seconds_frame(keys, codes, times, calls)
     plain = frame([*zip(*counts), tuple(counts.values())], SECOND_COLUMNS)
     ordered = [list(SECOND_COLUMNS[:-1])]
