@@ -175,30 +175,31 @@ def _on_seconds(times: np.ndarray, rows: CodedSeconds,
     """Each caller's calls per second, from the rows of its keys (``callers``: per caller, where they
     are in ``rows``): (positions in ``times``, which holds every second of them, distinct and ascending;
     the calls summed at each). A bucket can have thousands of callers: they are summed together, in one
-    sort of (caller, second) numbers per group of callers of about ``GROUP_ROWS`` rows."""
-    where = [[np.arange(*part.indices(len(rows.times))) if isinstance(part, slice) else part for part in parts]
-             for parts in callers]
-    sizes = np.array([sum(map(len, parts)) for parts in where], np.int64)
+    sort of (caller, second) numbers per group of callers of about ``GROUP_ROWS`` rows, whose seconds and
+    calls are gathered only then (a caller's rows are a slice of ``rows`` as the local engine gives them:
+    no position of each row is made)."""
+    sizes = np.array([sum(len(rows.times[part]) if isinstance(part, slice) else len(part) for part in parts)
+                      for parts in callers], np.int64)
     firsts = run_starts(row_groups(sizes, GROUP_ROWS)).tolist()
     series: list[tuple[np.ndarray, np.ndarray]] = []
-    for first, last in zip(firsts, [*firsts[1:], len(where)]):
-        series += _summed_per_caller(times, rows, where[first:last], sizes[first:last])
+    for first, last in zip(firsts, [*firsts[1:], len(callers)]):
+        series += _summed_per_caller(times, rows, callers[first:last], sizes[first:last])
     return series
 
 
-def _summed_per_caller(times: np.ndarray, rows: CodedSeconds, where: list[list[np.ndarray]],
+def _summed_per_caller(times: np.ndarray, rows: CodedSeconds, callers: list[list[np.ndarray | slice]],
                        sizes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``_on_seconds`` of a group of callers (``where``: the positions of each one's rows, ``sizes`` their
+    """``_on_seconds`` of a group of callers (``callers``: where each one's rows are, ``sizes`` their
     counts)."""
-    positions = np.concatenate([part for parts in where for part in parts])
+    parts = [part for where in callers for part in where]
     width = max(len(times), 1)
-    numbers = np.repeat(np.arange(len(where), dtype=np.int64) * width, sizes)
-    numbers += np.searchsorted(times, rows.times[positions])  # (caller, second) as one number
+    numbers = np.repeat(np.arange(len(callers), dtype=np.int64) * width, sizes)
+    numbers += np.searchsorted(times, np.concatenate([rows.times[part] for part in parts]))  # (caller, second)
     order = np.argsort(numbers, kind="stable")
     numbers = numbers[order]
     starts = run_starts(numbers)
-    summed = np.add.reduceat(rows.calls[positions[order]], starts, dtype=CALLS)
+    summed = np.add.reduceat(np.concatenate([rows.calls[part] for part in parts])[order], starts, dtype=CALLS)
     numbers = numbers[starts]
     at = (numbers % width).astype(np.int32)
-    bounds = np.searchsorted(numbers, np.arange(len(where) + 1, dtype=np.int64) * width).tolist()
+    bounds = np.searchsorted(numbers, np.arange(len(callers) + 1, dtype=np.int64) * width).tolist()
     return [(at[begin:end], summed[begin:end]) for begin, end in zip(bounds[:-1], bounds[1:])]
