@@ -19,8 +19,10 @@ import numpy as np
 
 from kit.errors import OutputError
 
-CHUNK_ROWS = 1 << 20
-"""Rows read back at a time."""
+CHUNK_ROWS = 1 << 18
+"""Rows read back at a time: 3 MB of 12-byte rows, and what is made of a chunk (an order, sorted
+copies, positions) takes a few times that. At 1 << 20, joining the keys global calls issued to their
+uses (``kit.signalcounts``) peaked 29 MB higher at 34.2 M events (bench/RESULTS.md)."""
 GROUP_ROWS = 1 << 18
 """Rows of a group of ``SpilledColumns.groups`` (about 3 MB of 12-byte rows: what the caller makes of a
 group, summing per-second rows for one, takes a few times that)."""
