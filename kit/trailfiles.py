@@ -116,6 +116,10 @@ class TrailFiles(Sequence[TrailFile]):
         per_folder = self._files_of_listed / self._listed_folders if self._listed_folders else 0
         return len(self) + round(per_folder * len(self._deferred))
 
+    def expected_bytes(self) -> int:
+        """``expected`` files times the mean size of those found so far."""
+        return round(self.total_bytes / len(self) * self.expected()) if len(self) else 0
+
     def _list_earliest(self) -> Iterator[tuple[str, list[tuple[str, os.stat_result]]]]:
         """The files of the earliest deferred folder, a folder at a time (as ``defer``'s lister gives them)."""
         _, _, folder = heapq.heappop(self._deferred)

@@ -241,19 +241,24 @@ def watched_import():
     import_plan_modules()
 
 local.read_batch, cli._import_plan_modules = checked_read_batch, watched_import
-sys.exit(cli.main(sys.argv[1:]))
+local.WARM_UP_MAX_BYTES = int(sys.argv[1])
+sys.exit(cli.main(sys.argv[2:]))
 """
 
 
-def test_workers_are_forked_before_pandas_is_imported_and_the_plan_modules_load_while_they_read(tmp_path):
+@pytest.mark.parametrize("warm_up_max_bytes", [local.WARM_UP_MAX_BYTES, 1024])
+def test_workers_are_forked_before_pandas_is_imported_and_the_plan_modules_load_while_they_read(
+        tmp_path, warm_up_max_bytes):
     """A forked worker counts the parent's pages in its memory (60 MB with pandas), and the parent's
-    imports would hold the workers back; the plan's modules load in a thread once they are forked."""
-    command = [sys.executable, "-c", LAUNCHER, "plan", "--source", "local", "--path", str(SAMPLE_TRAIL),
-               "--start", "2025-03-01", "--end", "2025-09-01", "--workers", "2", "--no-cache", "--quiet",
-               "--out", str(tmp_path / "out")]
+    imports would hold the workers back; the plan's modules load in a thread once they are forked, unless
+    more than ``WARM_UP_MAX_BYTES`` of files are expected: then after the read."""
+    command = [sys.executable, "-c", LAUNCHER, str(warm_up_max_bytes), "plan", "--source", "local", "--path",
+               str(SAMPLE_TRAIL), "--start", "2025-03-01", "--end", "2025-09-01", "--workers", "2", "--no-cache",
+               "--quiet", "--out", str(tmp_path / "out")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "warm-up: thread 'sts-kit warm-up', 2 workers, pandas loaded before: False" in done.stderr
+    warmed = "warm-up: thread 'sts-kit warm-up', 2 workers, pandas loaded before: False" in done.stderr
+    assert warmed == (warm_up_max_bytes > 1024) and ("warm-up:" in done.stderr) == warmed
     reference = local.collect(validate({"source": "local", "path": SAMPLE_TRAIL, "start": "2025-03-01",
                                         "end": "2025-09-01", "workers": 1, "cache": False, "quiet": True}))
     plan = pd.read_csv(tmp_path / "out" / "plan.csv", dtype={"account_id": str})

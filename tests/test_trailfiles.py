@@ -202,7 +202,10 @@ def test_a_day_folder_is_listed_when_the_drain_reaches_it(tmp_path, monkeypatch)
     next(drained), next(drained)  # the undated file, then the first of the earliest day
     assert [path.split("/2025/")[1] for path in listed if delivery_date(path + "/")] == ["06/30"]
     assert found.files.expected() == 2 + 2 * 3  # two files so far, two per day folder for the three left
+    estimate = found.files.expected_bytes()  # the bytes of 8 files of the mean size of the two
     assert len(list(drained)) == 8
+    assert found.files.total_bytes / 2 < estimate < found.files.total_bytes * 2
+    assert found.files.expected_bytes() == found.files.total_bytes  # every folder listed: no estimate left
 
 
 def test_what_day_folders_pass_over_reaches_the_report(tmp_path, monkeypatch):

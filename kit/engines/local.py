@@ -13,8 +13,8 @@ parent until every batch is merged (``Aggregator.sts_rows`` and ``take_second_ro
 
 Reading needs numpy, not pandas: the workers are forked before pandas is imported (a forked worker
 counts the parent's pages in its memory), and what the plan needs after the read (pandas and the
-plan's modules) is imported in a thread of the parent while the workers read (``aggregate``'s
-``warm_up``), not before they start.
+plan's modules) is imported in a thread of the parent while the workers read a small input
+(``aggregate``'s ``warm_up``, ``WARM_UP_MAX_BYTES``), not before they start; after the read for a large one.
 """
 from __future__ import annotations
 
@@ -53,6 +53,11 @@ at 11.4 M events 323 -> 281 MB, no slower at any scale; 512 KiB held 6 MB less b
 (bench/RESULTS.md)."""
 IN_PROCESS_BYTES = 8 * 1024 * 1024
 """Inputs smaller than this are read in the calling process (no pool start-up)."""
+WARM_UP_MAX_BYTES = 256 * 1024 * 1024
+"""Inputs of up to this many compressed bytes (about 2.5 M events) import what comes after the read while
+the workers read (``aggregate``'s ``warm_up``); larger ones once it is done. The imports hold 35 MB
+through the whole read, and for 3.4 M events and more the time they would save could not be measured
+(bench/RESULTS.md)."""
 IN_FLIGHT_PER_WORKER = 2
 """Batches queued per worker: keeps the workers busy while bounding results held in memory."""
 LATE_DAYS = 2
@@ -200,9 +205,10 @@ def _payloads(work: Iterable[tuple[list[TrailFile], str | None]], window: tuple[
 def aggregate(found: Discovery, params: Params, workers: Workers | None = None,
               warm_up: Callable[[], object] | None = None) -> tuple[Aggregator, ReadReport]:
     """Read every discovered file (or its cached batch) into one aggregator, with ``workers`` (forked
-    here when none are given and the input needs them); report what was read. With workers, ``warm_up``
-    (imports of what comes after the read) runs in a thread of this process while they read: once they
-    are forked, as a module half-imported during a fork would stay half-made in the workers."""
+    here when none are given and the input needs them); report what was read. With workers, and no more
+    than ``WARM_UP_MAX_BYTES`` of files expected, ``warm_up`` (imports of what comes after the read) runs
+    in a thread of this process while they read: once they are forked, as a module half-imported during
+    a fork would stay half-made in the workers."""
     window = (params.start.strftime("%Y-%m-%dT%H:%M:%SZ"), params.end.strftime("%Y-%m-%dT%H:%M:%SZ"))
     total = Aggregator(*window, params.accounts)
     report = ReadReport(sources=[str(params.path)])
@@ -215,7 +221,7 @@ def aggregate(found: Discovery, params: Params, workers: Workers | None = None,
     with ExitStack() as own, gc_paused(), progress_bar(params, found.files.expected()) as bar:
         workers = workers or own.enter_context(Workers(params))
         workers.consider(found.files)  # the whole input: forked now if discovery did not need them yet
-        if warm_up is not None and workers.pool is not None:
+        if warm_up is not None and workers.pool is not None and found.files.expected_bytes() <= WARM_UP_MAX_BYTES:
             warming = threading.Thread(target=warm_up, name="sts-kit warm-up", daemon=True)
             warming.start()
             own.callback(warming.join)  # its imports are done when the read is
