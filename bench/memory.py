@@ -8,9 +8,9 @@ given, e.g. a ``git archive`` of the commit before a change), polls the RSS of t
 workers every 20 ms, and prints the peak within each stage and its wall time: reading
 (``aggregate``), the rollup tables (``to_rollup``; within it, summing the per-second rows, ``take_second_rows``,
 and the two large tables), the plan's steps and the plan files' making (``plan_files``). A stage's peak includes
-what earlier stages left. The plan's steps are wrapped when the kit imports its plan modules, while
-its workers read (``kit.cli.PLAN_MODULES``; nothing is imported before the kit would import it): a
-trail small enough to be read without workers shows none of them.
+what earlier stages left. The plan's steps are wrapped when the kit imports its plan modules: while
+its workers read (``kit.cli.PLAN_MODULES``), or once the read is done for an input too large for that
+or read without workers; nothing is imported before the kit would import it.
 """
 from __future__ import annotations
 
@@ -100,6 +100,39 @@ class StagePeaks:
         self._thread.join()
 
 
+def _wrap_when_imported(peaks: StagePeaks, stages: dict[str, tuple[str, ...]], cli: object) -> None:
+    """Wrap ``stages`` (those of ``kit.rollup`` and the plan's modules) when the kit imports them: while its
+    workers read (``kit.cli.PLAN_MODULES`` in the warm-up thread), or, for an input too large for that
+    (``kit.engines.local.WARM_UP_MAX_BYTES``), ``kit.rollup`` as the rollup's tables are made and the plan's
+    modules once the read is done."""
+    rollup = {owner: names for owner, names in stages.items() if owner == "kit.rollup"}
+    plan = {owner: names for owner, names in stages.items() if owner not in rollup}
+    wrapped: set[str] = set()
+
+    def wrap(part: dict[str, tuple[str, ...]]) -> None:
+        if not wrapped.issuperset(part):
+            peaks.wrap_stages(part)
+            wrapped.update(part)
+
+    warm_up = cli._import_plan_modules
+    engines, local = importlib.import_module("kit.engines"), importlib.import_module("kit.engines.local")
+    collect, to_rollup = engines.collect, local.to_rollup
+
+    def warm_up_and_wrap() -> None:
+        warm_up()
+        wrap(stages)
+
+    def to_rollup_wrapped(*args, **kwargs):
+        wrap(rollup)
+        return to_rollup(*args, **kwargs)
+
+    def collect_and_wrap(*args, **kwargs):
+        rollup_made = collect(*args, **kwargs)
+        wrap(plan)
+        return rollup_made
+    cli._import_plan_modules, local.to_rollup, engines.collect = warm_up_and_wrap, to_rollup_wrapped, collect_and_wrap
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``--path TRAIL [--tree DIR]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -123,13 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         now = {owner: names + TABLES if owner == "kit.engines.local" else names
                for owner, names in STAGES.items() if owner != "kit.rollup"}
     peaks.wrap_stages(now)
-    if after_read:  # the kit imports them while its workers read: wrapped then, not imported before the fork
-        warm_up = cli._import_plan_modules
-
-        def warm_up_and_wrap() -> None:
-            warm_up()
-            peaks.wrap_stages(after_read)
-        cli._import_plan_modules = warm_up_and_wrap
+    if after_read:  # wrapped as the kit imports them, never before (not before the workers are forked)
+        _wrap_when_imported(peaks, after_read, cli)
     with tempfile.TemporaryDirectory() as out, peaks:
         began = time.perf_counter()
         cli.main(["plan", "--source", "local", "--path", str(args.path), "--start", args.start, "--end", args.end,

@@ -1,10 +1,12 @@
 """``python -m bench.run --path TRAIL``: the benchmark table for trail files of your own, messy ones
 included (plain and gzipped files, a truncated file), printed and never written into RESULTS.md; and
-``bench.allocator``'s table."""
+``bench.allocator``'s and ``bench.memory``'s tables."""
 from __future__ import annotations
 
 import gzip
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 from bench import allocator, generate, run
@@ -77,3 +79,18 @@ def test_a_generated_org_can_spread_each_role_over_a_fleet_of_roles_and_agent_bu
     assert call["userIdentity"] == role_session(A, "app")  # the event given is not changed
     kept = sts(user(A, "alice"), "2025-07-01T10:00:00Z")
     assert generate.fleet_member(kept, members, 20) is kept
+
+
+def test_the_memory_bench_names_the_plan_steps_of_a_trail_read_without_workers():
+    """The plan's modules are imported once the read is done when there are no workers (or too many
+    files for the warm-up): their steps are still measured, each in its own row (a peak, or "—" for a
+    step over before the next sample, with its time)."""
+    samples = Path(__file__).resolve().parent.parent / "data" / "samples" / "trail"
+    done = subprocess.run([sys.executable, "-m", "bench.memory", "--path", str(samples), "--start", "2025-03-01",
+                           "--end", "2025-09-01"], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in done.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith("| stage")}
+    for stage in ("aggregate", "sts_calls_frame", "take_second_rows", "home_regions", "build_callers", "quota_table"):
+        assert stage in rows, (stage, done.stdout)
