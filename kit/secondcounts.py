@@ -78,11 +78,8 @@ def calls_type(calls: np.ndarray, at_least: np.dtype | type = np.uint8) -> np.dt
     ``at_least``: 1 byte a row instead of 4 where no key makes more than 255 calls in a second (a quota
     is hundreds or thousands a second for all keys together)."""
     low, high = (int(calls.min()), int(calls.max())) if len(calls) else (0, 0)
-    for dtype in CALLS_TYPES:
-        limits = np.iinfo(dtype)
-        if np.can_cast(at_least, dtype) and limits.min <= low and high <= limits.max:
-            return np.dtype(dtype)
-    return np.dtype(CALLS)
+    return np.dtype(next(dtype for dtype in CALLS_TYPES if dtype is CALLS or (
+        np.can_cast(at_least, dtype) and np.iinfo(dtype).min <= low and high <= np.iinfo(dtype).max)))
 
 
 def gathered(groups: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], capacity: int,
