@@ -1,15 +1,16 @@
 """``python -m bench.run --path TRAIL``: the benchmark table for trail files of your own, messy ones
 included (plain and gzipped files, a truncated file), printed and never written into RESULTS.md; and
-``bench.allocator``'s and ``bench.memory``'s tables."""
+``bench.allocator``'s and ``bench.memory``'s tables, and ``bench.timeline``'s peaks."""
 from __future__ import annotations
 
 import gzip
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-from bench import allocator, generate, run
+from bench import allocator, generate, run, timeline
 from builders import repeated, role_session, sts, user, write_trail
 from kit.events import principal_of
 from kit.judgedfields import record_of
@@ -94,3 +95,12 @@ def test_the_memory_bench_names_the_plan_steps_of_a_trail_read_without_workers()
             if line.startswith("| ") and not line.startswith("| stage")}
     for stage in ("aggregate", "sts_calls_frame", "take_second_rows", "home_regions", "build_callers", "quota_table"):
         assert stage in rows, (stage, done.stdout)
+
+
+def test_the_timeline_tells_the_read_with_its_workers_from_what_comes_after(capsys):
+    samples = Path(__file__).resolve().parent.parent / "data" / "samples" / "trail"
+    assert timeline.main(["--path", str(samples), "--start", "2025-03-01", "--end", "2025-09-01", "--workers", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    read = next(line for line in lines if line.startswith("read (until"))
+    assert re.search(r"\(parent \d+, workers \d+, \d+\)$", read), read  # the parent, then each of the two workers
+    assert lines[-1].startswith("after the read: peak ")
