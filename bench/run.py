@@ -53,9 +53,11 @@ class Measured(NamedTuple):
     """Peak PSS of the process tree, bytes (a page shared by n processes counts 1/n in each), when asked."""
 
 
-def measure(command: list[str], env: dict[str, str] | None = None, shared_pages: bool = False) -> Measured:
+def measure(command: list[str], env: dict[str, str] | None = None, shared_pages: bool = False,
+            samples: list[tuple[float, list[int]]] | None = None) -> Measured:
     """Wall time, peak memory of the process tree (polled) and stdout of one command; the peak PSS
-    too with ``shared_pages`` (Linux)."""
+    too with ``shared_pages`` (Linux); each poll's (second, RSS of the command then of each process it
+    started) appended to ``samples`` when given."""
     began = time.perf_counter()
     process = psutil.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            env={**os.environ, **(env or {})})
@@ -63,7 +65,10 @@ def measure(command: list[str], env: dict[str, str] | None = None, shared_pages:
     while process.poll() is None:
         try:
             tree = [process, *process.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            sizes = [p.memory_info().rss for p in tree if p.is_running()]
+            peak = max(peak, sum(sizes))
+            if samples is not None:
+                samples.append((time.perf_counter() - began, sizes))
             if shared_pages:
                 peak_pss = max(peak_pss, sum(p.memory_full_info().pss for p in tree if p.is_running()))
         except psutil.Error:

@@ -1,5 +1,5 @@
-"""When a plan run's memory peaks: the RSS of ``sts-kit plan``'s process tree, polled through one run,
-split into the read (while its workers live) and what comes after it.
+"""When a plan run's memory peaks: the RSS of ``sts-kit plan``'s process tree, polled through one run
+as ``bench.run`` polls it, split into the read (while its workers live) and what comes after it.
 
 ``python -m bench.timeline --path bench/data/org-10000000/trail`` runs ``sts-kit plan --source local
 --no-cache`` (every event of the trail unless ``--start``/``--end`` say otherwise) as ``bench.run`` does
@@ -9,18 +9,12 @@ the parent's peak after the read. ``bench.memory`` gives the peak per stage inst
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
-from bench.run import ALL_TIME
-
-POLL_SECONDS = 0.05
+from bench.run import ALL_TIME, measure
 
 
 @dataclass(frozen=True)
@@ -37,22 +31,10 @@ class Sample:
 
 
 def samples_of(command: list[str]) -> tuple[list[Sample], float]:
-    """The samples of one run of ``command``, and its wall time; ``RuntimeError`` when it fails."""
-    began = time.perf_counter()
-    process = psutil.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    taken: list[Sample] = []
-    while process.poll() is None:
-        try:
-            workers = tuple(child.memory_info().rss for child in process.children(recursive=True))
-            taken.append(Sample(time.perf_counter() - began, process.memory_info().rss, workers))
-        except psutil.Error:
-            pass
-        time.sleep(POLL_SECONDS)
-    seconds = time.perf_counter() - began
-    _, err = process.communicate()
-    if process.returncode:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{err}")
-    return taken, seconds
+    """The samples of one run of ``command`` (``bench.run.measure``'s), and its wall time."""
+    polled: list[tuple[float, list[int]]] = []
+    seconds = measure(command, samples=polled).seconds
+    return [Sample(second, sizes[0], tuple(sizes[1:])) for second, sizes in polled if sizes], seconds
 
 
 def report(taken: list[Sample], seconds: float) -> str:

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kit.codedseconds import GROUP_ROWS, distinct_pairs, row_groups, text_codes
+from kit.codedseconds import GROUP_ROWS, distinct_pairs, group_ranges, text_codes
 from kit.ipranges import AddressBook, AddressClass
-from kit.sortedruns import run_starts
 
 LISTED = 5
 """Distinct addresses a caller's ``source_ips`` names before saying how many more (laptops change
@@ -62,11 +61,11 @@ def address_use(sources: SourceAddresses, calls: np.ndarray, rows: np.ndarray, c
     texts = sources.texts
     kinds, kind_of_ip = np.unique(np.array([found.kind for found in sources.classes], dtype=object),
                                   return_inverse=True)
-    lows = run_starts(row_groups(np.bincount(caller_of_row, minlength=callers), GROUP_ROWS)).tolist()
+    ranges = group_ranges(np.bincount(caller_of_row, minlength=callers), GROUP_ROWS)
     listed: list[str] = []
     by_kind: list[list[KindUse]] = []
-    for low, high in zip(lows, [*lows[1:], callers]):
-        part = np.flatnonzero((caller_of_row >= low) & (caller_of_row < high)) if len(lows) > 1 else slice(None)
+    for low, high in ranges:
+        part = np.flatnonzero((caller_of_row >= low) & (caller_of_row < high)) if len(ranges) > 1 else slice(None)
         part_rows = rows[part]
         caller, ip, pair_of_row = distinct_pairs(caller_of_row[part] - low, sources.codes[part_rows], len(texts))
         pair_calls = np.bincount(pair_of_row, weights=calls[part_rows], minlength=len(caller)).astype(np.int64)

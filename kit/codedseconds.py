@@ -212,6 +212,12 @@ def row_groups(counts: np.ndarray, rows: int) -> np.ndarray:
     return (np.cumsum(counts) - counts) // rows
 
 
+def group_ranges(counts: np.ndarray, rows: int) -> list[tuple[int, int]]:
+    """The items of ``counts`` cut as ``row_groups`` cuts them: [first, end) of each group, in order."""
+    firsts = run_starts(row_groups(counts, rows)).tolist()
+    return list(zip(firsts, [*firsts[1:], len(counts)]))
+
+
 @dataclass(frozen=True)
 class KeyedSeconds:
     """Calls per key (a bucket, a caller: a tuple of texts) and second, one row each, sorted by key

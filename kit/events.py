@@ -626,8 +626,8 @@ class Aggregator:
         calls), handed over: the aggregator keeps none of them. The rows waiting on disk, those
         compacted before and ``per_second`` are summed a range of caller codes at a time, straight into
         these arrays (``kit.engines.local.to_rollup`` calls it while little else is held); the codes take
-        1 or 2 bytes (the smallest unsigned integers that hold them), the calls mostly 1
-        (``kit.secondcounts.calls_type``). The keys are numbered again, those of the global bucket first:
+        1 or 2 bytes (the smallest unsigned integers that hold them), and so do the calls, as their
+        largest sum needs (``kit.secondcounts.calls_type``). The keys are numbered again, those of the global bucket first:
         their rows come first, together (the plan reads them in place:
         ``kit.codedseconds.CodedSeconds.rows_where``)."""
         self._settle_per_second()

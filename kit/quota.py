@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from kit.callers import CALLER_KEY
-from kit.codedseconds import CALLS, GROUP_ROWS, CodedSeconds, KeyedSeconds, peaks_of, row_groups, rows_part
+from kit.codedseconds import CALLS, GROUP_ROWS, CodedSeconds, KeyedSeconds, group_ranges, peaks_of, rows_part
 from kit.secondcounts import TIME
 from kit.sortedruns import run_starts
 
@@ -180,9 +180,8 @@ def _on_seconds(times: np.ndarray, rows: CodedSeconds,
     no position of each row is made)."""
     sizes = np.array([sum(len(rows.times[part]) if isinstance(part, slice) else len(part) for part in parts)
                       for parts in callers], np.int64)
-    firsts = run_starts(row_groups(sizes, GROUP_ROWS)).tolist()
     series: list[tuple[np.ndarray, np.ndarray]] = []
-    for first, last in zip(firsts, [*firsts[1:], len(callers)]):
+    for first, last in group_ranges(sizes, GROUP_ROWS):
         series += _summed_per_caller(times, rows, callers[first:last], sizes[first:last])
     return series
 

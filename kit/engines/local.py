@@ -54,10 +54,10 @@ at 11.4 M events 323 -> 281 MB, no slower at any scale; 512 KiB held 6 MB less b
 IN_PROCESS_BYTES = 8 * 1024 * 1024
 """Inputs smaller than this are read in the calling process (no pool start-up)."""
 WARM_UP_MAX_BYTES = 256 * 1024 * 1024
-"""Inputs of up to this many compressed bytes (about 2.5 M events) import what comes after the read while
-the workers read (``aggregate``'s ``warm_up``); larger ones once it is done. The imports hold 35 MB
-through the whole read, and for 3.4 M events and more the time they would save could not be measured
-(bench/RESULTS.md)."""
+"""Inputs of up to this many compressed bytes (about 2.5 M events of the generated orgs) import what
+comes after the read while the workers read (``aggregate``'s ``warm_up``); larger ones once it is done.
+The imports hold 35 MB through the whole read, and from 3.4 M events on they saved no time that could
+be measured (bench/RESULTS.md)."""
 IN_FLIGHT_PER_WORKER = 2
 """Batches queued per worker: keeps the workers busy while bounding results held in memory."""
 LATE_DAYS = 2
