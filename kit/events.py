@@ -37,7 +37,7 @@ import numpy as np
 
 from kit import secondcounts, stscounts
 from kit.callerkeys import CallerKeys
-from kit.eventids import DAY, SeenIds, days_of, hash_ids
+from kit.eventids import DAY, SECONDS_A_DAY, SeenIds, days_of, hash_ids
 from kit.fieldgaps import FIELDS, ROLLOUT
 from kit.judgedfields import NO_IDENTITY, Identity, Record, RequestParameters, record_of
 from kit.readreport import DUPLICATE_REASON
@@ -624,8 +624,8 @@ class Aggregator:
     def take_second_rows(self) -> tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray]:
         """All per-second counts, compacted: (caller keys by code, codes, times (``kit.secondcounts.TIME``),
         calls), handed over: the aggregator keeps none of them. The rows waiting on disk, those
-        compacted before and ``per_second`` are summed a range of caller codes at a time, straight into
-        these arrays (``kit.engines.local.to_rollup`` calls it while little else is held); the codes take
+        compacted before and ``per_second`` are summed a range of caller codes (or one code's days) at a
+        time, straight into these arrays (``kit.engines.local.to_rollup`` calls it while little else is held); the codes take
         1 or 2 bytes (the smallest unsigned integers that hold them), and so do the calls, as their
         largest sum needs (``kit.secondcounts.calls_type``). The keys are numbered again, those of the global bucket first:
         their rows come first, together (the plan reads them in place:
@@ -640,8 +640,8 @@ class Aggregator:
             return _by_code(self.second_keys), codes.astype(code_type), times, calls
         waiting.append(rows)
         del rows  # written: freed before the sums are made
-        codes, times, calls = secondcounts.gathered(waiting.groups(0, ranks=self._global_first()), waiting.rows,
-                                                    code_type=code_type)
+        groups = waiting.groups(0, ranks=self._global_first(), cut_by=(1, SECONDS_A_DAY))  # a busy key, a day at a time
+        codes, times, calls = secondcounts.gathered(groups, waiting.rows, code_type=code_type)
         waiting.close()
         return _by_code(self.second_keys), codes, times, calls
 

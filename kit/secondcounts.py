@@ -5,9 +5,9 @@ calls per ``seconds`` key (the code of five of the caller's fields in the batch'
 second become three numpy arrays (``codes``, ``times``, ``calls``) of 12 bytes a row: a time
 is 32 bits, counted from ``TIME_ORIGIN``, the earliest a window can start. The process that
 merges batches keeps their rows on disk (``kit.spill``) until every batch is in, then sums them a
-range of codes at a time (``compact``: sorted by code then time, equal rows summed) into arrays made
-once (``gathered``), the calls in the fewest bytes that hold them (``calls_type``: one where no key
-makes more than 255 calls in a second). Taking a duplicate out again is a row of -1 calls; rows that
+range of codes, or of one busy code's days, at a time (``compact``: sorted by code then time, equal
+rows summed) into arrays made once (``gathered``), the calls in the fewest bytes that hold them
+(``calls_type``: one where no key makes more than 255 calls in a second). Taking a duplicate out again is a row of -1 calls; rows that
 sum to zero are dropped.
 """
 from __future__ import annotations
@@ -84,7 +84,7 @@ def calls_type(calls: np.ndarray, at_least: np.dtype | type = np.uint8) -> np.dt
 
 def gathered(groups: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], capacity: int,
              code_type: np.dtype | type = CODE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The compacted rows of ``groups`` (rows of disjoint ranges of codes, the ranges ascending; at most
+    """The compacted rows of ``groups`` (rows of disjoint ranges of (code, time), ascending; at most
     ``capacity`` rows in all), written into arrays made once: no copy of every row is ever held twice,
     unless summing left far fewer rows than ``capacity`` (then the arrays are cut to size); the codes as
     ``code_type`` (a dtype that holds them all), the calls as ``calls_type`` of them all (the array made

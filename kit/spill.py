@@ -103,33 +103,37 @@ class SpilledColumns:
                 yield self._read(self._file, group)
                 group, in_group = [], 0
 
-    def groups(self, by: int, rows: int = GROUP_ROWS,
-               ranks: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, ...]]:
+    def groups(self, by: int, rows: int = GROUP_ROWS, ranks: np.ndarray | None = None,
+               cut_by: tuple[int, int] | None = None) -> Iterator[tuple[np.ndarray, ...]]:
         """The rows again, in groups that each hold every row of a range of values of column ``by``
-        (non-negative integers), the ranges ascending and about ``rows`` rows a group (more when one
-        value has more), each in the order appended: a pass over the file counts the rows per value, a
-        second one deals each chunk's rows out to a file per group, then each group's file is read whole
-        (memory holds a chunk or a group, never every row). With ``ranks`` (a permutation of 0..n-1, one
-        per possible value), column ``by`` comes back as the ranks of its values, the ranges being ranges
-        of ranks."""
-        per_value = np.zeros(0, np.int64)
-        for chunk in self.chunks():
-            counts = np.bincount(chunk[by])
-            per_value = np.pad(per_value, (0, max(len(counts) - len(per_value), 0)))
-            per_value[:len(counts)] += counts
-        if ranks is not None:
-            per_rank = np.zeros(len(ranks), np.int64)
-            per_rank[ranks[:len(per_value)]] = per_value
-            used = np.flatnonzero(per_rank)
-            per_value = per_rank[:used[-1] + 1 if len(used) else 0]  # no last group of unused ranks only
-        ends = np.cumsum(per_value)
+        (non-negative integers below 2**31), the ranges ascending and about ``rows`` rows a group (more
+        when one value has more), each in the order appended: a pass over the file counts the rows per
+        value, a second one deals each chunk's rows out to a file per group, then each group's file is
+        read whole (memory holds a chunk or a group, never every row). With ``ranks`` (a permutation of
+        0..n-1, one per possible value), column ``by`` comes back as the ranks of its values, the ranges
+        being ranges of ranks. With ``cut_by`` (a column of non-negative integers, a width), a value of
+        more than ``rows`` rows is cut further, by that column's values divided by the width (one more
+        pass counts them): its groups each hold its rows of a range of those, ascending (a range of days
+        of a key's seconds), so a group holds more than about ``rows`` rows only when one value has more
+        in one such step."""
+        counts = self._counts_per_value(by, ranks)
+        cut = np.zeros(len(counts), bool) if cut_by is None else counts > rows
+        places, counts = _places(counts, cut)
+        if cut_by is not None and cut.any():
+            cut_places, cut_counts = self._counts_per_cut(by, ranks, cut, *cut_by)
+            places = np.concatenate([places, cut_places])
+            order = np.argsort(places, kind="stable")
+            places, counts = places[order], np.concatenate([counts, cut_counts])[order]
+        ends = np.cumsum(counts)
         bounds = np.unique(np.searchsorted(ends, np.arange(rows, int(ends[-1]) if len(ends) else 0, rows)))
-        firsts = np.array([low for low in [0, *(bounds + 1).tolist()] if low < len(per_value)], np.int64)
+        firsts = places[[low for low in [0, *(bounds + 1).tolist()] if low < len(places)]]
         dealt = [SpilledColumns(self.dtypes, self.what) for _ in firsts]
         try:
             for chunk in self.chunks():
                 values = chunk[by] if ranks is None else ranks[chunk[by]]
-                group = (np.searchsorted(firsts, values, side="right") - 1).astype(np.min_scalar_type(len(firsts)))
+                place = _place_of(values, cut, None if cut_by is None else chunk[cut_by[0]] // cut_by[1])
+                group = (np.searchsorted(firsts, place, side="right") - 1).astype(np.min_scalar_type(len(firsts)))
+                del place
                 order = np.argsort(group, kind="stable")  # a radix sort: groups fit in one or two bytes
                 starts = np.searchsorted(group[order], np.arange(len(firsts) + 1))
                 columns = [(values if index == by else column)[order] for index, column in enumerate(chunk)]
@@ -143,6 +147,35 @@ class SpilledColumns:
             for part in dealt:
                 part.close()
 
+    def _counts_per_value(self, by: int, ranks: np.ndarray | None) -> np.ndarray:
+        """Rows per value of column ``by`` (per rank with ``ranks``), up to the last one used."""
+        per_value = np.zeros(0, np.int64)
+        for chunk in self.chunks():
+            counts = np.bincount(chunk[by])
+            per_value = np.pad(per_value, (0, max(len(counts) - len(per_value), 0)))
+            per_value[:len(counts)] += counts
+        if ranks is not None:
+            per_rank = np.zeros(len(ranks), np.int64)
+            per_rank[ranks[:len(per_value)]] = per_value
+            used = np.flatnonzero(per_rank)
+            per_value = per_rank[:used[-1] + 1 if len(used) else 0]  # no last group of unused ranks only
+        return per_value
+
+    def _counts_per_cut(self, by: int, ranks: np.ndarray | None, cut: np.ndarray, column: int,
+                        width: int) -> tuple[np.ndarray, np.ndarray]:
+        """The places (``_place_of``) of the rows of the values ``cut`` is True for, distinct and sorted,
+        and the rows at each."""
+        places, counts = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        for chunk in self.chunks():
+            values = chunk[by] if ranks is None else ranks[chunk[by]]
+            taken = cut[values]
+            found, found_counts = np.unique(_place_of(values[taken], cut, chunk[column][taken] // width),
+                                            return_counts=True)
+            places.append(found)
+            counts.append(found_counts)
+        distinct, inverse = np.unique(np.concatenate(places), return_inverse=True)
+        return distinct, np.bincount(inverse.reshape(-1), np.concatenate(counts), len(distinct)).astype(np.int64)
+
     def _read(self, file: IO[bytes], parts: list[int]) -> tuple[np.ndarray, ...]:
         """The next ``parts`` from ``file``'s position, joined."""
         read = [[np.frombuffer(file.read(rows * dtype.itemsize), dtype) for dtype in self.dtypes] for rows in parts]
@@ -153,6 +186,22 @@ class SpilledColumns:
         if self._file is not None:
             self._file.close()
         self._file, self._parts = None, []
+
+
+def _place_of(values: np.ndarray, cut: np.ndarray, steps: np.ndarray | None) -> np.ndarray:
+    """Where rows go in ``SpilledColumns.groups``' order: their value (below 2**31) in the high 32 bits, and
+    for a value ``cut`` is True for, the row's step (below 2**32: its ``cut_by`` column divided by the
+    width) in the low ones."""
+    place = values.astype(np.int64) << 32
+    if steps is not None:
+        place |= np.where(cut[values], steps, 0).astype(np.int64)
+    return place
+
+
+def _places(counts: np.ndarray, cut: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The places (``_place_of``) of the values not cut, and their rows (``counts``: rows per value)."""
+    kept = np.flatnonzero(~cut)
+    return kept.astype(np.int64) << 32, counts[kept]
 
 
 class SpilledTexts:

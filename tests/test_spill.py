@@ -92,6 +92,35 @@ def test_groups_by_ranks_give_the_ranks_in_ascending_ranges(group_rows):
     assert all(high < low for (_, high), (low, _) in zip(ranges, ranges[1:]))
     assert (len(groups) > 1) == (group_rows < 200)
 
+@pytest.mark.parametrize("ranked", [False, True], ids=["values", "ranks"])
+def test_a_value_of_many_rows_is_cut_by_ranges_of_another_column(ranked):
+    """A value of more than ``rows`` rows is cut by steps (days) of a second column: the groups still
+    hold every row once, in ascending, disjoint ranges of (value, step), and none holds more than
+    ``rows`` and the rows of one step."""
+    rng = np.random.default_rng(5)
+    day = 86_400
+    busy = (np.full(400, 3, np.int32), rng.integers(0, 40 * day, 400).astype(np.uint32))
+    quiet = (rng.choice([0, 1, 5, 7], 30).astype(np.int32), rng.integers(0, 40 * day, 30).astype(np.uint32))
+    ranks = np.array([7, 1, 2, 0, 4, 5, 6, 3]) if ranked else None
+    spilled = SpilledColumns((np.int32, np.uint32), "test rows")
+    for part in (busy, quiet, (busy[0][:5], busy[1][:5])):  # some seconds of the busy value twice
+        spilled.append(part)
+    busy_value = 0 if ranked else 3
+    groups = list(spilled.groups(0, rows=50, ranks=ranks, cut_by=(1, day)))
+    places = [[(value, time // day if value == busy_value else 0) for value, time in zip(*map(np.ndarray.tolist, group))]
+              for group in groups]
+    assert all(max(group) < min(later) for group, later in zip(places, places[1:]))  # ascending, disjoint
+    most_in_a_day = max(np.bincount(np.concatenate([busy[1], busy[1][:5]]) // day))
+    assert all(len(group) < 50 + most_in_a_day for group in places) and len(groups) >= 405 // (50 + most_in_a_day)
+    got = sorted(zip(*(np.concatenate([group[column] for group in groups]).tolist() for column in range(2))))
+    codes = np.concatenate([busy[0], quiet[0], busy[0][:5]])
+    values = ranks[codes] if ranked else codes
+    assert got == sorted(zip(values.tolist(), np.concatenate([busy[1], quiet[1], busy[1][:5]]).tolist()))
+    uncut, cut = (list(spilled.groups(0, rows=1000, ranks=ranks, cut_by=by)) for by in (None, (1, day)))
+    assert [[column.tolist() for column in group] for group in cut] == [[column.tolist() for column in group]
+                                                                          for group in uncut]  # no value over
+
+
 def test_no_rows_make_no_groups():
     assert list(SpilledColumns((np.int32,), "test rows").groups(0)) == []
 

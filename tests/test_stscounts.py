@@ -181,10 +181,12 @@ def per_second(aggregator: Aggregator) -> dict[tuple, int]:
 
 
 class SmallGroups(SpilledColumns):
-    """Rows read back from disk a few callers at a time."""
+    """Rows read back from disk a few callers at a time, a busy caller's seconds a minute at a time (the
+    batches' calls are minutes apart, not days)."""
 
-    def groups(self, by: int, rows: int = 5, ranks: np.ndarray | None = None):
-        return super().groups(by, rows, ranks)
+    def groups(self, by: int, rows: int = 5, ranks: np.ndarray | None = None,
+               cut_by: tuple[int, int] | None = None):
+        return super().groups(by, rows, ranks, cut_by and (cut_by[0], 60))
 
 
 @pytest.mark.parametrize("seed", range(6))
