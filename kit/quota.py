@@ -24,7 +24,7 @@ import pandas as pd
 from kit.callers import CALLER_KEY
 from kit.codedseconds import CALLS, GROUP_ROWS, CodedSeconds, KeyedSeconds, group_ranges, peaks_of, rows_part
 from kit.secondcounts import TIME
-from kit.sortedruns import run_starts
+from kit.sortedruns import run_firsts, run_starts
 
 QUOTA_COLUMNS = ["account_id", "region", "bucket", "peak_rps_now", "peak_second_now", "projected_peak_rps",
                  "projected_peak_second", "quota", "other_bucket_quota", "headroom_pct", "at_risk", "moving_callers"]
@@ -146,10 +146,10 @@ def _waves(callers: dict[tuple, list[np.ndarray | slice]], rows: CodedSeconds,
     base_seconds, base_calls = bucket if bucket is not None else (np.zeros(0, TIME), np.zeros(0, CALLS))
     times = np.concatenate([base_seconds, *(rows.times[where] for parts in callers.values() for where in parts)])
     times.sort()
-    times = times[run_starts(times)]  # the bucket's seconds (``np.unique`` hashes first: 12x slower)
+    times = run_firsts(times)  # the bucket's seconds (``np.unique`` hashes first: 12x slower)
     series = dict(zip(callers, _on_seconds(times, rows, list(callers.values()))))
     base = np.zeros(len(times), CALLS)  # a bucket's calls in a second: int32, as the rows count them
-    base[np.searchsorted(times, base_seconds)] = base_calls
+    base[_positions(times, base_seconds)] = base_calls
     base_peak = int(base.max()) if len(base_calls) else 0
     load, load_peak, wave = base.copy(), base_peak, 1
     out = []
@@ -174,16 +174,41 @@ def _on_seconds(times: np.ndarray, rows: CodedSeconds,
                 callers: list[list[np.ndarray | slice]]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each caller's calls per second, from the rows of its keys (``callers``: per caller, where they
     are in ``rows``): (positions in ``times``, which holds every second of them, distinct and ascending;
-    the calls summed at each). A bucket can have thousands of callers: they are summed together, in one
-    sort of (caller, second) numbers per group of callers of about ``GROUP_ROWS`` rows, whose seconds and
-    calls are gathered only then (a caller's rows are a slice of ``rows`` as the local engine gives them:
-    no position of each row is made)."""
-    sizes = np.array([sum(len(rows.times[part]) if isinstance(part, slice) else len(part) for part in parts)
-                      for parts in callers], np.int64)
-    series: list[tuple[np.ndarray, np.ndarray]] = []
+    the calls summed at each). A caller whose rows are one run of ascending seconds (one key, as the
+    local engine gives it) is placed as it is; the others (thousands in a bucket, at times) are summed
+    together, in one sort of (caller, second) numbers per group of callers of about ``GROUP_ROWS`` rows,
+    whose seconds and calls are gathered only then (a caller's rows are a slice of ``rows`` as the
+    local engine gives them: no position of each row is made)."""
+    series: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for number, parts in enumerate(callers):
+        if len(parts) == 1 and isinstance(parts[0], slice) and _ascending(rows.times[parts[0]]):
+            at = _positions(times, rows.times[parts[0]])
+            series[number] = (at, rows.calls[parts[0]].astype(CALLS))
+    summed = [number for number in range(len(callers)) if number not in series]
+    sizes = np.array([sum(len(rows.times[part]) if isinstance(part, slice) else len(part) for part in callers[number])
+                      for number in summed], np.int64)
     for first, last in group_ranges(sizes, GROUP_ROWS):
-        series += _summed_per_caller(times, rows, callers[first:last], sizes[first:last])
-    return series
+        numbers = summed[first:last]
+        series.update(zip(numbers, _summed_per_caller(times, rows, [callers[number] for number in numbers],
+                                                      sizes[first:last])))
+    return [series[number] for number in range(len(callers))]
+
+
+POSITION_ROWS = 1 << 18
+"""Seconds placed at a time by ``_positions`` (numpy's search gives 8 bytes a second: 2 MB at a time)."""
+
+
+def _positions(times: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+    """Where each of ``seconds`` is in ``times`` (distinct, ascending, holding them all), as int32."""
+    at = np.empty(len(seconds), np.int32)
+    for start in range(0, len(seconds), POSITION_ROWS):
+        at[start:start + POSITION_ROWS] = np.searchsorted(times, seconds[start:start + POSITION_ROWS])
+    return at
+
+
+def _ascending(seconds: np.ndarray) -> bool:
+    """True when every second is later than the one before (distinct, in order)."""
+    return bool((seconds[1:] > seconds[:-1]).all())
 
 
 def _summed_per_caller(times: np.ndarray, rows: CodedSeconds, callers: list[list[np.ndarray | slice]],

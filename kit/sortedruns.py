@@ -13,3 +13,11 @@ def run_starts(*columns: np.ndarray) -> np.ndarray:
     for values in columns:
         new[1:] |= values[1:] != values[:-1]
     return np.flatnonzero(new)
+
+
+def run_firsts(values: np.ndarray) -> np.ndarray:
+    """The first row of each run of equal values of a sorted array (``values[run_starts(values)]`` through a
+    mask of one byte a row, not a position of eight for each run)."""
+    new = np.ones(len(values), bool)
+    np.not_equal(values[1:], values[:-1], out=new[1:])
+    return values[new]

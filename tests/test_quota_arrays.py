@@ -16,7 +16,7 @@ from kit.quota import Quotas, quota_columns, quota_table, regional_calls, stage_
 from kit.readreport import ReadReport
 from kit.rollup import ACTIVITY_COLUMNS, SECOND_COLUMNS, STS_CALL_COLUMNS, Rollup, frame
 from kit.secondcounts import TIME, since_1970
-from kit.sortedruns import run_starts
+from kit.sortedruns import run_firsts, run_starts
 
 ACCOUNTS = ("111122223333", "444455556666")
 REGIONS = ("eu-west-1", "us-east-1", "ap-south-1")
@@ -118,8 +118,32 @@ def test_summed_in_groups_of_a_few_rows_the_tables_are_the_same(seed, monkeypatc
     assert_the_pandas_way(seed, ("global", "regional"))
 
 
-def assert_the_pandas_way(seed: int, buckets: tuple[str, ...]) -> None:
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seconds", ["ascending", "descending", "a second twice"])
+def test_rows_together_per_key_give_the_same_tables(seed, seconds, monkeypatch):
+    """Each key's rows together: a caller of one key whose seconds ascend (as the local engine gives them)
+    is placed on its bucket's seconds as it is, not summed by sorting; one whose seconds do not (in
+    another order, or one of them twice) is summed; the waves are the same either way (seconds placed
+    three at a time)."""
+    monkeypatch.setattr(kit.quota, "POSITION_ROWS", 3)
+    placed = []
+    ascending = kit.quota._ascending
+    monkeypatch.setattr(kit.quota, "_ascending", lambda times: placed.append(ascending(times)) or placed[-1])
+    assert_the_pandas_way(seed, ("global", "regional"), key_order=(True,) * 5 + (seconds != "descending",),
+                          repeated=seconds == "a second twice")
+    assert placed and all(placed) == (seconds == "ascending")  # a key of one row ascends either way
+
+
+def assert_the_pandas_way(seed: int, buckets: tuple[str, ...], key_order: tuple[bool, ...] | None = None,
+                          repeated: bool = False) -> None:
+    """The plan's quota tables and waves against pandas' (``key_order``: the rows sorted by key and second
+    first, ascending or not per column; ``repeated``: every fifth row twice)."""
     rollup, homes = random_rollup(seed, 40 + 30 * seed, buckets)
+    if repeated:
+        rollup.second_rows = pd.concat([rollup.seconds, rollup.seconds[::5]], ignore_index=True)
+    if key_order:
+        rollup.second_rows = rollup.seconds.sort_values(list(SECOND_COLUMNS[:-1]), ascending=list(key_order),
+                                                        ignore_index=True)
     global_rows = reference_global_rows(rollup, homes)
     coded = rollup.coded_seconds()
     coded_global = global_seconds(coded, homes)
@@ -203,6 +227,12 @@ def test_ranges_of_seconds_hold_rows_and_cover_them_all():
 def test_run_starts_of_several_columns():
     assert run_starts(np.array([1, 1, 1, 2, 2]), np.array(["a", "a", "b", "b", "b"])).tolist() == [0, 2, 3]
     assert run_starts(np.zeros(0)).tolist() == []
+
+
+@pytest.mark.parametrize("values", [[], [4], [4, 4], [1, 1, 3, 7, 7, 7, 9]])
+def test_run_firsts_are_the_values_at_the_run_starts(values):
+    values = np.array(values, TIME)
+    assert run_firsts(values).tolist() == values[run_starts(values)].tolist() == sorted(set(values.tolist()))
 
 
 def test_coded_rows_do_not_depend_on_their_order():
