@@ -625,11 +625,11 @@ class Aggregator:
         """All per-second counts, compacted: (caller keys by code, codes, times (``kit.secondcounts.TIME``),
         calls), handed over: the aggregator keeps none of them. The rows waiting on disk, those
         compacted before and ``per_second`` are summed a range of caller codes (or one code's days) at a
-        time, straight into these arrays (``kit.engines.local.to_rollup`` calls it while little else is held); the codes take
-        1 or 2 bytes (the smallest unsigned integers that hold them), and so do the calls, as their
-        largest sum needs (``kit.secondcounts.calls_type``). The keys are numbered again, those of the global bucket first:
-        their rows come first, together (the plan reads them in place:
-        ``kit.codedseconds.CodedSeconds.rows_where``)."""
+        time, straight into these arrays (``kit.engines.local.to_rollup`` calls it while little else is
+        held); the codes take 1 or 2 bytes (the smallest unsigned integers that hold them), and so do
+        the calls, as their largest sum needs (``kit.secondcounts.calls_type``). The keys are numbered
+        again, those of the global bucket first: their rows come first, together (the plan reads them in
+        place: ``kit.codedseconds.CodedSeconds.rows_where``)."""
         self._settle_per_second()
         waiting, rows = self._second_parts, (self.second_codes, self.second_times, self.second_calls)
         self.second_codes, self.second_times, self.second_calls = secondcounts.empty()

@@ -7,8 +7,8 @@ is 32 bits, counted from ``TIME_ORIGIN``, the earliest a window can start. The p
 merges batches keeps their rows on disk (``kit.spill``) until every batch is in, then sums them a
 range of codes, or of one busy code's days, at a time (``compact``: sorted by code then time, equal
 rows summed) into arrays made once (``gathered``), the calls in the fewest bytes that hold them
-(``calls_type``: one where no key makes more than 255 calls in a second). Taking a duplicate out again is a row of -1 calls; rows that
-sum to zero are dropped.
+(``calls_type``: one where no key makes more than 255 calls in a second). Taking a duplicate out
+again is a row of -1 calls; rows that sum to zero are dropped.
 """
 from __future__ import annotations
 

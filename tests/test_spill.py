@@ -107,8 +107,8 @@ def test_a_value_of_many_rows_is_cut_by_ranges_of_another_column(ranked):
         spilled.append(part)
     busy_value = 0 if ranked else 3
     groups = list(spilled.groups(0, rows=50, ranks=ranks, cut_by=(1, day)))
-    places = [[(value, time // day if value == busy_value else 0) for value, time in zip(*map(np.ndarray.tolist, group))]
-              for group in groups]
+    places = [[(value, time // day if value == busy_value else 0)
+               for value, time in zip(*map(np.ndarray.tolist, group))] for group in groups]
     assert all(max(group) < min(later) for group, later in zip(places, places[1:]))  # ascending, disjoint
     most_in_a_day = max(np.bincount(np.concatenate([busy[1], busy[1][:5]]) // day))
     assert all(len(group) < 50 + most_in_a_day for group in places) and len(groups) >= 405 // (50 + most_in_a_day)
