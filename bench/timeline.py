@@ -9,12 +9,11 @@ the parent's peak after the read. ``bench.memory`` gives the peak per stage inst
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.run import ALL_TIME, measure
+from bench.run import ALL_TIME, commands, measure
 
 
 @dataclass(frozen=True)
@@ -66,8 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, help="the kit's --workers (default: its own choice)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as out:
-        command = [sys.executable, "-m", "kit", "plan", "--source", "local", "--path", str(args.path), "--start",
-                   args.start, "--end", args.end, "--no-cache", "--quiet", "--out", out,
+        command = [*commands(args.path, Path(out), args.workers or 0, (args.start, args.end))["kit"],
                    *(["--workers", str(args.workers)] if args.workers else [])]
         print(report(*samples_of(command)))
     return 0
